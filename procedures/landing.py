@@ -1,0 +1,259 @@
+"""The S3 landing zone: layout, file formats, control files and where bytes go.
+
+Layout (one prefix per producer, entity and load date)::
+
+    <landing_url>/<producer>/<entity>/load_date=YYYY-MM-DD/part-NNNN.<ext>
+    <landing_url>/<producer>/<entity>/load_date=YYYY-MM-DD/_control.csv
+    <landing_url>/_generator/manifest/load_date=YYYY-MM-DD/manifest.parquet
+
+The control file is what an institutional producer sends with every batch: one row
+per data file with its row count, byte size and MD5, so ingestion can reconcile what
+arrived against what was sent. The generator's manifest lists every deliberate
+defect and every late or out-of-order record it wrote, so later layers can prove
+they catch them (a real producer sends no such file).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal, Protocol
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from procedures.spec import PRODUCERS
+
+FileFormat = Literal["parquet", "csv", "json"]
+FORMATS: tuple[FileFormat, ...] = ("parquet", "csv", "json")
+EXTENSIONS: dict[FileFormat, str] = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
+CONTROL_FILE = "_control.csv"
+CONTROL_COLUMNS = (
+    "batch_id",
+    "producer",
+    "entity",
+    "load_date",
+    "file_name",
+    "file_format",
+    "row_count",
+    "bytes",
+    "md5",
+)
+MANIFEST_PREFIX = "_generator/manifest"
+
+
+class LandingError(ValueError):
+    """A landing location or format argument that cannot be used."""
+
+
+def partition_prefix(producer: str, entity: str, load_date: date) -> str:
+    return f"{producer}/{entity}/load_date={load_date.isoformat()}/"
+
+
+def data_file_name(part: int, file_format: FileFormat) -> str:
+    return f"part-{part:04d}.{EXTENSIONS[file_format]}"
+
+
+def manifest_key(load_date: date) -> str:
+    return f"{MANIFEST_PREFIX}/load_date={load_date.isoformat()}/manifest.parquet"
+
+
+def batch_id_for(load_date: date) -> str:
+    """One batch per load date across producers: ``B20260105``."""
+    return f"B{load_date:%Y%m%d}"
+
+
+def parse_formats(spec: str) -> dict[str, FileFormat]:
+    """Parse ``parquet`` or ``crm=csv,finance=json`` into a format per producer.
+
+    A bare format applies to every producer; ``producer=format`` pairs override it.
+    """
+    result: dict[str, FileFormat] = dict.fromkeys(PRODUCERS, "parquet")
+    for raw in (spec or "parquet").split(","):
+        item = raw.strip().lower()
+        if not item:
+            continue
+        producer, _, fmt = item.rpartition("=")
+        if fmt not in FORMATS:
+            raise LandingError(
+                f"unknown file format {fmt!r} in formats={spec!r}; use one of {', '.join(FORMATS)}"
+            )
+        if producer and producer not in PRODUCERS:
+            raise LandingError(
+                f"unknown producer {producer!r} in formats={spec!r}; use one of {', '.join(PRODUCERS)}"
+            )
+        for p in [producer] if producer else PRODUCERS:
+            result[p] = fmt  # type: ignore[assignment]
+    return result
+
+
+def split_landing_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/landing/`` -> (``bucket``, ``landing/``)."""
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise LandingError(f"landing_url must look like s3://bucket/prefix/, got {url!r}")
+    prefix = parsed.path.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return parsed.netloc, prefix
+
+
+# --------------------------------------------------------------------------- serialising
+
+
+def serialise(table: pa.Table, file_format: FileFormat) -> bytes:
+    """Encode a table of text columns; the same table always gives the same bytes."""
+    if file_format == "parquet":
+        buf = pa.BufferOutputStream()
+        # dictionary-encode only the columns that arrive as dictionaries (small vocabularies);
+        # trying it on unique ids and e-mails costs time and saves nothing
+        coded = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+        pq.write_table(table, buf, compression="snappy", write_statistics=False, use_dictionary=coded)
+        return bytes(buf.getvalue())
+    if file_format == "csv":
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=True, quoting_style="needed"))
+        return bytes(buf.getvalue())
+    if file_format == "json":
+        return _ndjson(table)
+    raise LandingError(f"unknown file format {file_format!r}")
+
+
+def _json_string(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Vectorised JSON string literal: escape, quote, and null for null."""
+    text = pc.cast(col, pa.string())
+    for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        text = pc.replace_substring(text, old, new)
+    quoted = pc.binary_join_element_wise('"', text, '"', "")
+    return pc.fill_null(quoted, "null")
+
+
+def _ndjson(table: pa.Table) -> bytes:
+    """Newline-delimited JSON, one object per row, built column-wise."""
+    if table.num_rows == 0:
+        return b""
+    parts: list[Any] = []
+    for i, name in enumerate(table.column_names):
+        parts.append(("{" if i == 0 else ",") + json.dumps(name) + ":")
+        parts.append(_json_string(table.column(name)))
+    parts.append("}")
+    lines = pc.binary_join_element_wise(*parts, "")
+    return ("\n".join(lines.to_pylist()) + "\n").encode()
+
+
+def read_back(body: bytes, file_format: FileFormat) -> pa.Table:
+    """Decode a landed file as text columns (used by tests and the local tools)."""
+    if file_format == "parquet":
+        return pq.read_table(io.BytesIO(body))
+    if file_format == "csv":
+        return pacsv.read_csv(
+            io.BytesIO(body),
+            convert_options=pacsv.ConvertOptions(column_types=None, strings_can_be_null=True),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=False),
+        ).cast(_all_text(body))
+    rows = [json.loads(line) for line in body.decode().splitlines() if line]
+    return pa.Table.from_pylist(rows)
+
+
+def _all_text(body: bytes) -> pa.Schema:
+    header = body.split(b"\n", 1)[0].decode()
+    names = next(csv.reader([header]))
+    return pa.schema([(n, pa.string()) for n in names])
+
+
+def control_file(rows: list[Mapping[str, object]]) -> bytes:
+    """The producer's control file: a header and one line per data file."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CONTROL_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return out.getvalue().encode()
+
+
+def md5_hex(body: bytes) -> str:
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+# --------------------------------------------------------------------------- sinks
+
+
+class Sink(Protocol):
+    """Where landed bytes go: the S3 landing bucket, or a folder for `lake generate --out`."""
+
+    def put(self, key: str, body: bytes) -> None: ...
+
+
+@dataclass
+class S3Sink:
+    """Writes under ``s3://bucket/prefix``.
+
+    Credentials and endpoint come from boto3's own chain (environment, profile, role);
+    the local runner sets ``AWS_ENDPOINT_URL_S3`` to the moto server. Inside Snowflake the
+    procedure reaches S3 through an external access integration and reads the key pair
+    from a Snowflake secret (see ``s3_client``).
+    """
+
+    bucket: str
+    prefix: str
+    client: Any
+
+    def put(self, key: str, body: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body)
+
+    def check_writable(self) -> None:
+        """Fail early, naming the bucket, rather than after generating a day of data."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as err:
+            raise LandingError(f"landing bucket s3://{self.bucket}/ is not writable: {err}") from err
+
+
+@dataclass
+class DirectorySink:
+    """Writes the same layout into a local folder."""
+
+    root: str
+
+    def put(self, key: str, body: bytes) -> None:
+        path = os.path.join(self.root, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(body)
+
+    def check_writable(self) -> None:
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            probe = os.path.join(self.root, ".write-probe")
+            with open(probe, "wb"):
+                pass
+            os.remove(probe)
+        except OSError as err:
+            raise LandingError(f"output folder {self.root!r} is not writable: {err.strerror}") from err
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client for the landing bucket.
+
+    In Snowflake the procedure is created with ``SECRETS = ('landing_s3' = ...)`` and an
+    external access integration to the bucket's endpoint; the secret holds the AWS key id
+    as username and the secret key as password. Elsewhere boto3's default chain applies.
+    See https://docs.snowflake.com/en/developer-guide/external-network-access/external-network-access-overview
+    """
+    import boto3
+
+    try:
+        import _snowflake  # type: ignore[import-not-found]  # only exists inside Snowflake
+    except ImportError:
+        return boto3.client("s3")
+    creds = _snowflake.get_username_password("landing_s3")
+    return boto3.client("s3", aws_access_key_id=creds.username, aws_secret_access_key=creds.password)

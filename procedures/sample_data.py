@@ -1,0 +1,1156 @@
+"""Vectorised, reproducible sample data for an institutional book.
+
+How it stays fast and reproducible without holding a day in memory:
+
+* Every value is a pure function of ``(seed, entity, field, row id, version)``, computed
+  with a counter-based hash (splitmix64) over numpy arrays. No sequential random state,
+  so any chunk of any day can be built on its own, and a relationship (an account's
+  owner, a transaction's currency) is recomputed from the other entity's id instead of
+  being looked up.
+* Faker supplies small vocabularies (names, companies, streets, cities) once per seed;
+  rows pick from them with ``take``.
+* A day is planned as id arrays (new rows, updates, out-of-order stale rows) and built,
+  serialised and written one part file at a time.
+
+Day 1 is the initial book with its history; every later day carries new entities,
+updates to existing ones (attribute changes a satellite must historise), a share of
+late-arriving records (business timestamp one to three days before the load date) and,
+from day 3, out-of-order records (a change older than one already delivered). A
+configurable share of rows carries one deliberate defect each; the manifest lists
+every defect and every late or out-of-order row with its file and row number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import cached_property, lru_cache
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from procedures import landing
+from procedures import spec as S
+from procedures.landing import FileFormat, Sink
+
+T = TypeVar("T")
+R = TypeVar("R")
+EPOCH = date(1970, 1, 1)
+DEFAULT_START = date(2026, 1, 5)
+NEW, UPDATE, STALE = 0, 1, 2
+DEFECTS = (
+    "null_key",
+    "null_reference",
+    "bad_email",
+    "negative_amount",
+    "unknown_status",
+    "unparseable_date",
+    "duplicate",
+)
+ARRIVALS = ("late_arriving", "out_of_order")
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("batch_id", pa.string()),
+        ("load_date", pa.string()),
+        ("producer", pa.string()),
+        ("entity", pa.string()),
+        ("file_name", pa.string()),
+        ("row_number", pa.int64()),
+        ("business_key", pa.string()),
+        ("category", pa.string()),
+        ("kind", pa.string()),
+        ("column_name", pa.string()),
+        ("injected_value", pa.string()),
+    ]
+)
+
+
+class GenerationError(ValueError):
+    """A generation argument that cannot be used; the message names the argument."""
+
+
+# --------------------------------------------------------------------------- volumes
+
+
+@dataclass(frozen=True)
+class Volume:
+    """How many rows an entity gets: on day 1, and new / updated on every later day."""
+
+    initial: float  # rows per customer on day 1 (customers: 1; products: see catalogue_size)
+    daily_new: float  # new rows per existing customer per later day
+    daily_update_share: float  # share of existing rows updated per later day
+    parent: str | None = None  # for accounts: a fixed number per customer
+
+
+VOLUMES: dict[str, Volume] = {
+    "customers": Volume(1.0, 0.01, 0.03),
+    "accounts": Volume(2.0, 0.02, 0.05, parent="customers"),
+    "transactions": Volume(8.0, 4.0, 0.0),
+    "orders": Volume(3.0, 0.3, 0.0),
+    "products": Volume(0.0, 0.0, 0.05),
+    "interactions": Volume(4.0, 0.2, 0.0),
+    "opportunities": Volume(0.5, 0.02, 0.1),
+}
+ACCOUNTS_PER_CUSTOMER = 2
+# Orders placed yesterday get a status update today (fulfilled, cancelled, ...).
+ORDER_FOLLOW_UP_SHARE = 0.8
+
+
+def catalogue_size(scale: int) -> int:
+    return min(5000, max(20, scale // 100))
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Validated arguments of one generation run."""
+
+    scale: int
+    days: int = 1
+    seed: int = 42
+    start_date: date = DEFAULT_START
+    formats: dict[str, FileFormat] = field(default_factory=lambda: landing.parse_formats("parquet"))
+    defect_rate: float = 0.005
+    late_rate: float = 0.02
+    chunk_rows: int = 250_000
+    entities: tuple[str, ...] = tuple(e.name for e in S.ENTITIES)
+
+    @classmethod
+    def build(
+        cls,
+        scale: int,
+        days: int = 1,
+        seed: int = 42,
+        start_date: str | date = DEFAULT_START,
+        formats: str = "parquet",
+        defect_rate: float = 0.005,
+        late_rate: float = 0.02,
+        chunk_rows: int = 250_000,
+        entities: str | tuple[str, ...] = "",
+    ) -> Plan:
+        """Check every argument and name the one that is wrong."""
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+            raise GenerationError(f"scale must be a whole number of customers >= 1, got {scale!r}")
+        if scale > 100_000_000:
+            raise GenerationError(f"scale must be at most 100,000,000 customers, got {scale:,}")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise GenerationError(f"days must be between 1 and 366, got {days!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise GenerationError(f"seed must be a whole number >= 0, got {seed!r}")
+        if isinstance(start_date, str):
+            try:
+                start_date = date.fromisoformat(start_date)
+            except ValueError:
+                raise GenerationError(f"start_date must be YYYY-MM-DD, got {start_date!r}") from None
+        for name, rate in (("defect_rate", defect_rate), ("late_rate", late_rate)):
+            if not isinstance(rate, int | float) or not 0 <= rate <= 0.5 or math.isnan(rate):
+                raise GenerationError(f"{name} must be between 0 and 0.5, got {rate!r}")
+        if not isinstance(chunk_rows, int) or chunk_rows < 1000:
+            raise GenerationError(f"chunk_rows must be at least 1000, got {chunk_rows!r}")
+        try:
+            parsed_formats = landing.parse_formats(formats)
+        except landing.LandingError as err:
+            raise GenerationError(str(err)) from None
+        names = (
+            tuple(n.strip() for n in entities.split(",") if n.strip())
+            if isinstance(entities, str)
+            else entities
+        )
+        for n in names:
+            if n not in S.ENTITY_BY_NAME:
+                raise GenerationError(
+                    f"unknown entity {n!r} in entities; known: {', '.join(S.ENTITY_BY_NAME)}"
+                )
+        return cls(
+            scale=scale,
+            days=days,
+            seed=seed,
+            start_date=start_date,
+            formats=parsed_formats,
+            defect_rate=float(defect_rate),
+            late_rate=float(late_rate),
+            chunk_rows=chunk_rows,
+            entities=names or tuple(e.name for e in S.ENTITIES),
+        )
+
+    def load_date(self, day: int) -> date:
+        return self.start_date + timedelta(days=day - 1)
+
+    def load_day(self, day: int) -> int:
+        """Days since 1970-01-01 of a 1-based day number."""
+        return (self.load_date(day) - EPOCH).days
+
+    @cached_property
+    def _counts(self) -> dict[str, np.ndarray]:
+        """Rows of each entity that exist after day d, for d = 0 .. days (ids 0 .. count-1).
+
+        Closed-form per day, so any day can be planned without replaying earlier ones.
+        """
+        days = np.arange(self.days + 1, dtype=np.int64)
+        customers = np.where(days > 0, self.scale + (days - 1) * math.ceil(self.scale * 0.01), 0)
+        counts = {
+            "customers": customers,
+            "accounts": ACCOUNTS_PER_CUSTOMER * customers,
+            "products": np.where(days > 0, catalogue_size(self.scale), 0),
+        }
+        for name, vol in VOLUMES.items():
+            if name in counts:
+                continue
+            per_customer = vol.daily_new * (ACCOUNTS_PER_CUSTOMER / 2 if name == "transactions" else 1)
+            daily = np.round(customers[:-1] * per_customer).astype(np.int64)
+            counts[name] = np.concatenate(
+                [[0], round(self.scale * vol.initial) + np.cumsum(np.r_[0, daily[1:]])]
+            )
+        return counts
+
+    def count(self, entity: str, day: int) -> int:
+        """Rows of ``entity`` that exist after ``day``."""
+        return int(self._counts[entity][max(0, min(day, self.days))])
+
+    def counts_by_day(self, entity: str) -> np.ndarray:
+        """``count(entity, d)`` for d = 0 .. days."""
+        return self._counts[entity]
+
+    def created_day(self, entity: str, ids: np.ndarray) -> np.ndarray:
+        """The 1-based day each id was first delivered on."""
+        return np.searchsorted(self._counts[entity][1:], ids, side="right") + 1
+
+
+# --------------------------------------------------------------------------- hashing
+
+_G = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a bijection on uint64 with good avalanche."""
+    z = z + _G
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@lru_cache(maxsize=4096)
+def _salt(*parts: object) -> np.uint64:
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "little"))
+
+
+@dataclass
+class Rows:
+    """The rows of one chunk: ids, kinds and versions, and hash streams over them."""
+
+    plan: Plan
+    entity: str
+    ids: np.ndarray  # int64
+    kinds: np.ndarray  # int8: NEW, UPDATE, STALE
+    versions: np.ndarray  # int64: 0 for the original, else the day of the change
+    event_day: np.ndarray  # int64 days since epoch of the business event
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def h(self, name: str, *, mutable: bool = False) -> np.ndarray:
+        """uint64 stream for a field; ``mutable`` fields change with each version."""
+        base = self.ids.astype(np.uint64) ^ _salt(self.plan.seed, self.entity, name)
+        if mutable:
+            base = _mix(base) ^ (self.versions.astype(np.uint64) * _G)
+        return _mix(base)
+
+    def u(self, name: str, *, mutable: bool = False) -> np.ndarray:
+        """Uniform floats in [0, 1)."""
+        return (self.h(name, mutable=mutable) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def stream(seed: int, entity: str, name: str, ids: np.ndarray) -> np.ndarray:
+    """An immutable per-id hash stream, usable from another entity (relationships)."""
+    return _mix(ids.astype(np.uint64) ^ _salt(seed, entity, name))
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+
+@dataclass(frozen=True)
+class Vocab:
+    first_names: pa.Array
+    last_names: pa.Array
+    legal_names: pa.Array  # company name + legal suffix, every combination
+    streets: pa.Array
+    cities: pa.Array
+    domains: pa.Array
+    managers: pa.Array
+
+
+_LEGAL_SUFFIXES = (
+    "Capital",
+    "Pension Fund",
+    "Asset Management",
+    "Holdings",
+    "Insurance",
+    "Partners",
+    "Trust",
+)
+
+
+@lru_cache(maxsize=8)
+def vocabularies(seed: int) -> Vocab:
+    """Small realistic vocabularies from Faker, reproducible per seed."""
+    from faker import Faker
+
+    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR"])
+    fake.seed_instance(seed)
+
+    def unique(make: Callable[[], str], n: int) -> pa.Array:
+        seen: dict[str, None] = {}
+        for _ in range(n * 3):
+            seen.setdefault(make(), None)
+            if len(seen) >= n:
+                break
+        return pa.array(list(seen), pa.string())
+
+    return Vocab(
+        first_names=unique(fake.first_name, 600),
+        last_names=unique(fake.last_name, 800),
+        legal_names=pa.array(
+            [
+                f"{company} {suffix}"
+                for company in unique(lambda: fake.last_name() + " " + fake.last_name(), 1500).to_pylist()
+                for suffix in _LEGAL_SUFFIXES
+            ],
+            pa.string(),
+        ),
+        streets=unique(fake.street_name, 600),
+        cities=unique(fake.city, 400),
+        domains=unique(fake.domain_name, 300),
+        managers=unique(fake.name, 60),
+    )
+
+
+# --------------------------------------------------------------------------- value helpers
+
+
+def _text(values: tuple[str, ...] | list[str]) -> pa.Array:
+    return pa.array(list(values), pa.string())
+
+
+def coded(vocab: pa.Array, idx: np.ndarray) -> pa.DictionaryArray:
+    """Values from a small vocabulary as a dictionary array: no string copies, and Parquet
+    writes it dictionary-encoded. ``plain`` turns it into text where strings are joined."""
+    return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), vocab)
+
+
+def plain(arr: pa.Array) -> pa.Array:
+    return pc.cast(arr, pa.string()) if pa.types.is_dictionary(arr.type) else arr
+
+
+def join(*parts: pa.Array | str) -> pa.Array:
+    """Row-wise concatenation of text arrays and literals; the last argument is the separator,
+    as in ``pyarrow.compute.binary_join_element_wise``."""
+    return pc.binary_join_element_wise(*(p if isinstance(p, str) else plain(p) for p in parts))
+
+
+def pick(vocab: pa.Array, h: np.ndarray) -> pa.DictionaryArray:
+    return coded(vocab, h % np.uint64(len(vocab)))
+
+
+def weighted(weights: tuple[float, ...], u: np.ndarray) -> np.ndarray:
+    """Indices drawn with the given weights from uniforms ``u``."""
+    cum = np.cumsum(np.asarray(weights, dtype=np.float64))
+    return np.searchsorted(cum / cum[-1], u, side="right").clip(0, len(weights) - 1)
+
+
+def pick_weighted(values: tuple[str, ...], weights: tuple[float, ...], u: np.ndarray) -> pa.DictionaryArray:
+    assert len(values) == len(weights), values
+    return coded(_text(values), weighted(weights, u))
+
+
+def digit_matrix(n: np.ndarray, width: int, prefix: str = "") -> np.ndarray:
+    """ASCII bytes of ``prefix`` + ``n`` zero-padded to ``width``, one row per value.
+
+    The generator's hottest loop: it divides in uint32, nine digits at a time.
+    """
+    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    size = len(head) + width
+    out = np.empty((len(n), size), dtype=np.uint8)
+    out[:, : len(head)] = head
+    rest = np.asarray(n, dtype=np.uint64)
+    pos = size
+    while pos > len(head):
+        take = min(9, pos - len(head))
+        block = (rest % np.uint64(10**take)).astype(np.uint32)
+        rest = rest // np.uint64(10**take)
+        for col in range(pos - 1, pos - take - 1, -1):
+            out[:, col] = block % np.uint32(10)
+            block //= np.uint32(10)
+        pos -= take
+    out[:, len(head) :] += 48
+    return out
+
+
+def fixed_text(matrix: np.ndarray) -> pa.Array:
+    """An Arrow string array over a byte matrix: every value has the same length, so the
+    offsets are a range and no string is copied."""
+    n, size = matrix.shape
+    offsets = np.arange(0, (n + 1) * size, size, dtype=np.int32)
+    data = np.ascontiguousarray(matrix)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def digits(n: np.ndarray, width: int, prefix: str = "") -> pa.Array:
+    return fixed_text(digit_matrix(n, width, prefix))
+
+
+def ascii_codes(values: tuple[str, ...]) -> np.ndarray:
+    """Equal-length ASCII strings as a (len, width) byte matrix."""
+    return np.frombuffer("".join(values).encode(), dtype=np.uint8).reshape(len(values), -1)
+
+
+def id_text(entity: S.Entity, ids: np.ndarray) -> pa.Array:
+    return digits(ids, entity.id_width, entity.id_prefix)
+
+
+def money(cents: np.ndarray) -> pa.Array:
+    """Integer cents to ``1234.56`` (``-12.30`` for negatives)."""
+    mag = np.abs(cents)
+    whole = pc.cast(pa.array(mag // 100), pa.string())
+    frac = digits(mag % 100, 2)
+    text = join(whole, frac, ".")
+    return pc.if_else(pa.array(cents < 0), join("-", text, ""), text)
+
+
+def date_text(days: np.ndarray) -> pa.DictionaryArray:
+    """Days since epoch to ``YYYY-MM-DD``; formats each distinct day once."""
+    if len(days) == 0:
+        return coded(_text([]), days)
+    lo, hi = int(days.min()), int(days.max())
+    labels = pc.cast(pa.array(np.arange(lo, hi + 1, dtype=np.int32), pa.date32()), pa.string())
+    return coded(labels, days - lo)
+
+
+def ts_text(seconds: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(seconds.astype(np.int64), pa.timestamp("s")), pa.string())
+
+
+def event_ts(rows: Rows, name: str) -> np.ndarray:
+    """A timestamp on each row's event day, within business hours (07:00 to 19:00 UTC)."""
+    seconds = (rows.h(name, mutable=True) % np.uint64(12 * 3600)).astype(np.int64) + 7 * 3600
+    return rows.event_day * 86400 + seconds
+
+
+def log_uniform(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Cents between 10**lo and 10**hi units, spread on a log scale."""
+    return np.round(np.power(10.0, lo + (hi - lo) * u) * 100).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- relationships
+# Recomputed from the other entity's id, so they hold across chunks and days.
+
+
+def account_owner(ids: np.ndarray) -> np.ndarray:
+    return ids // ACCOUNTS_PER_CUSTOMER
+
+
+def account_currency(seed: int, account_ids: np.ndarray) -> np.ndarray:
+    u = (stream(seed, "accounts", "currency", account_ids) >> np.uint64(11)).astype(np.float64) / (1 << 53)
+    cum = np.cumsum([0.4, 0.25, 0.15, 0.06, 0.04, 0.03, 0.03, 0.02, 0.02])
+    return np.searchsorted(cum / cum[-1], u, side="right").clip(0, len(S.CURRENCIES) - 1)
+
+
+def product_price_cents(seed: int, product_ids: np.ndarray) -> np.ndarray:
+    u = (stream(seed, "products", "list_price", product_ids) >> np.uint64(11)).astype(np.float64) / (1 << 53)
+    return log_uniform(u, 1, 5)
+
+
+def product_currency(seed: int, product_ids: np.ndarray) -> np.ndarray:
+    return (stream(seed, "products", "currency", product_ids) % np.uint64(4)).astype(
+        np.int64
+    )  # USD EUR GBP CHF
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def _existing(rows: Rows, parent: str, name: str) -> np.ndarray:
+    """A parent id that already exists on the day each row was first delivered."""
+    created = rows.plan.created_day(rows.entity, rows.ids)
+    limit = rows.plan.counts_by_day(parent).astype(np.uint64)[created]
+    return (rows.h(name) % limit).astype(np.int64)
+
+
+def _customers(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    e = S.entity("customers")
+    plan = rows.plan
+    first = pick(vocab.first_names, rows.h("first_name"))
+    last = pick(vocab.last_names, rows.h("last_name"))
+    dom_idx = np.searchsorted(
+        np.cumsum([0.3, 0.15, 0.08, 0.06, 0.07, 0.05, 0.04, 0.04, 0.06, 0.04, 0.03, 0.03, 0.03, 0.02]) / 1.0,
+        rows.u("domicile"),
+        side="right",
+    ).clip(0, len(S.DOMICILES) - 1)
+    domicile = coded(_text(S.DOMICILES), dom_idx)
+    mailbox = pc.utf8_lower(join(first, last, "."))
+    email = join(
+        mailbox,
+        pc.cast(pa.array(rows.h("email", mutable=True) % np.uint64(100)), pa.string()),
+        "@",
+        pick(vocab.domains, rows.h("domain")),
+        "",
+    )
+    # E.164: "+", the domicile's dialling code, then subscriber digits to 11 digits in all
+    phone = digit_matrix(rows.h("phone", mutable=True) % np.uint64(10**11), 11, "+")
+    code_len = np.array([len(c) for c in S.DIALLING_CODES])[dom_idx]
+    for width in (1, 2, 3):
+        hit = code_len == width
+        codes = [c if len(c) == width else "0" * width for c in S.DIALLING_CODES]
+        phone[hit, 1 : 1 + width] = ascii_codes(tuple(codes))[dom_idx[hit]]
+    tax_id = digit_matrix(rows.h("tax_id") % np.uint64(10**9), 9, "XX")
+    tax_id[:, :2] = ascii_codes(S.DOMICILES)[dom_idx]
+    start = plan.load_day(1)
+    age_days = 25 * 365 + (rows.h("dob") % np.uint64(50 * 365)).astype(np.int64)
+    created = plan.created_day("customers", rows.ids)
+    onboarded = np.where(
+        created == 1,
+        start - 30 - (rows.h("onboarded") % np.uint64(15 * 365)).astype(np.int64),
+        start + created - 1,
+    )
+    u_stage = rows.u("lifecycle", mutable=True)
+    lifecycle = coded(
+        _text(S.LIFECYCLE_STAGES),
+        np.where(
+            rows.versions == 0,
+            weighted((0.05, 0.1, 0.7, 0.1, 0.05), u_stage),
+            weighted((0.02, 0.08, 0.6, 0.2, 0.1), u_stage),
+        ),
+    )
+    return {
+        "customer_id": id_text(e, rows.ids),
+        "legal_name": pick(vocab.legal_names, rows.h("legal_name")),
+        "first_name": first,
+        "last_name": last,
+        "email": email,
+        "phone": fixed_text(phone),
+        "date_of_birth": date_text(start - age_days),
+        "tax_id": fixed_text(tax_id),
+        "address_line": join(
+            pc.cast(pa.array(rows.h("street_no", mutable=True) % np.uint64(400) + np.uint64(1)), pa.string()),
+            pick(vocab.streets, rows.h("street", mutable=True)),
+            " ",
+        ),
+        "city": pick(vocab.cities, rows.h("city", mutable=True)),
+        "postal_code": digits(rows.h("postal", mutable=True) % np.uint64(100000), 5),
+        "domicile_country": domicile,
+        "client_segment": pick_weighted(
+            S.CLIENT_SEGMENTS, (0.22, 0.15, 0.12, 0.1, 0.1, 0.18, 0.03, 0.1), rows.u("segment", mutable=True)
+        ),
+        "lifecycle_stage": lifecycle,
+        "risk_rating": pick_weighted(S.RISK_RATINGS, (0.6, 0.3, 0.1), rows.u("risk", mutable=True)),
+        "kyc_status": pick_weighted(S.KYC_STATUSES, (0.1, 0.8, 0.08, 0.02), rows.u("kyc", mutable=True)),
+        "onboarded_at": date_text(onboarded),
+        "updated_at": ts_text(event_ts(rows, "updated_at")),
+    }
+
+
+def _accounts(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    e = S.entity("accounts")
+    plan = rows.plan
+    owners = account_owner(rows.ids)
+    start = plan.load_day(1)
+    created = plan.created_day("accounts", rows.ids)
+    opened = np.where(
+        created == 1,
+        start - 30 - (rows.h("opened") % np.uint64(10 * 365)).astype(np.int64),
+        start + created - 1,
+    )
+    number = join("LU", digits(rows.h("check") % np.uint64(100), 2), "LAKE", digits(rows.ids, 14), "")
+    return {
+        "account_id": id_text(e, rows.ids),
+        "customer_id": id_text(S.entity("customers"), owners),
+        "account_number": number,
+        "account_type": pick_weighted(S.ACCOUNT_TYPES, (0.35, 0.3, 0.1, 0.1, 0.05, 0.1), rows.u("type")),
+        "currency": coded(_text(S.CURRENCIES), account_currency(plan.seed, rows.ids)),
+        "balance": money(log_uniform(rows.u("balance", mutable=True), 2, 8)),
+        "status": pick_weighted(
+            S.ACCOUNT_STATUSES, (0.1, 0.72, 0.1, 0.02, 0.06), rows.u("status", mutable=True)
+        ),
+        "opened_at": date_text(opened),
+        "updated_at": ts_text(event_ts(rows, "updated_at")),
+    }
+
+
+_CREDIT_TYPES = {"DEPOSIT", "TRADE_SELL", "INTEREST", "DIVIDEND", "TRANSFER_IN"}
+
+
+def _transactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    e = S.entity("transactions")
+    plan = rows.plan
+    # a transaction's account exists by the day the transaction is delivered
+    account_ids = _existing(rows, "accounts", "account")
+    type_idx = np.searchsorted(
+        np.cumsum([0.12, 0.1, 0.25, 0.22, 0.08, 0.06, 0.07, 0.05, 0.05]), rows.u("type"), side="right"
+    ).clip(0, len(S.TRANSACTION_TYPES) - 1)
+    direction_of_type = _text(["CREDIT" if t in _CREDIT_TYPES else "DEBIT" for t in S.TRANSACTION_TYPES])
+    return {
+        "transaction_id": id_text(e, rows.ids),
+        "account_id": id_text(S.entity("accounts"), account_ids),
+        "transaction_type": coded(_text(S.TRANSACTION_TYPES), type_idx),
+        "direction": direction_of_type.take(pa.array(type_idx)),
+        "amount": money(log_uniform(rows.u("amount"), 1, 6.5)),
+        "currency": coded(_text(S.CURRENCIES), account_currency(plan.seed, account_ids)),
+        "status": pick_weighted(S.TRANSACTION_STATUSES, (0.95, 0.04, 0.01), rows.u("status")),
+        "transaction_at": ts_text(event_ts(rows, "transaction_at")),
+    }
+
+
+def _orders(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    e = S.entity("orders")
+    plan = rows.plan
+    created = plan.created_day("orders", rows.ids)
+    customers = _existing(rows, "customers", "customer")
+    products = (rows.h("product") % np.uint64(catalogue_size(plan.scale))).astype(np.int64)
+    start = plan.load_day(1)
+    ordered_day = np.where(
+        created == 1,
+        start - 1 - (rows.h("ordered_day") % np.uint64(90)).astype(np.int64),
+        start + created - 1,
+    )
+    ordered_at = (
+        ordered_day * 86400 + 7 * 3600 + (rows.h("ordered_at") % np.uint64(12 * 3600)).astype(np.int64)
+    )
+    history = (rows.versions == 0) & (created == 1)
+    u_status = rows.u("status", mutable=True)
+    status = coded(
+        _text(S.ORDER_STATUSES),
+        np.select(
+            [history, rows.versions == 0],
+            [
+                weighted((0.03, 0.05, 0.77, 0.12, 0.03), u_status),
+                weighted((0.6, 0.4, 0.0, 0.0, 0.0), u_status),
+            ],
+            weighted((0.0, 0.1, 0.7, 0.15, 0.05), u_status),
+        ),
+    )
+    updated = np.where(history, ordered_at + 3 * 86400, event_ts(rows, "updated_at"))
+    return {
+        "order_id": id_text(e, rows.ids),
+        "customer_id": id_text(S.entity("customers"), customers),
+        "product_id": id_text(S.entity("products"), products),
+        "quantity": pc.cast(pa.array(rows.h("quantity") % np.uint64(500) + np.uint64(1)), pa.string()),
+        "unit_price": money(product_price_cents(plan.seed, products)),
+        "currency": coded(_text(S.CURRENCIES), product_currency(plan.seed, products)),
+        "order_status": status,
+        "channel": pick_weighted(S.ORDER_CHANNELS, (0.4, 0.25, 0.2, 0.1, 0.05), rows.u("channel")),
+        "ordered_at": ts_text(ordered_at),
+        "updated_at": ts_text(np.maximum(updated, ordered_at)),
+    }
+
+
+_PRODUCT_WORDS = ("Global", "Emerging", "Sustainable", "Core", "Strategic", "Dynamic", "Income", "Select")
+_PRODUCT_REGIONS = ("Europe", "Asia", "US", "World", "Nordic", "LatAm", "Japan", "UK")
+_PRODUCT_NOUNS = {
+    "EQUITY": "Equity Fund",
+    "FIXED_INCOME": "Bond Fund",
+    "FX": "FX Overlay",
+    "DERIVATIVE": "Structured Note",
+    "FUND": "Multi-Asset Fund",
+    "CUSTODY_SERVICE": "Custody Service",
+    "ADVISORY": "Advisory Mandate",
+}
+
+
+def _products(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    e = S.entity("products")
+    plan = rows.plan
+    cls_idx = (rows.h("asset_class") % np.uint64(len(S.ASSET_CLASSES))).astype(np.int64)
+    noun = coded(_text([_PRODUCT_NOUNS[c] for c in S.ASSET_CLASSES]), cls_idx)
+    name = join(
+        pick(_text(_PRODUCT_WORDS), rows.h("word")),
+        pick(_text(_PRODUCT_REGIONS), rows.h("region")),
+        noun,
+        " ",
+    )
+    base = product_price_cents(plan.seed, rows.ids)
+    # a later version re-prices the product by up to +/-10%
+    drift = 0.9 + 0.2 * rows.u("price", mutable=True)
+    price = np.where(rows.versions == 0, base, np.round(base * drift).astype(np.int64))
+    start = plan.load_day(1)
+    return {
+        "product_id": id_text(e, rows.ids),
+        "product_name": name,
+        "asset_class": coded(_text(S.ASSET_CLASSES), cls_idx),
+        "currency": coded(_text(S.CURRENCIES), product_currency(plan.seed, rows.ids)),
+        "list_price": money(price),
+        "is_active": coded(_text(["false", "true"]), rows.u("active", mutable=True) < 0.92),
+        "launched_at": date_text(start - 60 - (rows.h("launched") % np.uint64(3650)).astype(np.int64)),
+        "updated_at": ts_text(event_ts(rows, "updated_at")),
+    }
+
+
+def _interactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    e = S.entity("interactions")
+    customers = _existing(rows, "customers", "customer")
+    return {
+        "interaction_id": id_text(e, rows.ids),
+        "customer_id": id_text(S.entity("customers"), customers),
+        "channel": pick_weighted(S.INTERACTION_CHANNELS, (0.35, 0.3, 0.15, 0.15, 0.05), rows.u("channel")),
+        "interaction_type": pick_weighted(
+            S.INTERACTION_TYPES, (0.25, 0.3, 0.05, 0.15, 0.05, 0.2), rows.u("interaction_type")
+        ),
+        "sentiment": pick_weighted(S.SENTIMENTS, (0.45, 0.45, 0.1), rows.u("sentiment")),
+        "duration_minutes": pc.cast(
+            pa.array(rows.h("duration") % np.uint64(176) + np.uint64(5)), pa.string()
+        ),
+        "relationship_manager": pick(vocab.managers, rows.h("manager")),
+        "interaction_at": ts_text(event_ts(rows, "interaction_at")),
+    }
+
+
+_STAGE_PROBABILITY = {
+    "PROSPECTING": "10",
+    "QUALIFICATION": "25",
+    "PROPOSAL": "50",
+    "NEGOTIATION": "75",
+    "CLOSED_WON": "100",
+    "CLOSED_LOST": "0",
+}
+
+
+def _opportunities(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    e = S.entity("opportunities")
+    customers = _existing(rows, "customers", "customer")
+    u = rows.u("stage", mutable=True)
+    early = np.searchsorted(np.cumsum([0.35, 0.3, 0.2, 0.1, 0.03, 0.02]), u, side="right")
+    late = np.searchsorted(np.cumsum([0.05, 0.1, 0.2, 0.25, 0.25, 0.15]), u, side="right")
+    stage_idx = np.where(rows.versions == 0, early, late).clip(0, len(S.OPPORTUNITY_STAGES) - 1)
+    close = rows.event_day + 30 + (rows.h("close", mutable=True) % np.uint64(150)).astype(np.int64)
+    return {
+        "opportunity_id": id_text(e, rows.ids),
+        "customer_id": id_text(S.entity("customers"), customers),
+        "opportunity_name": join(
+            pick(_text(_PRODUCT_WORDS), rows.h("word")),
+            pick(_text(_PRODUCT_REGIONS), rows.h("region")),
+            "mandate",
+            " ",
+        ),
+        "stage": coded(_text(S.OPPORTUNITY_STAGES), stage_idx),
+        "amount": money(log_uniform(rows.u("amount", mutable=True), 4, 7)),
+        "currency": pick_weighted(S.CURRENCIES[:4], (0.5, 0.3, 0.15, 0.05), rows.u("currency")),
+        "probability_pct": _text([_STAGE_PROBABILITY[s] for s in S.OPPORTUNITY_STAGES]).take(
+            pa.array(stage_idx)
+        ),
+        "expected_close_date": date_text(close),
+        "updated_at": ts_text(event_ts(rows, "updated_at")),
+    }
+
+
+BUILDERS: dict[str, Callable[[Rows, Vocab], dict[str, pa.Array]]] = {
+    "customers": _customers,
+    "accounts": _accounts,
+    "transactions": _transactions,
+    "orders": _orders,
+    "products": _products,
+    "interactions": _interactions,
+    "opportunities": _opportunities,
+}
+
+
+# --------------------------------------------------------------------------- day plan
+
+
+def _sample(plan: Plan, entity: str, day: int, purpose: str, population: int, k: int) -> np.ndarray:
+    """k distinct ids from range(population), a pure function of (seed, entity, day, purpose)."""
+    k = min(k, population)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    keys = stream(plan.seed, entity, f"{purpose}:{day}", np.arange(population, dtype=np.int64))
+    return np.sort(np.argpartition(keys, k - 1)[:k]).astype(np.int64)
+
+
+def updated_ids(plan: Plan, entity: str, day: int) -> np.ndarray:
+    """Ids of existing rows that change on ``day`` (deterministic, so day d+1 can recompute it)."""
+    if day < 2:
+        return np.empty(0, dtype=np.int64)
+    if entity == "orders":
+        before, yesterday = plan.count("orders", day - 2), plan.count("orders", day - 1)
+        ids = np.arange(before, yesterday, dtype=np.int64)
+        keep = (
+            stream(plan.seed, entity, f"follow-up:{day}", ids) % np.uint64(1000)
+            < ORDER_FOLLOW_UP_SHARE * 1000
+        )
+        return ids[keep]
+    share = VOLUMES[entity].daily_update_share
+    existing = plan.count(entity, day - 1)
+    return _sample(plan, entity, day, "update", existing, math.ceil(existing * share) if share else 0)
+
+
+@dataclass
+class DayRows:
+    ids: np.ndarray
+    kinds: np.ndarray
+    versions: np.ndarray
+    event_day: np.ndarray
+
+
+def plan_day(plan: Plan, entity: str, day: int) -> DayRows:
+    """Every row ``entity`` delivers on ``day``: new ids, then updates, then stale rows."""
+    load_day = plan.load_day(day)
+    new = np.arange(plan.count(entity, day - 1), plan.count(entity, day), dtype=np.int64)
+    upd = updated_ids(plan, entity, day)
+    stale = np.empty(0, dtype=np.int64)
+    if day >= 3 and plan.late_rate > 0:
+        prev = updated_ids(plan, entity, day - 1)
+        pick_stale = (
+            stream(plan.seed, entity, f"stale:{day}", prev) % np.uint64(10_000) < plan.late_rate * 10_000
+        )
+        stale = prev[pick_stale]
+    ids = np.concatenate([new, upd, stale])
+    kinds = np.concatenate(
+        [
+            np.full(len(new), NEW, np.int8),
+            np.full(len(upd), UPDATE, np.int8),
+            np.full(len(stale), STALE, np.int8),
+        ]
+    )
+    versions = np.concatenate(
+        [
+            np.zeros(len(new), np.int64),
+            np.full(len(upd), day, np.int64),
+            np.full(len(stale), 1000 + day, np.int64),
+        ]
+    )
+    event_day = np.full(len(ids), load_day, dtype=np.int64)
+    if day == 1:
+        # the initial book: its events and changes spread over the year before the first load
+        event_day -= 1 + (stream(plan.seed, entity, "history", ids) % np.uint64(365)).astype(np.int64)
+    else:
+        late = (
+            stream(plan.seed, entity, f"late:{day}", ids) % np.uint64(10_000) < plan.late_rate * 10_000
+        ) & (kinds != STALE)
+        event_day -= np.where(
+            late, 1 + (stream(plan.seed, entity, f"lag:{day}", ids) % np.uint64(3)), 0
+        ).astype(np.int64)
+        # a stale change happened before the one delivered yesterday
+        event_day[kinds == STALE] = load_day - 2
+    return DayRows(ids, kinds, versions, event_day)
+
+
+# --------------------------------------------------------------------------- defects
+
+
+_STATUS_COLUMN = {
+    "customers": "lifecycle_stage",
+    "accounts": "status",
+    "transactions": "status",
+    "orders": "order_status",
+    "opportunities": "stage",
+}
+_AMOUNT_COLUMN = {
+    "transactions": "amount",
+    "orders": "unit_price",
+    "opportunities": "amount",
+    "products": "list_price",
+}
+_BAD_STATUSES = ("UNKNOWN", "N/A", "STATUS_9", "TBD")
+_BAD_DATES = ("2026-02-31", "31/13/2026", "yesterday", "2026-13-45 25:61:00")
+
+
+def _defect_column(ent: S.Entity, kind: str) -> str:
+    if kind in ("null_key", "duplicate"):
+        return ent.key
+    if kind == "bad_email":
+        return "email"
+    if kind == "negative_amount":
+        return _AMOUNT_COLUMN[ent.name]
+    if kind == "unknown_status":
+        return _STATUS_COLUMN[ent.name]
+    assert kind == "unparseable_date", kind
+    return ent.event_column
+
+
+def _defect_values(kind: str, originals: list[str | None]) -> list[str | None]:
+    """The injected values: alternating forms, so each defect shows more than one shape."""
+    if kind == "null_key":
+        return [None if i % 2 == 0 else "  " for i in range(len(originals))]
+    if kind == "null_reference":
+        return [None] * len(originals)
+    if kind == "bad_email":
+        return [
+            str(v).replace("@", " at ") if i % 2 == 0 else str(v).split("@")[0]
+            for i, v in enumerate(originals)
+        ]
+    if kind == "negative_amount":
+        return ["-" + str(v) for v in originals]
+    if kind == "unknown_status":
+        return [_BAD_STATUSES[i % len(_BAD_STATUSES)] for i in range(len(originals))]
+    return [_BAD_DATES[i % len(_BAD_DATES)] for i in range(len(originals))]
+
+
+def applicable_defects(entity: S.Entity) -> tuple[str, ...]:
+    kinds = ["null_key", "unparseable_date", "duplicate"]
+    if entity.references:
+        kinds.append("null_reference")
+    if entity.name == "customers":
+        kinds.append("bad_email")
+    if entity.name in _AMOUNT_COLUMN:
+        kinds.append("negative_amount")
+    if entity.name in _STATUS_COLUMN:
+        kinds.append("unknown_status")
+    return tuple(sorted(kinds, key=DEFECTS.index))
+
+
+@dataclass
+class Injected:
+    """Defects injected into one chunk: the chunk's columns after injection and the record."""
+
+    table: pa.Table  # the chunk as written, columns in spec order
+    row_index: np.ndarray  # 0-based position within the table
+    keys: list[str | None]
+    kinds: list[str]
+    column_names: list[str]
+    values: list[str | None]
+
+
+def inject_defects(rows: Rows, columns: dict[str, pa.Array], day: int) -> Injected:
+    """Give a ``defect_rate`` share of rows exactly one defect each; duplicates go at the end."""
+    ent = S.entity(rows.entity)
+    plan = rows.plan
+    kinds = applicable_defects(ent)
+    salt_rows = rows.ids.astype(np.uint64) ^ (rows.kinds.astype(np.uint64) << np.uint64(60))
+    h = _mix(salt_rows ^ _salt(plan.seed, ent.name, "defect", day))
+    hit = np.nonzero((h >> np.uint64(11)).astype(np.float64) / (1 << 53) < plan.defect_rate)[0]
+    choice = (_mix(h[hit]) % np.uint64(len(kinds))).astype(np.int64)
+    original_keys = columns[ent.key]
+    rec_index: list[np.ndarray] = []
+    rec_kind: list[str] = []
+    rec_col: list[str] = []
+    rec_val: list[str | None] = []
+    rec_key_idx: list[np.ndarray] = []
+    out = dict(columns)
+    n = len(rows)
+    for k_i, kind in enumerate(kinds):
+        chosen = hit[choice == k_i]
+        if len(chosen) == 0 or kind == "duplicate":
+            continue
+        # null_reference alternates over the entity's references; every other kind hits one column
+        groups = (
+            [(r.column, chosen[i :: len(ent.references)]) for i, r in enumerate(ent.references)]
+            if kind == "null_reference"
+            else [(_defect_column(ent, kind), chosen)]
+        )
+        for col, idx in groups:
+            if len(idx) == 0:
+                continue
+            out[col] = plain(out[col])
+            new_vals = _defect_values(kind, out[col].take(pa.array(idx)).to_pylist())
+            mask = np.zeros(n, dtype=bool)
+            mask[idx] = True
+            out[col] = pc.replace_with_mask(out[col], pa.array(mask), pa.array(new_vals, pa.string()))
+            rec_index.append(idx)
+            rec_key_idx.append(idx)
+            rec_kind += [kind] * len(idx)
+            rec_col += [col] * len(idx)
+            rec_val += new_vals
+    dup = hit[choice == kinds.index("duplicate")] if "duplicate" in kinds else np.empty(0, np.int64)
+    table = pa.table([out[c] for c in ent.column_names], names=list(ent.column_names))
+    if len(dup):
+        # appended as a second chunk: no copy of the rows already built
+        table = pa.concat_tables([table, table.take(pa.array(dup))])
+        rec_index.append(np.arange(n, n + len(dup)))
+        rec_key_idx.append(dup)
+        rec_kind += ["duplicate"] * len(dup)
+        rec_col += [ent.key] * len(dup)
+        rec_val += [None] * len(dup)
+    row_index = np.concatenate(rec_index) if rec_index else np.empty(0, np.int64)
+    key_idx = np.concatenate(rec_key_idx) if rec_key_idx else np.empty(0, np.int64)
+    keys = original_keys.take(pa.array(key_idx)).to_pylist() if len(key_idx) else []
+    return Injected(table, row_index, keys, rec_kind, rec_col, rec_val)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Result:
+    """What a run wrote, returned by the procedure as its summary."""
+
+    rows: Counter[str] = field(default_factory=Counter)
+    files: int = 0
+    bytes: int = 0
+    defects: Counter[str] = field(default_factory=Counter)
+    arrivals: Counter[str] = field(default_factory=Counter)
+    batches: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "batches": self.batches,
+            "rows": dict(self.rows),
+            "total_rows": sum(self.rows.values()),
+            "files": self.files,
+            "bytes": self.bytes,
+            "defects": dict(self.defects),
+            "arrivals": dict(self.arrivals),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+Progress = Callable[[str, int], None]
+
+
+def _chunks(day_rows: DayRows, size: int) -> Iterator[slice]:
+    for start in range(0, len(day_rows.ids), size):
+        yield slice(start, start + size)
+
+
+@dataclass
+class _Part:
+    """One data file, built and encoded on a worker thread."""
+
+    file_name: str
+    body: bytes
+    rows: int
+    defects: list[str]
+    manifest: pa.Table
+
+
+def _ordered(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterator[T], window: int) -> Iterator[R]:
+    """``pool.map`` that keeps at most ``window`` results in flight, so memory stays bounded."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: int = 2) -> Result:
+    """Write ``plan.days`` daily batches to ``sink``; return what was written.
+
+    Parts are built and encoded on ``workers`` threads (numpy and Arrow release the GIL)
+    and written in order, so the output is identical whatever the number of workers.
+    """
+    started = time.perf_counter()
+    vocab = vocabularies(plan.seed)
+    result = Result()
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="generate") as pool:
+        for day in range(1, plan.days + 1):
+            load_date = plan.load_date(day)
+            batch = landing.batch_id_for(load_date)
+            manifest: list[pa.Table] = []
+            for ent in S.ENTITIES:
+                if ent.name not in plan.entities:
+                    continue
+                fmt = plan.formats[ent.producer]
+                prefix = landing.partition_prefix(ent.producer, ent.name, load_date)
+                day_rows = plan_day(plan, ent.name, day)
+
+                def build(
+                    item: tuple[int, slice],
+                    ent: S.Entity = ent,
+                    fmt: FileFormat = fmt,
+                    prefix: str = prefix,
+                    day_rows: DayRows = day_rows,
+                    day: int = day,
+                ) -> _Part:
+                    part, sl = item
+                    rows = Rows(
+                        plan,
+                        ent.name,
+                        day_rows.ids[sl],
+                        day_rows.kinds[sl],
+                        day_rows.versions[sl],
+                        day_rows.event_day[sl],
+                    )
+                    injected = inject_defects(rows, BUILDERS[ent.name](rows, vocab), day)
+                    file_name = landing.data_file_name(part, fmt)
+                    return _Part(
+                        file_name=file_name,
+                        body=landing.serialise(injected.table, fmt),
+                        rows=injected.table.num_rows,
+                        defects=injected.kinds,
+                        manifest=_manifest_chunk(
+                            plan, ent, batch, load_date, prefix + file_name, rows, injected
+                        ),
+                    )
+
+                control: list[dict[str, object]] = []
+                chunks = enumerate(_chunks(day_rows, plan.chunk_rows))
+                for built in _ordered(pool, build, chunks, window=max(1, workers) + 1):
+                    sink.put(prefix + built.file_name, built.body)
+                    control.append(
+                        {
+                            "batch_id": batch,
+                            "producer": ent.producer,
+                            "entity": ent.name,
+                            "load_date": load_date.isoformat(),
+                            "file_name": built.file_name,
+                            "file_format": fmt,
+                            "row_count": built.rows,
+                            "bytes": len(built.body),
+                            "md5": landing.md5_hex(built.body),
+                        }
+                    )
+                    manifest.append(built.manifest)
+                    result.rows[ent.name] += built.rows
+                    result.files += 1
+                    result.bytes += len(built.body)
+                    result.defects.update(built.defects)
+                    if progress:
+                        progress(ent.name, built.rows)
+                sink.put(prefix + landing.CONTROL_FILE, landing.control_file(control))
+            day_manifest = pa.concat_tables(manifest) if manifest else MANIFEST_SCHEMA.empty_table()
+            arrivals = day_manifest.filter(pc.equal(day_manifest["category"], "arrival"))
+            result.arrivals.update(arrivals["kind"].to_pylist())
+            sink.put(landing.manifest_key(load_date), landing.serialise(day_manifest, "parquet"))
+            result.batches.append(batch)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _manifest_chunk(
+    plan: Plan,
+    ent: S.Entity,
+    batch: str,
+    load_date: date,
+    file_name: str,
+    rows: Rows,
+    injected: Injected,
+) -> pa.Table:
+    """Manifest rows for one file: its defects, then its late and out-of-order rows."""
+    load_day = plan.load_day(1) + (load_date - plan.start_date).days
+    late = np.nonzero((rows.event_day < load_day) & (rows.kinds != STALE) & (load_date > plan.start_date))[0]
+    stale = np.nonzero(rows.kinds == STALE)[0]
+    arrivals = np.concatenate([late, stale])
+    arrival_kind = ["late_arriving"] * len(late) + ["out_of_order"] * len(stale)
+    key_col = id_text(ent, rows.ids[arrivals]).to_pylist() if len(arrivals) else []
+    event_values = (
+        injected.table.column(ent.event_column).take(pa.array(arrivals)).to_pylist() if len(arrivals) else []
+    )
+    n_def, n_arr = len(injected.kinds), len(arrivals)
+    return pa.table(
+        {
+            "batch_id": [batch] * (n_def + n_arr),
+            "load_date": [load_date.isoformat()] * (n_def + n_arr),
+            "producer": [ent.producer] * (n_def + n_arr),
+            "entity": [ent.name] * (n_def + n_arr),
+            "file_name": [file_name] * (n_def + n_arr),
+            "row_number": pa.array(np.concatenate([injected.row_index, arrivals]) + 1, pa.int64()),
+            "business_key": injected.keys + key_col,
+            "category": ["defect"] * n_def + ["arrival"] * n_arr,
+            "kind": injected.kinds + arrival_kind,
+            "column_name": injected.column_names + [ent.event_column] * n_arr,
+            "injected_value": injected.values + event_values,
+        },
+        schema=MANIFEST_SCHEMA,
+    )

@@ -1,0 +1,287 @@
+"""The entity spec: the single source of truth for what producers land.
+
+Seven entities from three producers. Every later layer derives from this: the
+generator's columns and vocabularies, landing table DDL, the vault's hubs, links and
+satellites, PII classification, and the accepted-value tests. Adding an entity is a
+change here, not new code.
+
+Landing files carry every field as text (producers' extracts); staging casts each
+column to ``Column.type`` with a TRY_ cast so a bad value is quarantined, not a
+failed COPY.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRODUCERS: tuple[str, ...] = ("crm", "finance", "operations")
+
+# Value sets, shared by the generator (what it emits) and later layers (what they accept).
+CLIENT_SEGMENTS = (
+    "ASSET_MANAGER",
+    "PENSION_FUND",
+    "INSURANCE",
+    "HEDGE_FUND",
+    "BANK",
+    "CORPORATE",
+    "SOVEREIGN_WEALTH",
+    "FAMILY_OFFICE",
+)
+LIFECYCLE_STAGES = ("PROSPECT", "ONBOARDING", "ACTIVE", "DORMANT", "CLOSED")
+RISK_RATINGS = ("LOW", "MEDIUM", "HIGH")
+KYC_STATUSES = ("PENDING", "VERIFIED", "EXPIRED", "REJECTED")
+# ISO 3166-1 alpha-2 domiciles of an institutional book, with their dialling codes.
+DOMICILES = ("US", "GB", "DE", "FR", "CH", "LU", "IE", "NL", "JP", "SG", "HK", "CA", "AU", "AE")
+DIALLING_CODES = ("1", "44", "49", "33", "41", "352", "353", "31", "81", "65", "852", "1", "61", "971")
+CURRENCIES = ("USD", "EUR", "GBP", "CHF", "JPY", "SGD", "HKD", "CAD", "AUD")
+ACCOUNT_TYPES = ("CUSTODY", "CASH", "MARGIN", "SEGREGATED", "OMNIBUS", "SETTLEMENT")
+ACCOUNT_STATUSES = ("OPEN", "ACTIVE", "DORMANT", "FROZEN", "CLOSED")
+TRANSACTION_TYPES = (
+    "DEPOSIT",
+    "WITHDRAWAL",
+    "TRADE_BUY",
+    "TRADE_SELL",
+    "FEE",
+    "INTEREST",
+    "DIVIDEND",
+    "TRANSFER_IN",
+    "TRANSFER_OUT",
+)
+DIRECTIONS = ("CREDIT", "DEBIT")
+TRANSACTION_STATUSES = ("BOOKED", "PENDING", "REVERSED")
+ORDER_STATUSES = ("PENDING", "CONFIRMED", "FULFILLED", "CANCELLED", "REJECTED")
+ORDER_CHANNELS = ("PORTAL", "API", "FIX", "PHONE", "EMAIL")
+ASSET_CLASSES = ("EQUITY", "FIXED_INCOME", "FX", "DERIVATIVE", "FUND", "CUSTODY_SERVICE", "ADVISORY")
+INTERACTION_CHANNELS = ("EMAIL", "CALL", "MEETING", "PORTAL", "CONFERENCE")
+INTERACTION_TYPES = ("REVIEW", "SERVICE_REQUEST", "COMPLAINT", "PITCH", "ONBOARDING", "REPORTING")
+SENTIMENTS = ("POSITIVE", "NEUTRAL", "NEGATIVE")
+OPPORTUNITY_STAGES = ("PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGOTIATION", "CLOSED_WON", "CLOSED_LOST")
+
+# PII classes: the governance layer tags and masks every column that carries one.
+PII_CLASSES = ("name", "email", "phone", "address", "date_of_birth", "tax_id", "account_number")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One landed field. ``type`` is the Snowflake type staging casts the text to."""
+
+    name: str
+    type: str = "VARCHAR"
+    pii: str | None = None
+    values: tuple[str, ...] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        assert self.pii is None or self.pii in PII_CLASSES, f"unknown PII class {self.pii!r}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column that points at another entity's business key (a vault link)."""
+
+    column: str
+    entity: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A landed entity: one hub, one satellite, and a link per reference."""
+
+    name: str  # plural, as landed: customers
+    singular: str  # as in the vault: hub_customer
+    producer: str
+    key: str  # the business key column
+    id_prefix: str
+    id_width: int
+    columns: tuple[Column, ...]
+    references: tuple[Reference, ...] = ()
+    # The columns whose values are timestamps of the business event or change.
+    event_column: str = "updated_at"
+    description: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"entity {self.name!r} has no column {name!r}")
+
+
+def _key(name: str, description: str) -> Column:
+    return Column(name, "VARCHAR", description=description)
+
+
+ENTITIES: tuple[Entity, ...] = (
+    Entity(
+        name="customers",
+        singular="customer",
+        producer="crm",
+        key="customer_id",
+        id_prefix="C",
+        id_width=9,
+        description="Institutional clients and their primary contact.",
+        columns=(
+            _key("customer_id", "Client identifier from the CRM."),
+            Column("legal_name", description="Registered name of the client entity."),
+            Column("first_name", pii="name", description="Primary contact's first name."),
+            Column("last_name", pii="name", description="Primary contact's last name."),
+            Column("email", pii="email", description="Primary contact's e-mail address."),
+            Column("phone", pii="phone", description="Primary contact's phone, E.164-like."),
+            Column("date_of_birth", "DATE", pii="date_of_birth", description="Primary contact's birth date."),
+            Column("tax_id", pii="tax_id", description="Tax identifier of the client."),
+            Column("address_line", pii="address", description="Street address."),
+            Column("city", description="City of the registered address."),
+            Column("postal_code", pii="address", description="Postal code."),
+            Column("domicile_country", values=DOMICILES, description="ISO 3166-1 alpha-2 domicile."),
+            Column("client_segment", values=CLIENT_SEGMENTS, description="Institutional client segment."),
+            Column("lifecycle_stage", values=LIFECYCLE_STAGES, description="Relationship lifecycle stage."),
+            Column("risk_rating", values=RISK_RATINGS, description="Internal risk rating."),
+            Column("kyc_status", values=KYC_STATUSES, description="Know-your-customer status."),
+            Column("onboarded_at", "DATE", description="Date the relationship started."),
+            Column("updated_at", "TIMESTAMP_NTZ", description="When the CRM record last changed."),
+        ),
+    ),
+    Entity(
+        name="accounts",
+        singular="account",
+        producer="finance",
+        key="account_id",
+        id_prefix="A",
+        id_width=10,
+        description="Custody, cash and margin accounts held by clients.",
+        references=(Reference("customer_id", "customers"),),
+        columns=(
+            _key("account_id", "Account identifier from the core banking system."),
+            _key("customer_id", "Owning client."),
+            Column("account_number", pii="account_number", description="IBAN-style account number."),
+            Column("account_type", values=ACCOUNT_TYPES, description="Kind of account."),
+            Column("currency", values=CURRENCIES, description="ISO 4217 account currency."),
+            Column("balance", "NUMBER(18,2)", description="Ledger balance in account currency."),
+            Column("status", values=ACCOUNT_STATUSES, description="Account status."),
+            Column("opened_at", "DATE", description="Date the account was opened."),
+            Column("updated_at", "TIMESTAMP_NTZ", description="When the account record last changed."),
+        ),
+    ),
+    Entity(
+        name="transactions",
+        singular="transaction",
+        producer="finance",
+        key="transaction_id",
+        id_prefix="T",
+        id_width=12,
+        event_column="transaction_at",
+        description="Cash and securities movements on accounts.",
+        references=(Reference("account_id", "accounts"),),
+        columns=(
+            _key("transaction_id", "Transaction identifier."),
+            _key("account_id", "Account the transaction is booked on."),
+            Column("transaction_type", values=TRANSACTION_TYPES, description="Kind of movement."),
+            Column("direction", values=DIRECTIONS, description="CREDIT adds to the balance, DEBIT removes."),
+            Column("amount", "NUMBER(18,2)", description="Unsigned amount; the sign comes from direction."),
+            Column("currency", values=CURRENCIES, description="ISO 4217 currency."),
+            Column("status", values=TRANSACTION_STATUSES, description="Booking status."),
+            Column("transaction_at", "TIMESTAMP_NTZ", description="When the transaction was booked."),
+        ),
+    ),
+    Entity(
+        name="orders",
+        singular="order",
+        producer="operations",
+        key="order_id",
+        id_prefix="O",
+        id_width=10,
+        event_column="updated_at",
+        description="Client orders for products and services.",
+        references=(Reference("customer_id", "customers"), Reference("product_id", "products")),
+        columns=(
+            _key("order_id", "Order identifier."),
+            _key("customer_id", "Client who placed the order."),
+            _key("product_id", "Product ordered."),
+            Column("quantity", "NUMBER(18,0)", description="Units ordered."),
+            Column("unit_price", "NUMBER(18,2)", description="Price per unit in order currency."),
+            Column("currency", values=CURRENCIES, description="ISO 4217 currency."),
+            Column("order_status", values=ORDER_STATUSES, description="Fulfilment status."),
+            Column("channel", values=ORDER_CHANNELS, description="Channel the order came through."),
+            Column("ordered_at", "TIMESTAMP_NTZ", description="When the order was placed."),
+            Column("updated_at", "TIMESTAMP_NTZ", description="When the order status last changed."),
+        ),
+    ),
+    Entity(
+        name="products",
+        singular="product",
+        producer="operations",
+        key="product_id",
+        id_prefix="P",
+        id_width=6,
+        description="The product and service catalogue.",
+        columns=(
+            _key("product_id", "Product identifier."),
+            Column("product_name", description="Marketing name."),
+            Column("asset_class", values=ASSET_CLASSES, description="Asset class or service line."),
+            Column("currency", values=CURRENCIES, description="Pricing currency."),
+            Column("list_price", "NUMBER(18,2)", description="List price per unit."),
+            Column("is_active", "BOOLEAN", description="Whether the product can be ordered."),
+            Column("launched_at", "DATE", description="Launch date."),
+            Column("updated_at", "TIMESTAMP_NTZ", description="When the catalogue entry last changed."),
+        ),
+    ),
+    Entity(
+        name="interactions",
+        singular="interaction",
+        producer="crm",
+        key="interaction_id",
+        id_prefix="I",
+        id_width=11,
+        event_column="interaction_at",
+        description="Meetings, calls and service requests with clients.",
+        references=(Reference("customer_id", "customers"),),
+        columns=(
+            _key("interaction_id", "Interaction identifier."),
+            _key("customer_id", "Client the interaction was with."),
+            Column("channel", values=INTERACTION_CHANNELS, description="How the interaction happened."),
+            Column("interaction_type", values=INTERACTION_TYPES, description="Purpose of the interaction."),
+            Column("sentiment", values=SENTIMENTS, description="Relationship manager's assessment."),
+            Column("duration_minutes", "NUMBER(9,0)", description="Length in minutes."),
+            Column("relationship_manager", description="Employee who owned the interaction."),
+            Column("interaction_at", "TIMESTAMP_NTZ", description="When it happened."),
+        ),
+    ),
+    Entity(
+        name="opportunities",
+        singular="opportunity",
+        producer="crm",
+        key="opportunity_id",
+        id_prefix="OP",
+        id_width=9,
+        description="Sales pipeline per client.",
+        references=(Reference("customer_id", "customers"),),
+        columns=(
+            _key("opportunity_id", "Opportunity identifier."),
+            _key("customer_id", "Client the opportunity is with."),
+            Column("opportunity_name", description="Short name."),
+            Column("stage", values=OPPORTUNITY_STAGES, description="Pipeline stage."),
+            Column("amount", "NUMBER(18,2)", description="Expected revenue."),
+            Column("currency", values=CURRENCIES, description="ISO 4217 currency."),
+            Column("probability_pct", "NUMBER(5,0)", description="Win probability, 0 to 100."),
+            Column("expected_close_date", "DATE", description="Expected close date."),
+            Column("updated_at", "TIMESTAMP_NTZ", description="When the opportunity last changed."),
+        ),
+    ),
+)
+
+ENTITY_BY_NAME: dict[str, Entity] = {e.name: e for e in ENTITIES}
+
+
+def entity(name: str) -> Entity:
+    """Look an entity up by its landed (plural) name, with a clear error."""
+    try:
+        return ENTITY_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown entity {name!r}; known: {', '.join(ENTITY_BY_NAME)}") from None
+
+
+def entities_of(producer: str) -> tuple[Entity, ...]:
+    return tuple(e for e in ENTITIES if e.producer == producer)
