@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import TypeVar
 
 import numpy as np
@@ -1034,6 +1034,33 @@ def _ordered(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterator[T],
         yield pending.popleft().result()
 
 
+def _build_part(
+    plan: Plan,
+    vocab: Vocab,
+    ent: S.Entity,
+    fmt: FileFormat,
+    prefix: str,
+    batch: str,
+    load_date: date,
+    day: int,
+    day_rows: DayRows,
+    item: tuple[int, slice],
+) -> _Part:
+    part, sl = item
+    rows = Rows(
+        plan, ent.name, day_rows.ids[sl], day_rows.kinds[sl], day_rows.versions[sl], day_rows.event_day[sl]
+    )
+    injected = inject_defects(rows, BUILDERS[ent.name](rows, vocab), day)
+    file_name = landing.data_file_name(part, fmt)
+    return _Part(
+        file_name=file_name,
+        body=landing.serialise(injected.table, fmt),
+        rows=injected.table.num_rows,
+        defects=injected.kinds,
+        manifest=_manifest_chunk(plan, ent, batch, load_date, prefix + file_name, rows, injected),
+    )
+
+
 def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: int = 2) -> Result:
     """Write ``plan.days`` daily batches to ``sink``; return what was written.
 
@@ -1055,35 +1082,7 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
                 prefix = landing.partition_prefix(ent.producer, ent.name, load_date)
                 day_rows = plan_day(plan, ent.name, day)
 
-                def build(
-                    item: tuple[int, slice],
-                    ent: S.Entity = ent,
-                    fmt: FileFormat = fmt,
-                    prefix: str = prefix,
-                    day_rows: DayRows = day_rows,
-                    day: int = day,
-                ) -> _Part:
-                    part, sl = item
-                    rows = Rows(
-                        plan,
-                        ent.name,
-                        day_rows.ids[sl],
-                        day_rows.kinds[sl],
-                        day_rows.versions[sl],
-                        day_rows.event_day[sl],
-                    )
-                    injected = inject_defects(rows, BUILDERS[ent.name](rows, vocab), day)
-                    file_name = landing.data_file_name(part, fmt)
-                    return _Part(
-                        file_name=file_name,
-                        body=landing.serialise(injected.table, fmt),
-                        rows=injected.table.num_rows,
-                        defects=injected.kinds,
-                        manifest=_manifest_chunk(
-                            plan, ent, batch, load_date, prefix + file_name, rows, injected
-                        ),
-                    )
-
+                build = partial(_build_part, plan, vocab, ent, fmt, prefix, batch, load_date, day, day_rows)
                 control: list[dict[str, object]] = []
                 chunks = enumerate(_chunks(day_rows, plan.chunk_rows))
                 for built in _ordered(pool, build, chunks, window=max(1, workers) + 1):
