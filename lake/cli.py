@@ -1,0 +1,400 @@
+"""``lake``: run the institutional client data lake locally or against Snowflake."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(
+    help="The institutional client data lake: Data Vault 2.0 and medallion marts on Snowflake, "
+    "or on local moto + fakesnow servers (the default target).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from snowflake.connector.errors import Error as SnowflakeError
+
+    from lake.config import ConfigError
+    from lake.local.stack import StackError
+    from lake.sqlfiles import SqlFileError
+    from procedures.audit import ArgumentError
+    from procedures.landing import LandingError
+    from procedures.sample_data import GenerationError
+
+    return (
+        ConfigError,
+        StackError,
+        SqlFileError,
+        ArgumentError,
+        LandingError,
+        GenerationError,
+        SnowflakeError,
+    )
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except _user_errors() as err:
+        err_console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
+
+
+def _settings() -> Any:
+    from lake.config import load_settings
+
+    return load_settings()
+
+
+# --------------------------------------------------------------------------- servers
+
+
+@app.command()
+def up(
+    persist_s3: Annotated[
+        bool, typer.Option(help="Save the local S3 buckets under the state folder at stop.")
+    ] = True,
+) -> None:
+    """Start the local S3 (moto) and Snowflake (fakesnow) servers in the background."""
+    from lake.local.stack import LocalStack
+
+    with _errors():
+        settings = _settings()
+        stack = LocalStack(settings.local)
+        already = stack.running()
+        with console.status("starting the local servers"):
+            ep = stack.start(persist_s3=persist_s3)
+        console.print(
+            ("already running" if already else "started") + f" (pid {ep.pid}), state in {stack.state_dir}"
+        )
+        console.print(f"  S3         {ep.s3_endpoint}  bucket {ep.bucket}")
+        console.print(
+            f"  Snowflake  http://{ep.snowflake_host}:{ep.snowflake_port}  database {settings.names.database}"
+        )
+        console.print("Point your own tools at them with:")
+        for key, value in ep.aws_env().items():
+            console.print(f"  export {key}={value}")
+
+
+@app.command()
+def down() -> None:
+    """Stop the local servers (the warehouse file and an S3 snapshot stay under the state folder)."""
+    from lake.local.stack import LocalStack
+
+    with _errors():
+        stack = LocalStack(_settings().local)
+        with console.status("stopping the local servers and saving the S3 snapshot"):
+            stopped = stack.stop()
+        console.print("stopped" if stopped else "not running")
+
+
+@app.command()
+def status() -> None:
+    """Show the target, the local servers, and the last procedure runs."""
+    from lake.local.stack import LocalStack
+
+    with _errors():
+        settings = _settings()
+        console.print(f"target: [bold]{settings.target}[/]  database {settings.names.database}")
+        if settings.target != "local":
+            return
+        stack = LocalStack(settings.local)
+        ep = stack.running()
+        console.print(f"state folder: {stack.state_dir}")
+        if not ep:
+            console.print(
+                "local servers: [yellow]not running[/] (`lake up` starts them; other commands start them as needed)"
+            )
+            return
+        console.print(
+            f"local servers: [green]running[/] pid {ep.pid}, S3 {ep.s3_endpoint}, Snowflake port {ep.snowflake_port}"
+        )
+        _print_query(
+            settings,
+            f"SELECT procedure_name, status, started_at, finished_at, rows_written, error "
+            f"FROM {settings.names.database}.{settings.names.audit}.PROCEDURE_RUNS ORDER BY started_at DESC LIMIT 5",
+            "table",
+        )
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+ScaleOpt = Annotated[int, typer.Option(help="Customers on day 1; other entities in proportion.", min=1)]
+DaysOpt = Annotated[int, typer.Option(help="Daily batches to generate.", min=1, max=366)]
+SeedOpt = Annotated[int, typer.Option(help="The same seed writes byte-identical files.", min=0)]
+FormatsOpt = Annotated[
+    str, typer.Option(help="parquet, csv or json for all producers, or per producer: crm=csv,finance=json.")
+]
+DefectOpt = Annotated[float, typer.Option(help="Share of rows with one deliberate defect (0 to 0.5).")]
+LateOpt = Annotated[float, typer.Option(help="Share of late and out-of-order rows (0 to 0.5).")]
+StartOpt = Annotated[str, typer.Option(help="Load date of the first batch, YYYY-MM-DD.")]
+
+
+def _progress(total: int) -> tuple[Progress, Any]:
+    bar = Progress(
+        TextColumn("[bold]{task.description:<14}"),
+        BarColumn(),
+        TextColumn("{task.completed:>12,.0f} / {task.total:,.0f} rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+    task = bar.add_task("generating", total=total)
+
+    def advance(entity: str, rows: int) -> None:
+        bar.update(task, advance=rows, description=entity)
+
+    return bar, advance
+
+
+@app.command()
+def run(
+    scale: ScaleOpt = 1000,
+    days: DaysOpt = 3,
+    seed: SeedOpt = 42,
+    formats: FormatsOpt = "parquet",
+    defect_rate: DefectOpt = 0.005,
+    late_rate: LateOpt = 0.02,
+    start_date: StartOpt = "2026-01-05",
+) -> None:
+    """Run the whole pipeline on the target and print a summary."""
+    from lake import pipeline
+
+    with _errors():
+        settings = _settings()
+        bars: list[Progress] = []
+
+        def progress_for(total: int) -> Any:
+            bar, advance = _progress(total)
+            bar.start()
+            bars.append(bar)
+            return advance
+
+        try:
+            with console.status(f"running the pipeline on the {settings.target} target"):
+                report = pipeline.run(
+                    settings,
+                    progress_for=progress_for,
+                    scale=scale,
+                    days=days,
+                    seed=seed,
+                    formats=formats,
+                    defect_rate=defect_rate,
+                    late_rate=late_rate,
+                    start_date=start_date,
+                )
+        finally:
+            for bar in bars:
+                bar.stop()
+        _print_run(settings, report)
+
+
+def _print_run(settings: Any, report: Any) -> None:
+    gen = report.generation
+    steps = Table(title="Pipeline steps", title_justify="left")
+    for col in ("step", "seconds", "detail"):
+        steps.add_column(col, justify="right" if col == "seconds" else "left")
+    for step in report.steps:
+        detail = step.detail
+        text = (
+            f"{detail['total_rows']:,} rows in {detail['files']} files, {detail['bytes'] / 1e6:,.1f} MB"
+            if "total_rows" in detail
+            else ", ".join(f"{k} {v}" for k, v in detail.items())
+        )
+        steps.add_row(step.name, f"{step.seconds:.1f}", text)
+    console.print(steps)
+    _print_generation(gen)
+    console.print(
+        f"[green]done[/] in {report.seconds:.1f}s on target {settings.target}; "
+        f'look inside with [bold]lake sql "list @{settings.names.landing}.{settings.names.landing_stage}"[/]'
+    )
+
+
+def _print_generation(gen: dict[str, Any]) -> None:
+    from procedures.spec import ENTITIES
+
+    table = Table(
+        title=f"Landed batches {', '.join(gen['batches'])} at {gen['landing_url']}", title_justify="left"
+    )
+    for col in ("producer", "entity", "rows"):
+        table.add_column(col, justify="right" if col == "rows" else "left")
+    for ent in ENTITIES:
+        if ent.name in gen["rows"]:
+            table.add_row(ent.producer, ent.name, f"{gen['rows'][ent.name]:,}")
+    table.add_row("", "[bold]total", f"[bold]{gen['total_rows']:,}")
+    console.print(table)
+    defects = Table(title="Injected on purpose (listed in the manifest)", title_justify="left")
+    defects.add_column("kind")
+    defects.add_column("rows", justify="right")
+    for kind, n in sorted({**gen["defects"], **gen["arrivals"]}.items()):
+        defects.add_row(kind, f"{n:,}")
+    console.print(defects)
+
+
+@app.command()
+def generate(
+    scale: ScaleOpt = 1000,
+    days: DaysOpt = 1,
+    seed: SeedOpt = 42,
+    formats: FormatsOpt = "parquet",
+    defect_rate: DefectOpt = 0.005,
+    late_rate: LateOpt = 0.02,
+    start_date: StartOpt = "2026-01-05",
+    out: Annotated[
+        Path | None, typer.Option(help="Write the files to this folder instead of the landing bucket.")
+    ] = None,
+) -> None:
+    """Generate sample producer files: GENERATE_SAMPLE_DATA on the target, or into a folder."""
+    from lake import pipeline
+    from procedures import landing
+    from procedures.sample_data import Plan
+    from procedures.sample_data import generate as generate_files
+
+    with _errors():
+        args: dict[str, Any] = {
+            "scale": scale,
+            "days": days,
+            "seed": seed,
+            "formats": formats,
+            "defect_rate": defect_rate,
+            "late_rate": late_rate,
+            "start_date": start_date,
+        }
+        plan = Plan.build(**args)
+        bar, advance = _progress(pipeline.expected_rows(plan))
+        if out is not None:
+            sink = landing.DirectorySink(str(out))
+            sink.check_writable()
+            with bar:
+                summary = generate_files(plan, sink, progress=advance).as_dict()
+            summary["landing_url"] = str(out.resolve())
+        else:
+            settings = _settings()
+            with pipeline.target(settings) as endpoints:
+                pipeline.setup(settings, endpoints)
+                with bar:
+                    summary = pipeline.generate(settings, endpoints, progress=advance, **args).detail
+        _print_generation(summary)
+
+
+@app.command()
+def upload(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder in the landing layout, e.g. from `lake generate --out`.")
+    ],
+) -> None:
+    """Upload a folder of producer files to the landing bucket, keeping its layout."""
+    from lake import pipeline
+    from procedures import landing
+
+    with _errors():
+        if not folder.is_dir():
+            raise landing.LandingError(f"{folder} is not a folder")
+        settings = _settings()
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        with pipeline.target(settings):
+            bucket, prefix = landing.split_landing_url(settings.landing_url)
+            sink = landing.S3Sink(bucket, prefix, landing.s3_client())
+            sink.check_writable()
+            with Progress(console=err_console, transient=True) as bar:
+                task = bar.add_task("uploading", total=len(files))
+                for path in files:
+                    sink.put(path.relative_to(folder).as_posix(), path.read_bytes())
+                    bar.advance(task)
+        console.print(f"uploaded {len(files)} files to {settings.landing_url}")
+
+
+# --------------------------------------------------------------------------- inspection
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str, typer.Argument(help='One SQL statement, e.g. "select * from vault.hub_customer limit 5".')
+    ],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Run one SQL statement on the target and print the result."""
+    from lake import pipeline
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            _print_query(settings, query, format.value, endpoints)
+
+
+def _print_query(settings: Any, query: str, fmt: str, endpoints: Any = None) -> None:
+    from lake.local.stack import LocalStack
+    from lake.session import connect
+
+    if endpoints is None and settings.target == "local":
+        endpoints = LocalStack(settings.local).running()
+    conn = connect(settings, endpoints)
+    try:
+        cur = conn.cursor()
+        cur.execute(query)
+        names = [d[0] for d in cur.description or []]
+        rows = cur.fetchall()
+    finally:
+        conn.close()
+    write_rows(names, rows, fmt)
+
+
+def write_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(
+            json.dumps([dict(zip(names, r, strict=True)) for r in rows], default=str, indent=2) + "\n"
+        )
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+    else:
+        table = Table(*names, caption=f"{len(rows):,} rows")
+        for r in rows:
+            table.add_row(*("NULL" if v is None else str(v) for v in r))
+        console.print(table)
+
+
+@app.command()
+def config() -> None:
+    """Show the resolved configuration (secrets are never part of it)."""
+    from lake.config import config_path
+
+    with _errors():
+        settings = _settings()
+        path = config_path()
+        console.print(f"config file: {path or '(none; defaults and environment)'}")
+        console.print_json(settings.model_dump_json())
+
+
+if __name__ == "__main__":
+    app()

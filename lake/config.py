@@ -1,0 +1,186 @@
+"""Typed configuration: one file (optional) plus environment variables.
+
+Where settings come from, later wins:
+
+1. defaults (the local target: no cloud account needed);
+2. ``lake.toml`` in the working directory, or the file named by ``LAKE_CONFIG``;
+3. environment variables (``LAKE_TARGET``, ``SNOWFLAKE_ACCOUNT``, ... see ``ENV``).
+
+Secrets (a password, a private key passphrase) are read from the environment only and
+never from the file, so a config file can be committed without credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Names(_Model):
+    """The database and schema names the platform creates and uses."""
+
+    database: str = "LAKE"
+    landing: str = "LANDING"
+    vault: str = "VAULT"
+    quality: str = "QUALITY"
+    audit: str = "AUDIT"
+    bronze: str = "BRONZE"
+    silver: str = "SILVER"
+    gold: str = "GOLD"
+    landing_stage: str = "LANDING_STAGE"
+
+    @field_validator("*")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not IDENTIFIER.match(value):
+            raise ValueError("must be a plain Snowflake identifier (letters, digits, _ and $)")
+        return value.upper()
+
+    @property
+    def schemas(self) -> dict[str, str]:
+        return {
+            "landing": self.landing,
+            "vault": self.vault,
+            "quality": self.quality,
+            "audit": self.audit,
+            "bronze": self.bronze,
+            "silver": self.silver,
+            "gold": self.gold,
+        }
+
+
+class LocalTarget(_Model):
+    """The embedded stack: moto for S3 and fakesnow (DuckDB) for Snowflake, on loopback."""
+
+    state_dir: Path = Path(".lake")
+    bucket: str = "lake-landing"
+    landing_prefix: str = "landing/"
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError("must be a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-')")
+        return value
+
+    @property
+    def landing_url(self) -> str:
+        return f"s3://{self.bucket}/{self.landing_prefix}"
+
+
+class SnowflakeTarget(_Model):
+    """A real Snowflake account. Authenticate with a key pair (preferred) or a password
+    from ``SNOWFLAKE_PASSWORD``."""
+
+    account: str
+    user: str
+    role: str = "LAKE_ADMIN"
+    warehouse: str = "LAKE_WH"
+    authenticator: Literal["snowflake_jwt", "snowflake", "externalbrowser"] = "snowflake_jwt"
+    private_key_file: Path | None = None
+    landing_url: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]+/.*$")
+    storage_integration: str = "LAKE_LANDING_INTEGRATION"
+    aws_role_arn: str = ""
+
+
+class Settings(_Model):
+    target: Literal["local", "snowflake"] = "local"
+    names: Names = Names()
+    local: LocalTarget = LocalTarget()
+    snowflake: SnowflakeTarget | None = None
+
+    @property
+    def landing_url(self) -> str:
+        if self.target == "snowflake":
+            assert self.snowflake is not None
+            return self.snowflake.landing_url
+        return self.local.landing_url
+
+
+# Environment variable -> dotted config key.
+ENV: dict[str, str] = {
+    "LAKE_TARGET": "target",
+    "LAKE_STATE_DIR": "local.state_dir",
+    "LAKE_BUCKET": "local.bucket",
+    "LAKE_DATABASE": "names.database",
+    "SNOWFLAKE_ACCOUNT": "snowflake.account",
+    "SNOWFLAKE_USER": "snowflake.user",
+    "SNOWFLAKE_ROLE": "snowflake.role",
+    "SNOWFLAKE_WAREHOUSE": "snowflake.warehouse",
+    "SNOWFLAKE_AUTHENTICATOR": "snowflake.authenticator",
+    "SNOWFLAKE_PRIVATE_KEY_FILE": "snowflake.private_key_file",
+    "LAKE_LANDING_URL": "snowflake.landing_url",
+    "LAKE_STORAGE_INTEGRATION": "snowflake.storage_integration",
+    "LAKE_AWS_ROLE_ARN": "snowflake.aws_role_arn",
+}
+SECRET_KEYS = ("password", "private_key_passphrase", "token")
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        tree = tree.setdefault(p, {})
+    tree[leaf] = value
+
+
+def _reject_secrets(tree: Mapping[str, Any], source: str, prefix: str = "") -> None:
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            _reject_secrets(value, source, f"{prefix}{key}.")
+        elif key in SECRET_KEYS:
+            raise ConfigError(
+                f"{source}: key '{prefix}{key}' holds a secret; set it in the environment "
+                f"(for example SNOWFLAKE_PASSWORD), never in a file"
+            )
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if env is None else env
+    if explicit := env.get("LAKE_CONFIG"):
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"LAKE_CONFIG names {explicit!r}, which is not a file")
+        return path
+    default = Path("lake.toml")
+    return default if default.is_file() else None
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file and the environment, and validate once."""
+    env = os.environ if env is None else env
+    path = path or config_path(env)
+    tree: dict[str, Any] = {}
+    source = str(path) if path else "configuration"
+    if path:
+        try:
+            tree = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+        _reject_secrets(tree, str(path))
+    for var, dotted in ENV.items():
+        if value := env.get(var):
+            _set(tree, dotted, value)
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        got = first.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        raise ConfigError(f"{source}: config key '{key}': {first['msg']}{shown}") from None

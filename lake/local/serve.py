@@ -1,0 +1,210 @@
+"""The local servers' process: moto (S3) and fakesnow (Snowflake) on loopback.
+
+Started by ``lake up`` (kept in the background) or for the length of one command.
+One process owns the state folder (a lock file guards it):
+
+* ``warehouse/LAKE.db``: the DuckDB file behind the fakesnow server, so ``lake sql``
+  sees what the last run left;
+* ``s3/``: a snapshot of the moto buckets, restored at start and saved at stop;
+* ``servers.json``: the endpoints, written once both servers answer;
+* ``servers.log``: the servers' own log.
+
+Run as ``python -m lake.local.serve --state-dir .lake``; stop with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("lake.serve")
+
+S3_REGION = "us-east-1"
+# moto accepts any key pair; these only satisfy boto3 and DuckDB's secret.
+LOCAL_KEY_ID = "lake-local"
+LOCAL_SECRET = "lake-local"
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=LOCAL_KEY_ID,
+        aws_secret_access_key=LOCAL_SECRET,
+        region_name=S3_REGION,
+    )
+
+
+def restore_s3(client: Any, snapshot: Path) -> int:
+    """Upload a saved snapshot (``s3/<bucket>/<key>``) into the fresh moto server."""
+    if not snapshot.is_dir():
+        return 0
+    uploads: list[tuple[str, str, Path]] = []
+    for bucket_dir in sorted(p for p in snapshot.iterdir() if p.is_dir()):
+        client.create_bucket(Bucket=bucket_dir.name)
+        for path in bucket_dir.rglob("*"):
+            if path.is_file():
+                uploads.append((bucket_dir.name, path.relative_to(bucket_dir).as_posix(), path))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda u: client.put_object(Bucket=u[0], Key=u[1], Body=u[2].read_bytes()), uploads))
+    return len(uploads)
+
+
+def save_s3(client: Any, snapshot: Path) -> int:
+    """Save every bucket to ``snapshot``, downloading only objects that changed."""
+    index_path = snapshot / "index.json"
+    index: dict[str, str] = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    seen: dict[str, str] = {}
+    downloads: list[tuple[str, str, Path]] = []
+    for bucket in client.list_buckets().get("Buckets", []):
+        name = bucket["Name"]
+        (snapshot / name).mkdir(parents=True, exist_ok=True)
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for obj in page.get("Contents", []):
+                ident = f"{name}/{obj['Key']}"
+                seen[ident] = obj["ETag"]
+                target = snapshot / name / obj["Key"]
+                if index.get(ident) != obj["ETag"] or not target.is_file():
+                    downloads.append((name, obj["Key"], target))
+
+    def fetch(item: tuple[str, str, Path]) -> None:
+        bucket, key, target = item
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(fetch, downloads))
+    for stale in set(index) - set(seen):
+        (snapshot / stale).unlink(missing_ok=True)
+    index_path.write_text(json.dumps(seen, sort_keys=True))
+    return len(downloads)
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _httpfs_path() -> str:
+    import duckdb
+    import duckdb_extension_httpfs
+
+    root = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    path = root / "httpfs.duckdb_extension"
+    if not path.is_file():
+        raise RuntimeError(f"DuckDB httpfs extension for duckdb {duckdb.__version__} not found at {path}")
+    return str(path)
+
+
+def serve(state_dir: Path, bucket: str, persist_s3: bool = True) -> None:
+    """Run both servers until SIGTERM or SIGINT."""
+    import duckdb
+    import fakesnow.server
+    import uvicorn
+    from fakesnow.instance import FakeSnow
+    from moto.server import ThreadedMotoServer
+
+    from lake.local import compat
+    from lake.local.unsupported import NOP_REGEXES
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = (state_dir / "servers.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"another lake server already owns {state_dir}") from None
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    _, s3_port = moto.get_host_and_port()
+    s3_endpoint = f"http://127.0.0.1:{s3_port}"
+    client = s3_client(s3_endpoint)
+    restored = restore_s3(client, state_dir / "s3") if persist_s3 else 0
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+        client.create_bucket(Bucket=bucket)
+
+    warehouse = state_dir / "warehouse"
+    warehouse.mkdir(exist_ok=True)
+    instance = FakeSnow(db_path=warehouse, nop_regexes=NOP_REGEXES)
+    compat.persist_global(instance, warehouse / "_fs_global.db")
+    compat.apply(instance)
+    instance.duck_conn.execute(f"LOAD '{_httpfs_path()}'")
+    instance.duck_conn.execute(
+        "CREATE OR REPLACE SECRET lake_moto (TYPE s3, KEY_ID ?, SECRET ?, ENDPOINT ?, URL_STYLE 'path', "
+        "USE_SSL false, REGION ?)",
+        [LOCAL_KEY_ID, LOCAL_SECRET, f"127.0.0.1:{s3_port}", S3_REGION],
+    )
+    fakesnow.server.shared_fs = instance
+
+    sock = _free_socket()
+    sf_port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(fakesnow.server.app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fakesnow", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.02)
+    if not server.started:
+        raise SystemExit("the fakesnow server did not start; see servers.log")
+
+    info = {
+        "pid": os.getpid(),
+        "s3_endpoint": s3_endpoint,
+        "snowflake_host": "127.0.0.1",
+        "snowflake_port": sf_port,
+        "bucket": bucket,
+        "duckdb": duckdb.__version__,
+        "restored_objects": restored,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    tmp = state_dir / "servers.json.tmp"
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(state_dir / "servers.json")
+    log.info("serving: s3 %s, snowflake 127.0.0.1:%s", s3_endpoint, sf_port)
+
+    stop.wait()
+    log.info("stopping")
+    (state_dir / "servers.json").unlink(missing_ok=True)
+    server.should_exit = True
+    thread.join(timeout=30)
+    if persist_s3:
+        saved = save_s3(client, state_dir / "s3")
+        log.info("saved %d changed objects to %s", saved, state_dir / "s3")
+    moto.stop()
+    instance.duck_conn.close()
+    lock.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lake.local.serve", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--bucket", default="lake-landing")
+    parser.add_argument("--no-persist-s3", action="store_true", help="do not snapshot the buckets at stop")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    serve(args.state_dir.resolve(), args.bucket, persist_s3=not args.no_persist_s3)
+
+
+if __name__ == "__main__":
+    main()

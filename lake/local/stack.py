@@ -1,0 +1,157 @@
+"""Start, find and stop the local servers (see ``lake.local.serve``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lake.config import LocalTarget
+from lake.local.serve import LOCAL_KEY_ID, LOCAL_SECRET, S3_REGION
+
+
+class StackError(RuntimeError):
+    """The local servers could not be started, found or stopped."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    pid: int
+    s3_endpoint: str
+    snowflake_host: str
+    snowflake_port: int
+    bucket: str
+
+    def aws_env(self) -> dict[str, str]:
+        """What boto3 (and anything else speaking S3) needs to reach the moto server."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
+            "AWS_ACCESS_KEY_ID": LOCAL_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET,
+            "AWS_DEFAULT_REGION": S3_REGION,
+        }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child still answers kill(0); reap it if it is ours
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+class LocalStack:
+    """The servers behind one state folder."""
+
+    def __init__(self, local: LocalTarget) -> None:
+        self.local = local
+        self.state_dir = local.state_dir.resolve()
+
+    @property
+    def info_file(self) -> Path:
+        return self.state_dir / "servers.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "servers.log"
+
+    def running(self) -> Endpoints | None:
+        """The endpoints of servers that are up, or None."""
+        try:
+            info = json.loads(self.info_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        if not _alive(int(info["pid"])):
+            self.info_file.unlink(missing_ok=True)
+            return None
+        return Endpoints(
+            pid=int(info["pid"]),
+            s3_endpoint=info["s3_endpoint"],
+            snowflake_host=info["snowflake_host"],
+            snowflake_port=int(info["snowflake_port"]),
+            bucket=info["bucket"],
+        )
+
+    def start(self, timeout: float = 120, persist_s3: bool = True) -> Endpoints:
+        """Start the servers in a background process and wait until both answer."""
+        if found := self.running():
+            return found
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "lake.local.serve", "--state-dir", str(self.state_dir)]
+        cmd += ["--bucket", self.local.bucket]
+        if not persist_s3:
+            cmd.append("--no-persist-s3")
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (found := self.running()) and found.pid == proc.pid:
+                return found
+            if proc.poll() is not None:
+                raise StackError(
+                    f"the local servers exited with code {proc.returncode}; last lines of {self.log_file}:\n"
+                    + self.log_tail()
+                )
+            time.sleep(0.05)
+        proc.terminate()
+        raise StackError(f"the local servers did not start within {timeout:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout: float = 300) -> bool:
+        """Stop the servers (they save the S3 snapshot first). False if none were running."""
+        found = self.running()
+        if not found:
+            return False
+        os.kill(found.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(found.pid):
+            if time.monotonic() > deadline:
+                os.kill(found.pid, signal.SIGKILL)
+                raise StackError(
+                    f"the local servers (pid {found.pid}) did not stop within {timeout:.0f}s; killed"
+                )
+            time.sleep(0.05)
+        return True
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    @contextmanager
+    def ensure(self, persist_s3: bool = True) -> Iterator[Endpoints]:
+        """Use the running servers, or start them for the length of the block.
+
+        Also points this process's boto3 at the local S3, as the stored procedures'
+        handlers use boto3's default chain.
+        """
+        found = self.running()
+        endpoints = found or self.start(persist_s3=persist_s3)
+        saved = {k: os.environ.get(k) for k in endpoints.aws_env()}
+        os.environ.update(endpoints.aws_env())
+        try:
+            yield endpoints
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            if not found:
+                self.stop()

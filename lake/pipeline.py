@@ -1,0 +1,110 @@
+"""The whole pipeline on the configured target, step by step.
+
+Today: apply ``sql/``, then ``GENERATE_SAMPLE_DATA``. Each step calls the same handler
+Snowflake calls, with a Snowpark Session on the target.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from lake import sqlfiles
+from lake.config import Settings
+from lake.local.stack import Endpoints, LocalStack
+from lake.session import connect, open_session
+from procedures import generate_sample_data
+from procedures.sample_data import Plan, Progress, plan_day
+
+
+@dataclass
+class StepReport:
+    name: str
+    seconds: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    steps: list[StepReport] = field(default_factory=list)
+    generation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.steps)
+
+
+@contextmanager
+def target(settings: Settings, persist_s3: bool = True) -> Iterator[Endpoints | None]:
+    """The local servers for the length of the block (reusing `lake up`'s), or nothing
+    for a real Snowflake account."""
+    if settings.target == "local":
+        with LocalStack(settings.local).ensure(persist_s3=persist_s3) as endpoints:
+            yield endpoints
+    else:
+        yield None
+
+
+def expected_rows(plan: Plan) -> int:
+    """Rows the plan will write before duplicates: sizes the progress bar."""
+    return sum(
+        len(plan_day(plan, entity, day).ids) for day in range(1, plan.days + 1) for entity in plan.entities
+    )
+
+
+def setup(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+    started = time.perf_counter()
+    conn = connect(settings, endpoints)
+    try:
+        applied = sqlfiles.apply(conn, settings)
+    finally:
+        conn.close()
+    return StepReport(
+        "apply sql/",
+        time.perf_counter() - started,
+        {"files": len(applied), "statements": sum(a.statements for a in applied)},
+    )
+
+
+def generate(
+    settings: Settings,
+    endpoints: Endpoints | None,
+    progress: Progress | None = None,
+    **arguments: Any,
+) -> StepReport:
+    started = time.perf_counter()
+    session = open_session(settings, endpoints)
+    try:
+        summary = generate_sample_data.run(
+            session,
+            stage=f"{settings.names.landing}.{settings.names.landing_stage}",
+            audit_table=f"{settings.names.audit}.PROCEDURE_RUNS",
+            progress=progress,
+            **arguments,
+        )
+    finally:
+        session.close()
+    return StepReport("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
+
+
+def run(
+    settings: Settings,
+    progress_for: Callable[[int], Progress] | None = None,
+    **arguments: Any,
+) -> RunReport:
+    """Every pipeline step that exists, in order, on the configured target."""
+    report = RunReport()
+    plan = Plan.build(**{k: v for k, v in arguments.items() if k in _PLAN_ARGS})
+    with target(settings) as endpoints:
+        report.steps.append(setup(settings, endpoints))
+        progress = progress_for(expected_rows(plan)) if progress_for else None
+        step = generate(settings, endpoints, progress=progress, **arguments)
+        report.steps.append(step)
+        report.generation = step.detail
+    return report
+
+
+_PLAN_ARGS = {"scale", "days", "seed", "start_date", "formats", "defect_rate", "late_rate"}

@@ -1,0 +1,78 @@
+"""Every connection and Snowpark Session the machine side opens comes from here."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from lake.config import ConfigError, Settings
+from lake.local.stack import Endpoints
+
+if TYPE_CHECKING:
+    from snowflake.connector import SnowflakeConnection
+    from snowflake.snowpark import Session
+
+
+def connection_kwargs(settings: Settings, endpoints: Endpoints | None = None) -> dict[str, Any]:
+    """snowflake-connector-python keyword arguments for the configured target."""
+    names = settings.names
+    if settings.target == "local":
+        if endpoints is None:
+            raise ConfigError("the local target needs running servers: start them with `lake up`")
+        return {
+            # fakesnow accepts any user and password; these are not credentials
+            "user": "fake",
+            "password": "snow",
+            "account": "fakesnow",
+            "host": endpoints.snowflake_host,
+            "port": endpoints.snowflake_port,
+            "protocol": "http",
+            "database": names.database,
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+            "login_timeout": 30,
+            # One attempt per request, however long the statement runs: the connector
+            # retries a failed request until network_timeout, and a local server error
+            # is not transient. socket_timeout bounds one attempt (the default, 60 s,
+            # would cut off, and then re-send, a long load).
+            "network_timeout": 5,
+            "socket_timeout": 3600,
+        }
+    sf = settings.snowflake
+    if sf is None:
+        raise ConfigError("target 'snowflake' needs SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and LAKE_LANDING_URL")
+    kwargs: dict[str, Any] = {
+        "account": sf.account,
+        "user": sf.user,
+        "role": sf.role,
+        "warehouse": sf.warehouse,
+        "database": names.database,
+        "authenticator": sf.authenticator,
+        "application": "institutional-client-lake",
+    }
+    if sf.authenticator == "snowflake_jwt":
+        if sf.private_key_file is None:
+            raise ConfigError(
+                "authenticator 'snowflake_jwt' needs SNOWFLAKE_PRIVATE_KEY_FILE (a PKCS#8 key file)"
+            )
+        kwargs["private_key_file"] = str(sf.private_key_file)
+        if passphrase := os.environ.get("SNOWFLAKE_PRIVATE_KEY_FILE_PWD"):
+            kwargs["private_key_file_pwd"] = passphrase
+    elif sf.authenticator == "snowflake":
+        password = os.environ.get("SNOWFLAKE_PASSWORD")
+        if not password:
+            raise ConfigError("authenticator 'snowflake' needs the SNOWFLAKE_PASSWORD environment variable")
+        kwargs["password"] = password
+    return kwargs
+
+
+def connect(settings: Settings, endpoints: Endpoints | None = None) -> SnowflakeConnection:
+    import snowflake.connector
+
+    return snowflake.connector.connect(**connection_kwargs(settings, endpoints))
+
+
+def open_session(settings: Settings, endpoints: Endpoints | None = None) -> Session:
+    """A Snowpark Session on the configured target: what the stored procedures get."""
+    from snowflake.snowpark import Session
+
+    return Session.builder.configs(connection_kwargs(settings, endpoints)).create()

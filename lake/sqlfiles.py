@@ -1,0 +1,124 @@
+"""The ordered, idempotent DDL under ``sql/``: render, split, apply.
+
+Files hold Snowflake SQL with ``<% name %>`` placeholders (snowflake-cli's template
+syntax, so ``snow sql -f sql/030_landing.sql -D landing_url=...`` runs them too).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lake.config import Settings
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+PLACEHOLDER = re.compile(r"<%\s*(\w+)\s*%>")
+
+
+class SqlFileError(RuntimeError):
+    """A shipped SQL file that could not be rendered or applied; names the file and statement."""
+
+
+def variables(settings: Settings) -> dict[str, str]:
+    names = settings.names
+    values = {
+        "database": names.database,
+        **{f"{key}_schema": value for key, value in names.schemas.items()},
+        "landing_stage": names.landing_stage,
+        "landing_url": settings.landing_url,
+        "storage_integration": "LAKE_LANDING_INTEGRATION",
+        "aws_role_arn": "arn:aws:iam::000000000000:role/lake-local",
+    }
+    if settings.snowflake is not None and settings.target == "snowflake":
+        values["storage_integration"] = settings.snowflake.storage_integration
+        values["aws_role_arn"] = settings.snowflake.aws_role_arn or values["aws_role_arn"]
+    return values
+
+
+def render(text: str, values: Mapping[str, str], source: str = "<sql>") -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise SqlFileError(
+                f"{source}: unknown placeholder <% {name} %>; known: {', '.join(sorted(values))}"
+            )
+        return values[name]
+
+    return PLACEHOLDER.sub(replace, text)
+
+
+def split(text: str) -> list[str]:
+    """Statements of a script, split on top-level semicolons.
+
+    Semicolons inside '...' strings, "..." identifiers, $$...$$ bodies and comments do
+    not split (sqlglot's tokenizer splits a $$ body, so this scans by hand).
+    """
+    statements: list[str] = []
+    start = i = 0
+    n = len(text)
+    while i < n:
+        two = text[i : i + 2]
+        ch = text[i]
+        if two == "--":
+            i = _find(text, "\n", i + 2)
+        elif two == "/*":
+            i = _find(text, "*/", i + 2) + 1
+        elif two == "$$":
+            i = _find(text, "$$", i + 2) + 1
+        elif ch in "'\"":
+            i += 1
+            while i < n and text[i] != ch:
+                i += 2 if text[i] == "\\" or text[i : i + 2] == ch * 2 else 1
+        elif ch == ";":
+            statements.append(text[start:i])
+            start = i + 1
+        i += 1
+    statements.append(text[start:])
+    return [s for s in (_strip_leading_comments(s) for s in statements) if s]
+
+
+def _find(text: str, token: str, start: int) -> int:
+    found = text.find(token, start)
+    return len(text) if found < 0 else found
+
+
+LEADING_COMMENT = re.compile(r"\A\s*(--[^\n]*(\n|\Z)|/\*.*?\*/)", re.DOTALL)
+
+
+def _strip_leading_comments(statement: str) -> str:
+    """Comments before a statement are documentation for the reader of the file; the
+    statement is sent without them, so it starts with its keyword (which is what the
+    local engine's list of unsupported statements matches)."""
+    while match := LEADING_COMMENT.match(statement):
+        statement = statement[match.end() :]
+    return statement.strip()
+
+
+def files(directory: Path = SQL_DIR) -> list[Path]:
+    return sorted(directory.glob("[0-9][0-9][0-9]_*.sql"))
+
+
+@dataclass(frozen=True)
+class Applied:
+    file: str
+    statements: int
+
+
+def apply(conn: Any, settings: Settings, directory: Path = SQL_DIR) -> list[Applied]:
+    """Run every file in order; stop at the first failure with the file and statement named."""
+    values = variables(settings)
+    done: list[Applied] = []
+    cur = conn.cursor()
+    for path in files(directory):
+        statements = split(render(path.read_text(), values, path.name))
+        for number, statement in enumerate(statements, start=1):
+            try:
+                cur.execute(statement)
+            except Exception as err:
+                first = statement.splitlines()[0][:80]
+                raise SqlFileError(f"{path.name}, statement {number} ({first}...): {err}") from err
+        done.append(Applied(path.name, len(statements)))
+    return done

@@ -1,0 +1,69 @@
+"""Audit rows for stored-procedure runs (table ``AUDIT.PROCEDURE_RUNS``, see sql/030_audit.sql)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+QUALIFIED = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
+
+
+class ArgumentError(ValueError):
+    """A procedure argument that cannot be used; the message names it."""
+
+
+def checked_name(value: str, argument: str) -> str:
+    """An object name from a caller, accepted only as plain dotted identifiers."""
+    if not QUALIFIED.match(value or ""):
+        raise ArgumentError(f"{argument} must be a plain object name like SCHEMA.TABLE, got {value!r}")
+    return value
+
+
+@dataclass
+class Run:
+    procedure: str
+    arguments: dict[str, Any]
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    rows_written: int = 0
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def _ts(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+@contextmanager
+def audited(session: Any, procedure: str, arguments: dict[str, Any], table: str) -> Iterator[Run]:
+    """Record one row for the run, whether it succeeds or fails (the error is re-raised)."""
+    run = Run(procedure, arguments)
+    status, error = "SUCCEEDED", None
+    try:
+        yield run
+    except Exception as err:
+        status, error = "FAILED", f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        finished = datetime.now(UTC).replace(tzinfo=None)
+        session.sql(
+            f"INSERT INTO {checked_name(table, 'audit_table')} (run_id, procedure_name, arguments, "
+            "started_at, finished_at, status, rows_written, result, error) "
+            "VALUES (?, ?, ?, TO_TIMESTAMP_NTZ(?), TO_TIMESTAMP_NTZ(?), ?, ?, ?, ?)",
+            params=[
+                run.run_id,
+                procedure,
+                json.dumps(arguments, default=str, sort_keys=True),
+                _ts(run.started_at),
+                _ts(finished),
+                status,
+                run.rows_written,
+                json.dumps(run.result, default=str, sort_keys=True),
+                error,
+            ],
+        ).collect()

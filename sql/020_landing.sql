@@ -1,0 +1,33 @@
+-- The S3 landing zone as an external stage, and the file formats producers use.
+-- Landing files carry every field as text; staging casts with TRY_ functions, so a bad
+-- value is quarantined rather than failing a COPY.
+
+-- Snowflake reaches the bucket through an IAM role that trusts this integration
+-- (cdktf/ creates the role). Locally this is skipped: DuckDB reads the moto bucket
+-- with a secret the local server creates (lake/local/unsupported.py lists why).
+-- https://docs.snowflake.com/en/user-guide/data-load-s3-config-storage-integration
+CREATE STORAGE INTEGRATION IF NOT EXISTS <% storage_integration %>
+    TYPE = EXTERNAL_STAGE
+    STORAGE_PROVIDER = 'S3'
+    ENABLED = TRUE
+    STORAGE_AWS_ROLE_ARN = '<% aws_role_arn %>'
+    STORAGE_ALLOWED_LOCATIONS = ('<% landing_url %>');
+
+CREATE FILE FORMAT IF NOT EXISTS <% database %>.<% landing_schema %>.PARQUET_TEXT
+    TYPE = PARQUET
+    COMMENT = 'Producer Parquet files; every column a string';
+CREATE FILE FORMAT IF NOT EXISTS <% database %>.<% landing_schema %>.CSV_TEXT
+    TYPE = CSV
+    SKIP_HEADER = 1
+    FIELD_OPTIONALLY_ENCLOSED_BY = '"'
+    COMMENT = 'Producer CSV files with a header line';
+CREATE FILE FORMAT IF NOT EXISTS <% database %>.<% landing_schema %>.JSON_TEXT
+    TYPE = JSON
+    COMMENT = 'Producer newline-delimited JSON files';
+
+-- One stage over the whole landing prefix; ingestion names its files from the
+-- producers' control files (s3://<bucket>/landing/<producer>/<entity>/load_date=.../).
+CREATE OR REPLACE STAGE <% database %>.<% landing_schema %>.<% landing_stage %>
+    URL = '<% landing_url %>'
+    STORAGE_INTEGRATION = <% storage_integration %>
+    COMMENT = 'S3 landing zone';

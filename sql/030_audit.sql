@@ -1,0 +1,12 @@
+-- One row per stored-procedure run: what ran, with which arguments, and how it ended.
+CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.PROCEDURE_RUNS (
+    run_id VARCHAR NOT NULL,
+    procedure_name VARCHAR NOT NULL,
+    arguments VARCHAR,
+    started_at TIMESTAMP_NTZ NOT NULL,
+    finished_at TIMESTAMP_NTZ,
+    status VARCHAR NOT NULL,
+    rows_written NUMBER(38, 0),
+    result VARCHAR,
+    error VARCHAR
+);
