@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,9 +69,7 @@ def _settings() -> Any:
 
 @app.command()
 def up(
-    persist_s3: Annotated[
-        bool, typer.Option(help="Save the local S3 buckets under the state folder at stop.")
-    ] = True,
+    persist_s3: Annotated[bool, typer.Option(help="Save the local S3 buckets under the state folder at stop.")] = True,
 ) -> None:
     """Start the local S3 (moto) and Snowflake (fakesnow) servers in the background."""
     from lake.local.stack import LocalStack
@@ -82,9 +80,7 @@ def up(
         already = stack.running()
         with console.status("starting the local servers"):
             ep = stack.start(persist_s3=persist_s3)
-        console.print(
-            ("already running" if already else "started") + f" (pid {ep.pid}), state in {stack.state_dir}"
-        )
+        console.print(("already running" if already else "started") + f" (pid {ep.pid}), state in {stack.state_dir}")
         console.print(f"  S3         {ep.s3_endpoint}  bucket {ep.bucket}")
         console.print(
             f"  Snowflake  http://{ep.snowflake_host}:{ep.snowflake_port}  database {settings.names.database}"
@@ -138,7 +134,7 @@ def status() -> None:
 # --------------------------------------------------------------------------- pipeline
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -239,9 +235,7 @@ def _print_run(settings: Any, report: Any) -> None:
 def _print_generation(gen: dict[str, Any]) -> None:
     from procedures.spec import ENTITIES
 
-    table = Table(
-        title=f"Landed batches {', '.join(gen['batches'])} at {gen['landing_url']}", title_justify="left"
-    )
+    table = Table(title=f"Landed batches {', '.join(gen['batches'])} at {gen['landing_url']}", title_justify="left")
     for col in ("producer", "entity", "rows"):
         table.add_column(col, justify="right" if col == "rows" else "left")
     for ent in ENTITIES:
@@ -305,9 +299,7 @@ def generate(
 
 @app.command()
 def upload(
-    folder: Annotated[
-        Path, typer.Argument(help="A folder in the landing layout, e.g. from `lake generate --out`.")
-    ],
+    folder: Annotated[Path, typer.Argument(help="A folder in the landing layout, e.g. from `lake generate --out`.")],
 ) -> None:
     """Upload a folder of producer files to the landing bucket, keeping its layout."""
     from lake import pipeline
@@ -335,9 +327,7 @@ def upload(
 
 @app.command()
 def sql(
-    query: Annotated[
-        str, typer.Argument(help='One SQL statement, e.g. "select * from vault.hub_customer limit 5".')
-    ],
+    query: Annotated[str, typer.Argument(help='One SQL statement, e.g. "select * from vault.hub_customer limit 5".')],
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Run one SQL statement on the target and print the result."""
@@ -368,9 +358,7 @@ def _print_query(settings: Any, query: str, fmt: str, endpoints: Any = None) -> 
 
 def write_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
     if fmt == "json":
-        sys.stdout.write(
-            json.dumps([dict(zip(names, r, strict=True)) for r in rows], default=str, indent=2) + "\n"
-        )
+        sys.stdout.write(json.dumps([dict(zip(names, r, strict=True)) for r in rows], default=str, indent=2) + "\n")
     elif fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

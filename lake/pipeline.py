@@ -50,9 +50,7 @@ def target(settings: Settings, persist_s3: bool = True) -> Iterator[Endpoints | 
 
 def expected_rows(plan: Plan) -> int:
     """Rows the plan will write before duplicates: sizes the progress bar."""
-    return sum(
-        len(plan_day(plan, entity, day).ids) for day in range(1, plan.days + 1) for entity in plan.entities
-    )
+    return sum(len(plan_day(plan, entity, day).ids) for day in range(1, plan.days + 1) for entity in plan.entities)
 
 
 def setup(settings: Settings, endpoints: Endpoints | None) -> StepReport:

@@ -51,9 +51,7 @@ def connection_kwargs(settings: Settings, endpoints: Endpoints | None = None) ->
     }
     if sf.authenticator == "snowflake_jwt":
         if sf.private_key_file is None:
-            raise ConfigError(
-                "authenticator 'snowflake_jwt' needs SNOWFLAKE_PRIVATE_KEY_FILE (a PKCS#8 key file)"
-            )
+            raise ConfigError("authenticator 'snowflake_jwt' needs SNOWFLAKE_PRIVATE_KEY_FILE (a PKCS#8 key file)")
         kwargs["private_key_file"] = str(sf.private_key_file)
         if passphrase := os.environ.get("SNOWFLAKE_PRIVATE_KEY_FILE_PWD"):
             kwargs["private_key_file_pwd"] = passphrase

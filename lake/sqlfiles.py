@@ -42,9 +42,7 @@ def render(text: str, values: Mapping[str, str], source: str = "<sql>") -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in values:
-            raise SqlFileError(
-                f"{source}: unknown placeholder <% {name} %>; known: {', '.join(sorted(values))}"
-            )
+            raise SqlFileError(f"{source}: unknown placeholder <% {name} %>; known: {', '.join(sorted(values))}")
         return values[name]
 
     return PLACEHOLDER.sub(replace, text)

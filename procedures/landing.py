@@ -20,7 +20,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, Protocol
@@ -84,13 +84,9 @@ def parse_formats(spec: str) -> dict[str, FileFormat]:
             continue
         producer, _, fmt = item.rpartition("=")
         if fmt not in FORMATS:
-            raise LandingError(
-                f"unknown file format {fmt!r} in formats={spec!r}; use one of {', '.join(FORMATS)}"
-            )
+            raise LandingError(f"unknown file format {fmt!r} in formats={spec!r}; use one of {', '.join(FORMATS)}")
         if producer and producer not in PRODUCERS:
-            raise LandingError(
-                f"unknown producer {producer!r} in formats={spec!r}; use one of {', '.join(PRODUCERS)}"
-            )
+            raise LandingError(f"unknown producer {producer!r} in formats={spec!r}; use one of {', '.join(PRODUCERS)}")
         for p in [producer] if producer else PRODUCERS:
             result[p] = fmt  # type: ignore[assignment]
     return result
@@ -170,7 +166,7 @@ def _all_text(body: bytes) -> pa.Schema:
     return pa.schema([(n, pa.string()) for n in names])
 
 
-def control_file(rows: list[Mapping[str, object]]) -> bytes:
+def control_file(rows: Sequence[Mapping[str, object]]) -> bytes:
     """The producer's control file: a header and one line per data file."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CONTROL_COLUMNS, lineterminator="\n")
@@ -252,7 +248,7 @@ def s3_client() -> Any:
     import boto3
 
     try:
-        import _snowflake  # type: ignore[import-not-found]  # only exists inside Snowflake
+        import _snowflake  # only exists inside Snowflake
     except ImportError:
         return boto3.client("s3")
     creds = _snowflake.get_username_password("landing_s3")

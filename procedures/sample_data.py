@@ -161,16 +161,10 @@ class Plan:
             parsed_formats = landing.parse_formats(formats)
         except landing.LandingError as err:
             raise GenerationError(str(err)) from None
-        names = (
-            tuple(n.strip() for n in entities.split(",") if n.strip())
-            if isinstance(entities, str)
-            else entities
-        )
+        names = tuple(n.strip() for n in entities.split(",") if n.strip()) if isinstance(entities, str) else entities
         for n in names:
             if n not in S.ENTITY_BY_NAME:
-                raise GenerationError(
-                    f"unknown entity {n!r} in entities; known: {', '.join(S.ENTITY_BY_NAME)}"
-                )
+                raise GenerationError(f"unknown entity {n!r} in entities; known: {', '.join(S.ENTITY_BY_NAME)}")
         return cls(
             scale=scale,
             days=days,
@@ -208,9 +202,7 @@ class Plan:
                 continue
             per_customer = vol.daily_new * (ACCOUNTS_PER_CUSTOMER / 2 if name == "transactions" else 1)
             daily = np.round(customers[:-1] * per_customer).astype(np.int64)
-            counts[name] = np.concatenate(
-                [[0], round(self.scale * vol.initial) + np.cumsum(np.r_[0, daily[1:]])]
-            )
+            counts[name] = np.concatenate([[0], round(self.scale * vol.initial) + np.cumsum(np.r_[0, daily[1:]])])
         return counts
 
     def count(self, entity: str, day: int) -> int:
@@ -473,9 +465,7 @@ def product_price_cents(seed: int, product_ids: np.ndarray) -> np.ndarray:
 
 
 def product_currency(seed: int, product_ids: np.ndarray) -> np.ndarray:
-    return (stream(seed, "products", "currency", product_ids) % np.uint64(4)).astype(
-        np.int64
-    )  # USD EUR GBP CHF
+    return (stream(seed, "products", "currency", product_ids) % np.uint64(4)).astype(np.int64)  # USD EUR GBP CHF
 
 
 # --------------------------------------------------------------------------- builders
@@ -580,9 +570,7 @@ def _accounts(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
         "account_type": pick_weighted(S.ACCOUNT_TYPES, (0.35, 0.3, 0.1, 0.1, 0.05, 0.1), rows.u("type")),
         "currency": coded(_text(S.CURRENCIES), account_currency(plan.seed, rows.ids)),
         "balance": money(log_uniform(rows.u("balance", mutable=True), 2, 8)),
-        "status": pick_weighted(
-            S.ACCOUNT_STATUSES, (0.1, 0.72, 0.1, 0.02, 0.06), rows.u("status", mutable=True)
-        ),
+        "status": pick_weighted(S.ACCOUNT_STATUSES, (0.1, 0.72, 0.1, 0.02, 0.06), rows.u("status", mutable=True)),
         "opened_at": date_text(opened),
         "updated_at": ts_text(event_ts(rows, "updated_at")),
     }
@@ -624,9 +612,7 @@ def _orders(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
         start - 1 - (rows.h("ordered_day") % np.uint64(90)).astype(np.int64),
         start + created - 1,
     )
-    ordered_at = (
-        ordered_day * 86400 + 7 * 3600 + (rows.h("ordered_at") % np.uint64(12 * 3600)).astype(np.int64)
-    )
+    ordered_at = ordered_day * 86400 + 7 * 3600 + (rows.h("ordered_at") % np.uint64(12 * 3600)).astype(np.int64)
     history = (rows.versions == 0) & (created == 1)
     u_status = rows.u("status", mutable=True)
     status = coded(
@@ -707,9 +693,7 @@ def _interactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
             S.INTERACTION_TYPES, (0.25, 0.3, 0.05, 0.15, 0.05, 0.2), rows.u("interaction_type")
         ),
         "sentiment": pick_weighted(S.SENTIMENTS, (0.45, 0.45, 0.1), rows.u("sentiment")),
-        "duration_minutes": pc.cast(
-            pa.array(rows.h("duration") % np.uint64(176) + np.uint64(5)), pa.string()
-        ),
+        "duration_minutes": pc.cast(pa.array(rows.h("duration") % np.uint64(176) + np.uint64(5)), pa.string()),
         "relationship_manager": pick(vocab.managers, rows.h("manager")),
         "interaction_at": ts_text(event_ts(rows, "interaction_at")),
     }
@@ -745,9 +729,7 @@ def _opportunities(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
         "stage": coded(_text(S.OPPORTUNITY_STAGES), stage_idx),
         "amount": money(log_uniform(rows.u("amount", mutable=True), 4, 7)),
         "currency": pick_weighted(S.CURRENCIES[:4], (0.5, 0.3, 0.15, 0.05), rows.u("currency")),
-        "probability_pct": _text([_STAGE_PROBABILITY[s] for s in S.OPPORTUNITY_STAGES]).take(
-            pa.array(stage_idx)
-        ),
+        "probability_pct": _text([_STAGE_PROBABILITY[s] for s in S.OPPORTUNITY_STAGES]).take(pa.array(stage_idx)),
         "expected_close_date": date_text(close),
         "updated_at": ts_text(event_ts(rows, "updated_at")),
     }
@@ -783,10 +765,7 @@ def updated_ids(plan: Plan, entity: str, day: int) -> np.ndarray:
     if entity == "orders":
         before, yesterday = plan.count("orders", day - 2), plan.count("orders", day - 1)
         ids = np.arange(before, yesterday, dtype=np.int64)
-        keep = (
-            stream(plan.seed, entity, f"follow-up:{day}", ids) % np.uint64(1000)
-            < ORDER_FOLLOW_UP_SHARE * 1000
-        )
+        keep = stream(plan.seed, entity, f"follow-up:{day}", ids) % np.uint64(1000) < ORDER_FOLLOW_UP_SHARE * 1000
         return ids[keep]
     share = VOLUMES[entity].daily_update_share
     existing = plan.count(entity, day - 1)
@@ -809,9 +788,7 @@ def plan_day(plan: Plan, entity: str, day: int) -> DayRows:
     stale = np.empty(0, dtype=np.int64)
     if day >= 3 and plan.late_rate > 0:
         prev = updated_ids(plan, entity, day - 1)
-        pick_stale = (
-            stream(plan.seed, entity, f"stale:{day}", prev) % np.uint64(10_000) < plan.late_rate * 10_000
-        )
+        pick_stale = stream(plan.seed, entity, f"stale:{day}", prev) % np.uint64(10_000) < plan.late_rate * 10_000
         stale = prev[pick_stale]
     ids = np.concatenate([new, upd, stale])
     kinds = np.concatenate(
@@ -833,12 +810,12 @@ def plan_day(plan: Plan, entity: str, day: int) -> DayRows:
         # the initial book: its events and changes spread over the year before the first load
         event_day -= 1 + (stream(plan.seed, entity, "history", ids) % np.uint64(365)).astype(np.int64)
     else:
-        late = (
-            stream(plan.seed, entity, f"late:{day}", ids) % np.uint64(10_000) < plan.late_rate * 10_000
-        ) & (kinds != STALE)
-        event_day -= np.where(
-            late, 1 + (stream(plan.seed, entity, f"lag:{day}", ids) % np.uint64(3)), 0
-        ).astype(np.int64)
+        late = (stream(plan.seed, entity, f"late:{day}", ids) % np.uint64(10_000) < plan.late_rate * 10_000) & (
+            kinds != STALE
+        )
+        event_day -= np.where(late, 1 + (stream(plan.seed, entity, f"lag:{day}", ids) % np.uint64(3)), 0).astype(
+            np.int64
+        )
         # a stale change happened before the one delivered yesterday
         event_day[kinds == STALE] = load_day - 2
     return DayRows(ids, kinds, versions, event_day)
@@ -884,10 +861,7 @@ def _defect_values(kind: str, originals: list[str | None]) -> list[str | None]:
     if kind == "null_reference":
         return [None] * len(originals)
     if kind == "bad_email":
-        return [
-            str(v).replace("@", " at ") if i % 2 == 0 else str(v).split("@")[0]
-            for i, v in enumerate(originals)
-        ]
+        return [str(v).replace("@", " at ") if i % 2 == 0 else str(v).split("@")[0] for i, v in enumerate(originals)]
     if kind == "negative_amount":
         return ["-" + str(v) for v in originals]
     if kind == "unknown_status":
@@ -1047,9 +1021,7 @@ def _build_part(
     item: tuple[int, slice],
 ) -> _Part:
     part, sl = item
-    rows = Rows(
-        plan, ent.name, day_rows.ids[sl], day_rows.kinds[sl], day_rows.versions[sl], day_rows.event_day[sl]
-    )
+    rows = Rows(plan, ent.name, day_rows.ids[sl], day_rows.kinds[sl], day_rows.versions[sl], day_rows.event_day[sl])
     injected = inject_defects(rows, BUILDERS[ent.name](rows, vocab), day)
     file_name = landing.data_file_name(part, fmt)
     return _Part(
@@ -1133,9 +1105,7 @@ def _manifest_chunk(
     arrivals = np.concatenate([late, stale])
     arrival_kind = ["late_arriving"] * len(late) + ["out_of_order"] * len(stale)
     key_col = id_text(ent, rows.ids[arrivals]).to_pylist() if len(arrivals) else []
-    event_values = (
-        injected.table.column(ent.event_column).take(pa.array(arrivals)).to_pylist() if len(arrivals) else []
-    )
+    event_values = injected.table.column(ent.event_column).take(pa.array(arrivals)).to_pylist() if len(arrivals) else []
     n_def, n_arr = len(injected.kinds), len(arrivals)
     return pa.table(
         {

@@ -21,16 +21,19 @@ procedures' SQL:
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import fakesnow.cursor
-import fakesnow.server
 import fakesnow.transforms.stage as stage
 from fakesnow.instance import FakeSnow
 from sqlglot import errors, exp
+
+# the package's `server` function shadows its `server` module as an attribute
+fakesnow_server: Any = importlib.import_module("fakesnow.server")
 
 LIST_STATEMENT = re.compile(r"^\s*(?:LIST|LS)\s+@([A-Za-z0-9_$.\"]+?)(/[^\s;]*)?\s*;?\s*$", re.IGNORECASE)
 _list_path = threading.local()
@@ -88,9 +91,9 @@ def apply(instance: FakeSnow) -> None:
     def parse_in_cursor(sql: str, *args: Any, **kwargs: Any) -> exp.Expr:
         return parse_list(sql) or cursor_parse(sql, *args, **kwargs)
 
-    fakesnow.cursor.parse_one = parse_in_cursor
+    fakesnow.cursor.parse_one = parse_in_cursor  # type: ignore[assignment]
 
-    server_parse = fakesnow.server.parse_one
+    server_parse = fakesnow_server.parse_one
 
     def parse_in_server(sql: str, *args: Any, **kwargs: Any) -> exp.Expr:
         # the server parses only to learn the statement type; on a syntax error let the
@@ -100,7 +103,7 @@ def apply(instance: FakeSnow) -> None:
         except errors.ParseError:
             return exp.select("1")
 
-    fakesnow.server.parse_one = parse_in_server
+    fakesnow_server.parse_one = parse_in_server
 
     internal_list_sql = stage.list_stage_files_sql
 

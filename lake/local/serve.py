@@ -114,8 +114,9 @@ def _httpfs_path() -> str:
 
 def serve(state_dir: Path, bucket: str, persist_s3: bool = True) -> None:
     """Run both servers until SIGTERM or SIGINT."""
+    import importlib
+
     import duckdb
-    import fakesnow.server
     import uvicorn
     from fakesnow.instance import FakeSnow
     from moto.server import ThreadedMotoServer
@@ -154,11 +155,13 @@ def serve(state_dir: Path, bucket: str, persist_s3: bool = True) -> None:
         "USE_SSL false, REGION ?)",
         [LOCAL_KEY_ID, LOCAL_SECRET, f"127.0.0.1:{s3_port}", S3_REGION],
     )
-    fakesnow.server.shared_fs = instance
+    # the package's `server` function shadows its `server` module as an attribute
+    fakesnow_server: Any = importlib.import_module("fakesnow.server")
+    fakesnow_server.shared_fs = instance
 
     sock = _free_socket()
     sf_port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(fakesnow.server.app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(fakesnow_server.app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fakesnow", daemon=True)
     thread.start()
     while not server.started and thread.is_alive():
@@ -200,9 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bucket", default="lake-landing")
     parser.add_argument("--no-persist-s3", action="store_true", help="do not snapshot the buckets at stop")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     serve(args.state_dir.resolve(), args.bucket, persist_s3=not args.no_persist_s3)
 
 

@@ -122,9 +122,7 @@ class LocalStack:
         while _alive(found.pid):
             if time.monotonic() > deadline:
                 os.kill(found.pid, signal.SIGKILL)
-                raise StackError(
-                    f"the local servers (pid {found.pid}) did not stop within {timeout:.0f}s; killed"
-                )
+                raise StackError(f"the local servers (pid {found.pid}) did not stop within {timeout:.0f}s; killed")
             time.sleep(0.05)
         return True
 
