@@ -151,19 +151,15 @@ def read_back(body: bytes, file_format: FileFormat) -> pa.Table:
     if file_format == "parquet":
         return pq.read_table(io.BytesIO(body))
     if file_format == "csv":
+        header = body.split(b"\n", 1)[0].decode()
+        text = {name: pa.string() for name in next(csv.reader([header]))}
         return pacsv.read_csv(
             io.BytesIO(body),
-            convert_options=pacsv.ConvertOptions(column_types=None, strings_can_be_null=True),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=False),
-        ).cast(_all_text(body))
+            # like Snowflake's CSV defaults: an empty field is NULL, and "N/A" or "NULL" are text
+            convert_options=pacsv.ConvertOptions(column_types=text, null_values=[""], strings_can_be_null=True),
+        )
     rows = [json.loads(line) for line in body.decode().splitlines() if line]
     return pa.Table.from_pylist(rows)
-
-
-def _all_text(body: bytes) -> pa.Schema:
-    header = body.split(b"\n", 1)[0].decode()
-    names = next(csv.reader([header]))
-    return pa.schema([(n, pa.string()) for n in names])
 
 
 def control_file(rows: Sequence[Mapping[str, object]]) -> bytes:

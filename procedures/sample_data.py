@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
+import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -277,6 +279,8 @@ def stream(seed: int, entity: str, name: str, ids: np.ndarray) -> np.ndarray:
 class Vocab:
     first_names: pa.Array
     last_names: pa.Array
+    first_mail: pa.Array  # the same names as e-mail local parts: ASCII, lower case
+    last_mail: pa.Array
     legal_names: pa.Array  # company name + legal suffix, every combination
     streets: pa.Array
     cities: pa.Array
@@ -295,6 +299,15 @@ _LEGAL_SUFFIXES = (
 )
 
 
+def _mail_parts(names: pa.Array) -> pa.Array:
+    """Names folded to what an e-mail local part holds: Noël O'Brien -> noel, obrien."""
+    folded = []
+    for name in names.to_pylist():
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        folded.append(re.sub(r"[^a-z0-9-]", "", ascii_name.lower()) or "client")
+    return pa.array(folded, pa.string())
+
+
 @lru_cache(maxsize=8)
 def vocabularies(seed: int) -> Vocab:
     """Small realistic vocabularies from Faker, reproducible per seed."""
@@ -311,9 +324,13 @@ def vocabularies(seed: int) -> Vocab:
                 break
         return pa.array(list(seen), pa.string())
 
+    first = unique(fake.first_name, 600)
+    last = unique(fake.last_name, 800)
     return Vocab(
-        first_names=unique(fake.first_name, 600),
-        last_names=unique(fake.last_name, 800),
+        first_names=first,
+        last_names=last,
+        first_mail=_mail_parts(first),
+        last_mail=_mail_parts(last),
         legal_names=pa.array(
             [
                 f"{company} {suffix}"
@@ -481,15 +498,16 @@ def _existing(rows: Rows, parent: str, name: str) -> np.ndarray:
 def _customers(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     e = S.entity("customers")
     plan = rows.plan
-    first = pick(vocab.first_names, rows.h("first_name"))
-    last = pick(vocab.last_names, rows.h("last_name"))
+    first_idx = rows.h("first_name") % np.uint64(len(vocab.first_names))
+    last_idx = rows.h("last_name") % np.uint64(len(vocab.last_names))
+    first, last = coded(vocab.first_names, first_idx), coded(vocab.last_names, last_idx)
     dom_idx = np.searchsorted(
         np.cumsum([0.3, 0.15, 0.08, 0.06, 0.07, 0.05, 0.04, 0.04, 0.06, 0.04, 0.03, 0.03, 0.03, 0.02]) / 1.0,
         rows.u("domicile"),
         side="right",
     ).clip(0, len(S.DOMICILES) - 1)
     domicile = coded(_text(S.DOMICILES), dom_idx)
-    mailbox = pc.utf8_lower(join(first, last, "."))
+    mailbox = join(coded(vocab.first_mail, first_idx), coded(vocab.last_mail, last_idx), ".")
     email = join(
         mailbox,
         pc.cast(pa.array(rows.h("email", mutable=True) % np.uint64(100)), pa.string()),
@@ -607,10 +625,15 @@ def _orders(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     customers = _existing(rows, "customers", "customer")
     products = (rows.h("product") % np.uint64(catalogue_size(plan.scale))).astype(np.int64)
     start = plan.load_day(1)
+    # an order delivered late on the day it was created was placed that many days earlier
+    lag = np.zeros(len(rows), dtype=np.int64)
+    for day in np.unique(created[created > 1]):
+        on_day = created == day
+        lag[on_day] = lateness(plan, "orders", int(day), rows.ids[on_day])
     ordered_day = np.where(
         created == 1,
         start - 1 - (rows.h("ordered_day") % np.uint64(90)).astype(np.int64),
-        start + created - 1,
+        start + created - 1 - lag,
     )
     ordered_at = ordered_day * 86400 + 7 * 3600 + (rows.h("ordered_at") % np.uint64(12 * 3600)).astype(np.int64)
     history = (rows.versions == 0) & (created == 1)
@@ -772,6 +795,14 @@ def updated_ids(plan: Plan, entity: str, day: int) -> np.ndarray:
     return _sample(plan, entity, day, "update", existing, math.ceil(existing * share) if share else 0)
 
 
+def lateness(plan: Plan, entity: str, day: int, ids: np.ndarray) -> np.ndarray:
+    """Days (0 to 3) by which each row delivered on ``day`` (>= 2) arrives late: a pure
+    function of the id and the day, so a later update can recompute its creation date."""
+    late = stream(plan.seed, entity, f"late:{day}", ids) % np.uint64(10_000) < plan.late_rate * 10_000
+    lag = 1 + (stream(plan.seed, entity, f"lag:{day}", ids) % np.uint64(3)).astype(np.int64)
+    return np.where(late, lag, 0)
+
+
 @dataclass
 class DayRows:
     ids: np.ndarray
@@ -810,12 +841,7 @@ def plan_day(plan: Plan, entity: str, day: int) -> DayRows:
         # the initial book: its events and changes spread over the year before the first load
         event_day -= 1 + (stream(plan.seed, entity, "history", ids) % np.uint64(365)).astype(np.int64)
     else:
-        late = (stream(plan.seed, entity, f"late:{day}", ids) % np.uint64(10_000) < plan.late_rate * 10_000) & (
-            kinds != STALE
-        )
-        event_day -= np.where(late, 1 + (stream(plan.seed, entity, f"lag:{day}", ids) % np.uint64(3)), 0).astype(
-            np.int64
-        )
+        event_day -= np.where(kinds != STALE, lateness(plan, entity, day, ids), 0)
         # a stale change happened before the one delivered yesterday
         event_day[kinds == STALE] = load_day - 2
     return DayRows(ids, kinds, versions, event_day)

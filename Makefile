@@ -1,0 +1,70 @@
+# Two commands set everything up on a fresh machine with Python 3.11 and make:
+#   make run    creates .venv, starts the local servers, runs the pipeline, prints a summary
+#   make test   creates .venv and runs ruff, mypy and the whole pytest suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data up down status clean lock
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+env: $(STAMP)  ## create .venv with the pinned dependencies
+
+run: env  ## the whole pipeline on the local target, with a summary
+	$(BIN)/lake run $(RUN_ARGS)
+
+test: env lint typecheck pytest  ## ruff, mypy and pytest (unit and integration)
+
+lint: env  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: env  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: env  ## mypy over lake/ and procedures/
+	$(BIN)/mypy
+
+pytest: env  ## the test suite (pytest -m unit or -m integration to narrow it)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: env  ## every benchmark under bench/ (each prints a JSON line last)
+	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+generate-data: env  ## sample producer files into ./sample_data (no servers needed)
+	$(BIN)/lake generate --out sample_data --days 3
+
+upload-data: env  ## upload ./sample_data to the landing bucket of the target
+	$(BIN)/lake upload sample_data
+
+up: env  ## start the local servers in the background
+	$(BIN)/lake up
+
+down: env  ## stop the local servers
+	$(BIN)/lake down
+
+status: env  ## target, servers and last runs
+	$(BIN)/lake status
+
+lock: env  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
+
+clean:  ## remove the environment and local state
+	-$(BIN)/lake down 2>/dev/null
+	rm -rf $(VENV) .lake sample_data .pytest_cache .mypy_cache .ruff_cache

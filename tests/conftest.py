@@ -1,0 +1,73 @@
+"""Shared fixtures: servers -> connection / session -> generated landing data.
+
+The local servers start once per test session, in their own process, on loopback, in a
+temporary state folder; every integration test shares them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lake import pipeline
+from lake.config import LocalTarget, Settings
+from lake.local.stack import Endpoints, LocalStack
+from lake.session import connect, open_session
+
+SMALL = {"scale": 1500, "days": 3, "seed": 11, "formats": "crm=csv,finance=json,operations=parquet"}
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    state = tmp_path_factory.mktemp("lake-state")
+    return Settings(local=LocalTarget(state_dir=state))
+
+
+@pytest.fixture(scope="session")
+def servers(settings: Settings) -> Iterator[Endpoints]:
+    with LocalStack(settings.local).ensure() as endpoints:
+        yield endpoints
+
+
+@pytest.fixture(scope="session")
+def applied(settings: Settings, servers: Endpoints) -> Endpoints:
+    pipeline.setup(settings, servers)
+    return servers
+
+
+@pytest.fixture()
+def conn(settings: Settings, applied: Endpoints) -> Iterator[Any]:
+    c = connect(settings, applied)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="session")
+def session(settings: Settings, applied: Endpoints) -> Iterator[Any]:
+    s = open_session(settings, applied)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def generated(settings: Settings, applied: Endpoints) -> dict[str, Any]:
+    """Three days of small, mixed-format batches in the local landing bucket."""
+    return pipeline.generate(settings, applied, **SMALL).detail
+
+
+@pytest.fixture(scope="session")
+def landed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same plan as `generated`, written to a folder, for pure tests of the files."""
+    from procedures.landing import DirectorySink
+    from procedures.sample_data import Plan, generate
+
+    root = tmp_path_factory.mktemp("landing")
+    generate(Plan.build(**SMALL), DirectorySink(str(root)))
+    return root
