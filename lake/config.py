@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 
@@ -94,9 +94,16 @@ class SnowflakeTarget(_Model):
     warehouse: str = "LAKE_WH"
     authenticator: Literal["snowflake_jwt", "snowflake", "externalbrowser"] = "snowflake_jwt"
     private_key_file: Path | None = None
-    landing_url: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]+/.*$")
+    landing_url: str
     storage_integration: str = "LAKE_LANDING_INTEGRATION"
     aws_role_arn: str = ""
+
+    @field_validator("landing_url")
+    @classmethod
+    def _s3_url(cls, value: str) -> str:
+        if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(\S*/)?", value):
+            raise ValueError("must be an S3 prefix like s3://bucket/landing/ (ending in /)")
+        return value
 
 
 class Settings(_Model):

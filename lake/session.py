@@ -30,11 +30,10 @@ def connection_kwargs(settings: Settings, endpoints: Endpoints | None = None) ->
             "database": names.database,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
             "login_timeout": 30,
-            # One attempt per request, however long the statement runs: the connector
-            # retries a failed request until network_timeout, and a local server error
-            # is not transient. socket_timeout bounds one attempt (the default, 60 s,
-            # would cut off, and then re-send, a long load).
-            "network_timeout": 5,
+            # socket_timeout bounds one HTTP attempt; the default (60 s) would cut off,
+            # and then re-send, a long load. No network_timeout: the connector also uses
+            # it as a query timeout. Server-side failures come back as failed queries
+            # (see lake/local/compat.server_fixes), so nothing is retried.
             "socket_timeout": 3600,
         }
     sf = settings.snowflake

@@ -15,18 +15,28 @@ procedures' SQL:
 * Stages, file formats and table comments live in fakesnow's ``_fs_global`` catalog,
   which is in memory even when the databases are files: a restarted server forgot the
   landing stage. ``persist_global`` keeps that catalog in a file beside the databases.
+* DuckDB reads a path like ``.../load_date=2026-01-05/part-0000.csv`` as a Hive
+  partition and adds a ``load_date`` column, so a positional CSV COPY gets one value too
+  many. Snowflake adds no such column; here COPY reads with Hive partitioning off.
 * A statement the server cannot parse came back as HTTP 500, which the connector
   retries; here it reaches the cursor, which answers with Snowflake's syntax error.
+  Any other server-side failure is answered as a failed query (HTTP 200,
+  ``success: false``) by ``server_fixes``, so the client reports it at once instead of
+  retrying it until a timeout.
+* The login answer has no master token, so the connector's ``close()`` never completes;
+  ``server_fixes`` adds one.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import threading
 from pathlib import Path
 from typing import Any
 
+import fakesnow.copy_into as copy_into
 import fakesnow.cursor
 import fakesnow.transforms.stage as stage
 from fakesnow.instance import FakeSnow
@@ -53,6 +63,56 @@ def parse_list(sql: str) -> exp.Expr | None:
 
 
 _applied = False
+
+
+def server_fixes(app: Any) -> Any:
+    """ASGI middleware around fakesnow's server app.
+
+    * HTTP 500 (an unsupported statement, a bug) becomes the failed-query answer the
+      connector reports as a ProgrammingError, instead of a transient error it retries.
+    * The login answer gains a ``masterToken``: without one the connector's ``close()``
+      fails before it marks itself closed, so Snowpark's exit hook later tries to cancel
+      queries on a server that is gone, and retries for ever.
+    """
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        login = scope["path"] == "/session/v1/login-request"
+        held: dict[str, Any] = {}
+
+        async def patched_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                if message["status"] >= 500:
+                    message = {**message, "status": 200}
+                if login:
+                    held["start"] = message
+                    return
+            elif login and message["type"] == "http.response.body":
+                body = json.loads(message.get("body", b"{}") or b"{}")
+                if isinstance(body.get("data"), dict) and "token" in body["data"]:
+                    body["data"].setdefault("masterToken", body["data"]["token"])
+                payload = json.dumps(body).encode()
+                start = held["start"]
+                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(payload)).encode()))
+                await send({**start, "headers": headers})
+                message = {**message, "body": payload, "more_body": False}
+            await send(message)
+
+        await app(scope, receive, patched_send)
+
+    return wrapped
+
+
+def _without_hive_partitions(read_expression: Any) -> Any:
+    def wrapped(self: Any, url: str) -> exp.Expr:
+        call = read_expression(self, url)
+        call.append("expressions", copy_into.FileTypeHandler.make_eq("hive_partitioning", False))
+        return call
+
+    return wrapped
 
 
 def persist_global(instance: FakeSnow, path: Path) -> None:
@@ -104,6 +164,9 @@ def apply(instance: FakeSnow) -> None:
             return exp.select("1")
 
     fakesnow_server.parse_one = parse_in_server
+
+    for reader in (copy_into.ReadCSV, copy_into.ReadParquet):
+        reader.read_expression = _without_hive_partitions(reader.read_expression)  # type: ignore[method-assign]
 
     internal_list_sql = stage.list_stage_files_sql
 

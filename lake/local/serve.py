@@ -161,7 +161,9 @@ def serve(state_dir: Path, bucket: str, persist_s3: bool = True) -> None:
 
     sock = _free_socket()
     sf_port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(fakesnow_server.app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(compat.server_fixes(fakesnow_server.app), log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fakesnow", daemon=True)
     thread.start()
     while not server.started and thread.is_alive():

@@ -147,7 +147,7 @@ def test_rows_outside_the_manifest_are_clean(landed_dir: Path) -> None:
     listed = {(r["file_name"], r["row_number"]) for r in manifest(landed_dir).to_pylist() if r["category"] == "defect"}
     checked = 0
     for ent in S.ENTITIES:
-        for (load_date, key), table in read_entity(landed_dir, ent).items():
+        for (_load_date, key), table in read_entity(landed_dir, ent).items():
             for i, row in enumerate(table.to_pylist(), start=1):
                 if (key, i) in listed:
                     continue

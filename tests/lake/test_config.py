@@ -1,0 +1,88 @@
+"""Typed settings: defaults, the environment, and one clear sentence for a bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lake.config import ConfigError, load_settings
+from lake.session import connection_kwargs
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_are_the_local_target() -> None:
+    s = load_settings(env={})
+    assert s.target == "local"
+    assert s.names.database == "LAKE"
+    assert list(s.names.schemas.values()) == ["LANDING", "VAULT", "QUALITY", "AUDIT", "BRONZE", "SILVER", "GOLD"]
+    assert s.landing_url == "s3://lake-landing/landing/"
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    path = tmp_path / "lake.toml"
+    path.write_text('[names]\ndatabase = "client_lake"\nvault = "rv"\n[local]\nbucket = "my-landing"\n')
+    s = load_settings(path, env={"LAKE_BUCKET": "other-landing"})
+    assert s.names.database == "CLIENT_LAKE" and s.names.vault == "RV"
+    assert s.local.bucket == "other-landing"
+
+
+def test_snowflake_target_from_environment() -> None:
+    env = {
+        "LAKE_TARGET": "snowflake",
+        "SNOWFLAKE_ACCOUNT": "acme-prod",
+        "SNOWFLAKE_USER": "LAKE_SVC",
+        "SNOWFLAKE_PRIVATE_KEY_FILE": "/keys/lake.p8",
+        "LAKE_LANDING_URL": "s3://acme-landing/landing/",
+    }
+    s = load_settings(env=env)
+    kwargs = connection_kwargs(s)
+    assert kwargs["account"] == "acme-prod" and kwargs["private_key_file"] == "/keys/lake.p8"
+    assert kwargs["authenticator"] == "snowflake_jwt" and "password" not in kwargs
+    assert s.landing_url == "s3://acme-landing/landing/"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param(
+            {"LAKE_TARGET": "prod"}, "config key 'target': Input should be 'local' or 'snowflake'", id="target"
+        ),
+        pytest.param({"LAKE_BUCKET": "Bad_Bucket"}, "config key 'local.bucket'", id="bucket"),
+        pytest.param(
+            {"LAKE_TARGET": "snowflake", "SNOWFLAKE_ACCOUNT": "a", "SNOWFLAKE_USER": "u", "LAKE_LANDING_URL": "bucket"},
+            "config key 'snowflake.landing_url': Value error, must be an S3 prefix like s3://bucket/landing/",
+            id="landing_url",
+        ),
+        pytest.param({"LAKE_DATABASE": "lake; drop"}, "config key 'names.database'", id="identifier"),
+        pytest.param(
+            {"LAKE_TARGET": "snowflake", "SNOWFLAKE_ACCOUNT": "a"}, "config key 'snowflake.user'", id="missing_user"
+        ),
+    ],
+)
+def test_bad_values_name_the_key(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_settings(env=env)
+
+
+def test_secrets_are_refused_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "lake.toml"
+    path.write_text('[snowflake]\naccount = "a"\npassword = "hunter2"\n')
+    with pytest.raises(ConfigError, match=r"snowflake.password' holds a secret; set it in the environment"):
+        load_settings(path, env={})
+
+
+def test_password_auth_needs_the_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SNOWFLAKE_PASSWORD", raising=False)
+    s = load_settings(
+        env={
+            "LAKE_TARGET": "snowflake",
+            "SNOWFLAKE_ACCOUNT": "a",
+            "SNOWFLAKE_USER": "u",
+            "SNOWFLAKE_AUTHENTICATOR": "snowflake",
+            "LAKE_LANDING_URL": "s3://acme-landing/landing/",
+        }
+    )
+    with pytest.raises(ConfigError, match="SNOWFLAKE_PASSWORD"):
+        connection_kwargs(s)

@@ -1,0 +1,75 @@
+"""The shipped DDL: it renders, splits, parses as Snowflake SQL, and skips only what is listed."""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from lake import sqlfiles
+from lake.config import Settings
+from lake.local.unsupported import skipped_locally
+
+pytestmark = pytest.mark.unit
+
+SHIPPED = [pytest.param(p, id=p.name) for p in sqlfiles.files()]
+
+
+def test_there_is_ordered_ddl() -> None:
+    names = [p.name for p in sqlfiles.files()]
+    assert names == sorted(names) and names[0].startswith("010_")
+
+
+@pytest.mark.parametrize("path", SHIPPED)
+def test_every_statement_parses_as_snowflake_sql(path) -> None:  # type: ignore[no-untyped-def]
+    text = sqlfiles.render(path.read_text(), sqlfiles.variables(Settings()), path.name)
+    statements = sqlfiles.split(text)
+    assert statements
+    for statement in statements:
+        parsed = sqlglot.parse_one(statement, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
+        assert not isinstance(parsed, exp.Command), f"{path.name}: parsed only as a bare command: {statement[:80]}"
+
+
+@pytest.mark.parametrize("path", SHIPPED)
+def test_ddl_is_idempotent(path) -> None:  # type: ignore[no-untyped-def]
+    text = sqlfiles.render(path.read_text(), sqlfiles.variables(Settings()), path.name)
+    for statement in sqlfiles.split(text):
+        head = " ".join(statement.split()[:4]).upper()
+        assert "IF NOT EXISTS" in statement.upper() or head.startswith("CREATE OR REPLACE"), statement[:80]
+
+
+def test_split_respects_strings_comments_and_bodies() -> None:
+    script = """-- header; with a semicolon
+    /* block; comment */ SELECT 1;
+    SELECT ';' AS a, 'it''s;' AS b, "odd;name" AS c;
+    CREATE PROCEDURE p() RETURNS INT LANGUAGE PYTHON HANDLER = 'm' AS $$
+def m(session): return 1; # python
+$$;
+    -- trailing comment only
+    """
+    assert sqlfiles.split(script) == [
+        "SELECT 1",
+        "SELECT ';' AS a, 'it''s;' AS b, \"odd;name\" AS c",
+        "CREATE PROCEDURE p() RETURNS INT LANGUAGE PYTHON HANDLER = 'm' AS $$\ndef m(session): return 1; # python\n$$",
+    ]
+
+
+def test_unknown_placeholder_names_file_and_variable() -> None:
+    with pytest.raises(sqlfiles.SqlFileError, match=r"020_x.sql: unknown placeholder <% landing_uri %>"):
+        sqlfiles.render("CREATE STAGE s URL = '<% landing_uri %>'", {"landing_url": "s3://b/"}, "020_x.sql")
+
+
+@pytest.mark.parametrize(
+    ("statement", "skipped"),
+    [
+        pytest.param("CREATE STORAGE INTEGRATION IF NOT EXISTS x TYPE = EXTERNAL_STAGE", True, id="integration"),
+        pytest.param("grant usage on database lake to role analyst", True, id="grant"),
+        pytest.param("CREATE OR REPLACE TASK t AS SELECT 1", True, id="task"),
+        pytest.param("ALTER SCHEMA lake.vault\n  SET DATA_RETENTION_TIME_IN_DAYS = 30", True, id="retention"),
+        pytest.param("CREATE TABLE IF NOT EXISTS grants (x INT)", False, id="table_named_grants"),
+        pytest.param("CREATE STAGE s URL = 's3://b/'", False, id="stage"),
+        pytest.param("SELECT 'GRANT' AS word", False, id="select"),
+    ],
+)
+def test_only_listed_statements_are_skipped_locally(statement: str, skipped: bool) -> None:
+    assert (skipped_locally(statement) is not None) == skipped
