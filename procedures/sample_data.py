@@ -1018,6 +1018,7 @@ class _Part:
 
     file_name: str
     body: bytes
+    md5: str
     rows: int
     defects: list[str]
     manifest: pa.Table
@@ -1050,9 +1051,11 @@ def _build_part(
     rows = Rows(plan, ent.name, day_rows.ids[sl], day_rows.kinds[sl], day_rows.versions[sl], day_rows.event_day[sl])
     injected = inject_defects(rows, BUILDERS[ent.name](rows, vocab), day)
     file_name = landing.data_file_name(part, fmt)
+    body = landing.serialise(injected.table, fmt)
     return _Part(
         file_name=file_name,
-        body=landing.serialise(injected.table, fmt),
+        body=body,
+        md5=landing.md5_hex(body),
         rows=injected.table.num_rows,
         defects=injected.kinds,
         manifest=_manifest_chunk(plan, ent, batch, load_date, prefix + file_name, rows, injected),
@@ -1095,7 +1098,7 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
                             "file_format": fmt,
                             "row_count": built.rows,
                             "bytes": len(built.body),
-                            "md5": landing.md5_hex(built.body),
+                            "md5": built.md5,
                         }
                     )
                     manifest.append(built.manifest)
