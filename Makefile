@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data up down status clean lock
+.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data quality up down status clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -52,6 +52,9 @@ generate-data: env  ## sample producer files into ./sample_data (no servers need
 
 upload-data: env  ## upload ./sample_data to the landing bucket of the target
 	$(BIN)/lake upload sample_data
+
+quality: env  ## reconcile the landing zone with the producers' control files
+	$(BIN)/lake quality
 
 up: env  ## start the local servers in the background
 	$(BIN)/lake up

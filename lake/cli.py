@@ -235,7 +235,9 @@ def _print_run(settings: Any, report: Any) -> None:
 def _print_generation(gen: dict[str, Any]) -> None:
     from procedures.spec import ENTITIES
 
-    table = Table(title=f"Landed batches {', '.join(gen['batches'])} at {gen['landing_url']}", title_justify="left")
+    table = Table(
+        title="Landed rows", title_justify="left", caption=f"{', '.join(gen['batches'])} at {gen['landing_url']}"
+    )
     for col in ("producer", "entity", "rows"):
         table.add_column(col, justify="right" if col == "rows" else "left")
     for ent in ENTITIES:
@@ -243,7 +245,7 @@ def _print_generation(gen: dict[str, Any]) -> None:
             table.add_row(ent.producer, ent.name, f"{gen['rows'][ent.name]:,}")
     table.add_row("", "[bold]total", f"[bold]{gen['total_rows']:,}")
     console.print(table)
-    defects = Table(title="Injected on purpose (listed in the manifest)", title_justify="left")
+    defects = Table(title="Injected on purpose", title_justify="left", caption="listed in _generator/manifest/")
     defects.add_column("kind")
     defects.add_column("rows", justify="right")
     for kind, n in sorted({**gen["defects"], **gen["arrivals"]}.items()):
@@ -320,6 +322,43 @@ def upload(
                     sink.put(path.relative_to(folder).as_posix(), path.read_bytes())
                     bar.advance(task)
         console.print(f"uploaded {len(files)} files to {settings.landing_url}")
+
+
+@app.command()
+def quality() -> None:
+    """Reconcile the landing zone with the producers' control files (missing, extra or
+    altered files); exits 1 if anything does not match."""
+    from lake import pipeline
+    from lake.reconcile import reconcile
+    from lake.session import connect
+    from procedures import landing
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            conn = connect(settings, endpoints)
+            try:
+                stage = f"{settings.names.landing}.{settings.names.landing_stage}"
+                result = reconcile(conn, landing.s3_client(), settings.landing_url, stage)
+            finally:
+                conn.close()
+        table = Table(title="Landing zone against control files", title_justify="left")
+        for col in ("producer", "entity", "load date", "files", "rows", "MB"):
+            table.add_column(col, justify="right" if col in ("files", "rows", "MB") else "left")
+        for part in result.partitions:
+            table.add_row(
+                part.producer, part.entity, part.load_date, str(part.files), f"{part.rows:,}", f"{part.bytes / 1e6:.1f}"
+            )
+        console.print(table)
+        if result.ok:
+            console.print(f"[green]ok[/]: {len(result.partitions)} partitions match their control files")
+            return
+        problems = Table("partition", "file", "problem", "detail", title="Problems", title_justify="left")
+        for problem in result.problems:
+            problems.add_row(problem.partition, problem.file_name, problem.kind, problem.detail)
+        console.print(problems)
+        err_console.print(f"[bold red]error:[/] {len(result.problems)} landing files do not match their control files")
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- inspection

@@ -1,6 +1,7 @@
 """The whole pipeline on the configured target, step by step.
 
-Today: apply ``sql/``, then ``GENERATE_SAMPLE_DATA``. Each step calls the same handler
+Today: apply ``sql/``, ``GENERATE_SAMPLE_DATA``, then reconcile the landing zone with
+the producers' control files. Each step calls the same handler
 Snowflake calls, with a Snowpark Session on the target.
 """
 
@@ -88,6 +89,24 @@ def generate(
     return StepReport("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
 
 
+def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+    from lake.reconcile import reconcile
+    from procedures import landing
+
+    started = time.perf_counter()
+    conn = connect(settings, endpoints)
+    try:
+        stage = f"{settings.names.landing}.{settings.names.landing_stage}"
+        result = reconcile(conn, landing.s3_client(), settings.landing_url, stage)
+    finally:
+        conn.close()
+    return StepReport(
+        "reconcile landing",
+        time.perf_counter() - started,
+        {"partitions": len(result.partitions), "problems": len(result.problems)},
+    )
+
+
 def run(
     settings: Settings,
     progress_for: Callable[[int], Progress] | None = None,
@@ -102,6 +121,7 @@ def run(
         step = generate(settings, endpoints, progress=progress, **arguments)
         report.steps.append(step)
         report.generation = step.detail
+        report.steps.append(reconcile_landing(settings, endpoints))
     return report
 
 

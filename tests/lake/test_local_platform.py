@@ -224,3 +224,39 @@ def test_closing_a_connection_completes(settings: Settings, applied: Endpoints) 
     c = connect(settings, applied)
     c.close()
     assert c.is_closed()
+
+
+def test_reconciliation_finds_missing_extra_and_altered_files(
+    session: Any, conn: Any, applied: Endpoints, cli_env: dict[str, str]
+) -> None:
+    from lake.local.serve import s3_client
+    from lake.reconcile import reconcile
+
+    generate_sample_data.run(session, scale=20, start_date="2029-06-01", formats="csv")
+    s3 = s3_client(applied.s3_endpoint)
+    clean = reconcile(conn, s3, "s3://lake-landing/landing/", "LANDING.LANDING_STAGE")
+    assert clean.ok and len(clean.partitions) >= len(ENTITIES)
+    ok = CliRunner().invoke(app, ["quality"], env=cli_env)
+    assert ok.exit_code == 0 and "partitions match their control files" in ok.output
+
+    base = "landing/crm/customers/load_date=2029-06-01/"
+    original = s3.get_object(Bucket="lake-landing", Key=base + "part-0000.csv")["Body"].read()
+    accounts = "landing/finance/accounts/load_date=2029-06-01/part-0000.csv"
+    removed = s3.get_object(Bucket="lake-landing", Key=accounts)["Body"].read()
+    try:
+        s3.put_object(Bucket="lake-landing", Key=base + "part-0000.csv", Body=original.replace(b"C0", b"X0", 1))
+        s3.put_object(Bucket="lake-landing", Key=base + "part-0099.csv", Body=original)
+        s3.delete_object(Bucket="lake-landing", Key=accounts)
+        found = reconcile(conn, s3, "s3://lake-landing/landing/", "LANDING.LANDING_STAGE")
+        kinds = {(p.partition.split("/")[1], p.file_name, p.kind) for p in found.problems}
+        assert kinds == {
+            ("customers", "part-0000.csv", "md5_mismatch"),
+            ("customers", "part-0099.csv", "extra"),
+            ("accounts", "part-0000.csv", "missing"),
+        }
+        failed = CliRunner().invoke(app, ["quality"], env=cli_env)
+        assert failed.exit_code == 1 and "3 landing files do not match their control files" in failed.output
+    finally:
+        s3.put_object(Bucket="lake-landing", Key=base + "part-0000.csv", Body=original)
+        s3.delete_object(Bucket="lake-landing", Key=base + "part-0099.csv")
+        s3.put_object(Bucket="lake-landing", Key=accounts, Body=removed)
