@@ -329,19 +329,11 @@ def quality() -> None:
     """Reconcile the landing zone with the producers' control files (missing, extra or
     altered files); exits 1 if anything does not match."""
     from lake import pipeline
-    from lake.reconcile import reconcile
-    from lake.session import connect
-    from procedures import landing
 
     with _errors():
         settings = _settings()
         with pipeline.target(settings) as endpoints:
-            conn = connect(settings, endpoints)
-            try:
-                stage = f"{settings.names.landing}.{settings.names.landing_stage}"
-                result = reconcile(conn, landing.s3_client(), settings.landing_url, stage)
-            finally:
-                conn.close()
+            result = pipeline.landing_reconciliation(settings, endpoints)
         table = Table(title="Landing zone against control files", title_justify="left")
         for col in ("producer", "entity", "load date", "files", "rows", "MB"):
             table.add_column(col, justify="right" if col in ("files", "rows", "MB") else "left")

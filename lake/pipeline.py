@@ -16,8 +16,9 @@ from typing import Any
 from lake import sqlfiles
 from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
+from lake.reconcile import Reconciliation, reconcile
 from lake.session import connect, open_session
-from procedures import generate_sample_data
+from procedures import generate_sample_data, landing
 from procedures.sample_data import Plan, Progress, plan_day
 
 
@@ -89,17 +90,19 @@ def generate(
     return StepReport("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
 
 
-def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport:
-    from lake.reconcile import reconcile
-    from procedures import landing
-
-    started = time.perf_counter()
+def landing_reconciliation(settings: Settings, endpoints: Endpoints | None) -> Reconciliation:
+    """The landing zone against the producers' control files, on the target."""
     conn = connect(settings, endpoints)
     try:
         stage = f"{settings.names.landing}.{settings.names.landing_stage}"
-        result = reconcile(conn, landing.s3_client(), settings.landing_url, stage)
+        return reconcile(conn, landing.s3_client(), settings.landing_url, stage)
     finally:
         conn.close()
+
+
+def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+    started = time.perf_counter()
+    result = landing_reconciliation(settings, endpoints)
     return StepReport(
         "reconcile landing",
         time.perf_counter() - started,
