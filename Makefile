@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data quality up down status clean lock
+.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -68,6 +68,16 @@ status: env  ## target, servers and last runs
 lock: env  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
 
+SNOW_VENV := .venv-snow
+
+$(SNOW_VENV)/.installed: requirements-snow.txt
+	@test -x $(SNOW_VENV)/bin/python || $(PYTHON) -m venv $(SNOW_VENV)
+	$(SNOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(SNOW_VENV)/bin/uv pip install --quiet --python $(SNOW_VENV)/bin/python -r requirements-snow.txt
+	@touch $@
+
+snow-env: $(SNOW_VENV)/.installed  ## snowflake-cli in its own environment (.venv-snow)
+
 clean:  ## remove the environment and local state
 	-$(BIN)/lake down 2>/dev/null
-	rm -rf $(VENV) .lake sample_data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SNOW_VENV) .lake sample_data .pytest_cache .mypy_cache .ruff_cache
