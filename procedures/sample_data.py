@@ -57,7 +57,6 @@ DEFECTS = (
     "unparseable_date",
     "duplicate",
 )
-ARRIVALS = ("late_arriving", "out_of_order")
 MANIFEST_SCHEMA = pa.schema(
     [
         ("batch_id", pa.string()),

@@ -103,12 +103,6 @@ class Entity:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"entity {self.name!r} has no column {name!r}")
-
 
 def _key(name: str, description: str) -> Column:
     return Column(name, "VARCHAR", description=description)
@@ -281,7 +275,3 @@ def entity(name: str) -> Entity:
         return ENTITY_BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown entity {name!r}; known: {', '.join(ENTITY_BY_NAME)}") from None
-
-
-def entities_of(producer: str) -> tuple[Entity, ...]:
-    return tuple(e for e in ENTITIES if e.producer == producer)
