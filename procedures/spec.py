@@ -77,10 +77,15 @@ class Column:
 
 @dataclass(frozen=True)
 class Reference:
-    """A column that points at another entity's business key (a vault link)."""
+    """A column that points at another entity's business key: one vault link.
+
+    ``link`` names it (``link_<link>``); by default ``<parent>_<child>`` in singular,
+    e.g. accounts.customer_id -> ``customer_account``.
+    """
 
     column: str
     entity: str
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,11 @@ ENTITIES: tuple[Entity, ...] = (
         id_width=10,
         event_column="updated_at",
         description="Client orders for products and services.",
-        references=(Reference("customer_id", "customers"), Reference("product_id", "products")),
+        references=(
+            Reference("customer_id", "customers"),
+            # the brief names it order -> product, the way an order line reads
+            Reference("product_id", "products", link="order_product"),
+        ),
         columns=(
             _key("order_id", "Order identifier."),
             _key("customer_id", "Client who placed the order."),

@@ -1,0 +1,246 @@
+"""The raw vault, derived from the entity spec: hubs, links, satellites, the hashing
+recipe, and their DDL. Adding an entity to ``procedures/spec.py`` adds its hub, its
+satellite and a link per reference; nothing here names an entity.
+
+Hashing recipe (one for every table, DESIGN.md "Data Vault conventions"):
+
+* hash key = MD5 of the business key parts, each ``UPPER(TRIM(part))`` (``^^`` when
+  null or blank), joined with ``||`` in declared order (a hub: its key; a link: the
+  parent key, then the child key), as a 32-character lower-case hex string
+  (``VARCHAR(32)``: BINARY(16) does not survive the local engine, hex reads the same in
+  both);
+* a null or blank *reference* maps to the zero key ``'0' * 32``, whose ghost row in
+  every hub carries the business key ``(unknown)``: the link row is kept and the gap
+  stays visible. A null or blank *own* business key cannot be identified: the row is
+  quarantined;
+* hashdiff = MD5 of the satellite's payload columns in declared order, each
+  ``TRIM(text)`` with ``^^`` for null, joined with ``||``; not upper-cased (a change of
+  case is a change).
+
+The same recipe is implemented twice, as SQL for the engines and in Python
+(``hash_key``, ``hashdiff``) for tests that check the engines against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from procedures import spec as S
+
+DELIMITER = "||"
+NULL_PLACEHOLDER = "^^"
+ZERO_KEY = "0" * 32
+GHOST_BUSINESS_KEY = "(unknown)"
+HASH_TYPE = "VARCHAR(32)"
+# Links and satellites of entities at or above this many day-1 rows per customer carry
+# cluster keys in Snowflake (the brief's "tables clustered on frequently filtered columns").
+LARGE_ENTITIES = frozenset({"transactions", "orders", "interactions"})
+
+
+@dataclass(frozen=True)
+class Hub:
+    entity: S.Entity
+
+    @property
+    def name(self) -> str:
+        return f"hub_{self.entity.singular}"
+
+    @property
+    def hash_key(self) -> str:
+        return f"{self.entity.singular}_hk"
+
+    @property
+    def business_key(self) -> str:
+        return self.entity.key
+
+
+@dataclass(frozen=True)
+class Link:
+    """A relationship from ``child`` (the entity holding the reference) to ``parent``."""
+
+    child: S.Entity
+    reference: S.Reference
+
+    @property
+    def parent(self) -> S.Entity:
+        return S.entity(self.reference.entity)
+
+    @property
+    def short(self) -> str:
+        return self.reference.link or f"{self.parent.singular}_{self.child.singular}"
+
+    @property
+    def name(self) -> str:
+        return f"link_{self.short}"
+
+    @property
+    def hash_key(self) -> str:
+        return f"{self.short}_hk"
+
+    @property
+    def hubs(self) -> tuple[tuple[Hub, str], ...]:
+        """(hub, the child's column holding that hub's business key), parent first."""
+        return ((Hub(self.parent), self.reference.column), (Hub(self.child), self.child.key))
+
+    @property
+    def large(self) -> bool:
+        return self.child.name in LARGE_ENTITIES
+
+
+@dataclass(frozen=True)
+class Satellite:
+    entity: S.Entity
+
+    @property
+    def name(self) -> str:
+        return f"sat_{self.entity.singular}"
+
+    @property
+    def hub(self) -> Hub:
+        return Hub(self.entity)
+
+    @property
+    def payload(self) -> tuple[S.Column, ...]:
+        """Descriptive columns: everything but the business key and the references."""
+        keys = {self.entity.key, *(r.column for r in self.entity.references)}
+        return tuple(c for c in self.entity.columns if c.name not in keys)
+
+    @property
+    def large(self) -> bool:
+        return self.entity.name in LARGE_ENTITIES
+
+
+HUBS: tuple[Hub, ...] = tuple(Hub(e) for e in S.ENTITIES)
+LINKS: tuple[Link, ...] = tuple(Link(e, r) for e in S.ENTITIES for r in e.references)
+SATELLITES: tuple[Satellite, ...] = tuple(Satellite(e) for e in S.ENTITIES)
+
+
+# --------------------------------------------------------------------------- the recipe in SQL
+
+
+def quote(identifier: str) -> str:
+    """A spec identifier, validated, as an unquoted upper-case Snowflake name."""
+    if not identifier.replace("_", "").isalnum() or identifier[0].isdigit():
+        raise ValueError(f"not a plain identifier: {identifier!r}")
+    return identifier.upper()
+
+
+def _key_part(column: str) -> str:
+    return f"COALESCE(NULLIF(UPPER(TRIM({quote(column)})), ''), '{NULL_PLACEHOLDER}')"
+
+
+def hash_key_sql(columns: Sequence[str]) -> str:
+    """MD5 of the business key parts, as in the recipe."""
+    joined = f" || '{DELIMITER}' || ".join(_key_part(c) for c in columns)
+    return f"MD5({joined})"
+
+
+def reference_key_sql(column: str) -> str:
+    """A reference's hash key, or the zero key when it is null or blank."""
+    return f"CASE WHEN NULLIF(TRIM({quote(column)}), '') IS NULL THEN '{ZERO_KEY}' ELSE {hash_key_sql([column])} END"
+
+
+def hashdiff_sql(columns: Sequence[str]) -> str:
+    parts = [f"COALESCE(TRIM(CAST({quote(c)} AS VARCHAR)), '{NULL_PLACEHOLDER}')" for c in columns]
+    return "MD5(" + f" || '{DELIMITER}' || ".join(parts) + ")"
+
+
+# --------------------------------------------------------------------------- the recipe in Python
+
+
+def _part(value: str | None) -> str:
+    text = "" if value is None else value.strip().upper()
+    return text or NULL_PLACEHOLDER
+
+
+def hash_key(*parts: str | None) -> str:
+    """The recipe's hash key of business key parts."""
+    return hashlib.md5(DELIMITER.join(_part(p) for p in parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def reference_key(value: str | None) -> str:
+    return ZERO_KEY if value is None or not value.strip() else hash_key(value)
+
+
+def hashdiff(values: Sequence[str | None]) -> str:
+    text = DELIMITER.join(NULL_PLACEHOLDER if v is None else v.strip() for v in values)
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+# --------------------------------------------------------------------------- DDL
+
+AUDIT_COLUMNS = (
+    ("load_ts", "TIMESTAMP_NTZ NOT NULL", "When the batch was loaded: one value per batch."),
+    ("record_source", "VARCHAR NOT NULL", "Producer and file the row came from."),
+    ("batch_id", "VARCHAR NOT NULL", "Landing batch, e.g. B20260105."),
+)
+
+
+def _table(name: str, columns: list[tuple[str, str]], comment: str, cluster: Sequence[str] = ()) -> str:
+    body = ",\n".join(f"    {quote(col)} {kind}" for col, kind in columns)
+    clustered = f"\n    CLUSTER BY ({', '.join(quote(c) for c in cluster)})" if cluster else ""
+    escaped = comment.replace("'", "''")
+    return (
+        f"CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.{quote(name)} (\n{body}\n)"
+        f"{clustered}\n    COMMENT = '{escaped}';"
+    )
+
+
+def _audit() -> list[tuple[str, str]]:
+    return [(c, kind) for c, kind, _ in AUDIT_COLUMNS]
+
+
+def hub_ddl(hub: Hub) -> str:
+    return _table(
+        hub.name,
+        [(hub.hash_key, f"{HASH_TYPE} NOT NULL"), (hub.business_key, "VARCHAR NOT NULL"), *_audit()],
+        f"Hub of {hub.entity.name} business keys. {hub.entity.description}",
+    )
+
+
+def link_ddl(link: Link) -> str:
+    columns = [(link.hash_key, f"{HASH_TYPE} NOT NULL")]
+    columns += [(hub.hash_key, f"{HASH_TYPE} NOT NULL") for hub, _ in link.hubs]
+    cluster = [link.hubs[0][0].hash_key, "load_ts"] if link.large else []
+    return _table(
+        link.name,
+        [*columns, *_audit()],
+        f"Link {link.parent.singular} -> {link.child.singular}, from {link.child.name}.{link.reference.column}.",
+        cluster,
+    )
+
+
+def satellite_ddl(sat: Satellite) -> str:
+    columns = [(sat.hub.hash_key, f"{HASH_TYPE} NOT NULL"), ("load_ts", "TIMESTAMP_NTZ NOT NULL")]
+    columns.append(("hashdiff", f"{HASH_TYPE} NOT NULL"))
+    columns += [(c.name, c.type) for c in sat.payload]
+    columns += [(c, kind) for c, kind, _ in AUDIT_COLUMNS if c != "load_ts"]
+    cluster = [sat.hub.hash_key, "load_ts"] if sat.large else []
+    return _table(
+        sat.name,
+        columns,
+        f"Descriptive attributes of {sat.entity.name}, insert-only, one row per change.",
+        cluster,
+    )
+
+
+def ddl() -> str:
+    """The whole raw vault's DDL, as shipped in sql/040_vault.sql."""
+    parts = [
+        "-- Generated from procedures/spec.py by `python -m procedures.vault`; do not edit by hand",
+        "-- (tests/procedures/test_vault.py fails when this file and the spec disagree).",
+        "-- Hubs, links and satellites of the raw vault; hashing recipe in procedures/vault.py.",
+        "-- Links and satellites of the large entities carry cluster keys (hash key, load_ts):",
+        "-- loads and point-in-time queries filter on both. The local engine ignores them.",
+        "",
+        *(hub_ddl(h) + "\n" for h in HUBS),
+        *(link_ddl(link) + "\n" for link in LINKS),
+        *(satellite_ddl(s) + "\n" for s in SATELLITES),
+    ]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(ddl(), end="")

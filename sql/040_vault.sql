@@ -1,0 +1,255 @@
+-- Generated from procedures/spec.py by `python -m procedures.vault`; do not edit by hand
+-- (tests/procedures/test_vault.py fails when this file and the spec disagree).
+-- Hubs, links and satellites of the raw vault; hashing recipe in procedures/vault.py.
+-- Links and satellites of the large entities carry cluster keys (hash key, load_ts):
+-- loads and point-in-time queries filter on both. The local engine ignores them.
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_CUSTOMER (
+    CUSTOMER_HK VARCHAR(32) NOT NULL,
+    CUSTOMER_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Hub of customers business keys. Institutional clients and their primary contact.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_ACCOUNT (
+    ACCOUNT_HK VARCHAR(32) NOT NULL,
+    ACCOUNT_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Hub of accounts business keys. Custody, cash and margin accounts held by clients.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_TRANSACTION (
+    TRANSACTION_HK VARCHAR(32) NOT NULL,
+    TRANSACTION_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Hub of transactions business keys. Cash and securities movements on accounts.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_ORDER (
+    ORDER_HK VARCHAR(32) NOT NULL,
+    ORDER_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Hub of orders business keys. Client orders for products and services.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_PRODUCT (
+    PRODUCT_HK VARCHAR(32) NOT NULL,
+    PRODUCT_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Hub of products business keys. The product and service catalogue.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_INTERACTION (
+    INTERACTION_HK VARCHAR(32) NOT NULL,
+    INTERACTION_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Hub of interactions business keys. Meetings, calls and service requests with clients.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_OPPORTUNITY (
+    OPPORTUNITY_HK VARCHAR(32) NOT NULL,
+    OPPORTUNITY_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Hub of opportunities business keys. Sales pipeline per client.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LINK_CUSTOMER_ACCOUNT (
+    CUSTOMER_ACCOUNT_HK VARCHAR(32) NOT NULL,
+    CUSTOMER_HK VARCHAR(32) NOT NULL,
+    ACCOUNT_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Link customer -> account, from accounts.customer_id.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LINK_ACCOUNT_TRANSACTION (
+    ACCOUNT_TRANSACTION_HK VARCHAR(32) NOT NULL,
+    ACCOUNT_HK VARCHAR(32) NOT NULL,
+    TRANSACTION_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    CLUSTER BY (ACCOUNT_HK, LOAD_TS)
+    COMMENT = 'Link account -> transaction, from transactions.account_id.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LINK_CUSTOMER_ORDER (
+    CUSTOMER_ORDER_HK VARCHAR(32) NOT NULL,
+    CUSTOMER_HK VARCHAR(32) NOT NULL,
+    ORDER_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    CLUSTER BY (CUSTOMER_HK, LOAD_TS)
+    COMMENT = 'Link customer -> order, from orders.customer_id.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LINK_ORDER_PRODUCT (
+    ORDER_PRODUCT_HK VARCHAR(32) NOT NULL,
+    PRODUCT_HK VARCHAR(32) NOT NULL,
+    ORDER_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    CLUSTER BY (PRODUCT_HK, LOAD_TS)
+    COMMENT = 'Link product -> order, from orders.product_id.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LINK_CUSTOMER_INTERACTION (
+    CUSTOMER_INTERACTION_HK VARCHAR(32) NOT NULL,
+    CUSTOMER_HK VARCHAR(32) NOT NULL,
+    INTERACTION_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    CLUSTER BY (CUSTOMER_HK, LOAD_TS)
+    COMMENT = 'Link customer -> interaction, from interactions.customer_id.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LINK_CUSTOMER_OPPORTUNITY (
+    CUSTOMER_OPPORTUNITY_HK VARCHAR(32) NOT NULL,
+    CUSTOMER_HK VARCHAR(32) NOT NULL,
+    OPPORTUNITY_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Link customer -> opportunity, from opportunities.customer_id.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_CUSTOMER (
+    CUSTOMER_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    LEGAL_NAME VARCHAR,
+    FIRST_NAME VARCHAR,
+    LAST_NAME VARCHAR,
+    EMAIL VARCHAR,
+    PHONE VARCHAR,
+    DATE_OF_BIRTH DATE,
+    TAX_ID VARCHAR,
+    ADDRESS_LINE VARCHAR,
+    CITY VARCHAR,
+    POSTAL_CODE VARCHAR,
+    DOMICILE_COUNTRY VARCHAR,
+    CLIENT_SEGMENT VARCHAR,
+    LIFECYCLE_STAGE VARCHAR,
+    RISK_RATING VARCHAR,
+    KYC_STATUS VARCHAR,
+    ONBOARDED_AT DATE,
+    UPDATED_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Descriptive attributes of customers, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_ACCOUNT (
+    ACCOUNT_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    ACCOUNT_NUMBER VARCHAR,
+    ACCOUNT_TYPE VARCHAR,
+    CURRENCY VARCHAR,
+    BALANCE NUMBER(18,2),
+    STATUS VARCHAR,
+    OPENED_AT DATE,
+    UPDATED_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Descriptive attributes of accounts, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_TRANSACTION (
+    TRANSACTION_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    TRANSACTION_TYPE VARCHAR,
+    DIRECTION VARCHAR,
+    AMOUNT NUMBER(18,2),
+    CURRENCY VARCHAR,
+    STATUS VARCHAR,
+    TRANSACTION_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    CLUSTER BY (TRANSACTION_HK, LOAD_TS)
+    COMMENT = 'Descriptive attributes of transactions, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_ORDER (
+    ORDER_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    QUANTITY NUMBER(18,0),
+    UNIT_PRICE NUMBER(18,2),
+    CURRENCY VARCHAR,
+    ORDER_STATUS VARCHAR,
+    CHANNEL VARCHAR,
+    ORDERED_AT TIMESTAMP_NTZ,
+    UPDATED_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    CLUSTER BY (ORDER_HK, LOAD_TS)
+    COMMENT = 'Descriptive attributes of orders, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_PRODUCT (
+    PRODUCT_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    PRODUCT_NAME VARCHAR,
+    ASSET_CLASS VARCHAR,
+    CURRENCY VARCHAR,
+    LIST_PRICE NUMBER(18,2),
+    IS_ACTIVE BOOLEAN,
+    LAUNCHED_AT DATE,
+    UPDATED_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Descriptive attributes of products, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_INTERACTION (
+    INTERACTION_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    CHANNEL VARCHAR,
+    INTERACTION_TYPE VARCHAR,
+    SENTIMENT VARCHAR,
+    DURATION_MINUTES NUMBER(9,0),
+    RELATIONSHIP_MANAGER VARCHAR,
+    INTERACTION_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    CLUSTER BY (INTERACTION_HK, LOAD_TS)
+    COMMENT = 'Descriptive attributes of interactions, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_OPPORTUNITY (
+    OPPORTUNITY_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    OPPORTUNITY_NAME VARCHAR,
+    STAGE VARCHAR,
+    AMOUNT NUMBER(18,2),
+    CURRENCY VARCHAR,
+    PROBABILITY_PCT NUMBER(5,0),
+    EXPECTED_CLOSE_DATE DATE,
+    UPDATED_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Descriptive attributes of opportunities, insert-only, one row per change.';

@@ -1,0 +1,106 @@
+"""The raw vault derived from the spec: names, DDL, and one hashing recipe on every engine."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from lake import sqlfiles
+from procedures import spec as S
+from procedures import vault as V
+
+BRIEF_HUBS = {"customer", "account", "transaction", "order", "product", "interaction", "opportunity"}
+BRIEF_LINKS = {
+    "customer_account",
+    "account_transaction",
+    "customer_order",
+    "order_product",
+    "customer_interaction",
+    "customer_opportunity",
+}
+
+
+@pytest.mark.unit
+def test_the_brief_names() -> None:
+    assert {h.name for h in V.HUBS} == {f"hub_{n}" for n in BRIEF_HUBS}
+    assert {link.name for link in V.LINKS} == {f"link_{n}" for n in BRIEF_LINKS}
+    assert {s.name for s in V.SATELLITES} == {f"sat_{n}" for n in BRIEF_HUBS}
+
+
+@pytest.mark.unit
+def test_shipped_ddl_is_generated_from_the_spec() -> None:
+    shipped = (sqlfiles.SQL_DIR / "040_vault.sql").read_text()
+    assert shipped == V.ddl(), "sql/040_vault.sql is stale: run `python -m procedures.vault > sql/040_vault.sql`"
+
+
+@pytest.mark.unit
+def test_every_landed_column_has_one_home() -> None:
+    for ent in S.ENTITIES:
+        homes = [ent.key]
+        homes += [r.column for r in ent.references]
+        homes += [c.name for c in V.Satellite(ent).payload]
+        assert sorted(homes) == sorted(ent.column_names), ent.name
+
+
+@pytest.mark.unit
+def test_large_links_and_satellites_are_clustered() -> None:
+    for link in V.LINKS:
+        assert ("CLUSTER BY" in V.link_ddl(link)) == (link.child.name in V.LARGE_ENTITIES), link.name
+    for sat in V.SATELLITES:
+        assert ("CLUSTER BY (TRANSACTION_HK, LOAD_TS)" in V.satellite_ddl(sat)) == (sat.name == "sat_transaction")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("parts", "text"),
+    [
+        pytest.param((" c000000001 ",), "C000000001", id="trim_and_upper"),
+        pytest.param(("C1", "a7"), "C1||A7", id="link_parent_first"),
+        pytest.param((None, "A7"), "^^||A7", id="null_reference_part"),
+        pytest.param(("  ", "A7"), "^^||A7", id="blank_reference_part"),
+    ],
+)
+def test_hash_key_recipe(parts: tuple[str | None, ...], text: str) -> None:
+    assert V.hash_key(*parts) == hashlib.md5(text.encode()).hexdigest()
+
+
+@pytest.mark.unit
+def test_zero_key_and_hashdiff() -> None:
+    assert V.reference_key(None) == V.reference_key(" ") == V.ZERO_KEY == "0" * 32
+    assert V.reference_key(" c1") == V.hash_key("C1")
+    assert V.hashdiff([None, " Smith ", "smith"]) == hashlib.md5(b"^^||Smith||smith").hexdigest()
+
+
+SAMPLES = [
+    ("c000000001", " Smith ", None),
+    ("  C000000001  ", "smith", "O'Brien"),
+    ("", "Zoë", "x||y"),
+    (None, None, None),
+    ("'; DROP TABLE x; --", "Müller", "^^"),
+]
+
+
+@pytest.mark.integration
+def test_the_engine_hashes_as_the_recipe(conn: Any) -> None:
+    values = ", ".join(
+        "(" + ", ".join("NULL" if v is None else "'" + v.replace("'", "''") + "'" for v in row) + ")" for row in SAMPLES
+    )
+    cur = conn.cursor()
+    cur.execute(
+        f"SELECT {V.hash_key_sql(['k'])}, {V.reference_key_sql('k')}, {V.hash_key_sql(['k', 'a'])}, "
+        f"{V.hashdiff_sql(['a', 'b'])} FROM (VALUES {values}) AS t(k, a, b)"
+    )
+    got = cur.fetchall()
+    expected = [(V.hash_key(k), V.reference_key(k), V.hash_key(k, a), V.hashdiff([a, b])) for k, a, b in SAMPLES]
+    assert got == expected
+
+
+@pytest.mark.integration
+def test_vault_tables_exist_after_setup(conn: Any) -> None:
+    cur = conn.cursor()
+    cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'VAULT'")
+    tables = {r[0].lower() for r in cur.fetchall()}
+    expected = {t.name for t in (*V.HUBS, *V.LINKS, *V.SATELLITES)}
+    assert expected <= tables
