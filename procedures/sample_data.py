@@ -86,15 +86,14 @@ class Volume:
     """How many rows an entity gets: on day 1, and new / updated on every later day."""
 
     initial: float  # rows per customer on day 1 (customers: 1; products: see catalogue_size)
-    daily_new: float  # new rows per existing customer per later day
+    daily_new: float  # new rows per existing customer per later day (customers: per scale)
     daily_update_share: float  # share of existing rows updated per later day
-    parent: str | None = None  # for accounts: a fixed number per customer
 
 
 VOLUMES: dict[str, Volume] = {
     "customers": Volume(1.0, 0.01, 0.03),
-    "accounts": Volume(2.0, 0.02, 0.05, parent="customers"),
-    "transactions": Volume(8.0, 4.0, 0.0),
+    "accounts": Volume(2.0, 0.02, 0.05),  # exactly ACCOUNTS_PER_CUSTOMER per customer
+    "transactions": Volume(8.0, 4.0, 0.0),  # 2 per account and day
     "orders": Volume(3.0, 0.3, 0.0),
     "products": Volume(0.0, 0.0, 0.05),
     "interactions": Volume(4.0, 0.2, 0.0),
@@ -192,7 +191,8 @@ class Plan:
         Closed-form per day, so any day can be planned without replaying earlier ones.
         """
         days = np.arange(self.days + 1, dtype=np.int64)
-        customers = np.where(days > 0, self.scale + (days - 1) * math.ceil(self.scale * 0.01), 0)
+        daily_clients = math.ceil(self.scale * VOLUMES["customers"].daily_new)
+        customers = np.where(days > 0, self.scale + (days - 1) * daily_clients, 0)
         counts = {
             "customers": customers,
             "accounts": ACCOUNTS_PER_CUSTOMER * customers,
@@ -201,8 +201,7 @@ class Plan:
         for name, vol in VOLUMES.items():
             if name in counts:
                 continue
-            per_customer = vol.daily_new * (ACCOUNTS_PER_CUSTOMER / 2 if name == "transactions" else 1)
-            daily = np.round(customers[:-1] * per_customer).astype(np.int64)
+            daily = np.round(customers[:-1] * vol.daily_new).astype(np.int64)
             counts[name] = np.concatenate([[0], round(self.scale * vol.initial) + np.cumsum(np.r_[0, daily[1:]])])
         return counts
 
