@@ -18,6 +18,12 @@ procedures' SQL:
 * DuckDB reads a path like ``.../load_date=2026-01-05/part-0000.csv`` as a Hive
   partition and adds a ``load_date`` column, so a positional CSV COPY gets one value too
   many. Snowflake adds no such column; here COPY reads with Hive partitioning off.
+* COPY with a transformation (``COPY INTO t FROM (SELECT $1:col, $2,
+  METADATA$FILENAME, METADATA$FILE_ROW_NUMBER FROM @stage) ...``) worked only for
+  ``$1:name`` on Parquet, and JSON files not at all. ``copy_transformation`` supports
+  ``$1:name`` (Parquet, JSON), ``$N`` (CSV, read as text like Snowflake does),
+  METADATA$FILENAME (the stage-relative path) and METADATA$FILE_ROW_NUMBER (exact for
+  Parquet; read order for CSV and JSON, one file per statement), and ``TYPE = JSON``.
 * A statement the server cannot parse came back as HTTP 500, which the connector
   retries; here it reaches the cursor, which answers with Snowflake's syntax error.
   Any other server-side failure is answered as a failed query (HTTP 200,
@@ -110,9 +116,100 @@ def _without_hive_partitions(read_expression: Any) -> Any:
     def wrapped(self: Any, url: str) -> exp.Expr:
         call = read_expression(self, url)
         call.append("expressions", copy_into.FileTypeHandler.make_eq("hive_partitioning", False))
+        if isinstance(self, copy_into.ReadCSV):
+            # Snowflake loads CSV fields as the text they are ("007" stays "007")
+            call.append("expressions", copy_into.FileTypeHandler.make_eq("all_varchar", True))
         return call
 
     return wrapped
+
+
+class ReadJSON(copy_into.FileTypeHandler):
+    """Newline-delimited JSON, for COPY with a transformation."""
+
+    def read_expression(self, url: str) -> exp.Expr:
+        return exp.func(
+            "read_json",
+            exp.Literal(this=url, is_string=True),
+            self.make_eq("format", "newline_delimited"),
+            self.make_eq("hive_partitioning", False),
+        )
+
+
+def _params_with_json(params_fn: Any) -> Any:
+    def wrapped(expr: exp.Copy, params: Any = None) -> Any:
+        json_format = None
+        for param in expr.args.get("params", []):
+            if isinstance(param.this, exp.Var) and param.this.name.upper() == "FILE_FORMAT":
+                for prop in param.expressions:
+                    value = prop.args.get("value")
+                    if prop.name.upper() == "TYPE" and value is not None and value.name.upper() == "JSON":
+                        json_format = param
+        if json_format is None:
+            return params_fn(expr, params)
+        rest = [p for p in expr.args["params"] if p is not json_format]
+        stripped = expr.copy()
+        stripped.set("params", [p.copy() for p in rest])
+        result = params_fn(stripped, params)
+        result.file_format = ReadJSON()
+        return result
+
+    return wrapped
+
+
+def _is_file_row_number(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Column) and node.name.upper() == "METADATA$FILE_ROW_NUMBER"
+
+
+def _inserts_with_transformation(inserts_fn: Any) -> Any:
+    """COPY ... FROM (SELECT ...): one INSERT per file, with the columns translated."""
+
+    def wrapped(expr: exp.Copy, params: Any, urls: list[str], parquet_info: Any = None) -> Any:
+        from_ = expr.args["files"][0]
+        if not isinstance(from_, exp.Subquery):
+            return inserts_fn(expr, params, urls, parquet_info)
+        select = from_.this
+        parquet = isinstance(params.file_format, copy_into.ReadParquet)
+        names = params.files or urls
+        inserts = []
+        for name, url in zip(names, urls, strict=True):
+            columns = []
+            for projection in select.expressions:
+                node = projection.copy()
+                node = node.transform(lambda e, name=name, parquet=parquet: _translate(e, name, parquet))
+                columns.append(node)
+            source = params.file_format.read_expression(url)
+            if parquet and any(_is_file_row_number(e) for p in select.expressions for e in p.walk()):
+                source.append("expressions", copy_into.FileTypeHandler.make_eq("file_row_number", True))
+            inserts.append(
+                exp.Insert(
+                    this=expr.this,
+                    expression=exp.Select(expressions=columns).from_(exp.Table(this=source)),
+                    by_name=False,
+                )
+            )
+        return inserts
+
+    return wrapped
+
+
+def _translate(node: exp.Expr, file_name: str, parquet: bool) -> exp.Expr:
+    """One projection of a COPY transformation, in terms of DuckDB's file readers."""
+    if isinstance(node, exp.JSONExtract) and isinstance(node.this, exp.Parameter):
+        key = node.expression.find(exp.JSONPathKey)
+        if key is not None:
+            return exp.Column(this=exp.Identifier(this=key.this, quoted=True))
+    if isinstance(node, exp.Parameter) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return exp.Var(this=f"#{node.this.this}")  # $N: the Nth column of a CSV file
+    if isinstance(node, exp.Column) and node.name.upper() == "METADATA$FILENAME":
+        return exp.Literal(this=file_name, is_string=True)
+    if _is_file_row_number(node):
+        if parquet:
+            return exp.Add(
+                this=exp.Column(this=exp.Identifier(this="file_row_number")), expression=exp.Literal.number(1)
+            )
+        return exp.Window(this=exp.RowNumber())
+    return node
 
 
 def persist_global(instance: FakeSnow, path: Path) -> None:
@@ -167,6 +264,8 @@ def apply(instance: FakeSnow) -> None:
 
     for reader in (copy_into.ReadCSV, copy_into.ReadParquet):
         reader.read_expression = _without_hive_partitions(reader.read_expression)  # type: ignore[method-assign]
+    copy_into._params = _params_with_json(copy_into._params)
+    copy_into._inserts = _inserts_with_transformation(copy_into._inserts)
 
     internal_list_sql = stage.list_stage_files_sql
 

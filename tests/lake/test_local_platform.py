@@ -260,3 +260,48 @@ def test_reconciliation_finds_missing_extra_and_altered_files(
         s3.put_object(Bucket="lake-landing", Key=base + "part-0000.csv", Body=original)
         s3.delete_object(Bucket="lake-landing", Key=base + "part-0099.csv")
         s3.put_object(Bucket="lake-landing", Key=accounts, Body=removed)
+
+
+@pytest.mark.parametrize(
+    ("producer", "entity"),
+    [
+        pytest.param("crm", "customers", id="csv"),
+        pytest.param("finance", "accounts", id="json"),
+        pytest.param("operations", "orders", id="parquet"),
+    ],
+)
+def test_copy_transformation_keeps_file_name_and_row_number(
+    generated: dict[str, Any], conn: Any, applied: Endpoints, producer: str, entity: str
+) -> None:
+    """Every landed row, as text, with the file it came from and its row in that file:
+    what ingestion needs so a quarantined row can be traced to its source."""
+    from lake.local.serve import s3_client
+    from procedures.spec import entity as spec_entity
+
+    ent = spec_entity(entity)
+    control = control_rows(applied, producer, entity, "2026-01-06")[0]
+    path = f"{producer}/{entity}/load_date=2026-01-06/{control['file_name']}"
+    fmt = control["file_format"]
+    table = f"LANDING.T_{entity.upper()}_{fmt.upper()}"
+    columns = ", ".join(f"{c} VARCHAR" for c in ent.column_names)
+    rows(conn, f"CREATE OR REPLACE TABLE {table} ({columns}, file_name VARCHAR, file_row_number NUMBER)")
+    fields = [f"${i}" if fmt == "csv" else f"$1:{c}" for i, c in enumerate(ent.column_names, start=1)]
+    file_format = {
+        "csv": "TYPE = 'CSV' SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"'",
+        "json": "TYPE = 'JSON'",
+        "parquet": "TYPE = 'PARQUET'",
+    }[fmt]
+    rows(conn, "USE SCHEMA LANDING")
+    loaded = rows(
+        conn,
+        f"COPY INTO {table} FROM (SELECT {', '.join(fields)}, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER "
+        f"FROM @LANDING.LANDING_STAGE) FILES = ('{path}') FILE_FORMAT = ({file_format})",
+    )
+    assert loaded[0][1] == "LOADED" and loaded[0][3] == int(control["row_count"])
+    got = rows(conn, f"SELECT * FROM {table} ORDER BY file_row_number")
+    body = s3_client(applied.s3_endpoint).get_object(Bucket=applied.bucket, Key=f"landing/{path}")["Body"].read()
+    expected = [
+        (*row.values(), path, number)
+        for number, row in enumerate(landing.read_back(body, fmt).to_pylist(), start=1)  # type: ignore[arg-type]
+    ]
+    assert got == expected
