@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env vault-ddl
+.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env ddl
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -65,7 +65,8 @@ down: env  ## stop the local servers
 status: env  ## target, servers and last runs
 	$(BIN)/lake status
 
-vault-ddl: env  ## regenerate sql/040_vault.sql from the entity spec
+ddl: env  ## regenerate the spec-derived DDL (sql/035_landing_tables.sql, sql/040_vault.sql)
+	$(BIN)/python -m procedures.ingest > sql/035_landing_tables.sql
 	$(BIN)/python -m procedures.vault > sql/040_vault.sql
 
 lock: env  ## re-resolve requirements.lock from pyproject.toml

@@ -218,32 +218,38 @@ def _print_run(settings: Any, report: Any) -> None:
         steps.add_column(col, justify="right" if col == "seconds" else "left")
     for step in report.steps:
         detail = step.detail
-        text = (
-            f"{detail['total_rows']:,} rows in {detail['files']} files, {detail['bytes'] / 1e6:,.1f} MB"
-            if "total_rows" in detail
-            else ", ".join(f"{k} {v}" for k, v in detail.items())
-        )
+        if "bytes" in detail:
+            text = f"{detail['total_rows']:,} rows in {detail['files']} files, {detail['bytes'] / 1e6:,.1f} MB"
+        elif "reconciliation_issues" in detail:
+            files = ", ".join(f"{n} {status.lower()}" for status, n in detail["files"].items()) or "no new files"
+            text = f"{detail['total_rows']:,} rows landed ({files}), {detail['reconciliation_issues']} issues"
+        else:
+            text = ", ".join(f"{k} {v}" for k, v in detail.items())
         steps.add_row(step.name, f"{step.seconds:.1f}", text)
     console.print(steps)
-    _print_generation(gen)
+    _print_generation(gen, report.ingestion)
     console.print(
         f"[green]done[/] in {report.seconds:.1f}s on target {settings.target}; "
         f'look inside with [bold]lake sql "list @{settings.names.landing}.{settings.names.landing_stage}"[/]'
     )
 
 
-def _print_generation(gen: dict[str, Any]) -> None:
+def _print_generation(gen: dict[str, Any], ingested: dict[str, Any] | None = None) -> None:
     from procedures.spec import ENTITIES
 
     table = Table(
         title="Landed rows", title_justify="left", caption=f"{', '.join(gen['batches'])} at {gen['landing_url']}"
     )
-    for col in ("producer", "entity", "rows"):
-        table.add_column(col, justify="right" if col == "rows" else "left")
+    landed = (ingested or {}).get("rows", {})
+    columns = ("producer", "entity", "generated", "landed") if ingested else ("producer", "entity", "generated")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("producer", "entity") else "right")
     for ent in ENTITIES:
         if ent.name in gen["rows"]:
-            table.add_row(ent.producer, ent.name, f"{gen['rows'][ent.name]:,}")
-    table.add_row("", "[bold]total", f"[bold]{gen['total_rows']:,}")
+            cells = [ent.producer, ent.name, f"{gen['rows'][ent.name]:,}"]
+            table.add_row(*cells, *([f"{landed.get(ent.name, 0):,}"] if ingested else []))
+    totals = ["", "[bold]total", f"[bold]{gen['total_rows']:,}"]
+    table.add_row(*totals, *([f"[bold]{sum(landed.values()):,}"] if ingested else []))
     console.print(table)
     defects = Table(title="Injected on purpose", title_justify="left", caption="listed in _generator/manifest/")
     defects.add_column("kind")

@@ -1,7 +1,7 @@
 """The whole pipeline on the configured target, step by step.
 
-Today: apply ``sql/``, ``GENERATE_SAMPLE_DATA``, then reconcile the landing zone with
-the producers' control files. Each step calls the same handler
+Today: apply ``sql/``, ``GENERATE_SAMPLE_DATA``, reconcile the landing zone with the
+producers' control files, then ``INGEST_LANDING`` into the landing tables. Each step calls the same handler
 Snowflake calls, with a Snowpark Session on the target.
 """
 
@@ -18,7 +18,7 @@ from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
 from lake.session import connect, open_session
-from procedures import generate_sample_data, landing
+from procedures import generate_sample_data, ingest_landing, landing
 from procedures.sample_data import Plan, Progress, plan_day
 
 
@@ -33,6 +33,7 @@ class StepReport:
 class RunReport:
     steps: list[StepReport] = field(default_factory=list)
     generation: dict[str, Any] = field(default_factory=dict)
+    ingestion: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -100,6 +101,22 @@ def landing_reconciliation(settings: Settings, endpoints: Endpoints | None) -> R
         conn.close()
 
 
+def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
+    started = time.perf_counter()
+    session = open_session(settings, endpoints)
+    try:
+        summary = ingest_landing.run(
+            session,
+            batch_id=batch_id,
+            stage=f"{settings.names.landing}.{settings.names.landing_stage}",
+            landing_schema=settings.names.landing,
+            audit_table=f"{settings.names.audit}.PROCEDURE_RUNS",
+        )
+    finally:
+        session.close()
+    return StepReport("INGEST_LANDING", time.perf_counter() - started, summary)
+
+
 def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport:
     started = time.perf_counter()
     result = landing_reconciliation(settings, endpoints)
@@ -125,6 +142,9 @@ def run(
         report.steps.append(step)
         report.generation = step.detail
         report.steps.append(reconcile_landing(settings, endpoints))
+        step = ingest(settings, endpoints)
+        report.steps.append(step)
+        report.ingestion = step.detail
     return report
 
 

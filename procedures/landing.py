@@ -72,6 +72,10 @@ def batch_id_for(load_date: date) -> str:
     return f"B{load_date:%Y%m%d}"
 
 
+def batch_id_for_date(iso_date: str) -> str:
+    return batch_id_for(date.fromisoformat(iso_date))
+
+
 def parse_formats(spec: str) -> dict[str, FileFormat]:
     """Parse ``parquet`` or ``crm=csv,finance=json`` into a format per producer.
 

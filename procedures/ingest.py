@@ -1,0 +1,255 @@
+"""Ingestion: producer files from the S3 stage into one landing table per entity.
+
+Every column lands as text, with the file it came from, its row number in that file and
+the batch, so COPY rejects nothing and every row can be traced. Files are named by the
+producers' control files (``_control.csv`` per producer, entity and load date), never by
+listing a prefix; COPY's load history skips a file loaded before. A file that cannot be
+read is recorded in ``LANDING.INGEST_ERRORS`` and the rest of the batch continues. What
+arrived is reconciled with what the control files promised in
+``LANDING.RECONCILIATION``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from procedures import landing
+from procedures import spec as S
+from procedures.vault import quote
+
+LINEAGE_COLUMNS = (
+    ("file_name", "VARCHAR", "Stage-relative path of the file the row came from."),
+    ("file_row_number", "NUMBER(38,0)", "Row number within that file, from 1."),
+    ("batch_id", "VARCHAR", "Batch of the control file that named the file."),
+    ("ingested_at", "TIMESTAMP_NTZ", "When the row was copied in."),
+)
+CONTROL_TABLE = "CONTROL_FILES"
+ERRORS_TABLE = "INGEST_ERRORS"
+RECONCILIATION_TABLE = "RECONCILIATION"
+CONTROL_PATH = re.compile(
+    r"^(?P<producer>[a-z_]+)/(?P<entity>[a-z_]+)/load_date=(?P<date>\d{4}-\d{2}-\d{2})/_control\.csv$"
+)
+FILE_FORMATS = {
+    "parquet": "TYPE = 'PARQUET'",
+    "csv": "TYPE = 'CSV' SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"'",
+    "json": "TYPE = 'JSON'",
+}
+
+
+def landing_table(entity: S.Entity) -> str:
+    return quote(entity.name)
+
+
+# --------------------------------------------------------------------------- DDL
+
+
+def _create(name: str, columns: list[tuple[str, str]], comment: str) -> str:
+    body = ",\n".join(f"    {quote(c)} {kind}" for c, kind in columns)
+    return (
+        f"CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.{quote(name)} (\n{body}\n)\n"
+        f"    COMMENT = '{comment}';"
+    )
+
+
+def ddl() -> str:
+    """Landing tables (one per entity, every column text) and ingestion's bookkeeping."""
+    parts = [
+        "-- Generated from procedures/spec.py by `python -m procedures.ingest`; do not edit by hand",
+        "-- (tests/procedures/test_ingest.py fails when this file and the spec disagree).",
+        "",
+    ]
+    for ent in S.ENTITIES:
+        columns = [(c, "VARCHAR") for c in ent.column_names]
+        columns += [(c, kind) for c, kind, _ in LINEAGE_COLUMNS]
+        parts.append(_create(ent.name, columns, f"{ent.producer} {ent.name} as landed, every field as text") + "\n")
+    parts.append(
+        _create(
+            CONTROL_TABLE,
+            [(c, "VARCHAR") for c in landing.CONTROL_COLUMNS]
+            + [("control_path", "VARCHAR"), ("ingested_at", "TIMESTAMP_NTZ")],
+            "Producers control files: the files, row counts and checksums each batch promised",
+        )
+        + "\n"
+    )
+    parts.append(
+        _create(
+            ERRORS_TABLE,
+            [
+                ("batch_id", "VARCHAR"),
+                ("file_name", "VARCHAR"),
+                ("reason", "VARCHAR"),
+                ("recorded_at", "TIMESTAMP_NTZ"),
+            ],
+            "Files that could not be read, and why; the rest of their batch was loaded",
+        )
+        + "\n"
+    )
+    parts.append(
+        _create(
+            RECONCILIATION_TABLE,
+            [
+                ("batch_id", "VARCHAR"),
+                ("producer", "VARCHAR"),
+                ("entity", "VARCHAR"),
+                ("file_name", "VARCHAR"),
+                ("issue", "VARCHAR"),
+                ("expected_rows", "NUMBER(38,0)"),
+                ("landed_rows", "NUMBER(38,0)"),
+                ("recorded_at", "TIMESTAMP_NTZ"),
+            ],
+            "Where a batch differs from its control files: missing or unreadable files, row counts",
+        )
+        + "\n"
+    )
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- ingestion
+
+
+@dataclass
+class FileResult:
+    file_name: str
+    entity: str
+    status: str  # LOADED | LOAD_SKIPPED | FAILED
+    rows: int = 0
+    error: str | None = None
+
+
+@dataclass
+class IngestResult:
+    batches: list[str] = field(default_factory=list)
+    files: list[FileResult] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    issues: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        status: dict[str, int] = {}
+        for f in self.files:
+            status[f.status] = status.get(f.status, 0) + 1
+        return {
+            "batches": self.batches,
+            "files": status,
+            "rows": self.rows,
+            "total_rows": sum(self.rows.values()),
+            "reconciliation_issues": self.issues,
+            "failed_files": [{"file": f.file_name, "error": f.error} for f in self.files if f.status == "FAILED"],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def control_paths(session: Any, stage: str) -> Iterator[tuple[str, re.Match[str]]]:
+    """Control files under the stage, as stage-relative paths."""
+    rows = session.sql(f"LIST @{stage}").collect()
+    root = _stage_root(session, stage)
+    for row in rows:
+        path = str(row[0]).removeprefix(root)
+        if match := CONTROL_PATH.match(path):
+            yield path, match
+
+
+def _stage_root(session: Any, stage: str) -> str:
+    schema, _, name = stage.rpartition(".")
+    found = session.sql(f"SHOW STAGES LIKE {_literal(name)} IN SCHEMA {schema}").collect()
+    url = str(found[0]["url"]) if found else ""
+    return url if url.endswith("/") else url + "/"
+
+
+def ingest(session: Any, stage: str, landing_schema: str, batch_id: str = "") -> IngestResult:
+    """Load every batch not ingested yet (or only ``batch_id``)."""
+    started = time.perf_counter()
+    result = IngestResult()
+    schema = quote(landing_schema)
+    session.sql(f"USE SCHEMA {schema}").collect()
+    done = {r[0] for r in session.sql(f"SELECT DISTINCT control_path FROM {schema}.{CONTROL_TABLE}").collect()}
+    pending = [
+        (path, m)
+        for path, m in sorted(control_paths(session, stage))
+        if (not batch_id and path not in done) or (batch_id and landing.batch_id_for_date(m["date"]) == batch_id)
+    ]
+    for path, match in pending:
+        batch = landing.batch_id_for_date(match["date"])
+        if batch not in result.batches:
+            result.batches.append(batch)
+        if path not in done:
+            _copy_control(session, stage, schema, path)
+        ent = S.entity(match["entity"])
+        control = session.sql(
+            f"SELECT file_name, file_format, row_count FROM {schema}.{CONTROL_TABLE} "
+            f"WHERE control_path = {_literal(path)}"
+        ).collect()
+        prefix = path.rsplit("/", 1)[0] + "/"
+        for row in control:
+            file_result = _copy_file(session, stage, schema, ent, prefix + str(row[0]), str(row[1]), batch)
+            result.files.append(file_result)
+            result.rows[ent.name] = result.rows.get(ent.name, 0) + file_result.rows
+    result.issues = _reconcile(session, schema, result.batches)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _copy_control(session: Any, stage: str, schema: str, path: str) -> None:
+    fields = ", ".join(f"${i}" for i in range(1, len(landing.CONTROL_COLUMNS) + 1))
+    session.sql(
+        f"COPY INTO {schema}.{CONTROL_TABLE} FROM (SELECT {fields}, METADATA$FILENAME, CURRENT_TIMESTAMP() "
+        f"FROM @{stage}) FILES = ({_literal(path)}) FILE_FORMAT = ({FILE_FORMATS['csv']})"
+    ).collect()
+
+
+def _copy_file(
+    session: Any, stage: str, schema: str, ent: S.Entity, path: str, file_format: str, batch: str
+) -> FileResult:
+    if file_format not in FILE_FORMATS:
+        return FileResult(path, ent.name, "FAILED", error=f"unknown file format {file_format!r} in the control file")
+    fields = [f"${i}" if file_format == "csv" else f"$1:{c}" for i, c in enumerate(ent.column_names, start=1)]
+    statement = (
+        f"COPY INTO {schema}.{landing_table(ent)} FROM (SELECT {', '.join(fields)}, METADATA$FILENAME, "
+        f"METADATA$FILE_ROW_NUMBER, {_literal(batch)}, CURRENT_TIMESTAMP() FROM @{stage}) "
+        f"FILES = ({_literal(path)}) FILE_FORMAT = ({FILE_FORMATS[file_format]})"
+    )
+    try:
+        row = session.sql(statement).collect()[0]
+    except Exception as err:
+        reason = str(err).splitlines()[0][:500]
+        session.sql(
+            f"INSERT INTO {schema}.{ERRORS_TABLE} VALUES (?, ?, ?, CURRENT_TIMESTAMP())", params=[batch, path, reason]
+        ).collect()
+        return FileResult(path, ent.name, "FAILED", error=reason)
+    return FileResult(path, ent.name, str(row[1]), rows=int(row[3] or 0))
+
+
+def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
+    """Record every control-file row whose file did not land with the promised rows."""
+    if not batches:
+        return 0
+    entity_counts = " UNION ALL ".join(
+        f"SELECT file_name, COUNT(*) AS n FROM {schema}.{landing_table(e)} GROUP BY file_name" for e in S.ENTITIES
+    )
+    in_batches = ", ".join(_literal(b) for b in batches)
+    prefix = "REGEXP_REPLACE(c.control_path, '_control[.]csv$', '')"
+    session.sql(f"DELETE FROM {schema}.{RECONCILIATION_TABLE} WHERE batch_id IN ({in_batches})").collect()
+    session.sql(
+        f"INSERT INTO {schema}.{RECONCILIATION_TABLE} "
+        f"SELECT c.batch_id, c.producer, c.entity, {prefix} || c.file_name, "
+        "CASE WHEN l.n IS NULL THEN 'missing_or_unreadable' ELSE 'row_count_mismatch' END, "
+        "TRY_CAST(c.row_count AS NUMBER), COALESCE(l.n, 0), CURRENT_TIMESTAMP() "
+        f"FROM {schema}.{CONTROL_TABLE} c LEFT JOIN ({entity_counts}) l ON l.file_name = {prefix} || c.file_name "
+        f"WHERE c.batch_id IN ({in_batches}) AND COALESCE(l.n, -1) <> TRY_CAST(c.row_count AS NUMBER)"
+    ).collect()
+    found = session.sql(
+        f"SELECT COUNT(*) FROM {schema}.{RECONCILIATION_TABLE} WHERE batch_id IN ({in_batches})"
+    ).collect()
+    return int(found[0][0])
+
+
+if __name__ == "__main__":
+    print(ddl(), end="")
