@@ -65,9 +65,10 @@ down: env  ## stop the local servers
 status: env  ## target, servers and last runs
 	$(BIN)/lake status
 
-ddl: env  ## regenerate the spec-derived DDL (sql/035_landing_tables.sql, sql/040_vault.sql)
+ddl: env  ## regenerate the spec-derived DDL (sql/035, 040, 045)
 	$(BIN)/python -m procedures.ingest > sql/035_landing_tables.sql
 	$(BIN)/python -m procedures.vault > sql/040_vault.sql
+	$(BIN)/python -m procedures.staging > sql/045_staging.sql
 
 lock: env  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock

@@ -18,6 +18,7 @@ from lake.local.stack import Endpoints, LocalStack
 from lake.session import connect, open_session
 
 SMALL = {"scale": 1500, "days": 3, "seed": 11, "formats": "crm=csv,finance=json,operations=parquet"}
+SMALL_BATCHES = ("B20260105", "B20260106", "B20260107")
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +61,12 @@ def session(settings: Settings, applied: Endpoints) -> Iterator[Any]:
 def generated(settings: Settings, applied: Endpoints) -> dict[str, Any]:
     """Three days of small, mixed-format batches in the local landing bucket."""
     return pipeline.generate(settings, applied, **SMALL).detail
+
+
+@pytest.fixture(scope="session")
+def ingested(settings: Settings, generated: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+    """`generated`, ingested batch by batch into the landing tables."""
+    return {batch: pipeline.ingest(settings, applied, batch_id=batch).detail for batch in SMALL_BATCHES}
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,9 @@ procedures' SQL:
   ``$1:name`` (Parquet, JSON), ``$N`` (CSV, read as text like Snowflake does),
   METADATA$FILENAME (the stage-relative path) and METADATA$FILE_ROW_NUMBER (exact for
   Parquet; read order for CSV and JSON, one file per statement), and ``TYPE = JSON``.
+* ``TRY_CAST(x AS TIMESTAMP_NTZ)`` became the unsafe ``_fs_to_timestamp(x)`` (TryCast
+  is a Cast to that transform), so one bad value failed the whole query instead of
+  giving NULL. Here a TRY_CAST to a timestamp stays DuckDB's own TRY_CAST.
 * A statement the server cannot parse came back as HTTP 500, which the connector
   retries; here it reaches the cursor, which answers with Snowflake's syntax error.
   Any other server-side failure is answered as a failed query (HTTP 200,
@@ -44,6 +47,7 @@ from typing import Any
 
 import fakesnow.copy_into as copy_into
 import fakesnow.cursor
+import fakesnow.transforms
 import fakesnow.transforms.stage as stage
 from fakesnow.instance import FakeSnow
 from sqlglot import errors, exp
@@ -120,6 +124,18 @@ def _without_hive_partitions(read_expression: Any) -> Any:
             # Snowflake loads CSV fields as the text they are ("007" stays "007")
             call.append("expressions", copy_into.FileTypeHandler.make_eq("all_varchar", True))
         return call
+
+    return wrapped
+
+
+def _safe_try_cast(to_timestamp: Any) -> Any:
+    def wrapped(expression: exp.Expr) -> exp.Expr:
+        if isinstance(expression, exp.TryCast) and expression.to.this in (
+            exp.DataType.Type.TIMESTAMP,
+            exp.DataType.Type.TIMESTAMPNTZ,
+        ):
+            return exp.TryCast(this=expression.this, to=exp.DataType.build("TIMESTAMP"))
+        return to_timestamp(expression)
 
     return wrapped
 
@@ -264,6 +280,7 @@ def apply(instance: FakeSnow) -> None:
 
     for reader in (copy_into.ReadCSV, copy_into.ReadParquet):
         reader.read_expression = _without_hive_partitions(reader.read_expression)  # type: ignore[method-assign]
+    fakesnow.transforms.to_timestamp = _safe_try_cast(fakesnow.transforms.to_timestamp)
     copy_into._params = _params_with_json(copy_into._params)
     copy_into._inserts = _inserts_with_transformation(copy_into._inserts)
 

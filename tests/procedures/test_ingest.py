@@ -13,8 +13,7 @@ from lake.local.stack import Endpoints
 from procedures import generate_sample_data, ingest, ingest_landing
 from procedures import spec as S
 from procedures.audit import ArgumentError
-
-SMALL_BATCHES = ("B20260105", "B20260106", "B20260107")
+from tests.conftest import SMALL_BATCHES
 
 
 @pytest.mark.unit
@@ -28,14 +27,6 @@ def test_shipped_landing_ddl_is_generated_from_the_spec() -> None:
 def test_batch_id_argument_is_checked(batch_id: str) -> None:
     with pytest.raises(ArgumentError, match="batch_id must look like B20260105"):
         ingest_landing.run(session=None, batch_id=batch_id)
-
-
-@pytest.fixture(scope="module")
-def ingested(settings: Settings, generated: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
-    results = {}
-    for batch in SMALL_BATCHES:
-        results[batch] = pipeline.ingest(settings, applied, batch_id=batch).detail
-    return results
 
 
 def count(conn: Any, sql: str) -> int:

@@ -1,0 +1,89 @@
+"""Staging: typed views over the landing tables, one per entity, derived from the spec.
+
+Each view ``LANDING.STG_<ENTITY>`` carries, for every landed row:
+
+* the hub hash key of the row's own business key, the hub hash key of each reference
+  (the zero key when the reference is null or blank) and each link's hash key;
+* every payload column cast to its spec type with TRY_CAST, and the hashdiff of the
+  landed payload text (see ``procedures/vault.py`` for the recipe);
+* ``quarantine_reason``: why the row cannot enter the vault, or NULL. A row is
+  quarantined when its own business key is null or blank, or when a non-empty value does
+  not cast to its column's type (the first such column is named). Value-set, range and
+  format rules (a negative amount, an unknown status) are data-quality rules, not
+  typing: those rows enter the vault and the rules report them;
+* the lineage: record source, batch, file and row number.
+
+So for every batch and entity: rows landed = rows staged clean + rows quarantined.
+"""
+
+from __future__ import annotations
+
+from procedures import spec as S
+from procedures import vault as V
+from procedures.ingest import landing_table
+from procedures.vault import quote
+
+
+def view_name(entity: S.Entity) -> str:
+    return f"STG_{entity.name.upper()}"
+
+
+def _typed(column: S.Column) -> str:
+    name = quote(column.name)
+    if column.type == "VARCHAR":
+        return f"NULLIF(TRIM({name}), '')"
+    return f"TRY_CAST(NULLIF(TRIM({name}), '') AS {column.type})"
+
+
+def quarantine_reason_sql(entity: S.Entity) -> str:
+    key = quote(entity.key)
+    cases = [f"WHEN NULLIF(TRIM({key}), '') IS NULL THEN 'null or blank business key {entity.key}'"]
+    for column in entity.columns:
+        if column.type == "VARCHAR":
+            continue
+        name = quote(column.name)
+        cases.append(
+            f"WHEN NULLIF(TRIM({name}), '') IS NOT NULL AND {_typed(column)} IS NULL "
+            f"THEN 'not a {column.type} in {column.name}: ' || {name}"
+        )
+    return "CASE\n        " + "\n        ".join(cases) + "\n        END"
+
+
+def view_ddl(entity: S.Entity) -> str:
+    sat = V.Satellite(entity)
+    hub = sat.hub
+    lines = [
+        f"{V.hash_key_sql([entity.key])} AS {quote(hub.hash_key)}",
+        f"NULLIF(TRIM({quote(entity.key)}), '') AS {quote(entity.key)}",
+    ]
+    for link in (link for link in V.LINKS if link.child.name == entity.name):
+        parent_hub, column = link.hubs[0]
+        lines.append(f"{V.reference_key_sql(column)} AS {quote(parent_hub.hash_key)}")
+        lines.append(f"NULLIF(TRIM({quote(column)}), '') AS {quote(column)}")
+        lines.append(f"{V.hash_key_sql([column, entity.key])} AS {quote(link.hash_key)}")
+    lines.append(f"{V.hashdiff_sql([c.name for c in sat.payload])} AS HASHDIFF")
+    lines += [f"{_typed(c)} AS {quote(c.name)}" for c in sat.payload]
+    lines.append(f"{quarantine_reason_sql(entity)} AS QUARANTINE_REASON")
+    lines.append(f"'{entity.producer}.{entity.name}' AS RECORD_SOURCE")
+    lines += ["BATCH_ID", "FILE_NAME", "FILE_ROW_NUMBER", "INGESTED_AT"]
+    body = ",\n    ".join(lines)
+    return (
+        f"CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.{view_name(entity)}\n"
+        f"    COMMENT = 'Typed {entity.name} with hash keys, hashdiff and quarantine reason'\n"
+        f"AS SELECT\n    {body}\n"
+        f"FROM <% database %>.<% landing_schema %>.{landing_table(entity)};"
+    )
+
+
+def ddl() -> str:
+    parts = [
+        "-- Generated from procedures/spec.py by `python -m procedures.staging`; do not edit by hand",
+        "-- (tests/procedures/test_staging.py fails when this file and the spec disagree).",
+        "",
+    ]
+    parts += [view_ddl(e) + "\n" for e in S.ENTITIES]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(ddl(), end="")
