@@ -220,6 +220,10 @@ def _print_run(settings: Any, report: Any) -> None:
         detail = step.detail
         if "bytes" in detail:
             text = f"{detail['total_rows']:,} rows in {detail['files']} files, {detail['bytes'] / 1e6:,.1f} MB"
+        elif "inserted" in detail:
+            quarantined = detail["inserted"].get("quarantined", 0)
+            rows = sum(n for t, n in detail["inserted"].items() if t != "quarantined")
+            text = f"{rows:,} vault rows from {len(detail['batches'])} batches, {quarantined:,} quarantined"
         elif "reconciliation_issues" in detail:
             files = ", ".join(f"{n} {status.lower()}" for status, n in detail["files"].items()) or "no new files"
             text = f"{detail['total_rows']:,} rows landed ({files}), {detail['reconciliation_issues']} issues"
@@ -228,6 +232,8 @@ def _print_run(settings: Any, report: Any) -> None:
         steps.add_row(step.name, f"{step.seconds:.1f}", text)
     console.print(steps)
     _print_generation(gen, report.ingestion)
+    if report.vault:
+        _print_vault(report.vault)
     console.print(
         f"[green]done[/] in {report.seconds:.1f}s on target {settings.target}; "
         f'look inside with [bold]lake sql "list @{settings.names.landing}.{settings.names.landing_stage}"[/]'
@@ -257,6 +263,27 @@ def _print_generation(gen: dict[str, Any], ingested: dict[str, Any] | None = Non
     for kind, n in sorted({**gen["defects"], **gen["arrivals"]}.items()):
         defects.add_row(kind, f"{n:,}")
     console.print(defects)
+
+
+def _print_vault(detail: dict[str, Any]) -> None:
+    tables = Table(title="Raw vault", title_justify="left")
+    for col in ("table", "rows", "table ", "rows ", "table  ", "rows  "):
+        tables.add_column(col, justify="right" if col.startswith("rows") else "left")
+    counts = detail["tables"]
+    hubs = [t for t in counts if t.startswith("hub_")]
+    links = [t for t in counts if t.startswith("link_")]
+    sats = [t for t in counts if t.startswith("sat_")]
+    for i in range(max(len(hubs), len(links), len(sats))):
+        cells: list[str] = []
+        for group in (hubs, links, sats):
+            cells += [group[i], f"{counts[group[i]]:,}"] if i < len(group) else ["", ""]
+        tables.add_row(*cells)
+    console.print(tables)
+    if detail["quarantine"]:
+        quarantine = Table("entity: reason", "rows", title="Quarantined (VAULT.QUARANTINE)", title_justify="left")
+        for reason, n in detail["quarantine"].items():
+            quarantine.add_row(reason, f"{n:,}")
+        console.print(quarantine)
 
 
 @app.command()

@@ -1,7 +1,8 @@
 """The whole pipeline on the configured target, step by step.
 
 Today: apply ``sql/``, ``GENERATE_SAMPLE_DATA``, reconcile the landing zone with the
-producers' control files, then ``INGEST_LANDING`` into the landing tables. Each step calls the same handler
+producers' control files, ``INGEST_LANDING`` into the landing tables, then
+``LOAD_VAULT`` into hubs, links and satellites. Each step calls the same handler
 Snowflake calls, with a Snowpark Session on the target.
 """
 
@@ -18,7 +19,7 @@ from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
 from lake.session import connect, open_session
-from procedures import generate_sample_data, ingest_landing, landing
+from procedures import generate_sample_data, ingest_landing, landing, load_vault
 from procedures.sample_data import Plan, Progress, plan_day
 
 
@@ -34,6 +35,7 @@ class RunReport:
     steps: list[StepReport] = field(default_factory=list)
     generation: dict[str, Any] = field(default_factory=dict)
     ingestion: dict[str, Any] = field(default_factory=dict)
+    vault: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -117,6 +119,36 @@ def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") 
     return StepReport("INGEST_LANDING", time.perf_counter() - started, summary)
 
 
+def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
+    started = time.perf_counter()
+    names = settings.names
+    session = open_session(settings, endpoints)
+    try:
+        summary = load_vault.run(
+            session, batch_id=batch_id, landing_schema=names.landing, vault_schema=names.vault, audit_schema=names.audit
+        )
+        summary["tables"] = vault_counts(session, settings)
+        summary["quarantine"] = {
+            str(r[0]): int(r[1])
+            for r in session.sql(
+                f"SELECT entity || ': ' || SPLIT_PART(reason, ':', 1), COUNT(*) FROM {names.vault}.QUARANTINE "
+                "GROUP BY 1 ORDER BY 1"
+            ).collect()
+        }
+    finally:
+        session.close()
+    return StepReport("LOAD_VAULT", time.perf_counter() - started, summary)
+
+
+def vault_counts(session: Any, settings: Settings) -> dict[str, int]:
+    """Rows in every hub, link and satellite, in one statement."""
+    from procedures import vault
+
+    tables = [h.name for h in vault.HUBS] + [k.name for k in vault.LINKS] + [s.name for s in vault.SATELLITES]
+    union = " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM {settings.names.vault}.{t}" for t in tables)
+    return {str(r[0]): int(r[1]) for r in session.sql(union).collect()}
+
+
 def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport:
     started = time.perf_counter()
     result = landing_reconciliation(settings, endpoints)
@@ -145,6 +177,9 @@ def run(
         step = ingest(settings, endpoints)
         report.steps.append(step)
         report.ingestion = step.detail
+        step = load(settings, endpoints)
+        report.steps.append(step)
+        report.vault = step.detail
     return report
 
 

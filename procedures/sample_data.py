@@ -658,7 +658,8 @@ def _orders(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
         "order_status": status,
         "channel": pick_weighted(S.ORDER_CHANNELS, (0.4, 0.25, 0.2, 0.1, 0.05), rows.u("channel")),
         "ordered_at": ts_text(ordered_at),
-        "updated_at": ts_text(np.maximum(updated, ordered_at)),
+        # a change comes after the order it changes, even when it arrives late
+        "updated_at": ts_text(np.where(updated > ordered_at, updated, ordered_at + np.where(history, 0, 3600))),
     }
 
 

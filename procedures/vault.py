@@ -238,6 +238,26 @@ def ddl() -> str:
         *(hub_ddl(h) + "\n" for h in HUBS),
         *(link_ddl(link) + "\n" for link in LINKS),
         *(satellite_ddl(s) + "\n" for s in SATELLITES),
+        _table(
+            "quarantine",
+            [
+                ("entity", "VARCHAR NOT NULL"),
+                ("batch_id", "VARCHAR NOT NULL"),
+                ("file_name", "VARCHAR NOT NULL"),
+                ("file_row_number", "NUMBER(38,0) NOT NULL"),
+                ("business_key", "VARCHAR"),
+                ("reason", "VARCHAR NOT NULL"),
+                ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
+            ],
+            "Landed rows the vault could not take, with the reason; the landing row stays in LANDING.",
+        )
+        + "\n",
+        _table(
+            "loaded_batches",
+            [("batch_id", "VARCHAR NOT NULL"), ("load_ts", "TIMESTAMP_NTZ NOT NULL"), ("run_id", "VARCHAR NOT NULL")],
+            "Batches LOAD_VAULT has committed, with their one load timestamp.",
+        )
+        + "\n",
     ]
     return "\n".join(parts)
 

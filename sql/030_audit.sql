@@ -10,3 +10,16 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.PROCEDURE_RUNS (
     result VARCHAR,
     error VARCHAR
 );
+
+-- One row per table LOAD_VAULT touched in a run: what it inserted, and how it ended.
+CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.VAULT_LOAD_RUNS (
+    run_id VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    rows_inserted NUMBER(38, 0),
+    rows_quarantined NUMBER(38, 0),
+    rows_superseded NUMBER(38, 0),
+    seconds FLOAT,
+    status VARCHAR NOT NULL,
+    error VARCHAR
+);

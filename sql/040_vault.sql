@@ -253,3 +253,21 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_OPPORTUNITY (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Descriptive attributes of opportunities, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.QUARANTINE (
+    ENTITY VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL,
+    FILE_NAME VARCHAR NOT NULL,
+    FILE_ROW_NUMBER NUMBER(38,0) NOT NULL,
+    BUSINESS_KEY VARCHAR,
+    REASON VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL
+)
+    COMMENT = 'Landed rows the vault could not take, with the reason; the landing row stays in LANDING.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LOADED_BATCHES (
+    BATCH_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RUN_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Batches LOAD_VAULT has committed, with their one load timestamp.';

@@ -1,0 +1,161 @@
+"""Set-based SQL that loads one batch from the staging views into the raw vault.
+
+Everything runs in the engine; Python only sequences statements. Per batch, inside one
+transaction, with one load timestamp:
+
+1. quarantine: staged rows with a quarantine reason, unless already quarantined;
+2. hubs: business keys from the hub's own entity and from every reference to it (a link
+   side), new keys only, one row per key (own entity first); the ghost row for the zero key;
+3. links: new link keys only, one row per key;
+4. satellites: per key, the batch's latest row by business timestamp (then file and row
+   number), inserted when it differs from the key's latest satellite row and is newer.
+   The rule for late and out-of-order rows: a change whose business timestamp is older
+   than the latest row's is superseded and not inserted (counted in the audit as
+   ``superseded``); a late row that is still the newest change is inserted; on equal
+   timestamps the later batch wins;
+5. the batch is marked loaded.
+
+Re-running a batch therefore inserts nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from procedures import spec as S
+from procedures import staging
+from procedures import vault as V
+from procedures.vault import quote
+
+QUARANTINE_TABLE = "QUARANTINE"
+LOADED_TABLE = "LOADED_BATCHES"
+
+
+@dataclass(frozen=True)
+class Statement:
+    table: str
+    kind: str  # quarantine | hub | link | satellite | superseded
+    sql: str
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _stg(landing: str, ent: S.Entity) -> str:
+    return f"{quote(landing)}.{staging.view_name(ent)}"
+
+
+def quarantine_sql(landing: str, vault: str, ent: S.Entity, batch: str, load_ts: str) -> str:
+    return (
+        f"INSERT INTO {quote(vault)}.{QUARANTINE_TABLE} "
+        "(entity, batch_id, file_name, file_row_number, business_key, reason, load_ts) "
+        f"SELECT {_lit(ent.name)}, s.batch_id, s.file_name, s.file_row_number, s.{quote(ent.key)}, "
+        f"s.quarantine_reason, {load_ts} FROM {_stg(landing, ent)} s "
+        f"WHERE s.batch_id = {_lit(batch)} AND s.quarantine_reason IS NOT NULL AND NOT EXISTS ("
+        f"SELECT 1 FROM {quote(vault)}.{QUARANTINE_TABLE} q "
+        "WHERE q.file_name = s.file_name AND q.file_row_number = s.file_row_number)"
+    )
+
+
+def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str) -> str:
+    sources = [
+        f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, record_source, 0 AS priority, "
+        f"file_name, file_row_number FROM {_stg(landing, hub.entity)} "
+        f"WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL"
+    ]
+    for link in V.LINKS:
+        parent, column = link.hubs[0]
+        if parent.name != hub.name:
+            continue
+        sources.append(
+            f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, record_source, 1 AS priority, "
+            f"file_name, file_row_number FROM {_stg(landing, link.child)} "
+            f"WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
+        )
+    union = " UNION ALL ".join(sources)
+    table = f"{quote(vault)}.{quote(hub.name)}"
+    return (
+        f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id) "
+        f"SELECT hk, bk, {load_ts}, record_source, {_lit(batch)} FROM ({union}) src "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.{quote(hub.hash_key)} = src.hk) "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY hk ORDER BY priority, file_name, file_row_number) = 1"
+    )
+
+
+def ghost_sql(vault: str, hub: V.Hub, batch: str, load_ts: str) -> str:
+    table = f"{quote(vault)}.{quote(hub.name)}"
+    return (
+        f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id) "
+        f"SELECT '{V.ZERO_KEY}', {_lit(V.GHOST_BUSINESS_KEY)}, {load_ts}, 'SYSTEM.ghost', {_lit(batch)} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {quote(hub.hash_key)} = '{V.ZERO_KEY}')"
+    )
+
+
+def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str) -> str:
+    table = f"{quote(vault)}.{quote(link.name)}"
+    hub_keys = [quote(hub.hash_key) for hub, _ in link.hubs]
+    return (
+        f"INSERT INTO {table} ({quote(link.hash_key)}, {', '.join(hub_keys)}, load_ts, record_source, batch_id) "
+        f"SELECT {quote(link.hash_key)}, {', '.join(hub_keys)}, {load_ts}, record_source, {_lit(batch)} "
+        f"FROM {_stg(landing, link.child)} s WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {table} l WHERE l.{quote(link.hash_key)} = s.{quote(link.hash_key)}) "
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quote(link.hash_key)} ORDER BY file_name, file_row_number) = 1"
+    )
+
+
+def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str) -> str:
+    """The batch's latest clean row per key, beside the key's latest satellite row."""
+    hk = quote(sat.hub.hash_key)
+    event = quote(sat.entity.event_column)
+    payload = ", ".join(f"c.{quote(c.name)}" for c in sat.payload)
+    return (
+        f"SELECT c.{hk}, c.hashdiff, {payload}, c.record_source, c.{event} AS event_at, "
+        "cur.hashdiff AS current_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
+        f"FROM (SELECT * FROM {_stg(landing, sat.entity)} WHERE batch_id = {_lit(batch)} "
+        f"AND quarantine_reason IS NULL QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} "
+        f"ORDER BY {event} DESC NULLS LAST, file_name DESC, file_row_number DESC) = 1) c "
+        f"LEFT JOIN (SELECT {hk}, hashdiff, {event} AS event_at, batch_id FROM {quote(vault)}.{quote(sat.name)} "
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY load_ts DESC) = 1) cur ON cur.{hk} = c.{hk}"
+    )
+
+
+def _newer(batch: str) -> str:
+    """The candidate is the newer change: a later business timestamp, or on a tie (or a
+    missing timestamp) a later batch. So re-running an older batch never wins."""
+    return (
+        "(event_at > current_event_at OR ((event_at = current_event_at OR event_at IS NULL "
+        f"OR current_event_at IS NULL) AND {_lit(batch)} > current_batch_id))"
+    )
+
+
+def satellite_sql(landing: str, vault: str, sat: V.Satellite, batch: str, load_ts: str) -> str:
+    hk = quote(sat.hub.hash_key)
+    names = ", ".join(quote(c.name) for c in sat.payload)
+    return (
+        f"INSERT INTO {quote(vault)}.{quote(sat.name)} ({hk}, load_ts, hashdiff, {names}, record_source, batch_id) "
+        f"SELECT {hk}, {load_ts}, hashdiff, {names}, record_source, {_lit(batch)} "
+        f"FROM ({_candidates(landing, vault, sat, batch)}) x "
+        f"WHERE current_hashdiff IS NULL OR (current_hashdiff <> hashdiff AND {_newer(batch)})"
+    )
+
+
+def superseded_sql(landing: str, vault: str, sat: V.Satellite, batch: str) -> str:
+    """How many of the batch's changes lost to a newer row already in the satellite."""
+    return (
+        f"SELECT COUNT(*) FROM ({_candidates(landing, vault, sat, batch)}) x "
+        f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
+    )
+
+
+def batch_statements(landing: str, vault: str, batch: str, load_ts: str) -> list[Statement]:
+    """Every statement that loads ``batch``, in order."""
+    out = [
+        Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(landing, vault, e, batch, load_ts)) for e in S.ENTITIES
+    ]
+    for hub in V.HUBS:
+        out.append(Statement(hub.name, "ghost", ghost_sql(vault, hub, batch, load_ts)))
+        out.append(Statement(hub.name, "hub", hub_sql(landing, vault, hub, batch, load_ts)))
+    out += [Statement(link.name, "link", link_sql(landing, vault, link, batch, load_ts)) for link in V.LINKS]
+    out += [Statement(s.name, "satellite", satellite_sql(landing, vault, s, batch, load_ts)) for s in V.SATELLITES]
+    return out

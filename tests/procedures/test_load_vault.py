@@ -1,0 +1,110 @@
+"""LOAD_VAULT: hubs, links and satellites from the staged batches; idempotent; changes
+historised; every landed row loaded or quarantined."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lake import pipeline
+from lake.config import Settings
+from lake.local.stack import Endpoints
+from procedures import spec as S
+from procedures import staging
+from procedures import vault as V
+from procedures.audit import ArgumentError
+from procedures.load_vault import run as load_vault_run
+from tests.conftest import SMALL_BATCHES
+
+pytestmark = pytest.mark.integration
+BATCHES = ", ".join(f"'{b}'" for b in SMALL_BATCHES)
+
+
+@pytest.fixture(scope="module")
+def loaded(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+    return {b: pipeline.load(settings, applied, batch_id=b).detail for b in SMALL_BATCHES}
+
+
+def one(conn: Any, sql: str) -> Any:
+    cur = conn.cursor()
+    cur.execute(sql)
+    return cur.fetchone()[0]
+
+
+def test_every_table_is_populated_without_duplicate_keys(loaded: dict[str, Any], conn: Any) -> None:
+    for hub in V.HUBS:
+        total, distinct = (
+            conn.cursor().execute(f"SELECT COUNT(*), COUNT(DISTINCT {hub.hash_key}) FROM VAULT.{hub.name}").fetchone()
+        )
+        assert total > 1 and total == distinct, hub.name
+    for link in V.LINKS:
+        total, distinct = (
+            conn.cursor().execute(f"SELECT COUNT(*), COUNT(DISTINCT {link.hash_key}) FROM VAULT.{link.name}").fetchone()
+        )
+        assert total > 0 and total == distinct, link.name
+    for sat in V.SATELLITES:
+        total, distinct = (
+            conn.cursor()
+            .execute(f"SELECT COUNT(*), COUNT(DISTINCT {sat.hub.hash_key} || load_ts) FROM VAULT.{sat.name}")
+            .fetchone()
+        )
+        assert total > 0 and total == distinct, sat.name
+
+
+def test_generated_equals_loaded_plus_quarantined(generated: dict[str, Any], loaded: dict[str, Any], conn: Any) -> None:
+    for ent in S.ENTITIES:
+        clean = one(
+            conn,
+            f"SELECT COUNT(*) FROM LANDING.{staging.view_name(ent)} "
+            f"WHERE batch_id IN ({BATCHES}) AND quarantine_reason IS NULL",
+        )
+        quarantined = one(
+            conn, f"SELECT COUNT(*) FROM VAULT.QUARANTINE WHERE entity = '{ent.name}' AND batch_id IN ({BATCHES})"
+        )
+        assert clean + quarantined == generated["rows"][ent.name], ent.name
+        # every clean row's key reached its hub
+        missing = one(
+            conn,
+            f"SELECT COUNT(*) FROM LANDING.{staging.view_name(ent)} s WHERE batch_id IN ({BATCHES}) "
+            f"AND quarantine_reason IS NULL AND NOT EXISTS (SELECT 1 FROM VAULT.{V.Hub(ent).name} h "
+            f"WHERE h.{V.Hub(ent).hash_key} = s.{V.Hub(ent).hash_key})",
+        )
+        assert missing == 0, ent.name
+
+
+def test_a_customer_changed_on_day_two_has_history(loaded: dict[str, Any], conn: Any) -> None:
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT s.customer_hk, COUNT(*), COUNT(DISTINCT s.hashdiff), MAX(s.batch_id) FROM VAULT.SAT_CUSTOMER s "
+        "WHERE s.customer_hk IN (SELECT customer_hk FROM VAULT.SAT_CUSTOMER WHERE batch_id = 'B20260106') "
+        "GROUP BY 1 HAVING MIN(s.batch_id) = 'B20260105'"
+    )
+    changed = cur.fetchall()
+    assert len(changed) > 10
+    assert all(n == distinct and n >= 2 for _, n, distinct, _ in changed)
+
+
+def test_rerunning_a_batch_inserts_nothing(settings: Settings, loaded: dict[str, Any], applied: Endpoints) -> None:
+    again = pipeline.load(settings, applied, batch_id="B20260106").detail
+    assert {t: n for t, n in again["inserted"].items() if n} == {}
+
+
+def test_null_references_link_to_the_ghost_row(loaded: dict[str, Any], conn: Any) -> None:
+    ghost = one(conn, f"SELECT customer_id FROM VAULT.HUB_CUSTOMER WHERE customer_hk = '{V.ZERO_KEY}'")
+    assert ghost == V.GHOST_BUSINESS_KEY
+    assert one(conn, f"SELECT COUNT(*) FROM VAULT.LINK_CUSTOMER_ACCOUNT WHERE customer_hk = '{V.ZERO_KEY}'") > 0
+
+
+def test_every_load_is_audited(loaded: dict[str, Any], conn: Any) -> None:
+    for batch, detail in loaded.items():
+        query = "SELECT table_name, rows_inserted, status FROM AUDIT.VAULT_LOAD_RUNS WHERE run_id = "
+        rows = conn.cursor().execute(query + f"'{detail['run_id']}'").fetchall()
+        assert {r[0] for r in rows} >= {t.name for t in V.SATELLITES}, batch
+        assert all(r[2] == "SUCCEEDED" for r in rows)
+        assert sum(r[1] for r in rows if r[0] == "sat_customer") == detail["inserted"]["sat_customer"]
+
+
+def test_batch_id_shaped_like_sql_is_refused(session: Any) -> None:
+    with pytest.raises(ArgumentError, match="batch_id must look like B20260105"):
+        load_vault_run(session, batch_id="B1'; DROP TABLE VAULT.HUB_CUSTOMER; --")
