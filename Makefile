@@ -69,6 +69,7 @@ ddl: env  ## regenerate the spec-derived DDL (sql/035, 040, 045)
 	$(BIN)/python -m procedures.ingest > sql/035_landing_tables.sql
 	$(BIN)/python -m procedures.vault > sql/040_vault.sql
 	$(BIN)/python -m procedures.staging > sql/045_staging.sql
+	$(BIN)/python -m procedures.vault views > sql/050_vault_views.sql
 
 lock: env  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock

@@ -226,6 +226,59 @@ def satellite_ddl(sat: Satellite) -> str:
     )
 
 
+def current_view_ddl(sat: Satellite) -> str:
+    """Every satellite row with its validity, derived (never updated in place): a row is
+    valid from its load until the key's next row; the last one is current and valid to
+    9999-12-31 (a date, not NULL, so range joins stay simple)."""
+    hk = quote(sat.hub.hash_key)
+    table = f"<% database %>.<% vault_schema %>.{quote(sat.name)}"
+    return (
+        f"CREATE OR REPLACE VIEW {table}_CURRENT\n"
+        f"    COMMENT = 'Rows of {sat.name} with valid_from, valid_to and is_current'\n"
+        f"AS SELECT\n    s.*,\n    s.LOAD_TS AS VALID_FROM,\n"
+        f"    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.{hk} ORDER BY s.LOAD_TS), {END_OF_TIME_SQL}) AS VALID_TO,\n"
+        f"    LEAD(s.LOAD_TS) OVER (PARTITION BY s.{hk} ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT\n"
+        f"FROM {table} s;"
+    )
+
+
+def pit_ddl(hub: Hub) -> str:
+    """Point in time: per key and loaded batch, the load_ts of each of the hub's satellite
+    rows in effect then (one join per satellite instead of a range search)."""
+    sats = [s for s in SATELLITES if s.hub.name == hub.name]
+    hk = quote(hub.hash_key)
+    db = "<% database %>.<% vault_schema %>"
+    columns = ",\n    ".join(f"MAX({quote(s.name)}.LOAD_TS) AS {quote(s.name)}_LOAD_TS" for s in sats)
+    joins = "\n".join(
+        f"LEFT JOIN {db}.{quote(s.name)} {quote(s.name)} ON {quote(s.name)}.{hk} = h.{hk} "
+        f"AND {quote(s.name)}.LOAD_TS <= b.LOAD_TS"
+        for s in sats
+    )
+    return (
+        f"CREATE OR REPLACE VIEW {db}.PIT_{hub.entity.singular.upper()}\n"
+        f"    COMMENT = 'Point in time of {hub.name} across its satellites, per loaded batch'\n"
+        f"AS SELECT\n    h.{hk},\n    b.BATCH_ID,\n    b.LOAD_TS AS SNAPSHOT_TS,\n    {columns}\n"
+        f"FROM {db}.{quote(hub.name)} h\nJOIN {db}.LOADED_BATCHES b ON h.LOAD_TS <= b.LOAD_TS\n{joins}\n"
+        f"GROUP BY h.{hk}, b.BATCH_ID, b.LOAD_TS;"
+    )
+
+
+PIT_HUBS = ("customer",)
+END_OF_TIME = "9999-12-31 00:00:00"
+END_OF_TIME_SQL = f"CAST('{END_OF_TIME}' AS TIMESTAMP_NTZ)"
+
+
+def views_ddl() -> str:
+    """Current views of every satellite and the point-in-time views, as in sql/050_vault_views.sql."""
+    parts = [
+        "-- Generated from procedures/spec.py by `python -m procedures.vault views`; do not edit by hand.",
+        "",
+        *(current_view_ddl(s) + "\n" for s in SATELLITES),
+        *(pit_ddl(h) + "\n" for h in HUBS if h.entity.singular in PIT_HUBS),
+    ]
+    return "\n".join(parts)
+
+
 def ddl() -> str:
     """The whole raw vault's DDL, as shipped in sql/040_vault.sql."""
     parts = [
@@ -263,4 +316,6 @@ def ddl() -> str:
 
 
 if __name__ == "__main__":
-    print(ddl(), end="")
+    import sys
+
+    print(views_ddl() if sys.argv[1:] == ["views"] else ddl(), end="")

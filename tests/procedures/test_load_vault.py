@@ -3,6 +3,7 @@ historised; every landed row loaded or quarantined."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -108,3 +109,27 @@ def test_every_load_is_audited(loaded: dict[str, Any], conn: Any) -> None:
 def test_batch_id_shaped_like_sql_is_refused(session: Any) -> None:
     with pytest.raises(ArgumentError, match="batch_id must look like B20260105"):
         load_vault_run(session, batch_id="B1'; DROP TABLE VAULT.HUB_CUSTOMER; --")
+
+
+def test_current_views_and_point_in_time(loaded: dict[str, Any], conn: Any) -> None:
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT customer_hk FROM VAULT.SAT_CUSTOMER GROUP BY 1 "
+        "HAVING MIN(batch_id) = 'B20260105' AND MAX(batch_id) = 'B20260106' AND COUNT(*) = 2 LIMIT 1"
+    )
+    (hk,) = cur.fetchone()
+    cur.execute(
+        "SELECT batch_id, load_ts, valid_from, valid_to, is_current FROM VAULT.SAT_CUSTOMER_CURRENT "
+        f"WHERE customer_hk = '{hk}' ORDER BY load_ts"
+    )
+    first, second = cur.fetchall()
+    assert (first[4], second[4]) == (False, True)
+    assert first[3] == second[2] and second[3] == datetime(9999, 12, 31)
+    cur.execute(
+        f"SELECT batch_id, sat_customer_load_ts FROM VAULT.PIT_CUSTOMER WHERE customer_hk = '{hk}' ORDER BY snapshot_ts"
+    )
+    assert cur.fetchall() == [("B20260105", first[1]), ("B20260106", second[1]), ("B20260107", second[1])]
+    # one current row per customer
+    assert one(conn, "SELECT COUNT(*) FROM VAULT.SAT_CUSTOMER_CURRENT WHERE is_current") == one(
+        conn, "SELECT COUNT(DISTINCT customer_hk) FROM VAULT.SAT_CUSTOMER"
+    )

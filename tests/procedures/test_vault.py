@@ -104,3 +104,9 @@ def test_vault_tables_exist_after_setup(conn: Any) -> None:
     tables = {r[0].lower() for r in cur.fetchall()}
     expected = {t.name for t in (*V.HUBS, *V.LINKS, *V.SATELLITES)}
     assert expected <= tables
+
+
+@pytest.mark.unit
+def test_shipped_vault_views_are_generated_from_the_spec() -> None:
+    shipped = (sqlfiles.SQL_DIR / "050_vault_views.sql").read_text()
+    assert shipped == V.views_ddl(), "sql/050_vault_views.sql is stale: run `make ddl`"

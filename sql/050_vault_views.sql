@@ -1,0 +1,76 @@
+-- Generated from procedures/spec.py by `python -m procedures.vault views`; do not edit by hand.
+
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_CUSTOMER_CURRENT
+    COMMENT = 'Rows of sat_customer with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.CUSTOMER_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.CUSTOMER_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_CUSTOMER s;
+
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_ACCOUNT_CURRENT
+    COMMENT = 'Rows of sat_account with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.ACCOUNT_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.ACCOUNT_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_ACCOUNT s;
+
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_TRANSACTION_CURRENT
+    COMMENT = 'Rows of sat_transaction with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.TRANSACTION_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.TRANSACTION_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_TRANSACTION s;
+
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_ORDER_CURRENT
+    COMMENT = 'Rows of sat_order with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.ORDER_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.ORDER_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_ORDER s;
+
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_PRODUCT_CURRENT
+    COMMENT = 'Rows of sat_product with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.PRODUCT_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.PRODUCT_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_PRODUCT s;
+
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_INTERACTION_CURRENT
+    COMMENT = 'Rows of sat_interaction with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.INTERACTION_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.INTERACTION_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_INTERACTION s;
+
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_OPPORTUNITY_CURRENT
+    COMMENT = 'Rows of sat_opportunity with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.OPPORTUNITY_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.OPPORTUNITY_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_OPPORTUNITY s;
+
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.PIT_CUSTOMER
+    COMMENT = 'Point in time of hub_customer across its satellites, per loaded batch'
+AS SELECT
+    h.CUSTOMER_HK,
+    b.BATCH_ID,
+    b.LOAD_TS AS SNAPSHOT_TS,
+    MAX(SAT_CUSTOMER.LOAD_TS) AS SAT_CUSTOMER_LOAD_TS
+FROM <% database %>.<% vault_schema %>.HUB_CUSTOMER h
+JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON h.LOAD_TS <= b.LOAD_TS
+LEFT JOIN <% database %>.<% vault_schema %>.SAT_CUSTOMER SAT_CUSTOMER ON SAT_CUSTOMER.CUSTOMER_HK = h.CUSTOMER_HK AND SAT_CUSTOMER.LOAD_TS <= b.LOAD_TS
+GROUP BY h.CUSTOMER_HK, b.BATCH_ID, b.LOAD_TS;
