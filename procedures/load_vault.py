@@ -48,7 +48,11 @@ def load_batch(session: Any, batch: str, run_id: str, landing: str, vault: str, 
             inserted[key] = inserted.get(key, 0) + rows
             if st.kind != "quarantine":
                 audit_rows.append((st.table, rows, 0, superseded, time.perf_counter() - started))
-        session.sql(f"INSERT INTO {quote(vault)}.{LOADED_TABLE} VALUES ('{batch}', {ts_sql}, '{run_id}')").collect()
+        # the first load of a batch sets its place on the timeline; a re-run does not move it
+        session.sql(
+            f"INSERT INTO {quote(vault)}.{LOADED_TABLE} SELECT '{batch}', {ts_sql}, '{run_id}' WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {quote(vault)}.{LOADED_TABLE} WHERE batch_id = '{batch}')"
+        ).collect()
         session.sql("COMMIT").collect()
     except Exception as err:
         session.sql("ROLLBACK").collect()
