@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from lake import sqlfiles
+from lake import sqlfiles, task_graph
 from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
@@ -174,13 +174,16 @@ def run(
         report.steps.append(step)
         report.generation = step.detail
         report.steps.append(reconcile_landing(settings, endpoints))
-        step = ingest(settings, endpoints)
-        report.steps.append(step)
-        report.ingestion = step.detail
-        step = load(settings, endpoints)
-        report.steps.append(step)
-        report.vault = step.detail
+        graph = task_graph.walk(settings, endpoints, RUNNERS)
+        report.steps += graph.steps
+        report.ingestion, report.vault = graph.steps[0].detail, graph.steps[1].detail
     return report
 
+
+# What each task of the graph runs locally: the handler its Snowflake task calls.
+RUNNERS: dict[str, task_graph.Runner] = {
+    "LAKE_INGEST_LANDING": ingest,
+    "LAKE_LOAD_VAULT": load,
+}
 
 _PLAN_ARGS = {"scale", "days", "seed", "start_date", "formats", "defect_rate", "late_rate"}

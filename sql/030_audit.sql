@@ -23,3 +23,14 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.VAULT_LOAD_RUNS (
     status VARCHAR NOT NULL,
     error VARCHAR
 );
+
+-- One row per run of the task graph (written by its finalizer; locally by `lake run`).
+CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.PIPELINE_RUNS (
+    graph_run_id VARCHAR NOT NULL,
+    started_at TIMESTAMP_NTZ,
+    finished_at TIMESTAMP_NTZ NOT NULL,
+    status VARCHAR NOT NULL,
+    failed_task VARCHAR,
+    error VARCHAR,
+    steps VARCHAR
+);

@@ -126,7 +126,8 @@ def test_current_views_and_point_in_time(loaded: dict[str, Any], conn: Any) -> N
     assert (first[4], second[4]) == (False, True)
     assert first[3] == second[2] and second[3] == datetime(9999, 12, 31)
     cur.execute(
-        f"SELECT batch_id, sat_customer_load_ts FROM VAULT.PIT_CUSTOMER WHERE customer_hk = '{hk}' ORDER BY snapshot_ts"
+        "SELECT batch_id, sat_customer_load_ts FROM VAULT.PIT_CUSTOMER "
+        f"WHERE customer_hk = '{hk}' AND batch_id IN ({BATCHES}) ORDER BY snapshot_ts"
     )
     assert cur.fetchall() == [("B20260105", first[1]), ("B20260106", second[1]), ("B20260107", second[1])]
     # one current row per customer

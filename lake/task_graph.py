@@ -1,0 +1,135 @@
+"""The pipeline's task graph: defined once, deployed to Snowflake as tasks, walked locally.
+
+Snowflake: a root task on a cron schedule, one task per stored procedure with ``AFTER``
+edges, and a finalizer that records the graph run's outcome
+(https://docs.snowflake.com/en/user-guide/tasks-graphs). ``snowflake_sql`` renders it.
+
+Locally there are no tasks: ``walk`` runs the same nodes in the same dependency order,
+each calling the handler its Snowflake task calls, stops at the first failure (as a
+task graph does), and always runs the finalizer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lake.config import Settings
+from lake.local.stack import Endpoints
+from lake.session import connect
+
+ROOT = "LAKE_PIPELINE_ROOT"
+FINALIZER = "LAKE_PIPELINE_FINALIZER"
+SCHEDULE = "USING CRON 0 2 * * * UTC"
+
+
+@dataclass(frozen=True)
+class Node:
+    task: str  # the Snowflake task's name
+    call: str  # what the task runs
+    after: tuple[str, ...]  # predecessor tasks (the root for the first)
+
+
+# The graph. Quality and dbt steps join here as they land (after LOAD_VAULT).
+NODES: tuple[Node, ...] = (
+    Node("LAKE_INGEST_LANDING", "CALL INGEST_LANDING('')", (ROOT,)),
+    Node("LAKE_LOAD_VAULT", "CALL LOAD_VAULT('')", ("LAKE_INGEST_LANDING",)),
+)
+
+
+def order(nodes: tuple[Node, ...] = NODES) -> list[Node]:
+    """Nodes in dependency order (Kahn's algorithm, ties by declaration); a cycle or an
+    unknown predecessor is an error naming the task."""
+    known = {n.task for n in nodes} | {ROOT}
+    for n in nodes:
+        for dep in n.after:
+            if dep not in known:
+                raise ValueError(f"task {n.task} runs after unknown task {dep}")
+    done = {ROOT}
+    ordered: list[Node] = []
+    pending = list(nodes)
+    while pending:
+        ready = [n for n in pending if set(n.after) <= done]
+        if not ready:
+            raise ValueError(f"task graph has a cycle among: {', '.join(n.task for n in pending)}")
+        for n in ready:
+            ordered.append(n)
+            done.add(n.task)
+            pending.remove(n)
+    return ordered
+
+
+def snowflake_sql(database: str, schema: str, warehouse: str, audit_schema: str) -> list[str]:
+    """CREATE TASK statements for the graph, children suspended until ``resume``."""
+    qualified = f"{database}.{schema}"
+    statements = [
+        f"CREATE OR REPLACE TASK {qualified}.{ROOT} WAREHOUSE = {warehouse} SCHEDULE = '{SCHEDULE}' "
+        "COMMENT = 'Daily landing-to-vault run' AS SELECT 1"
+    ]
+    for node in order():
+        after = ", ".join(f"{qualified}.{a}" for a in node.after)
+        statements.append(
+            f"CREATE OR REPLACE TASK {qualified}.{node.task} WAREHOUSE = {warehouse} AFTER {after} AS {node.call}"
+        )
+    statements.append(
+        f"CREATE OR REPLACE TASK {qualified}.{FINALIZER} WAREHOUSE = {warehouse} FINALIZE = {qualified}.{ROOT} AS "
+        f"INSERT INTO {database}.{audit_schema}.PIPELINE_RUNS (graph_run_id, finished_at, status) "
+        "SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID'), CURRENT_TIMESTAMP(), 'FINISHED'"
+    )
+    statements.append(f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('{qualified}.{ROOT}')")
+    return statements
+
+
+# --------------------------------------------------------------------------- local walk
+
+
+@dataclass
+class GraphRun:
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    steps: list[Any] = field(default_factory=list)
+    status: str = "SUCCEEDED"
+    failed_task: str | None = None
+    error: str | None = None
+
+
+Runner = Callable[[Settings, Endpoints | None], Any]
+
+
+def walk(settings: Settings, endpoints: Endpoints | None, runners: dict[str, Runner]) -> GraphRun:
+    """Run every node in order with its local runner; record the outcome like the finalizer."""
+    run = GraphRun()
+    started = time.time()
+    try:
+        for node in order():
+            try:
+                run.steps.append(runners[node.task](settings, endpoints))
+            except Exception as err:
+                run.status, run.failed_task, run.error = "FAILED", node.task, f"{type(err).__name__}: {err}"
+                raise
+    finally:
+        _finalize(settings, endpoints, run, started)
+    return run
+
+
+def _finalize(settings: Settings, endpoints: Endpoints | None, run: GraphRun, started: float) -> None:
+    conn = connect(settings, endpoints)
+    try:
+        conn.cursor().execute(
+            f"INSERT INTO {settings.names.database}.{settings.names.audit}.PIPELINE_RUNS "
+            "(graph_run_id, started_at, finished_at, status, failed_task, error, steps) VALUES "
+            "(%s, TO_TIMESTAMP_NTZ(%s), CURRENT_TIMESTAMP(), %s, %s, %s, %s)",
+            (
+                run.run_id,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
+                run.status,
+                run.failed_task,
+                run.error,
+                json.dumps([n.task for n in order()]),
+            ),
+        )
+    finally:
+        conn.close()

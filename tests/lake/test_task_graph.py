@@ -1,0 +1,80 @@
+"""The task graph: one definition, rendered as Snowflake tasks and walked locally."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from lake import pipeline, task_graph
+from lake.config import Settings
+from lake.local.stack import Endpoints
+from lake.task_graph import FINALIZER, ROOT, Node
+
+
+@pytest.mark.unit
+def test_order_follows_dependencies() -> None:
+    assert [n.task for n in task_graph.order()] == ["LAKE_INGEST_LANDING", "LAKE_LOAD_VAULT"]
+    shuffled = (Node("C", "CALL C()", ("B",)), Node("B", "CALL B()", ("A",)), Node("A", "CALL A()", (ROOT,)))
+    assert [n.task for n in task_graph.order(shuffled)] == ["A", "B", "C"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("nodes", "message"),
+    [
+        pytest.param((Node("A", "x", ("B",)), Node("B", "x", ("A",))), "cycle among: A, B", id="cycle"),
+        pytest.param((Node("A", "x", ("NOPE",)),), "task A runs after unknown task NOPE", id="unknown"),
+    ],
+)
+def test_bad_graphs_are_refused(nodes: tuple[Node, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        task_graph.order(nodes)
+
+
+@pytest.mark.unit
+def test_snowflake_tasks_mirror_the_graph() -> None:
+    statements = task_graph.snowflake_sql("LAKE", "AUDIT", "LAKE_WH", "AUDIT")
+    root = statements[0]
+    assert f"TASK LAKE.AUDIT.{ROOT} " in root and "SCHEDULE = 'USING CRON 0 2 * * * UTC'" in root
+    edges = {}
+    for s in statements[1:-2]:
+        m = re.match(r"CREATE OR REPLACE TASK LAKE\.AUDIT\.(\w+) WAREHOUSE = LAKE_WH AFTER (.+) AS (CALL .+)$", s)
+        assert m, s
+        edges[m[1]] = ([a.split(".")[-1] for a in m[2].split(", ")], m[3])
+    assert edges == {n.task: (list(n.after), n.call) for n in task_graph.NODES}
+    assert f"TASK LAKE.AUDIT.{FINALIZER} " in statements[-2] and f"FINALIZE = LAKE.AUDIT.{ROOT}" in statements[-2]
+    assert statements[-1] == f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('LAKE.AUDIT.{ROOT}')"
+
+
+@pytest.mark.integration
+def test_the_walk_stops_at_a_failure_and_records_it(settings: Settings, applied: Endpoints, conn: Any) -> None:
+    ran: list[str] = []
+
+    def ingest(s: Settings, e: Endpoints | None) -> str:
+        ran.append("ingest")
+        raise RuntimeError("landing bucket unreachable")
+
+    def load(s: Settings, e: Endpoints | None) -> str:
+        ran.append("load")
+        return "loaded"
+
+    with pytest.raises(RuntimeError, match="landing bucket unreachable"):
+        task_graph.walk(settings, applied, {"LAKE_INGEST_LANDING": ingest, "LAKE_LOAD_VAULT": load})
+    assert ran == ["ingest"]
+    cur = conn.cursor()
+    cur.execute("SELECT status, failed_task, error FROM AUDIT.PIPELINE_RUNS ORDER BY finished_at DESC LIMIT 1")
+    assert cur.fetchone() == ("FAILED", "LAKE_INGEST_LANDING", "RuntimeError: landing bucket unreachable")
+
+
+@pytest.mark.integration
+def test_the_walk_runs_the_real_steps(settings: Settings, loaded_all: Any, conn: Any) -> None:
+    cur = conn.cursor()
+    cur.execute("SELECT status, failed_task FROM AUDIT.PIPELINE_RUNS WHERE status = 'SUCCEEDED'")
+    assert cur.fetchall()
+
+
+@pytest.fixture()
+def loaded_all(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> Any:
+    return task_graph.walk(settings, applied, pipeline.RUNNERS)
