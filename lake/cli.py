@@ -386,6 +386,19 @@ def quality() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def tasks(
+    warehouse: Annotated[str, typer.Option(help="Warehouse the tasks run on.")] = "LAKE_WH",
+) -> None:
+    """Print the Snowflake task graph (CREATE TASK statements) that `lake run` walks locally."""
+    from lake.task_graph import snowflake_sql
+
+    with _errors():
+        settings = _settings()
+        for statement in snowflake_sql(settings.names.database, settings.names.schemas, warehouse):
+            sys.stdout.write(statement + ";\n")
+
+
 # --------------------------------------------------------------------------- inspection
 
 

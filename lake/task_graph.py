@@ -30,14 +30,18 @@ SCHEDULE = "USING CRON 0 2 * * * UTC"
 @dataclass(frozen=True)
 class Node:
     task: str  # the Snowflake task's name
-    call: str  # what the task runs
+    procedure: str  # the stored procedure it calls, with no arguments (their defaults)
+    schema: str  # the layer whose schema holds the procedure (a key of Names.schemas)
     after: tuple[str, ...]  # predecessor tasks (the root for the first)
+
+    def call(self, database: str, schemas: dict[str, str]) -> str:
+        return f"CALL {database}.{schemas[self.schema]}.{self.procedure}()"
 
 
 # The graph. Quality and dbt steps join here as they land (after LOAD_VAULT).
 NODES: tuple[Node, ...] = (
-    Node("LAKE_INGEST_LANDING", "CALL INGEST_LANDING('')", (ROOT,)),
-    Node("LAKE_LOAD_VAULT", "CALL LOAD_VAULT('')", ("LAKE_INGEST_LANDING",)),
+    Node("LAKE_INGEST_LANDING", "INGEST_LANDING", "landing", (ROOT,)),
+    Node("LAKE_LOAD_VAULT", "LOAD_VAULT", "vault", ("LAKE_INGEST_LANDING",)),
 )
 
 
@@ -63,9 +67,11 @@ def order(nodes: tuple[Node, ...] = NODES) -> list[Node]:
     return ordered
 
 
-def snowflake_sql(database: str, schema: str, warehouse: str, audit_schema: str) -> list[str]:
-    """CREATE TASK statements for the graph, children suspended until ``resume``."""
-    qualified = f"{database}.{schema}"
+def snowflake_sql(database: str, schemas: dict[str, str], warehouse: str) -> list[str]:
+    """CREATE TASK statements for the graph (in the audit schema), and the statement that
+    resumes it."""
+    audit_schema = schemas["audit"]
+    qualified = f"{database}.{audit_schema}"
     statements = [
         f"CREATE OR REPLACE TASK {qualified}.{ROOT} WAREHOUSE = {warehouse} SCHEDULE = '{SCHEDULE}' "
         "COMMENT = 'Daily landing-to-vault run' AS SELECT 1"
@@ -73,7 +79,8 @@ def snowflake_sql(database: str, schema: str, warehouse: str, audit_schema: str)
     for node in order():
         after = ", ".join(f"{qualified}.{a}" for a in node.after)
         statements.append(
-            f"CREATE OR REPLACE TASK {qualified}.{node.task} WAREHOUSE = {warehouse} AFTER {after} AS {node.call}"
+            f"CREATE OR REPLACE TASK {qualified}.{node.task} WAREHOUSE = {warehouse} AFTER {after} "
+            f"AS {node.call(database, schemas)}"
         )
     statements.append(
         f"CREATE OR REPLACE TASK {qualified}.{FINALIZER} WAREHOUSE = {warehouse} FINALIZE = {qualified}.{ROOT} AS "

@@ -190,7 +190,9 @@ def test_unwritable_output_folder(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "is not writable" in result.output
 
 
-@pytest.mark.parametrize("command", ["up", "down", "status", "run", "generate", "upload", "sql", "config"])
+@pytest.mark.parametrize(
+    "command", ["up", "down", "status", "run", "generate", "upload", "sql", "config", "quality", "tasks"]
+)
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "Usage" in result.output

@@ -16,7 +16,7 @@ from lake.task_graph import FINALIZER, ROOT, Node
 @pytest.mark.unit
 def test_order_follows_dependencies() -> None:
     assert [n.task for n in task_graph.order()] == ["LAKE_INGEST_LANDING", "LAKE_LOAD_VAULT"]
-    shuffled = (Node("C", "CALL C()", ("B",)), Node("B", "CALL B()", ("A",)), Node("A", "CALL A()", (ROOT,)))
+    shuffled = (Node("C", "C", "vault", ("B",)), Node("B", "B", "vault", ("A",)), Node("A", "A", "vault", (ROOT,)))
     assert [n.task for n in task_graph.order(shuffled)] == ["A", "B", "C"]
 
 
@@ -24,8 +24,10 @@ def test_order_follows_dependencies() -> None:
 @pytest.mark.parametrize(
     ("nodes", "message"),
     [
-        pytest.param((Node("A", "x", ("B",)), Node("B", "x", ("A",))), "cycle among: A, B", id="cycle"),
-        pytest.param((Node("A", "x", ("NOPE",)),), "task A runs after unknown task NOPE", id="unknown"),
+        pytest.param(
+            (Node("A", "x", "vault", ("B",)), Node("B", "x", "vault", ("A",))), "cycle among: A, B", id="cycle"
+        ),
+        pytest.param((Node("A", "x", "vault", ("NOPE",)),), "task A runs after unknown task NOPE", id="unknown"),
     ],
 )
 def test_bad_graphs_are_refused(nodes: tuple[Node, ...], message: str) -> None:
@@ -35,7 +37,8 @@ def test_bad_graphs_are_refused(nodes: tuple[Node, ...], message: str) -> None:
 
 @pytest.mark.unit
 def test_snowflake_tasks_mirror_the_graph() -> None:
-    statements = task_graph.snowflake_sql("LAKE", "AUDIT", "LAKE_WH", "AUDIT")
+    schemas = Settings().names.schemas
+    statements = task_graph.snowflake_sql("LAKE", schemas, "LAKE_WH")
     root = statements[0]
     assert f"TASK LAKE.AUDIT.{ROOT} " in root and "SCHEDULE = 'USING CRON 0 2 * * * UTC'" in root
     edges = {}
@@ -43,7 +46,8 @@ def test_snowflake_tasks_mirror_the_graph() -> None:
         m = re.match(r"CREATE OR REPLACE TASK LAKE\.AUDIT\.(\w+) WAREHOUSE = LAKE_WH AFTER (.+) AS (CALL .+)$", s)
         assert m, s
         edges[m[1]] = ([a.split(".")[-1] for a in m[2].split(", ")], m[3])
-    assert edges == {n.task: (list(n.after), n.call) for n in task_graph.NODES}
+    assert edges == {n.task: (list(n.after), n.call("LAKE", schemas)) for n in task_graph.NODES}
+    assert edges["LAKE_LOAD_VAULT"][1] == "CALL LAKE.VAULT.LOAD_VAULT()"
     assert f"TASK LAKE.AUDIT.{FINALIZER} " in statements[-2] and f"FINALIZE = LAKE.AUDIT.{ROOT}" in statements[-2]
     assert statements[-1] == f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('LAKE.AUDIT.{ROOT}')"
 
