@@ -25,6 +25,13 @@ def checked_name(value: str, argument: str) -> str:
     return value
 
 
+def checked_batch_id(value: str) -> str:
+    """A batch id from a caller: empty (every pending batch) or like B20260105."""
+    if value and not (value.startswith("B") and value[1:].isdigit() and len(value) == 9):
+        raise ArgumentError(f"batch_id must look like B20260105, got {value!r}")
+    return value
+
+
 @dataclass
 class Run:
     procedure: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from procedures.audit import audited, checked_name
+from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import ingest
 
 PROCEDURE = "INGEST_LANDING"
@@ -21,10 +21,7 @@ def run(
     landing_schema: str = "LANDING",
     audit_table: str = "AUDIT.PROCEDURE_RUNS",
 ) -> dict[str, Any]:
-    if batch_id and not (batch_id.startswith("B") and batch_id[1:].isdigit() and len(batch_id) == 9):
-        from procedures.audit import ArgumentError
-
-        raise ArgumentError(f"batch_id must look like B20260105, got {batch_id!r}")
+    checked_batch_id(batch_id)
     checked_name(stage, "stage")
     checked_name(landing_schema, "landing_schema")
     with audited(session, PROCEDURE, {"batch_id": batch_id}, audit_table) as audit:

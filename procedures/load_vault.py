@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from procedures import vault as V
-from procedures.audit import ArgumentError, audited, checked_name
+from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import CONTROL_TABLE
 from procedures.vault import quote
 from procedures.vault_load import LOADED_TABLE, batch_statements, superseded_sql
@@ -79,8 +79,7 @@ def run(
     vault_schema: str = "VAULT",
     audit_schema: str = "AUDIT",
 ) -> dict[str, Any]:
-    if batch_id and not (batch_id.startswith("B") and batch_id[1:].isdigit() and len(batch_id) == 9):
-        raise ArgumentError(f"batch_id must look like B20260105, got {batch_id!r}")
+    checked_batch_id(batch_id)
     for value, name in (
         (landing_schema, "landing_schema"),
         (vault_schema, "vault_schema"),
