@@ -134,3 +134,23 @@ def test_current_views_and_point_in_time(loaded: dict[str, Any], conn: Any) -> N
     assert one(conn, "SELECT COUNT(*) FROM VAULT.SAT_CUSTOMER_CURRENT WHERE is_current") == one(
         conn, "SELECT COUNT(DISTINCT customer_hk) FROM VAULT.SAT_CUSTOMER"
     )
+
+
+def test_out_of_order_changes_never_become_current(loaded: dict[str, Any], conn: Any, applied: Endpoints) -> None:
+    """Day 3 re-sends some of day 2's changes with older business timestamps: they are
+    superseded (counted), and every key's current row is its latest business change."""
+    superseded = one(
+        conn,
+        "SELECT SUM(rows_superseded) FROM AUDIT.VAULT_LOAD_RUNS "
+        f"WHERE batch_id = 'B20260107' AND run_id = '{loaded['B20260107']['run_id']}'",
+    )
+    assert superseded > 0
+    for sat in V.SATELLITES:
+        event = sat.entity.event_column
+        older = one(
+            conn,
+            f"SELECT COUNT(*) FROM VAULT.{sat.name}_CURRENT c WHERE c.is_current AND EXISTS ("
+            f"SELECT 1 FROM VAULT.{sat.name} s WHERE s.{sat.hub.hash_key} = c.{sat.hub.hash_key} "
+            f"AND s.{event} > c.{event})",
+        )
+        assert older == 0, sat.name
