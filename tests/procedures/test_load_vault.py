@@ -154,3 +154,52 @@ def test_out_of_order_changes_never_become_current(loaded: dict[str, Any], conn:
             f"AND s.{event} > c.{event})",
         )
         assert older == 0, sat.name
+
+
+def test_values_shaped_like_sql_travel_as_data(
+    settings: Settings, loaded: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """A producer's text is data all the way: landing, staging, hub and satellite."""
+    import pyarrow as pa
+
+    from lake.local.serve import s3_client
+    from procedures import landing
+
+    ent = S.entity("customers")
+    hostile = {c: f'x\'; DROP TABLE VAULT.HUB_CUSTOMER; -- {c} "quoted" $$ \\ ' for c in ent.column_names}
+    hostile.update(
+        customer_id="C'||'1; DELETE FROM VAULT.SAT_CUSTOMER --",
+        date_of_birth="1980-01-01",
+        onboarded_at="2020-01-01",
+        updated_at="2031-01-01 09:00:00",
+    )
+    body = landing.serialise(pa.table({c: [v] for c, v in hostile.items()}), "csv")
+    prefix = "landing/crm/customers/load_date=2031-01-01/"
+    control = landing.control_file(
+        [
+            {
+                "batch_id": "B20310101",
+                "producer": "crm",
+                "entity": "customers",
+                "load_date": "2031-01-01",
+                "file_name": "part-0000.csv",
+                "file_format": "csv",
+                "row_count": 1,
+                "bytes": len(body),
+                "md5": landing.md5_hex(body),
+            }
+        ]
+    )
+    s3 = s3_client(applied.s3_endpoint)
+    s3.put_object(Bucket=applied.bucket, Key=prefix + "part-0000.csv", Body=body)
+    s3.put_object(Bucket=applied.bucket, Key=prefix + "_control.csv", Body=control)
+    hubs_before = one(conn, "SELECT COUNT(*) FROM VAULT.HUB_CUSTOMER")
+    assert pipeline.ingest(settings, applied, batch_id="B20310101").detail["total_rows"] == 1
+    pipeline.load(settings, applied, batch_id="B20310101")
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT h.customer_id, s.legal_name, s.email FROM VAULT.HUB_CUSTOMER h JOIN VAULT.SAT_CUSTOMER s "
+        "ON s.customer_hk = h.customer_hk WHERE s.batch_id = 'B20310101'"
+    )
+    assert cur.fetchall() == [(hostile["customer_id"], hostile["legal_name"].strip(), hostile["email"].strip())]
+    assert one(conn, "SELECT COUNT(*) FROM VAULT.HUB_CUSTOMER") == hubs_before + 1
