@@ -1,0 +1,98 @@
+"""Benchmark: LOAD_VAULT against the engine's floor, in one run, on the local stack.
+
+1. Generate one day at ``--scale`` customers (541,000 gives about 10 million rows across
+   the entities) into a fresh local stack, and ingest it (not timed in the ratio).
+2. Ours: LOAD_VAULT for that batch (quarantine, hubs, links, satellites, audit).
+3. The floor on the same engine: one CREATE TABLE AS SELECT per landing table computing
+   the same hash keys, hashdiffs and typed columns over the same rows (the staging views),
+   with no comparison against existing rows and no history.
+4. A re-run of the same batch (it inserts nothing).
+
+Last line: a JSON object with name, rows, seconds, baseline_seconds, ratio (floor / ours),
+rerun_seconds, rerun_share (re-run / first load) and peak_rss_mib of this process.
+Targets: ratio >= 0.33, rerun_share <= 0.2, peak RSS < 1 GiB (rows stay in the engine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lake import pipeline  # noqa: E402
+from lake.config import LocalTarget, Settings  # noqa: E402
+from lake.local.stack import LocalStack  # noqa: E402
+from lake.session import open_session  # noqa: E402
+from procedures import load_vault, staging  # noqa: E402
+from procedures import spec as S  # noqa: E402
+
+BATCH = "B20260105"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=541_000, help="customers on day 1 (541,000: about 10M rows)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lake-bench-vault-") as state:
+        settings = Settings(local=LocalTarget(state_dir=Path(state)))
+        with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
+            pipeline.setup(settings, endpoints)
+            started = time.perf_counter()
+            generated = pipeline.generate(settings, endpoints, scale=args.scale, days=1, seed=42).detail
+            generate_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            ingested = pipeline.ingest(settings, endpoints, batch_id=BATCH).detail
+            ingest_seconds = time.perf_counter() - started
+            session = open_session(settings, endpoints)
+            try:
+                started = time.perf_counter()
+                first = load_vault.run(session, batch_id=BATCH)
+                seconds = time.perf_counter() - started
+
+                started = time.perf_counter()
+                again = load_vault.run(session, batch_id=BATCH)
+                rerun_seconds = time.perf_counter() - started
+                assert not any(again["inserted"].values()), "a re-run inserted rows"
+
+                started = time.perf_counter()
+                for ent in S.ENTITIES:
+                    session.sql(
+                        f"CREATE OR REPLACE TABLE VAULT.BENCH_FLOOR_{ent.name.upper()} AS "
+                        f"SELECT * FROM LANDING.{staging.view_name(ent)} WHERE batch_id = '{BATCH}'"
+                    ).collect()
+                floor_seconds = time.perf_counter() - started
+            finally:
+                session.close()
+    rows = ingested["total_rows"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "name": "load_vault",
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "baseline_seconds": round(floor_seconds, 2),
+        "ratio": round(floor_seconds / seconds, 3),
+        "rerun_seconds": round(rerun_seconds, 2),
+        "rerun_share": round(rerun_seconds / seconds, 3),
+        "peak_rss_mib": round(peak, 1),
+        "vault_rows_inserted": sum(n for t, n in first["inserted"].items() if t != "quarantined"),
+        "quarantined": first["inserted"].get("quarantined", 0),
+        "generated_rows": generated["total_rows"],
+        "generate_seconds": round(generate_seconds, 1),
+        "ingest_seconds": round(ingest_seconds, 1),
+    }
+    print(
+        f"LOAD_VAULT: {rows:,} landed rows in {seconds:.1f}s; floor (CTAS over staging) {floor_seconds:.1f}s; "
+        f"re-run {rerun_seconds:.1f}s; peak RSS {peak:.0f} MiB"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
