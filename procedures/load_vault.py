@@ -11,11 +11,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from procedures import spec as S
 from procedures import vault as V
 from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import CONTROL_TABLE
 from procedures.vault import quote
-from procedures.vault_load import LOADED_TABLE, batch_statements, superseded_sql
+from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, stage_batch_sql, superseded_sql
 
 PROCEDURE = "LOAD_VAULT"
 
@@ -35,6 +36,8 @@ def load_batch(session: Any, batch: str, run_id: str, landing: str, vault: str, 
     audit_rows: list[tuple[str, int, int, int, float]] = []
     inserted: dict[str, int] = {}
     status, error = "SUCCEEDED", None
+    for ent in S.ENTITIES:
+        session.sql(stage_batch_sql(landing, vault, ent, batch)).collect()
     session.sql("BEGIN").collect()
     try:
         for st in batch_statements(landing, vault, batch, ts_sql):
@@ -59,6 +62,8 @@ def load_batch(session: Any, batch: str, run_id: str, landing: str, vault: str, 
         status, error = "FAILED", f"{type(err).__name__}: {err}"[:2000]
         raise
     finally:
+        for ent in S.ENTITIES:
+            session.sql(drop_batch_sql(vault, ent, batch)).collect()
         quarantined = inserted.get("quarantined", 0)
         rows_sql = [
             f"('{run_id}', '{batch}', '{table}', {n if status == 'SUCCEEDED' else 0}, "

@@ -46,12 +46,30 @@ def _stg(landing: str, ent: S.Entity) -> str:
     return f"{quote(landing)}.{staging.view_name(ent)}"
 
 
+def work_table(vault: str, ent: S.Entity, batch: str) -> str:
+    """The batch's staged rows of one entity, computed once (casts, hashes) and read by
+    every statement of the load instead of re-evaluating the staging view each time."""
+    return f"{quote(vault)}.WORK_{staging.view_name(ent)}_{quote(batch)}"
+
+
+def stage_batch_sql(landing: str, vault: str, ent: S.Entity, batch: str) -> str:
+    # DDL, so it runs before the load's transaction (DDL would commit it in Snowflake)
+    return (
+        f"CREATE OR REPLACE TRANSIENT TABLE {work_table(vault, ent, batch)} AS "
+        f"SELECT * FROM {_stg(landing, ent)} WHERE batch_id = {_lit(batch)}"
+    )
+
+
+def drop_batch_sql(vault: str, ent: S.Entity, batch: str) -> str:
+    return f"DROP TABLE IF EXISTS {work_table(vault, ent, batch)}"
+
+
 def quarantine_sql(landing: str, vault: str, ent: S.Entity, batch: str, load_ts: str) -> str:
     return (
         f"INSERT INTO {quote(vault)}.{QUARANTINE_TABLE} "
         "(entity, batch_id, file_name, file_row_number, business_key, reason, load_ts) "
         f"SELECT {_lit(ent.name)}, s.batch_id, s.file_name, s.file_row_number, s.{quote(ent.key)}, "
-        f"s.quarantine_reason, {load_ts} FROM {_stg(landing, ent)} s "
+        f"s.quarantine_reason, {load_ts} FROM {work_table(vault, ent, batch)} s "
         f"WHERE s.batch_id = {_lit(batch)} AND s.quarantine_reason IS NOT NULL AND NOT EXISTS ("
         f"SELECT 1 FROM {quote(vault)}.{QUARANTINE_TABLE} q "
         "WHERE q.file_name = s.file_name AND q.file_row_number = s.file_row_number)"
@@ -61,7 +79,7 @@ def quarantine_sql(landing: str, vault: str, ent: S.Entity, batch: str, load_ts:
 def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str) -> str:
     sources = [
         f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, record_source, 0 AS priority, "
-        f"file_name, file_row_number FROM {_stg(landing, hub.entity)} "
+        f"file_name, file_row_number FROM {work_table(vault, hub.entity, batch)} "
         f"WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL"
     ]
     for link in V.LINKS:
@@ -70,7 +88,7 @@ def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str) -> s
             continue
         sources.append(
             f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, record_source, 1 AS priority, "
-            f"file_name, file_row_number FROM {_stg(landing, link.child)} "
+            f"file_name, file_row_number FROM {work_table(vault, link.child, batch)} "
             f"WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
         )
     union = " UNION ALL ".join(sources)
@@ -98,7 +116,7 @@ def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str) -
     return (
         f"INSERT INTO {table} ({quote(link.hash_key)}, {', '.join(hub_keys)}, load_ts, record_source, batch_id) "
         f"SELECT {quote(link.hash_key)}, {', '.join(hub_keys)}, {load_ts}, record_source, {_lit(batch)} "
-        f"FROM {_stg(landing, link.child)} s WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL "
+        f"FROM {work_table(vault, link.child, batch)} s WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL "
         f"AND NOT EXISTS (SELECT 1 FROM {table} l WHERE l.{quote(link.hash_key)} = s.{quote(link.hash_key)}) "
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quote(link.hash_key)} ORDER BY file_name, file_row_number) = 1"
     )
@@ -112,7 +130,7 @@ def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str) -> str:
     return (
         f"SELECT c.{hk}, c.hashdiff, {payload}, c.record_source, c.{event} AS event_at, "
         "cur.hashdiff AS current_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
-        f"FROM (SELECT * FROM {_stg(landing, sat.entity)} WHERE batch_id = {_lit(batch)} "
+        f"FROM (SELECT * FROM {work_table(vault, sat.entity, batch)} WHERE batch_id = {_lit(batch)} "
         f"AND quarantine_reason IS NULL QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} "
         f"ORDER BY {event} DESC NULLS LAST, file_name DESC, file_row_number DESC) = 1) c "
         f"LEFT JOIN (SELECT {hk}, hashdiff, {event} AS event_at, batch_id FROM {quote(vault)}.{quote(sat.name)} "
