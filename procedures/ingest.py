@@ -19,7 +19,7 @@ from typing import Any
 
 from procedures import landing
 from procedures import spec as S
-from procedures.vault import quote
+from procedures.vault import create_table_ddl, quote, sql_literal
 
 LINEAGE_COLUMNS = (
     ("file_name", "VARCHAR", "Stage-relative path of the file the row came from."),
@@ -48,11 +48,7 @@ def landing_table(entity: S.Entity) -> str:
 
 
 def _create(name: str, columns: list[tuple[str, str]], comment: str) -> str:
-    body = ",\n".join(f"    {quote(c)} {kind}" for c, kind in columns)
-    return (
-        f"CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.{quote(name)} (\n{body}\n)\n"
-        f"    COMMENT = '{comment}';"
-    )
+    return create_table_ddl("landing", name, columns, comment)
 
 
 def ddl() -> str:
@@ -143,10 +139,6 @@ class IngestResult:
         }
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
 def control_paths(session: Any, stage: str) -> Iterator[tuple[str, re.Match[str]]]:
     """Control files under the stage, as stage-relative paths."""
     rows = session.sql(f"LIST @{stage}").collect()
@@ -159,7 +151,7 @@ def control_paths(session: Any, stage: str) -> Iterator[tuple[str, re.Match[str]
 
 def _stage_root(session: Any, stage: str) -> str:
     schema, _, name = stage.rpartition(".")
-    found = session.sql(f"SHOW STAGES LIKE {_literal(name)} IN SCHEMA {schema}").collect()
+    found = session.sql(f"SHOW STAGES LIKE {sql_literal(name)} IN SCHEMA {schema}").collect()
     url = str(found[0]["url"]) if found else ""
     return url if url.endswith("/") else url + "/"
 
@@ -185,7 +177,7 @@ def ingest(session: Any, stage: str, landing_schema: str, batch_id: str = "") ->
         ent = S.entity(match["entity"])
         control = session.sql(
             f"SELECT file_name, file_format, row_count FROM {schema}.{CONTROL_TABLE} "
-            f"WHERE control_path = {_literal(path)}"
+            f"WHERE control_path = {sql_literal(path)}"
         ).collect()
         prefix = path.rsplit("/", 1)[0] + "/"
         for row in control:
@@ -201,7 +193,7 @@ def _copy_control(session: Any, stage: str, schema: str, path: str) -> None:
     fields = ", ".join(f"${i}" for i in range(1, len(landing.CONTROL_COLUMNS) + 1))
     session.sql(
         f"COPY INTO {schema}.{CONTROL_TABLE} FROM (SELECT {fields}, METADATA$FILENAME, CURRENT_TIMESTAMP() "
-        f"FROM @{stage}) FILES = ({_literal(path)}) FILE_FORMAT = ({FILE_FORMATS['csv']})"
+        f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS['csv']})"
     ).collect()
 
 
@@ -213,8 +205,8 @@ def _copy_file(
     fields = [f"${i}" if file_format == "csv" else f"$1:{c}" for i, c in enumerate(ent.column_names, start=1)]
     statement = (
         f"COPY INTO {schema}.{landing_table(ent)} FROM (SELECT {', '.join(fields)}, METADATA$FILENAME, "
-        f"METADATA$FILE_ROW_NUMBER, {_literal(batch)}, CURRENT_TIMESTAMP() FROM @{stage}) "
-        f"FILES = ({_literal(path)}) FILE_FORMAT = ({FILE_FORMATS[file_format]})"
+        f"METADATA$FILE_ROW_NUMBER, {sql_literal(batch)}, CURRENT_TIMESTAMP() FROM @{stage}) "
+        f"FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS[file_format]})"
     )
     try:
         row = session.sql(statement).collect()[0]
@@ -234,7 +226,7 @@ def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
     entity_counts = " UNION ALL ".join(
         f"SELECT file_name, COUNT(*) AS n FROM {schema}.{landing_table(e)} GROUP BY file_name" for e in S.ENTITIES
     )
-    in_batches = ", ".join(_literal(b) for b in batches)
+    in_batches = ", ".join(sql_literal(b) for b in batches)
     prefix = "REGEXP_REPLACE(c.control_path, '_control[.]csv$', '')"
     session.sql(f"DELETE FROM {schema}.{RECONCILIATION_TABLE} WHERE batch_id IN ({in_batches})").collect()
     session.sql(

@@ -127,6 +127,11 @@ def quote(identifier: str) -> str:
     return identifier.upper()
 
 
+def sql_literal(value: str) -> str:
+    """A Snowflake string literal (quotes doubled, backslashes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def _key_part(column: str) -> str:
     return f"COALESCE(NULLIF(UPPER(TRIM({quote(column)})), ''), '{NULL_PLACEHOLDER}')"
 
@@ -178,14 +183,21 @@ AUDIT_COLUMNS = (
 )
 
 
-def _table(name: str, columns: list[tuple[str, str]], comment: str, cluster: Sequence[str] = ()) -> str:
+def create_table_ddl(
+    schema: str, name: str, columns: list[tuple[str, str]], comment: str, cluster: Sequence[str] = ()
+) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` in ``<% database %>.<% <schema>_schema %>``, as the
+    generated sql/ files write it."""
     body = ",\n".join(f"    {quote(col)} {kind}" for col, kind in columns)
     clustered = f"\n    CLUSTER BY ({', '.join(quote(c) for c in cluster)})" if cluster else ""
-    escaped = comment.replace("'", "''")
     return (
-        f"CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.{quote(name)} (\n{body}\n)"
-        f"{clustered}\n    COMMENT = '{escaped}';"
+        f"CREATE TABLE IF NOT EXISTS <% database %>.<% {schema}_schema %>.{quote(name)} (\n{body}\n)"
+        f"{clustered}\n    COMMENT = {sql_literal(comment)};"
     )
+
+
+def _table(name: str, columns: list[tuple[str, str]], comment: str, cluster: Sequence[str] = ()) -> str:
+    return create_table_ddl("vault", name, columns, comment, cluster)
 
 
 def _audit() -> list[tuple[str, str]]:

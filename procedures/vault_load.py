@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from procedures import spec as S
 from procedures import staging
 from procedures import vault as V
-from procedures.vault import quote
+from procedures.vault import quote, sql_literal
 
 QUARANTINE_TABLE = "QUARANTINE"
 LOADED_TABLE = "LOADED_BATCHES"
@@ -36,10 +36,6 @@ class Statement:
     table: str
     kind: str  # quarantine | hub | link | satellite | superseded
     sql: str
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _stg(landing: str, ent: S.Entity) -> str:
@@ -56,7 +52,7 @@ def stage_batch_sql(landing: str, vault: str, ent: S.Entity, batch: str) -> str:
     # DDL, so it runs before the load's transaction (DDL would commit it in Snowflake)
     return (
         f"CREATE OR REPLACE TRANSIENT TABLE {work_table(vault, ent, batch)} AS "
-        f"SELECT * FROM {_stg(landing, ent)} WHERE batch_id = {_lit(batch)}"
+        f"SELECT * FROM {_stg(landing, ent)} WHERE batch_id = {sql_literal(batch)}"
     )
 
 
@@ -68,9 +64,9 @@ def quarantine_sql(landing: str, vault: str, ent: S.Entity, batch: str, load_ts:
     return (
         f"INSERT INTO {quote(vault)}.{QUARANTINE_TABLE} "
         "(entity, batch_id, file_name, file_row_number, business_key, reason, load_ts) "
-        f"SELECT {_lit(ent.name)}, s.batch_id, s.file_name, s.file_row_number, s.{quote(ent.key)}, "
+        f"SELECT {sql_literal(ent.name)}, s.batch_id, s.file_name, s.file_row_number, s.{quote(ent.key)}, "
         f"s.quarantine_reason, {load_ts} FROM {work_table(vault, ent, batch)} s "
-        f"WHERE s.batch_id = {_lit(batch)} AND s.quarantine_reason IS NOT NULL AND NOT EXISTS ("
+        f"WHERE s.batch_id = {sql_literal(batch)} AND s.quarantine_reason IS NOT NULL AND NOT EXISTS ("
         f"SELECT 1 FROM {quote(vault)}.{QUARANTINE_TABLE} q "
         "WHERE q.file_name = s.file_name AND q.file_row_number = s.file_row_number)"
     )
@@ -80,7 +76,7 @@ def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str) -> s
     sources = [
         f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, record_source, 0 AS priority, "
         f"file_name, file_row_number FROM {work_table(vault, hub.entity, batch)} "
-        f"WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL"
+        f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL"
     ]
     for link in V.LINKS:
         parent, column = link.hubs[0]
@@ -89,13 +85,14 @@ def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str) -> s
         sources.append(
             f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, record_source, 1 AS priority, "
             f"file_name, file_row_number FROM {work_table(vault, link.child, batch)} "
-            f"WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
+            f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL "
+            f"AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
         )
     union = " UNION ALL ".join(sources)
     table = f"{quote(vault)}.{quote(hub.name)}"
     return (
         f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id) "
-        f"SELECT hk, bk, {load_ts}, record_source, {_lit(batch)} FROM ({union}) src "
+        f"SELECT hk, bk, {load_ts}, record_source, {sql_literal(batch)} FROM ({union}) src "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.{quote(hub.hash_key)} = src.hk) "
         "QUALIFY ROW_NUMBER() OVER (PARTITION BY hk ORDER BY priority, file_name, file_row_number) = 1"
     )
@@ -105,7 +102,7 @@ def ghost_sql(vault: str, hub: V.Hub, batch: str, load_ts: str) -> str:
     table = f"{quote(vault)}.{quote(hub.name)}"
     return (
         f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id) "
-        f"SELECT '{V.ZERO_KEY}', {_lit(V.GHOST_BUSINESS_KEY)}, {load_ts}, 'SYSTEM.ghost', {_lit(batch)} "
+        f"SELECT '{V.ZERO_KEY}', {sql_literal(V.GHOST_BUSINESS_KEY)}, {load_ts}, 'SYSTEM.ghost', {sql_literal(batch)} "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {quote(hub.hash_key)} = '{V.ZERO_KEY}')"
     )
 
@@ -115,8 +112,9 @@ def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str) -
     hub_keys = [quote(hub.hash_key) for hub, _ in link.hubs]
     return (
         f"INSERT INTO {table} ({quote(link.hash_key)}, {', '.join(hub_keys)}, load_ts, record_source, batch_id) "
-        f"SELECT {quote(link.hash_key)}, {', '.join(hub_keys)}, {load_ts}, record_source, {_lit(batch)} "
-        f"FROM {work_table(vault, link.child, batch)} s WHERE batch_id = {_lit(batch)} AND quarantine_reason IS NULL "
+        f"SELECT {quote(link.hash_key)}, {', '.join(hub_keys)}, {load_ts}, record_source, {sql_literal(batch)} "
+        f"FROM {work_table(vault, link.child, batch)} s "
+        f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL "
         f"AND NOT EXISTS (SELECT 1 FROM {table} l WHERE l.{quote(link.hash_key)} = s.{quote(link.hash_key)}) "
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quote(link.hash_key)} ORDER BY file_name, file_row_number) = 1"
     )
@@ -130,7 +128,7 @@ def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str) -> str:
     return (
         f"SELECT c.{hk}, c.hashdiff, {payload}, c.record_source, c.{event} AS event_at, "
         "cur.hashdiff AS current_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
-        f"FROM (SELECT * FROM {work_table(vault, sat.entity, batch)} WHERE batch_id = {_lit(batch)} "
+        f"FROM (SELECT * FROM {work_table(vault, sat.entity, batch)} WHERE batch_id = {sql_literal(batch)} "
         f"AND quarantine_reason IS NULL QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} "
         f"ORDER BY {event} DESC NULLS LAST, file_name DESC, file_row_number DESC) = 1) c "
         f"LEFT JOIN (SELECT {hk}, hashdiff, {event} AS event_at, batch_id FROM {quote(vault)}.{quote(sat.name)} "
@@ -143,7 +141,7 @@ def _newer(batch: str) -> str:
     missing timestamp) a later batch. So re-running an older batch never wins."""
     return (
         "(event_at > current_event_at OR ((event_at = current_event_at OR event_at IS NULL "
-        f"OR current_event_at IS NULL) AND {_lit(batch)} > current_batch_id))"
+        f"OR current_event_at IS NULL) AND {sql_literal(batch)} > current_batch_id))"
     )
 
 
@@ -152,7 +150,7 @@ def satellite_sql(landing: str, vault: str, sat: V.Satellite, batch: str, load_t
     names = ", ".join(quote(c.name) for c in sat.payload)
     return (
         f"INSERT INTO {quote(vault)}.{quote(sat.name)} ({hk}, load_ts, hashdiff, {names}, record_source, batch_id) "
-        f"SELECT {hk}, {load_ts}, hashdiff, {names}, record_source, {_lit(batch)} "
+        f"SELECT {hk}, {load_ts}, hashdiff, {names}, record_source, {sql_literal(batch)} "
         f"FROM ({_candidates(landing, vault, sat, batch)}) x "
         f"WHERE current_hashdiff IS NULL OR (current_hashdiff <> hashdiff AND {_newer(batch)})"
     )
