@@ -4,7 +4,13 @@ Every column lands as text, with the file it came from, its row number in that f
 the batch, so COPY rejects nothing and every row can be traced. Files are named by the
 producers' control files (``_control.csv`` per producer, entity and load date), never by
 listing a prefix; COPY's load history skips a file loaded before. A file that cannot be
-read is recorded in ``LANDING.INGEST_ERRORS`` and the rest of the batch continues. What
+read is recorded in ``LANDING.INGEST_ERRORS`` and the rest of the batch continues.
+
+Columns are matched by name, not position: before its COPY, each file's columns are read
+with ``INFER_SCHEMA``. A column the spec does not know is ignored and recorded in
+``LANDING.SCHEMA_DRIFT`` (``extra_column``); a spec column the file lacks lands as NULL,
+is recorded (``missing_column``), and the row carries ``missing_columns`` so staging
+quarantines it with that reason. What
 arrived is reconciled with what the control files promised in
 ``LANDING.RECONCILIATION``.
 """
@@ -26,10 +32,18 @@ LINEAGE_COLUMNS = (
     ("file_row_number", "NUMBER(38,0)", "Row number within that file, from 1."),
     ("batch_id", "VARCHAR", "Batch of the control file that named the file."),
     ("ingested_at", "TIMESTAMP_NTZ", "When the row was copied in."),
+    (
+        "missing_columns",
+        "VARCHAR",
+        "Spec columns the row's file lacked (comma-separated), or NULL; staging quarantines such rows.",
+    ),
 )
 CONTROL_TABLE = "CONTROL_FILES"
 ERRORS_TABLE = "INGEST_ERRORS"
 RECONCILIATION_TABLE = "RECONCILIATION"
+DRIFT_TABLE = "SCHEMA_DRIFT"
+# named file formats (sql/020_landing.sql) that INFER_SCHEMA reads each file's columns with
+SCHEMA_FORMATS = {"parquet": "PARQUET_TEXT", "csv": "CSV_HEADER", "json": "JSON_TEXT"}
 CONTROL_PATH = re.compile(
     r"^(?P<producer>[a-z_]+)/(?P<entity>[a-z_]+)/load_date=(?P<date>\d{4}-\d{2}-\d{2})/_control\.csv$"
 )
@@ -101,6 +115,22 @@ def ddl() -> str:
         )
         + "\n"
     )
+    parts.append(
+        _create(
+            DRIFT_TABLE,
+            [
+                ("batch_id", "VARCHAR"),
+                ("file_name", "VARCHAR"),
+                ("entity", "VARCHAR"),
+                ("column_name", "VARCHAR"),
+                ("change", "VARCHAR"),
+                ("recorded_at", "TIMESTAMP_NTZ"),
+            ],
+            "Files whose columns differ from the spec: extra_column (ignored, rows load) or "
+            "missing_column (rows quarantined)",
+        )
+        + "\n"
+    )
     return "\n".join(parts)
 
 
@@ -114,6 +144,8 @@ class FileResult:
     status: str  # LOADED | LOAD_SKIPPED | FAILED
     rows: int = 0
     error: str | None = None
+    extra_columns: tuple[str, ...] = ()
+    missing_columns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -135,6 +167,15 @@ class IngestResult:
             "total_rows": sum(self.rows.values()),
             "reconciliation_issues": self.issues,
             "failed_files": [{"file": f.file_name, "error": f.error} for f in self.files if f.status == "FAILED"],
+            "schema_drift": [
+                {
+                    "file": f.file_name,
+                    "extra_columns": list(f.extra_columns),
+                    "missing_columns": list(f.missing_columns),
+                }
+                for f in self.files
+                if f.extra_columns or f.missing_columns
+            ],
             "seconds": round(self.seconds, 3),
         }
 
@@ -197,18 +238,52 @@ def _copy_control(session: Any, stage: str, schema: str, path: str) -> None:
     ).collect()
 
 
+def file_columns(session: Any, stage: str, landing_schema: str, path: str, file_format: str) -> list[str]:
+    """The column names of one staged file, in file order (Snowflake's INFER_SCHEMA)."""
+    file_format_object = f"{landing_schema}.{SCHEMA_FORMATS[file_format]}"
+    rows = session.sql(
+        f"SELECT COLUMN_NAME FROM TABLE(INFER_SCHEMA(LOCATION => {sql_literal(f'@{stage}/{path}')}, "
+        f"FILE_FORMAT => {sql_literal(file_format_object)})) ORDER BY ORDER_ID"
+    ).collect()
+    return [str(r[0]) for r in rows]
+
+
+def copy_projection(ent: S.Entity, columns: list[str], file_format: str) -> tuple[list[str], list[str], list[str]]:
+    """COPY's projection of the spec columns from a file with ``columns``, matched by name
+    (case-insensitively), never by position: NULL for a column the file lacks.
+
+    Returns (projection, extra columns, missing columns)."""
+    position = {c.lower(): i for i, c in enumerate(columns, start=1)}
+    projection, missing = [], []
+    for name in ent.column_names:
+        i = position.get(name.lower())
+        if i is None:
+            missing.append(name)
+            projection.append("NULL")
+        elif file_format == "csv":
+            projection.append(f"${i}")
+        else:
+            found = columns[i - 1]
+            projection.append(f"$1:{found}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", found) else f'$1:"{found}"')
+    spec = {n.lower() for n in ent.column_names}
+    extra = [c for c in columns if c.lower() not in spec]
+    return projection, extra, missing
+
+
 def _copy_file(
     session: Any, stage: str, schema: str, ent: S.Entity, path: str, file_format: str, batch: str
 ) -> FileResult:
     if file_format not in FILE_FORMATS:
         return FileResult(path, ent.name, "FAILED", error=f"unknown file format {file_format!r} in the control file")
-    fields = [f"${i}" if file_format == "csv" else f"$1:{c}" for i, c in enumerate(ent.column_names, start=1)]
-    statement = (
-        f"COPY INTO {schema}.{landing_table(ent)} FROM (SELECT {', '.join(fields)}, METADATA$FILENAME, "
-        f"METADATA$FILE_ROW_NUMBER, {sql_literal(batch)}, CURRENT_TIMESTAMP() FROM @{stage}) "
-        f"FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS[file_format]})"
-    )
     try:
+        columns = file_columns(session, stage, schema, path, file_format)
+        projection, extra, missing = copy_projection(ent, columns, file_format)
+        missing_literal = sql_literal(",".join(missing)) if missing else "NULL"
+        statement = (
+            f"COPY INTO {schema}.{landing_table(ent)} FROM (SELECT {', '.join(projection)}, METADATA$FILENAME, "
+            f"METADATA$FILE_ROW_NUMBER, {sql_literal(batch)}, CURRENT_TIMESTAMP(), {missing_literal} "
+            f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS[file_format]})"
+        )
         row = session.sql(statement).collect()[0]
     except Exception as err:
         reason = str(err).splitlines()[0][:500]
@@ -216,7 +291,17 @@ def _copy_file(
             f"INSERT INTO {schema}.{ERRORS_TABLE} VALUES (?, ?, ?, CURRENT_TIMESTAMP())", params=[batch, path, reason]
         ).collect()
         return FileResult(path, ent.name, "FAILED", error=reason)
-    return FileResult(path, ent.name, str(row[1]), rows=int(row[3] or 0))
+    status = str(row[1])
+    if status == "LOADED" and (extra or missing):
+        changes = [(c, "extra_column") for c in extra] + [(c, "missing_column") for c in missing]
+        values = ", ".join("(?, ?, ?, ?, ?, CURRENT_TIMESTAMP())" for _ in changes)
+        session.sql(
+            f"INSERT INTO {schema}.{DRIFT_TABLE} VALUES {values}",
+            params=[v for column, change in changes for v in (batch, path, ent.name, column, change)],
+        ).collect()
+    return FileResult(
+        path, ent.name, status, rows=int(row[3] or 0), extra_columns=tuple(extra), missing_columns=tuple(missing)
+    )
 
 
 def _reconcile(session: Any, schema: str, batches: list[str]) -> int:

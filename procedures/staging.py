@@ -7,8 +7,10 @@ Each view ``LANDING.STG_<ENTITY>`` carries, for every landed row:
 * every payload column cast to its spec type with TRY_CAST, and the hashdiff of the
   landed payload text (see ``procedures/vault.py`` for the recipe);
 * ``quarantine_reason``: why the row cannot enter the vault, or NULL. A row is
-  quarantined when its own business key is null or blank, or when a non-empty value does
-  not cast to its column's type (the first such column is named). Value-set, range and
+  quarantined when its file lacked a spec column (schema drift: every spec column is
+  required; ingestion recorded which), when its own business key is null or blank, or
+  when a non-empty value does not cast to its column's type (the first such column is
+  named). Value-set, range and
   format rules (a negative amount, an unknown status) are data-quality rules, not
   typing: those rows enter the vault and the rules report them;
 * the lineage: record source, batch, file and row number.
@@ -37,7 +39,10 @@ def _typed(column: S.Column) -> str:
 
 def quarantine_reason_sql(entity: S.Entity) -> str:
     key = quote(entity.key)
-    cases = [f"WHEN NULLIF(TRIM({key}), '') IS NULL THEN 'null or blank business key {entity.key}'"]
+    cases = [
+        "WHEN MISSING_COLUMNS IS NOT NULL THEN 'file lacks required column(s): ' || MISSING_COLUMNS",
+        f"WHEN NULLIF(TRIM({key}), '') IS NULL THEN 'null or blank business key {entity.key}'",
+    ]
     for column in entity.columns:
         if column.type == "VARCHAR":
             continue

@@ -21,6 +21,14 @@ CREATE FILE FORMAT IF NOT EXISTS <% database %>.<% landing_schema %>.CSV_TEXT
     SKIP_HEADER = 1
     FIELD_OPTIONALLY_ENCLOSED_BY = '"'
     COMMENT = 'Producer CSV files with a header line';
+-- INFER_SCHEMA reads a CSV file's column names from its header line with this one
+-- (PARSE_HEADER and SKIP_HEADER exclude each other), so ingestion maps CSV columns by
+-- name, not by position, and records a column a producer added or dropped.
+CREATE FILE FORMAT IF NOT EXISTS <% database %>.<% landing_schema %>.CSV_HEADER
+    TYPE = CSV
+    PARSE_HEADER = TRUE
+    FIELD_OPTIONALLY_ENCLOSED_BY = '"'
+    COMMENT = 'Producer CSV files, header parsed for schema inference';
 CREATE FILE FORMAT IF NOT EXISTS <% database %>.<% landing_schema %>.JSON_TEXT
     TYPE = JSON
     COMMENT = 'Producer newline-delimited JSON files';

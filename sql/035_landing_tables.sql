@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.CUSTOMERS (
     FILE_NAME VARCHAR,
     FILE_ROW_NUMBER NUMBER(38,0),
     BATCH_ID VARCHAR,
-    INGESTED_AT TIMESTAMP_NTZ
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
 )
     COMMENT = 'crm customers as landed, every field as text';
 
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.ACCOUNTS (
     FILE_NAME VARCHAR,
     FILE_ROW_NUMBER NUMBER(38,0),
     BATCH_ID VARCHAR,
-    INGESTED_AT TIMESTAMP_NTZ
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
 )
     COMMENT = 'finance accounts as landed, every field as text';
 
@@ -56,7 +58,8 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.TRANSACTIONS (
     FILE_NAME VARCHAR,
     FILE_ROW_NUMBER NUMBER(38,0),
     BATCH_ID VARCHAR,
-    INGESTED_AT TIMESTAMP_NTZ
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
 )
     COMMENT = 'finance transactions as landed, every field as text';
 
@@ -74,7 +77,8 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.ORDERS (
     FILE_NAME VARCHAR,
     FILE_ROW_NUMBER NUMBER(38,0),
     BATCH_ID VARCHAR,
-    INGESTED_AT TIMESTAMP_NTZ
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
 )
     COMMENT = 'operations orders as landed, every field as text';
 
@@ -90,7 +94,8 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.PRODUCTS (
     FILE_NAME VARCHAR,
     FILE_ROW_NUMBER NUMBER(38,0),
     BATCH_ID VARCHAR,
-    INGESTED_AT TIMESTAMP_NTZ
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
 )
     COMMENT = 'operations products as landed, every field as text';
 
@@ -106,7 +111,8 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.INTERACTIONS (
     FILE_NAME VARCHAR,
     FILE_ROW_NUMBER NUMBER(38,0),
     BATCH_ID VARCHAR,
-    INGESTED_AT TIMESTAMP_NTZ
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
 )
     COMMENT = 'crm interactions as landed, every field as text';
 
@@ -123,7 +129,8 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.OPPORTUNITIES (
     FILE_NAME VARCHAR,
     FILE_ROW_NUMBER NUMBER(38,0),
     BATCH_ID VARCHAR,
-    INGESTED_AT TIMESTAMP_NTZ
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
 )
     COMMENT = 'crm opportunities as landed, every field as text';
 
@@ -161,3 +168,13 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.RECONCILIATION (
     RECORDED_AT TIMESTAMP_NTZ
 )
     COMMENT = 'Where a batch differs from its control files: missing or unreadable files, row counts';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.SCHEMA_DRIFT (
+    BATCH_ID VARCHAR,
+    FILE_NAME VARCHAR,
+    ENTITY VARCHAR,
+    COLUMN_NAME VARCHAR,
+    CHANGE VARCHAR,
+    RECORDED_AT TIMESTAMP_NTZ
+)
+    COMMENT = 'Files whose columns differ from the spec: extra_column (ignored, rows load) or missing_column (rows quarantined)';

@@ -78,3 +78,37 @@ def landed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("landing")
     generate(Plan.build(**SMALL), DirectorySink(str(root)))
     return root
+
+
+def land_files(endpoints: Endpoints, entity: str, load_date: str, files: dict[str, Any]) -> str:
+    """Put hand-made producer files (name -> pyarrow table, format from the extension) and
+    their control file into the local landing bucket; returns the batch id."""
+    from lake.local.serve import s3_client
+    from procedures import landing
+    from procedures import spec as S
+
+    producer = S.entity(entity).producer
+    batch = landing.batch_id_for_date(load_date)
+    prefix = f"landing/{producer}/{entity}/load_date={load_date}/"
+    formats = {ext: fmt for fmt, ext in landing.EXTENSIONS.items()}
+    s3 = s3_client(endpoints.s3_endpoint)
+    control = []
+    for name, table in files.items():
+        fmt = formats[name.rsplit(".", 1)[1]]
+        body = landing.serialise(table, fmt)
+        s3.put_object(Bucket=endpoints.bucket, Key=prefix + name, Body=body)
+        control.append(
+            {
+                "batch_id": batch,
+                "producer": producer,
+                "entity": entity,
+                "load_date": load_date,
+                "file_name": name,
+                "file_format": fmt,
+                "row_count": table.num_rows,
+                "bytes": len(body),
+                "md5": landing.md5_hex(body),
+            }
+        )
+    s3.put_object(Bucket=endpoints.bucket, Key=prefix + landing.CONTROL_FILE, Body=landing.control_file(control))
+    return batch

@@ -32,6 +32,11 @@ procedures' SQL:
   Any other server-side failure is answered as a failed query (HTTP 200,
   ``success: false``) by ``server_fixes``, so the client reports it at once instead of
   retrying it until a timeout.
+* ``INFER_SCHEMA`` (the columns of a staged file, before it is copied) is not in
+  fakesnow. ``SELECT ... FROM TABLE(INFER_SCHEMA(LOCATION => '@stage/path', FILE_FORMAT
+  => 'fmt')) ...`` is answered with Snowflake's COLUMN_NAME, TYPE and ORDER_ID for that
+  file, read through DuckDB with the named file format's type (Parquet, CSV with a
+  header line, newline-delimited JSON); a file DuckDB cannot read fails the query.
 * The login answer has no master token, so the connector's ``close()`` never completes;
   ``server_fixes`` adds one.
 """
@@ -45,11 +50,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import fakesnow.copy_into as copy_into
 import fakesnow.cursor
 import fakesnow.transforms
 import fakesnow.transforms.stage as stage
 from fakesnow.instance import FakeSnow
+from snowflake.connector.errors import ProgrammingError
 from sqlglot import errors, exp
 
 # the package's `server` function shadows its `server` module as an attribute
@@ -57,6 +64,12 @@ fakesnow_server: Any = importlib.import_module("fakesnow.server")
 
 LIST_STATEMENT = re.compile(r"^\s*(?:LIST|LS)\s+@([A-Za-z0-9_$.\"]+?)(/[^\s;]*)?\s*;?\s*$", re.IGNORECASE)
 _list_path = threading.local()
+INFER_SCHEMA = re.compile(
+    r"\bINFER_SCHEMA\s*\(\s*LOCATION\s*=>\s*'@([A-Za-z0-9_$.\"]+)/([^']*)'\s*,"
+    r"\s*FILE_FORMAT\s*=>\s*'([A-Za-z0-9_$.\"]+)'\s*\)",
+    re.IGNORECASE,
+)
+_instance: FakeSnow | None = None
 
 
 def parse_list(sql: str) -> exp.Expr | None:
@@ -70,6 +83,59 @@ def parse_list(sql: str) -> exp.Expr | None:
         this=exp.Column(this=exp.Identifier(this="LIST", quoted=False)),
         alias=exp.Parameter(this=exp.Var(this=match.group(1))),
     )
+
+
+def _catalog_row(table: str, dotted: str, columns: str) -> tuple[Any, ...] | None:
+    """A stage or file format from fakesnow's catalog, by a name of one to three parts."""
+    assert _instance is not None, "compat.apply() was not called"
+    parts = [p.strip('"').upper() for p in dotted.split(".")]
+    where = " and ".join(f"upper({col}) = ?" for col in ("database_name", "schema_name", "name")[3 - len(parts) :])
+    with _instance.duck_conn.cursor() as cur:
+        return cur.execute(
+            f"select {columns} from _fs_global._fs_information_schema.{table} where {where}", parts
+        ).fetchone()
+
+
+def parse_infer_schema(sql: str) -> exp.Expr | None:
+    """INFER_SCHEMA over one staged S3 file, answered from the file itself."""
+    match = INFER_SCHEMA.search(sql)
+    if not match:
+        return None
+    stage_name, path, format_name = match.groups()
+    stage_row = _catalog_row("_fs_stages", stage_name, "url")
+    if stage_row is None:
+        raise errors.ParseError(f"Stage '{stage_name}' does not exist or not authorized.")
+    format_row = _catalog_row("_fs_file_formats", format_name, "type")
+    if format_row is None:
+        raise errors.ParseError(f"File format '{format_name}' does not exist or not authorized.")
+    url = str(stage_row[0]).rstrip("/") + "/" + path
+    quoted = url.replace("'", "''")
+    reader = {
+        "PARQUET": f"read_parquet('{quoted}', hive_partitioning = false)",
+        "CSV": f"read_csv('{quoted}', header = true, all_varchar = true, hive_partitioning = false)",
+        "JSON": f"read_json('{quoted}', format = 'newline_delimited', hive_partitioning = false)",
+    }[str(format_row[0]).upper()]
+    assert _instance is not None
+    try:
+        with _instance.duck_conn.cursor() as cur:
+            described = cur.execute(f"describe select * from {reader}").fetchall()
+    except duckdb.Error as err:
+        first_line = str(err).splitlines()[0]
+        message = f"Cannot infer the schema of '@{stage_name}/{path}': {first_line}"
+        raise ProgrammingError(msg=message, errno=100080) from None
+    rows = [
+        exp.Tuple(expressions=[exp.Literal.string(name), exp.Literal.string(kind), exp.Literal.number(order)])
+        for order, (name, kind, *_) in enumerate(described)
+    ]
+    values = exp.Values(
+        expressions=rows or [exp.Tuple(expressions=[exp.null(), exp.null(), exp.null()])],
+        alias=exp.TableAlias(
+            this=exp.to_identifier("t"),
+            columns=[exp.to_identifier(c) for c in ("COLUMN_NAME", "TYPE", "ORDER_ID")],
+        ),
+    )
+    select = exp.select("COLUMN_NAME", "TYPE", "ORDER_ID").from_(values).order_by("ORDER_ID")
+    return select if rows else select.where("FALSE")
 
 
 _applied = False
@@ -243,7 +309,8 @@ def persist_global(instance: FakeSnow, path: Path) -> None:
 
 def apply(instance: FakeSnow) -> None:
     """Patch fakesnow for this process; ``instance`` is the server's shared database."""
-    global _applied
+    global _applied, _instance
+    _instance = instance
     if _applied:
         return
     _applied = True
@@ -262,7 +329,7 @@ def apply(instance: FakeSnow) -> None:
     cursor_parse = fakesnow.cursor.parse_one
 
     def parse_in_cursor(sql: str, *args: Any, **kwargs: Any) -> exp.Expr:
-        return parse_list(sql) or cursor_parse(sql, *args, **kwargs)
+        return parse_list(sql) or parse_infer_schema(sql) or cursor_parse(sql, *args, **kwargs)
 
     fakesnow.cursor.parse_one = parse_in_cursor  # type: ignore[assignment]
 
@@ -272,6 +339,8 @@ def apply(instance: FakeSnow) -> None:
         # the server parses only to learn the statement type; on a syntax error let the
         # cursor parse again and answer with a proper error instead of HTTP 500
         try:
+            if INFER_SCHEMA.search(sql):
+                return exp.select("1")
             return parse_list(sql) or server_parse(sql, *args, **kwargs)
         except errors.ParseError:
             return exp.select("1")

@@ -16,7 +16,7 @@ from procedures import staging
 from procedures import vault as V
 from procedures.audit import ArgumentError
 from procedures.load_vault import run as load_vault_run
-from tests.conftest import SMALL_BATCHES
+from tests.conftest import SMALL_BATCHES, land_files
 
 pytestmark = pytest.mark.integration
 BATCHES = ", ".join(f"'{b}'" for b in SMALL_BATCHES)
@@ -162,9 +162,6 @@ def test_values_shaped_like_sql_travel_as_data(
     """A producer's text is data all the way: landing, staging, hub and satellite."""
     import pyarrow as pa
 
-    from lake.local.serve import s3_client
-    from procedures import landing
-
     ent = S.entity("customers")
     hostile = {c: f'x\'; DROP TABLE VAULT.HUB_CUSTOMER; -- {c} "quoted" $$ \\ ' for c in ent.column_names}
     hostile.update(
@@ -173,26 +170,7 @@ def test_values_shaped_like_sql_travel_as_data(
         onboarded_at="2020-01-01",
         updated_at="2031-01-01 09:00:00",
     )
-    body = landing.serialise(pa.table({c: [v] for c, v in hostile.items()}), "csv")
-    prefix = "landing/crm/customers/load_date=2031-01-01/"
-    control = landing.control_file(
-        [
-            {
-                "batch_id": "B20310101",
-                "producer": "crm",
-                "entity": "customers",
-                "load_date": "2031-01-01",
-                "file_name": "part-0000.csv",
-                "file_format": "csv",
-                "row_count": 1,
-                "bytes": len(body),
-                "md5": landing.md5_hex(body),
-            }
-        ]
-    )
-    s3 = s3_client(applied.s3_endpoint)
-    s3.put_object(Bucket=applied.bucket, Key=prefix + "part-0000.csv", Body=body)
-    s3.put_object(Bucket=applied.bucket, Key=prefix + "_control.csv", Body=control)
+    land_files(applied, "customers", "2031-01-01", {"part-0000.csv": pa.table({c: [v] for c, v in hostile.items()})})
     hubs_before = one(conn, "SELECT COUNT(*) FROM VAULT.HUB_CUSTOMER")
     assert pipeline.ingest(settings, applied, batch_id="B20310101").detail["total_rows"] == 1
     pipeline.load(settings, applied, batch_id="B20310101")
@@ -203,3 +181,74 @@ def test_values_shaped_like_sql_travel_as_data(
     )
     assert cur.fetchall() == [(hostile["customer_id"], hostile["legal_name"].strip(), hostile["email"].strip())]
     assert one(conn, "SELECT COUNT(*) FROM VAULT.HUB_CUSTOMER") == hubs_before + 1
+
+
+def test_schema_drift_extra_columns_load_missing_columns_quarantine(
+    settings: Settings, loaded: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """Columns are matched by name: an extra column is recorded and ignored, a reordered
+    CSV loads by header, a file lacking a spec column lands but every row is quarantined
+    with the column named."""
+    import pyarrow as pa
+
+    ent = S.entity("customers")
+    names = ", ".join(ent.column_names)
+    cur = conn.cursor()
+    cur.execute(
+        f"SELECT {names} FROM LANDING.customers l WHERE batch_id = 'B20260105' AND EXISTS (SELECT 1 FROM "
+        "LANDING.STG_CUSTOMERS s WHERE s.file_name = l.file_name AND s.file_row_number = l.file_row_number "
+        "AND s.quarantine_reason IS NULL) ORDER BY customer_id LIMIT 9"
+    )
+    rows = cur.fetchall()
+
+    def part(first: int, prefix: str) -> pa.Table:
+        chunk = [dict(zip(ent.column_names, r, strict=True)) for r in rows[first : first + 3]]
+        for i, r in enumerate(chunk):
+            r["customer_id"] = f"{prefix}{i:03d}"
+        return pa.table({c: [r[c] for r in chunk] for c in ent.column_names})
+
+    extra = part(0, "CXTRA").append_column("desk_note", pa.array(["internal"] * 3))
+    reordered = part(3, "CREORD").select(list(reversed(ent.column_names)))
+    lacking = part(6, "CLACK").drop_columns(["email"])
+    batch = land_files(
+        applied,
+        "customers",
+        "2032-01-01",
+        {"part-0000.parquet": extra, "part-0001.csv": reordered, "part-0002.jsonl": lacking},
+    )
+    ingested = pipeline.ingest(settings, applied, batch_id=batch).detail
+    assert ingested["total_rows"] == 9 and ingested["reconciliation_issues"] == 0
+    assert sorted(
+        (d["file"].rsplit("/", 1)[1], d["extra_columns"], d["missing_columns"]) for d in ingested["schema_drift"]
+    ) == [
+        ("part-0000.parquet", ["desk_note"], []),
+        ("part-0002.jsonl", [], ["email"]),
+    ]
+    cur.execute(
+        f"SELECT file_name, column_name, change FROM LANDING.SCHEMA_DRIFT WHERE batch_id = '{batch}' ORDER BY 1"
+    )
+    assert [(f.rsplit("/", 1)[1], c, k) for f, c, k in cur.fetchall()] == [
+        ("part-0000.parquet", "desk_note", "extra_column"),
+        ("part-0002.jsonl", "email", "missing_column"),
+    ]
+
+    detail = pipeline.load(settings, applied, batch_id=batch).detail
+    assert detail["inserted"]["quarantined"] == 3
+    cur.execute(f"SELECT business_key, reason FROM VAULT.QUARANTINE WHERE batch_id = '{batch}' ORDER BY 1")
+    assert cur.fetchall() == [(f"CLACK{i:03d}", "file lacks required column(s): email") for i in range(3)]
+    cur.execute(
+        "SELECT h.customer_id, s.legal_name, s.email, s.domicile_country FROM VAULT.HUB_CUSTOMER h "
+        f"JOIN VAULT.SAT_CUSTOMER s ON s.customer_hk = h.customer_hk WHERE s.batch_id = '{batch}' ORDER BY 1"
+    )
+    loaded_rows = cur.fetchall()
+    expected = sorted(
+        (
+            f"{prefix}{i:03d}",
+            r[ent.column_names.index("legal_name")],
+            r[ent.column_names.index("email")],
+            r[ent.column_names.index("domicile_country")],
+        )
+        for prefix, first in (("CREORD", 3), ("CXTRA", 0))
+        for i, r in enumerate(rows[first : first + 3])
+    )
+    assert loaded_rows == expected
