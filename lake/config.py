@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 
@@ -71,6 +71,9 @@ class LocalTarget(_Model):
     state_dir: Path = Path(".lake")
     bucket: str = "lake-landing"
     landing_prefix: str = "landing/"
+    # a session that sends nothing for this long has its open transaction rolled back,
+    # as Snowflake aborts a detached transaction (a killed client's) after 5 idle minutes
+    idle_transaction_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("bucket")
     @classmethod

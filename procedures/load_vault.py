@@ -1,24 +1,39 @@
 """``CALL LOAD_VAULT(batch_id)``: staged landing rows into hubs, links and satellites.
 
 Default: every ingested batch not loaded yet, oldest first. A batch commits as a whole or
-not at all, with one load timestamp; re-running it inserts nothing. See
+not at all, with one load timestamp; re-running it inserts nothing (a batch whose load
+covered every row landed for it is skipped at once). Loads take the vault's load lock
+first, so two at once run one after the other and never duplicate a hub key. See
 ``procedures/vault_load.py`` for the statements and the rule for late rows.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from procedures import spec as S
 from procedures import vault as V
 from procedures.audit import audited, checked_batch_id, checked_name
-from procedures.ingest import CONTROL_TABLE
-from procedures.vault import quote
+from procedures.ingest import CONTROL_TABLE, landing_table
+from procedures.vault import quote, sql_literal
 from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, stage_batch_sql, superseded_sql
 
 PROCEDURE = "LOAD_VAULT"
+
+
+LOCK_TABLE = "LOAD_LOCK"
+LOCK_NAME = "LOAD_VAULT"
+# Snowflake makes a second load wait for the lock (and reports a timeout as a lock error);
+# the local engine refuses the second writer at once ("Conflict on update"): both retry.
+RETRYABLE = re.compile(r"conflict|lock", re.IGNORECASE)
+
+
+class LockTimeout(RuntimeError):
+    """Another LOAD_VAULT held the vault's load lock for longer than we would wait."""
 
 
 def pending_batches(session: Any, landing: str, vault: str) -> list[str]:
@@ -29,52 +44,169 @@ def pending_batches(session: Any, landing: str, vault: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def load_batch(session: Any, batch: str, run_id: str, landing: str, vault: str, audit: str) -> dict[str, Any]:
-    """Load one batch in one transaction; write its audit rows either way."""
-    load_ts = datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    ts_sql = f"CAST('{load_ts}' AS TIMESTAMP_NTZ)"
-    audit_rows: list[tuple[str, int, int, int, float]] = []
-    inserted: dict[str, int] = {}
+def landed_rows(session: Any, landing: str, batch: str) -> int:
+    """Rows of ``batch`` in the landing tables now."""
+    counts = " UNION ALL ".join(
+        f"SELECT COUNT(*) AS n FROM {quote(landing)}.{landing_table(e)} WHERE batch_id = {sql_literal(batch)}"
+        for e in S.ENTITIES
+    )
+    return int(session.sql(f"SELECT SUM(n) FROM ({counts})").collect()[0][0] or 0)
+
+
+def loaded_rows(session: Any, vault: str, batch: str) -> int | None:
+    """Landed rows the batch's committed load covered, or None if it was never loaded."""
+    rows = session.sql(
+        f"SELECT landed_rows FROM {quote(vault)}.{LOADED_TABLE} WHERE batch_id = {sql_literal(batch)}"
+    ).collect()
+    return int(rows[0][0]) if rows else None
+
+
+def _lock(session: Any, vault: str, run_id: str, batch: str) -> None:
+    """First statement of a load's transaction: loads run one at a time, so two never
+    insert the same new hub key. Snowflake holds the row's lock until COMMIT or ROLLBACK."""
+    updated = session.sql(
+        f"UPDATE {quote(vault)}.{LOCK_TABLE} SET run_id = {sql_literal(run_id)}, batch_id = {sql_literal(batch)}, "
+        f"locked_at = CURRENT_TIMESTAMP() WHERE lock_name = '{LOCK_NAME}'"
+    ).collect()
+    if not int(updated[0][0]):
+        raise RuntimeError(f"{vault}.{LOCK_TABLE} has no {LOCK_NAME} row: apply sql/040_vault.sql")
+
+
+@dataclass
+class BatchLoad:
+    """What one batch's load did, for the summary and the audit."""
+
+    batch: str
+    run_id: str
+    landed: int
+    load_ts: str = ""
+    inserted: dict[str, int] = field(default_factory=dict)
+    # (table, rows inserted, rows superseded, seconds)
+    tables: list[tuple[str, int, int, float]] = field(default_factory=list)
+    already_loaded: bool = False
+    attempts: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "load_ts": self.load_ts,
+            "inserted": self.inserted,
+            "already_loaded": self.already_loaded,
+            "attempts": self.attempts,
+        }
+
+
+def _run_statements(session: Any, load: BatchLoad, landing: str, vault: str) -> None:
+    """Inside the transaction and the lock: every statement of the batch, then its mark."""
+    ts_sql = f"CAST('{load.load_ts}' AS TIMESTAMP_NTZ)"
+    for st in batch_statements(landing, vault, load.batch, ts_sql, load.run_id):
+        superseded = 0
+        if st.kind == "satellite":
+            sat = next(s for s in V.SATELLITES if s.name == st.table)
+            superseded = int(session.sql(superseded_sql(landing, vault, sat, load.batch, load.run_id)).collect()[0][0])
+        started = time.perf_counter()
+        rows = int(session.sql(st.sql).collect()[0][0])
+        key = "quarantined" if st.kind == "quarantine" else st.table
+        load.inserted[key] = load.inserted.get(key, 0) + rows
+        if st.kind != "quarantine":
+            load.tables.append((st.table, rows, superseded, time.perf_counter() - started))
+    loaded = f"{quote(vault)}.{LOADED_TABLE}"
+    batch = sql_literal(load.batch)
+    # the first load of a batch sets its place on the timeline; a later one (late files
+    # landed under the same batch) records the rows it covered and keeps that place
+    session.sql(f"UPDATE {loaded} SET landed_rows = {load.landed} WHERE batch_id = {batch}").collect()
+    session.sql(
+        f"INSERT INTO {loaded} SELECT {batch}, {ts_sql}, {sql_literal(load.run_id)}, {load.landed} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {loaded} WHERE batch_id = {batch})"
+    ).collect()
+
+
+def load_batch(
+    session: Any,
+    batch: str,
+    run_id: str,
+    landing: str,
+    vault: str,
+    audit: str,
+    lock_wait_seconds: float = 600.0,
+) -> BatchLoad:
+    """Load one batch in one transaction, under the load lock; audit it either way.
+
+    A batch whose committed load covered exactly the rows landed now is skipped (its
+    statements would insert nothing): the audit says ``ALREADY_LOADED``.
+    """
+    started = time.perf_counter()
+    load = BatchLoad(batch, run_id, landed_rows(session, landing, batch))
     status, error = "SUCCEEDED", None
-    for ent in S.ENTITIES:
-        session.sql(stage_batch_sql(landing, vault, ent, batch)).collect()
-    session.sql("BEGIN").collect()
     try:
-        for st in batch_statements(landing, vault, batch, ts_sql):
-            superseded = 0
-            if st.kind == "satellite":
-                sat = next(s for s in V.SATELLITES if s.name == st.table)
-                superseded = int(session.sql(superseded_sql(landing, vault, sat, batch)).collect()[0][0])
-            started = time.perf_counter()
-            rows = int(session.sql(st.sql).collect()[0][0])
-            key = "quarantined" if st.kind == "quarantine" else st.table
-            inserted[key] = inserted.get(key, 0) + rows
-            if st.kind != "quarantine":
-                audit_rows.append((st.table, rows, 0, superseded, time.perf_counter() - started))
-        # the first load of a batch sets its place on the timeline; a re-run does not move it
-        session.sql(
-            f"INSERT INTO {quote(vault)}.{LOADED_TABLE} SELECT '{batch}', {ts_sql}, '{run_id}' WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {quote(vault)}.{LOADED_TABLE} WHERE batch_id = '{batch}')"
-        ).collect()
-        session.sql("COMMIT").collect()
+        if loaded_rows(session, vault, batch) == load.landed:
+            load.already_loaded = True
+            status = "ALREADY_LOADED"
+            return load
+        _load_in_transaction(session, load, landing, vault, lock_wait_seconds)
+        if load.already_loaded:
+            status = "ALREADY_LOADED"
     except Exception as err:
-        session.sql("ROLLBACK").collect()
         status, error = "FAILED", f"{type(err).__name__}: {err}"[:2000]
         raise
     finally:
+        _audit(session, load, audit, status, error, time.perf_counter() - started)
+    return load
+
+
+def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str, lock_wait_seconds: float) -> None:
+    # the work tables are DDL, so they are made before the transaction (DDL would commit it
+    # in Snowflake); their names carry the run id, so concurrent loads never share one.
+    # Temporary tables are made in the current schema, so the load sets it.
+    session.sql(f"USE SCHEMA {quote(vault)}").collect()
+    for ent in S.ENTITIES:
+        session.sql(stage_batch_sql(landing, vault, ent, load.batch, load.run_id)).collect()
+    deadline = time.monotonic() + lock_wait_seconds
+    pause = 0.2
+    try:
+        while True:
+            load.attempts += 1
+            load.inserted, load.tables = {}, []
+            load.load_ts = datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            session.sql("BEGIN").collect()
+            try:
+                _lock(session, vault, load.run_id, load.batch)
+                if loaded_rows(session, vault, load.batch) == load.landed:
+                    load.already_loaded = True  # a concurrent load committed it while we waited
+                else:
+                    _run_statements(session, load, landing, vault)
+                session.sql("COMMIT").collect()
+                return
+            except Exception as err:
+                session.sql("ROLLBACK").collect()
+                if not RETRYABLE.search(str(err)):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"batch {load.batch}: another LOAD_VAULT held {vault}.{LOCK_TABLE} for over "
+                        f"{lock_wait_seconds:.0f}s ({err})"
+                    ) from err
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+    finally:
         for ent in S.ENTITIES:
-            session.sql(drop_batch_sql(vault, ent, batch)).collect()
-        quarantined = inserted.get("quarantined", 0)
-        rows_sql = [
-            f"('{run_id}', '{batch}', '{table}', {n if status == 'SUCCEEDED' else 0}, "
-            f"{quarantined if table == V.HUBS[0].name else 0}, {sup}, {secs:.4f}, '{status}', NULL)"
-            for table, n, _, sup, secs in audit_rows
-        ] or [f"('{run_id}', '{batch}', '*', 0, 0, 0, 0, '{status}', ?)"]
-        session.sql(
-            f"INSERT INTO {quote(audit)}.VAULT_LOAD_RUNS VALUES {', '.join(rows_sql)}",
-            params=[error] if not audit_rows else None,
-        ).collect()
-    return {"load_ts": load_ts, "inserted": inserted}
+            session.sql(drop_batch_sql(vault, ent, load.batch, load.run_id)).collect()
+
+
+def _audit(session: Any, load: BatchLoad, audit: str, status: str, error: str | None, seconds: float) -> None:
+    """One row per table the load wrote, or one row for the whole batch ('*')."""
+    quarantined = load.inserted.get("quarantined", 0)
+    values = [
+        f"({sql_literal(load.run_id)}, {sql_literal(load.batch)}, {sql_literal(table)}, {rows}, "
+        f"{quarantined if table == V.HUBS[0].name else 0}, {superseded}, {secs:.4f}, '{status}', NULL)"
+        for table, rows, superseded, secs in load.tables
+    ]
+    params = None
+    if status != "SUCCEEDED" or not values:
+        values = [
+            f"({sql_literal(load.run_id)}, {sql_literal(load.batch)}, '*', 0, 0, 0, {seconds:.4f}, '{status}', ?)"
+        ]
+        params = [error]
+    session.sql(f"INSERT INTO {quote(audit)}.VAULT_LOAD_RUNS VALUES {', '.join(values)}", params=params).collect()
 
 
 def run(
@@ -83,6 +215,7 @@ def run(
     landing_schema: str = "LANDING",
     vault_schema: str = "VAULT",
     audit_schema: str = "AUDIT",
+    lock_wait_seconds: float = 600.0,
 ) -> dict[str, Any]:
     checked_batch_id(batch_id)
     for value, name in (
@@ -93,12 +226,14 @@ def run(
         checked_name(value, name)
     with audited(session, PROCEDURE, {"batch_id": batch_id}, f"{audit_schema}.PROCEDURE_RUNS") as audit:
         batches = [batch_id] if batch_id else pending_batches(session, landing_schema, vault_schema)
-        results = {b: load_batch(session, b, audit.run_id, landing_schema, vault_schema, audit_schema) for b in batches}
         totals: dict[str, int] = {}
-        for r in results.values():
-            for table, n in r["inserted"].items():
+        already = []
+        for b in batches:
+            load = load_batch(session, b, audit.run_id, landing_schema, vault_schema, audit_schema, lock_wait_seconds)
+            already += [b] if load.already_loaded else []
+            for table, n in load.inserted.items():
                 totals[table] = totals.get(table, 0) + n
-        summary = {"batches": batches, "inserted": totals, "run_id": audit.run_id}
+        summary = {"batches": batches, "already_loaded": already, "inserted": totals, "run_id": audit.run_id}
         audit.rows_written = sum(n for t, n in totals.items() if t != "quarantined")
         audit.result = summary
     return summary

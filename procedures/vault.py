@@ -293,6 +293,7 @@ def views_ddl() -> str:
 
 def ddl() -> str:
     """The whole raw vault's DDL, as shipped in sql/040_vault.sql."""
+    lock = "<% database %>.<% vault_schema %>.LOAD_LOCK"
     parts = [
         "-- Generated from procedures/spec.py by `python -m procedures.vault`; do not edit by hand",
         "-- (tests/procedures/test_vault.py fails when this file and the spec disagree).",
@@ -319,10 +320,28 @@ def ddl() -> str:
         + "\n",
         _table(
             "loaded_batches",
-            [("batch_id", "VARCHAR NOT NULL"), ("load_ts", "TIMESTAMP_NTZ NOT NULL"), ("run_id", "VARCHAR NOT NULL")],
-            "Batches LOAD_VAULT has committed, with their one load timestamp.",
+            [
+                ("batch_id", "VARCHAR NOT NULL"),
+                ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
+                ("run_id", "VARCHAR NOT NULL"),
+                ("landed_rows", "NUMBER(38,0) NOT NULL"),
+            ],
+            "Batches LOAD_VAULT has committed, with their one load timestamp and the landed rows they covered.",
         )
         + "\n",
+        _table(
+            "load_lock",
+            [
+                ("lock_name", "VARCHAR NOT NULL"),
+                ("run_id", "VARCHAR"),
+                ("batch_id", "VARCHAR"),
+                ("locked_at", "TIMESTAMP_NTZ"),
+            ],
+            "One row that each LOAD_VAULT transaction updates first, so loads run one at a time.",
+        )
+        + "\n",
+        f"INSERT INTO {lock} (LOCK_NAME)\n"
+        f"    SELECT 'LOAD_VAULT' WHERE NOT EXISTS (SELECT 1 FROM {lock} WHERE LOCK_NAME = 'LOAD_VAULT');\n",
     ]
     return "\n".join(parts)
 

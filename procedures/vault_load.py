@@ -42,40 +42,44 @@ def _stg(landing: str, ent: S.Entity) -> str:
     return f"{quote(landing)}.{staging.view_name(ent)}"
 
 
-def work_table(vault: str, ent: S.Entity, batch: str) -> str:
+def work_table(vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
     """The batch's staged rows of one entity, computed once (casts, hashes) and read by
-    every statement of the load instead of re-evaluating the staging view each time."""
-    return f"{quote(vault)}.WORK_{staging.view_name(ent)}_{quote(batch)}"
+    every statement of the load instead of re-evaluating the staging view each time.
+
+    A temporary table: it lives in the load's session only (gone with it if the process
+    is killed), has no fail-safe in Snowflake, and stays in memory locally. Named by
+    batch and run, so two loads never share one."""
+    return quote(f"WORK_{staging.view_name(ent)}_{batch}_{run_id[:12]}")
 
 
-def stage_batch_sql(landing: str, vault: str, ent: S.Entity, batch: str) -> str:
+def stage_batch_sql(landing: str, vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
     # DDL, so it runs before the load's transaction (DDL would commit it in Snowflake)
     return (
-        f"CREATE OR REPLACE TRANSIENT TABLE {work_table(vault, ent, batch)} AS "
+        f"CREATE OR REPLACE TEMPORARY TABLE {work_table(vault, ent, batch, run_id)} AS "
         f"SELECT * FROM {_stg(landing, ent)} WHERE batch_id = {sql_literal(batch)}"
     )
 
 
-def drop_batch_sql(vault: str, ent: S.Entity, batch: str) -> str:
-    return f"DROP TABLE IF EXISTS {work_table(vault, ent, batch)}"
+def drop_batch_sql(vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
+    return f"DROP TABLE IF EXISTS {work_table(vault, ent, batch, run_id)}"
 
 
-def quarantine_sql(landing: str, vault: str, ent: S.Entity, batch: str, load_ts: str) -> str:
+def quarantine_sql(landing: str, vault: str, ent: S.Entity, batch: str, load_ts: str, run_id: str) -> str:
     return (
         f"INSERT INTO {quote(vault)}.{QUARANTINE_TABLE} "
         "(entity, batch_id, file_name, file_row_number, business_key, reason, load_ts) "
         f"SELECT {sql_literal(ent.name)}, s.batch_id, s.file_name, s.file_row_number, s.{quote(ent.key)}, "
-        f"s.quarantine_reason, {load_ts} FROM {work_table(vault, ent, batch)} s "
+        f"s.quarantine_reason, {load_ts} FROM {work_table(vault, ent, batch, run_id)} s "
         f"WHERE s.batch_id = {sql_literal(batch)} AND s.quarantine_reason IS NOT NULL AND NOT EXISTS ("
         f"SELECT 1 FROM {quote(vault)}.{QUARANTINE_TABLE} q "
         "WHERE q.file_name = s.file_name AND q.file_row_number = s.file_row_number)"
     )
 
 
-def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str) -> str:
+def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> str:
     sources = [
         f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, record_source, 0 AS priority, "
-        f"file_name, file_row_number FROM {work_table(vault, hub.entity, batch)} "
+        f"file_name, file_row_number FROM {work_table(vault, hub.entity, batch, run_id)} "
         f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL"
     ]
     for link in V.LINKS:
@@ -84,7 +88,7 @@ def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str) -> s
             continue
         sources.append(
             f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, record_source, 1 AS priority, "
-            f"file_name, file_row_number FROM {work_table(vault, link.child, batch)} "
+            f"file_name, file_row_number FROM {work_table(vault, link.child, batch, run_id)} "
             f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL "
             f"AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
         )
@@ -107,20 +111,20 @@ def ghost_sql(vault: str, hub: V.Hub, batch: str, load_ts: str) -> str:
     )
 
 
-def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str) -> str:
+def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str, run_id: str) -> str:
     table = f"{quote(vault)}.{quote(link.name)}"
     hub_keys = [quote(hub.hash_key) for hub, _ in link.hubs]
     return (
         f"INSERT INTO {table} ({quote(link.hash_key)}, {', '.join(hub_keys)}, load_ts, record_source, batch_id) "
         f"SELECT {quote(link.hash_key)}, {', '.join(hub_keys)}, {load_ts}, record_source, {sql_literal(batch)} "
-        f"FROM {work_table(vault, link.child, batch)} s "
+        f"FROM {work_table(vault, link.child, batch, run_id)} s "
         f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL "
         f"AND NOT EXISTS (SELECT 1 FROM {table} l WHERE l.{quote(link.hash_key)} = s.{quote(link.hash_key)}) "
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quote(link.hash_key)} ORDER BY file_name, file_row_number) = 1"
     )
 
 
-def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str) -> str:
+def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str, run_id: str) -> str:
     """The batch's latest clean row per key, beside the key's latest satellite row."""
     hk = quote(sat.hub.hash_key)
     event = quote(sat.entity.event_column)
@@ -128,10 +132,11 @@ def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str) -> str:
     return (
         f"SELECT c.{hk}, c.hashdiff, {payload}, c.record_source, c.{event} AS event_at, "
         "cur.hashdiff AS current_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
-        f"FROM (SELECT * FROM {work_table(vault, sat.entity, batch)} WHERE batch_id = {sql_literal(batch)} "
+        f"FROM (SELECT * FROM {work_table(vault, sat.entity, batch, run_id)} WHERE batch_id = {sql_literal(batch)} "
         f"AND quarantine_reason IS NULL QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} "
         f"ORDER BY {event} DESC NULLS LAST, file_name DESC, file_row_number DESC) = 1) c "
         f"LEFT JOIN (SELECT {hk}, hashdiff, {event} AS event_at, batch_id FROM {quote(vault)}.{quote(sat.name)} "
+        f"WHERE {hk} IN (SELECT {hk} FROM {work_table(vault, sat.entity, batch, run_id)}) "
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY load_ts DESC) = 1) cur ON cur.{hk} = c.{hk}"
     )
 
@@ -145,33 +150,36 @@ def _newer(batch: str) -> str:
     )
 
 
-def satellite_sql(landing: str, vault: str, sat: V.Satellite, batch: str, load_ts: str) -> str:
+def satellite_sql(landing: str, vault: str, sat: V.Satellite, batch: str, load_ts: str, run_id: str) -> str:
     hk = quote(sat.hub.hash_key)
     names = ", ".join(quote(c.name) for c in sat.payload)
     return (
         f"INSERT INTO {quote(vault)}.{quote(sat.name)} ({hk}, load_ts, hashdiff, {names}, record_source, batch_id) "
         f"SELECT {hk}, {load_ts}, hashdiff, {names}, record_source, {sql_literal(batch)} "
-        f"FROM ({_candidates(landing, vault, sat, batch)}) x "
+        f"FROM ({_candidates(landing, vault, sat, batch, run_id)}) x "
         f"WHERE current_hashdiff IS NULL OR (current_hashdiff <> hashdiff AND {_newer(batch)})"
     )
 
 
-def superseded_sql(landing: str, vault: str, sat: V.Satellite, batch: str) -> str:
+def superseded_sql(landing: str, vault: str, sat: V.Satellite, batch: str, run_id: str) -> str:
     """How many of the batch's changes lost to a newer row already in the satellite."""
     return (
-        f"SELECT COUNT(*) FROM ({_candidates(landing, vault, sat, batch)}) x "
+        f"SELECT COUNT(*) FROM ({_candidates(landing, vault, sat, batch, run_id)}) x "
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
     )
 
 
-def batch_statements(landing: str, vault: str, batch: str, load_ts: str) -> list[Statement]:
-    """Every statement that loads ``batch``, in order."""
+def batch_statements(landing: str, vault: str, batch: str, load_ts: str, run_id: str) -> list[Statement]:
+    """Every statement that loads ``batch`` from the work tables of ``run_id``, in order."""
     out = [
-        Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(landing, vault, e, batch, load_ts)) for e in S.ENTITIES
+        Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(landing, vault, e, batch, load_ts, run_id))
+        for e in S.ENTITIES
     ]
     for hub in V.HUBS:
         out.append(Statement(hub.name, "ghost", ghost_sql(vault, hub, batch, load_ts)))
-        out.append(Statement(hub.name, "hub", hub_sql(landing, vault, hub, batch, load_ts)))
-    out += [Statement(link.name, "link", link_sql(landing, vault, link, batch, load_ts)) for link in V.LINKS]
-    out += [Statement(s.name, "satellite", satellite_sql(landing, vault, s, batch, load_ts)) for s in V.SATELLITES]
+        out.append(Statement(hub.name, "hub", hub_sql(landing, vault, hub, batch, load_ts, run_id)))
+    out += [Statement(link.name, "link", link_sql(landing, vault, link, batch, load_ts, run_id)) for link in V.LINKS]
+    out += [
+        Statement(s.name, "satellite", satellite_sql(landing, vault, s, batch, load_ts, run_id)) for s in V.SATELLITES
+    ]
     return out

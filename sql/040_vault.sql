@@ -268,6 +268,18 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.QUARANTINE (
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LOADED_BATCHES (
     BATCH_ID VARCHAR NOT NULL,
     LOAD_TS TIMESTAMP_NTZ NOT NULL,
-    RUN_ID VARCHAR NOT NULL
+    RUN_ID VARCHAR NOT NULL,
+    LANDED_ROWS NUMBER(38,0) NOT NULL
 )
-    COMMENT = 'Batches LOAD_VAULT has committed, with their one load timestamp.';
+    COMMENT = 'Batches LOAD_VAULT has committed, with their one load timestamp and the landed rows they covered.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LOAD_LOCK (
+    LOCK_NAME VARCHAR NOT NULL,
+    RUN_ID VARCHAR,
+    BATCH_ID VARCHAR,
+    LOCKED_AT TIMESTAMP_NTZ
+)
+    COMMENT = 'One row that each LOAD_VAULT transaction updates first, so loads run one at a time.';
+
+INSERT INTO <% database %>.<% vault_schema %>.LOAD_LOCK (LOCK_NAME)
+    SELECT 'LOAD_VAULT' WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.LOAD_LOCK WHERE LOCK_NAME = 'LOAD_VAULT');

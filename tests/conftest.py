@@ -24,7 +24,8 @@ SMALL_BATCHES = ("B20260105", "B20260106", "B20260107")
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     state = tmp_path_factory.mktemp("lake-state")
-    return Settings(local=LocalTarget(state_dir=state))
+    # a killed client's transaction is rolled back after 4 idle seconds, not 5 minutes
+    return Settings(local=LocalTarget(state_dir=state, idle_transaction_seconds=4))
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,12 @@ procedures' SQL:
   => 'fmt')) ...`` is answered with Snowflake's COLUMN_NAME, TYPE and ORDER_ID for that
   file, read through DuckDB with the named file format's type (Parquet, CSV with a
   header line, newline-delimited JSON); a file DuckDB cannot read fails the query.
+* A client that dies inside a transaction leaves it open on the server for good, with
+  whatever it locked (a killed ``lake run``: the next load waits on its vault lock for
+  ever). Snowflake aborts such a detached transaction once it has been idle for five
+  minutes while blocking another. ``abort_idle_transactions`` does the local
+  equivalent: a session with no request in flight for longer than the limit has its
+  open transaction rolled back (the server calls it every second).
 * The login answer has no master token, so the connector's ``close()`` never completes;
   ``server_fixes`` adds one.
 """
@@ -45,8 +51,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +69,7 @@ from sqlglot import errors, exp
 
 # the package's `server` function shadows its `server` module as an attribute
 fakesnow_server: Any = importlib.import_module("fakesnow.server")
+log = logging.getLogger("lake.local.compat")
 
 LIST_STATEMENT = re.compile(r"^\s*(?:LIST|LS)\s+@([A-Za-z0-9_$.\"]+?)(/[^\s;]*)?\s*;?\s*$", re.IGNORECASE)
 _list_path = threading.local()
@@ -141,6 +150,50 @@ def parse_infer_schema(sql: str) -> exp.Expr | None:
 _applied = False
 
 
+class _Activity:
+    """Requests in flight and the time of the last one, per session token."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.last = time.monotonic()
+
+
+_activity: dict[str, _Activity] = {}
+_activity_lock = threading.Lock()
+TOKEN_HEADER = re.compile(r'^Snowflake Token="(?P<token>[^"]+)"$')
+
+
+def _session_token(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization" and (match := TOKEN_HEADER.match(value.decode("latin-1"))):
+            return match["token"]
+    return None
+
+
+def abort_idle_transactions(idle_seconds: float) -> int:
+    """Roll back the open transaction of every session idle for over ``idle_seconds``;
+    returns how many were rolled back."""
+    aborted = 0
+    now = time.monotonic()
+    with _activity_lock:  # a request for a session being checked waits for the check
+        for token, activity in list(_activity.items()):
+            conn = fakesnow_server.sessions.get(token)
+            if conn is None:
+                del _activity[token]
+                continue
+            if activity.in_flight or now - activity.last < idle_seconds:
+                continue
+            activity.last = now
+            try:
+                conn._duck_conn.execute("ROLLBACK")
+            except duckdb.TransactionException:
+                continue  # no transaction open
+            conn._in_transaction = False
+            aborted += 1
+            log.warning("rolled back the transaction of a session idle for over %.0f s", idle_seconds)
+    return aborted
+
+
 def server_fixes(app: Any) -> Any:
     """ASGI middleware around fakesnow's server app.
 
@@ -157,6 +210,12 @@ def server_fixes(app: Any) -> Any:
             return
         login = scope["path"] == "/session/v1/login-request"
         held: dict[str, Any] = {}
+        token = _session_token(scope)
+        activity = None
+        if token is not None:
+            with _activity_lock:
+                activity = _activity.setdefault(token, _Activity())
+                activity.in_flight += 1
 
         async def patched_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -177,7 +236,13 @@ def server_fixes(app: Any) -> Any:
                 message = {**message, "body": payload, "more_body": False}
             await send(message)
 
-        await app(scope, receive, patched_send)
+        try:
+            await app(scope, receive, patched_send)
+        finally:
+            if activity is not None:
+                with _activity_lock:
+                    activity.in_flight -= 1
+                    activity.last = time.monotonic()
 
     return wrapped
 

@@ -112,7 +112,7 @@ def _httpfs_path() -> str:
     return str(path)
 
 
-def serve(state_dir: Path, bucket: str, persist_s3: bool = True) -> None:
+def serve(state_dir: Path, bucket: str, persist_s3: bool = True, idle_transaction_seconds: float = 300.0) -> None:
     """Run both servers until SIGTERM or SIGINT."""
     import importlib
 
@@ -186,7 +186,8 @@ def serve(state_dir: Path, bucket: str, persist_s3: bool = True) -> None:
     tmp.replace(state_dir / "servers.json")
     log.info("serving: s3 %s, snowflake 127.0.0.1:%s", s3_endpoint, sf_port)
 
-    stop.wait()
+    while not stop.wait(1.0):
+        compat.abort_idle_transactions(idle_transaction_seconds)
     log.info("stopping")
     (state_dir / "servers.json").unlink(missing_ok=True)
     server.should_exit = True
@@ -204,9 +205,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--bucket", default="lake-landing")
     parser.add_argument("--no-persist-s3", action="store_true", help="do not snapshot the buckets at stop")
+    parser.add_argument(
+        "--idle-transaction-seconds",
+        type=float,
+        default=300.0,
+        help="roll back a session's open transaction after this long without a request (Snowflake: 5 min)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    serve(args.state_dir.resolve(), args.bucket, persist_s3=not args.no_persist_s3)
+    serve(
+        args.state_dir.resolve(),
+        args.bucket,
+        persist_s3=not args.no_persist_s3,
+        idle_transaction_seconds=args.idle_transaction_seconds,
+    )
 
 
 if __name__ == "__main__":

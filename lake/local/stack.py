@@ -93,6 +93,7 @@ class LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "lake.local.serve", "--state-dir", str(self.state_dir)]
         cmd += ["--bucket", self.local.bucket]
+        cmd += ["--idle-transaction-seconds", str(self.local.idle_transaction_seconds)]
         if not persist_s3:
             cmd.append("--no-persist-s3")
         with self.log_file.open("ab") as log:
