@@ -53,10 +53,18 @@ def work_table(vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
 
 
 def stage_batch_sql(landing: str, vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
+    """The work table of one entity, with ``BATCH_RANK``: 1 for the key's latest clean row
+    in the batch (by business timestamp, then file and row number), which is the row its
+    hub, satellite and the superseded count read, so no later statement needs a window."""
+    hk = quote(V.Hub(ent).hash_key)
+    rank = (
+        f"ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY (QUARANTINE_REASON IS NULL) DESC, "
+        f"{quote(ent.event_column)} DESC NULLS LAST, FILE_NAME DESC, FILE_ROW_NUMBER DESC)"
+    )
     # DDL, so it runs before the load's transaction (DDL would commit it in Snowflake)
     return (
         f"CREATE OR REPLACE TEMPORARY TABLE {work_table(vault, ent, batch, run_id)} AS "
-        f"SELECT * FROM {_stg(landing, ent)} WHERE batch_id = {sql_literal(batch)}"
+        f"SELECT *, {rank} AS BATCH_RANK FROM {_stg(landing, ent)} WHERE batch_id = {sql_literal(batch)}"
     )
 
 
@@ -70,35 +78,35 @@ def quarantine_sql(landing: str, vault: str, ent: S.Entity, batch: str, load_ts:
         "(entity, batch_id, file_name, file_row_number, business_key, reason, load_ts) "
         f"SELECT {sql_literal(ent.name)}, s.batch_id, s.file_name, s.file_row_number, s.{quote(ent.key)}, "
         f"s.quarantine_reason, {load_ts} FROM {work_table(vault, ent, batch, run_id)} s "
-        f"WHERE s.batch_id = {sql_literal(batch)} AND s.quarantine_reason IS NOT NULL AND NOT EXISTS ("
+        "WHERE s.quarantine_reason IS NOT NULL AND NOT EXISTS ("
         f"SELECT 1 FROM {quote(vault)}.{QUARANTINE_TABLE} q "
         "WHERE q.file_name = s.file_name AND q.file_row_number = s.file_row_number)"
     )
 
 
 def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> str:
+    """New keys from the hub's own entity (record source: that entity) and from every
+    reference to it (a key only referenced takes the alphabetically first referring
+    source). Same key, same business key: one row per key, without a window."""
     sources = [
-        f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, record_source, 0 AS priority, "
-        f"file_name, file_row_number FROM {work_table(vault, hub.entity, batch, run_id)} "
-        f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL"
+        f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, '0' || record_source AS src "
+        f"FROM {work_table(vault, hub.entity, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
     ]
     for link in V.LINKS:
         parent, column = link.hubs[0]
         if parent.name != hub.name:
             continue
         sources.append(
-            f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, record_source, 1 AS priority, "
-            f"file_name, file_row_number FROM {work_table(vault, link.child, batch, run_id)} "
-            f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL "
-            f"AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
+            f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, '1' || record_source AS src "
+            f"FROM {work_table(vault, link.child, batch, run_id)} "
+            f"WHERE quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
         )
     union = " UNION ALL ".join(sources)
     table = f"{quote(vault)}.{quote(hub.name)}"
     return (
         f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id) "
-        f"SELECT hk, bk, {load_ts}, record_source, {sql_literal(batch)} FROM ({union}) src "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.{quote(hub.hash_key)} = src.hk) "
-        "QUALIFY ROW_NUMBER() OVER (PARTITION BY hk ORDER BY priority, file_name, file_row_number) = 1"
+        f"SELECT hk, bk, {load_ts}, SUBSTR(MIN(src), 2), {sql_literal(batch)} FROM ({union}) src "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.{quote(hub.hash_key)} = src.hk) GROUP BY hk, bk"
     )
 
 
@@ -117,10 +125,9 @@ def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str, r
     return (
         f"INSERT INTO {table} ({quote(link.hash_key)}, {', '.join(hub_keys)}, load_ts, record_source, batch_id) "
         f"SELECT {quote(link.hash_key)}, {', '.join(hub_keys)}, {load_ts}, record_source, {sql_literal(batch)} "
-        f"FROM {work_table(vault, link.child, batch, run_id)} s "
-        f"WHERE batch_id = {sql_literal(batch)} AND quarantine_reason IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {table} l WHERE l.{quote(link.hash_key)} = s.{quote(link.hash_key)}) "
-        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quote(link.hash_key)} ORDER BY file_name, file_row_number) = 1"
+        f"FROM (SELECT DISTINCT {quote(link.hash_key)}, {', '.join(hub_keys)}, record_source "
+        f"FROM {work_table(vault, link.child, batch, run_id)} WHERE quarantine_reason IS NULL) s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE l.{quote(link.hash_key)} = s.{quote(link.hash_key)})"
     )
 
 
@@ -132,9 +139,8 @@ def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str, run_id: 
     return (
         f"SELECT c.{hk}, c.hashdiff, {payload}, c.record_source, c.{event} AS event_at, "
         "cur.hashdiff AS current_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
-        f"FROM (SELECT * FROM {work_table(vault, sat.entity, batch, run_id)} WHERE batch_id = {sql_literal(batch)} "
-        f"AND quarantine_reason IS NULL QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} "
-        f"ORDER BY {event} DESC NULLS LAST, file_name DESC, file_row_number DESC) = 1) c "
+        f"FROM (SELECT * FROM {work_table(vault, sat.entity, batch, run_id)} "
+        "WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) c "
         f"LEFT JOIN (SELECT {hk}, hashdiff, {event} AS event_at, batch_id FROM {quote(vault)}.{quote(sat.name)} "
         f"WHERE {hk} IN (SELECT {hk} FROM {work_table(vault, sat.entity, batch, run_id)}) "
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY load_ts DESC) = 1) cur ON cur.{hk} = c.{hk}"

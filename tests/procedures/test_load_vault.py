@@ -252,3 +252,52 @@ def test_schema_drift_extra_columns_load_missing_columns_quarantine(
         for i, r in enumerate(rows[first : first + 3])
     )
     assert loaded_rows == expected
+
+
+def landed_table(conn: Any, entity: str, batch: str, prefix: str, n: int) -> Any:
+    """``n`` clean landed rows of ``entity`` from ``batch`` as text, with new business keys."""
+    import pyarrow as pa
+
+    ent = S.entity(entity)
+    cur = conn.cursor()
+    cur.execute(
+        f"SELECT {', '.join(ent.column_names)} FROM LANDING.{ent.name} l WHERE batch_id = '{batch}' AND EXISTS ("
+        f"SELECT 1 FROM LANDING.{staging.view_name(ent)} s WHERE s.file_name = l.file_name "
+        f"AND s.file_row_number = l.file_row_number AND s.quarantine_reason IS NULL) ORDER BY {ent.key} LIMIT {n}"
+    )
+    rows = [dict(zip(ent.column_names, r, strict=True)) for r in cur.fetchall()]
+    for i, r in enumerate(rows):
+        r[ent.key] = f"{prefix}{i:03d}"
+    return pa.table({c: [r[c] for r in rows] for c in ent.column_names})
+
+
+def test_a_batch_completed_by_a_later_delivery_loads_only_the_new_rows(
+    settings: Settings, loaded: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """Producers deliver one load date at different times: the batch is loaded with what
+    has landed, and loaded again when the rest lands; the second load runs in full (it is
+    not skipped as already loaded) and inserts only the late producer's rows."""
+    customers = landed_table(conn, "customers", "B20260105", "CPART", 4)
+    batch = land_files(applied, "customers", "2033-01-01", {"part-0000.parquet": customers})
+    pipeline.ingest(settings, applied, batch_id=batch)
+    first = pipeline.load(settings, applied, batch_id=batch).detail
+    assert first["inserted"]["hub_customer"] == 4 and first["already_loaded"] == []
+
+    import pyarrow as pa
+
+    accounts = landed_table(conn, "accounts", "B20260105", "APART", 5)
+    # the late delivery's accounts belong to the first delivery's customers
+    owners = pa.array([f"CPART{i % 4:03d}" for i in range(5)])
+    accounts = accounts.set_column(accounts.column_names.index("customer_id"), "customer_id", owners)
+    land_files(applied, "accounts", "2033-01-01", {"part-0000.parquet": accounts})
+    pipeline.ingest(settings, applied, batch_id=batch)
+    second = pipeline.load(settings, applied, batch_id=batch).detail
+    assert second["already_loaded"] == []
+    assert {t: n for t, n in second["inserted"].items() if n} == {
+        "hub_account": 5,
+        "sat_account": 5,
+        "link_customer_account": 5,
+    }
+    assert one(conn, f"SELECT landed_rows FROM VAULT.LOADED_BATCHES WHERE batch_id = '{batch}'") == 9
+    third = pipeline.load(settings, applied, batch_id=batch).detail
+    assert third["already_loaded"] == [batch] and not any(third["inserted"].values())
