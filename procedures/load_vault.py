@@ -20,7 +20,7 @@ from procedures import vault as V
 from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import CONTROL_TABLE, landing_table
 from procedures.vault import quote, sql_literal
-from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, stage_batch_sql, superseded_sql
+from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, stage_batch_sql
 
 PROCEDURE = "LOAD_VAULT"
 
@@ -98,17 +98,17 @@ class BatchLoad:
 def _run_statements(session: Any, load: BatchLoad, landing: str, vault: str) -> None:
     """Inside the transaction and the lock: every statement of the batch, then its mark."""
     ts_sql = f"CAST('{load.load_ts}' AS TIMESTAMP_NTZ)"
+    superseded: dict[str, int] = {}
     for st in batch_statements(landing, vault, load.batch, ts_sql, load.run_id):
-        superseded = 0
-        if st.kind == "satellite":
-            sat = next(s for s in V.SATELLITES if s.name == st.table)
-            superseded = int(session.sql(superseded_sql(landing, vault, sat, load.batch, load.run_id)).collect()[0][0])
         started = time.perf_counter()
+        if st.kind == "superseded":
+            superseded = {str(r[0]): int(r[1]) for r in session.sql(st.sql).collect()}
+            continue
         rows = int(session.sql(st.sql).collect()[0][0])
         key = "quarantined" if st.kind == "quarantine" else st.table
         load.inserted[key] = load.inserted.get(key, 0) + rows
         if st.kind != "quarantine":
-            load.tables.append((st.table, rows, superseded, time.perf_counter() - started))
+            load.tables.append((st.table, rows, superseded.get(st.table, 0), time.perf_counter() - started))
     loaded = f"{quote(vault)}.{LOADED_TABLE}"
     batch = sql_literal(load.batch)
     # the first load of a batch sets its place on the timeline; a later one (late files

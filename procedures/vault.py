@@ -204,6 +204,18 @@ def _audit() -> list[tuple[str, str]]:
     return [(c, kind) for c, kind, _ in AUDIT_COLUMNS]
 
 
+def ghost_row_sql(hub: Hub) -> str:
+    """The hub's ghost row (the zero key), inserted once with the table, so a link whose
+    reference is null always has a hub row to point at."""
+    table = f"<% database %>.<% vault_schema %>.{quote(hub.name)}"
+    return (
+        f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, LOAD_TS, RECORD_SOURCE, BATCH_ID)\n"
+        f"    SELECT '{ZERO_KEY}', {sql_literal(GHOST_BUSINESS_KEY)}, CAST('1900-01-01' AS TIMESTAMP_NTZ), "
+        "'SYSTEM.ghost', 'SYSTEM'\n"
+        f"    WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {quote(hub.hash_key)} = '{ZERO_KEY}');"
+    )
+
+
 def hub_ddl(hub: Hub) -> str:
     return _table(
         hub.name,
@@ -301,7 +313,7 @@ def ddl() -> str:
         "-- Links and satellites of the large entities carry cluster keys (hash key, load_ts):",
         "-- loads and point-in-time queries filter on both. The local engine ignores them.",
         "",
-        *(hub_ddl(h) + "\n" for h in HUBS),
+        *(hub_ddl(h) + "\n" + ghost_row_sql(h) + "\n" for h in HUBS),
         *(link_ddl(link) + "\n" for link in LINKS),
         *(satellite_ddl(s) + "\n" for s in SATELLITES),
         _table(

@@ -5,7 +5,8 @@ transaction, with one load timestamp:
 
 1. quarantine: staged rows with a quarantine reason, unless already quarantined;
 2. hubs: business keys from the hub's own entity and from every reference to it (a link
-   side), new keys only, one row per key (own entity first); the ghost row for the zero key;
+   side), new keys only, one row per key (own entity first). The ghost row of the zero
+   key is inserted with the table (sql/040_vault.sql);
 3. links: new link keys only, one row per key;
 4. satellites: per key, the batch's latest row by business timestamp (then file and row
    number), inserted when it differs from the key's latest satellite row and is newer.
@@ -72,14 +73,19 @@ def drop_batch_sql(vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
     return f"DROP TABLE IF EXISTS {work_table(vault, ent, batch, run_id)}"
 
 
-def quarantine_sql(landing: str, vault: str, ent: S.Entity, batch: str, load_ts: str, run_id: str) -> str:
+def quarantine_sql(landing: str, vault: str, batch: str, load_ts: str, run_id: str) -> str:
+    """Every entity's quarantined rows of the batch, in one statement."""
+    selects = " UNION ALL ".join(
+        f"SELECT {sql_literal(ent.name)} AS entity, batch_id, file_name, file_row_number, "
+        f"{quote(ent.key)} AS business_key, quarantine_reason FROM {work_table(vault, ent, batch, run_id)} "
+        "WHERE quarantine_reason IS NOT NULL"
+        for ent in S.ENTITIES
+    )
     return (
         f"INSERT INTO {quote(vault)}.{QUARANTINE_TABLE} "
         "(entity, batch_id, file_name, file_row_number, business_key, reason, load_ts) "
-        f"SELECT {sql_literal(ent.name)}, s.batch_id, s.file_name, s.file_row_number, s.{quote(ent.key)}, "
-        f"s.quarantine_reason, {load_ts} FROM {work_table(vault, ent, batch, run_id)} s "
-        "WHERE s.quarantine_reason IS NOT NULL AND NOT EXISTS ("
-        f"SELECT 1 FROM {quote(vault)}.{QUARANTINE_TABLE} q "
+        f"SELECT s.entity, s.batch_id, s.file_name, s.file_row_number, s.business_key, s.quarantine_reason, "
+        f"{load_ts} FROM ({selects}) s WHERE NOT EXISTS (SELECT 1 FROM {quote(vault)}.{QUARANTINE_TABLE} q "
         "WHERE q.file_name = s.file_name AND q.file_row_number = s.file_row_number)"
     )
 
@@ -110,23 +116,16 @@ def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str, run_
     )
 
 
-def ghost_sql(vault: str, hub: V.Hub, batch: str, load_ts: str) -> str:
-    table = f"{quote(vault)}.{quote(hub.name)}"
-    return (
-        f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id) "
-        f"SELECT '{V.ZERO_KEY}', {sql_literal(V.GHOST_BUSINESS_KEY)}, {load_ts}, 'SYSTEM.ghost', {sql_literal(batch)} "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {quote(hub.hash_key)} = '{V.ZERO_KEY}')"
-    )
-
-
 def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str, run_id: str) -> str:
     table = f"{quote(vault)}.{quote(link.name)}"
     hub_keys = [quote(hub.hash_key) for hub, _ in link.hubs]
     return (
         f"INSERT INTO {table} ({quote(link.hash_key)}, {', '.join(hub_keys)}, load_ts, record_source, batch_id) "
         f"SELECT {quote(link.hash_key)}, {', '.join(hub_keys)}, {load_ts}, record_source, {sql_literal(batch)} "
-        f"FROM (SELECT DISTINCT {quote(link.hash_key)}, {', '.join(hub_keys)}, record_source "
-        f"FROM {work_table(vault, link.child, batch, run_id)} WHERE quarantine_reason IS NULL) s "
+        # the hub keys and source follow from the link key: one row per key, without a window
+        f"FROM (SELECT {quote(link.hash_key)}, {', '.join(f'ANY_VALUE({k}) AS {k}' for k in hub_keys)}, "
+        f"ANY_VALUE(record_source) AS record_source FROM {work_table(vault, link.child, batch, run_id)} "
+        f"WHERE quarantine_reason IS NULL GROUP BY {quote(link.hash_key)}) s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE l.{quote(link.hash_key)} = s.{quote(link.hash_key)})"
     )
 
@@ -167,24 +166,24 @@ def satellite_sql(landing: str, vault: str, sat: V.Satellite, batch: str, load_t
     )
 
 
-def superseded_sql(landing: str, vault: str, sat: V.Satellite, batch: str, run_id: str) -> str:
-    """How many of the batch's changes lost to a newer row already in the satellite."""
-    return (
-        f"SELECT COUNT(*) FROM ({_candidates(landing, vault, sat, batch, run_id)}) x "
+def superseded_sql(landing: str, vault: str, batch: str, run_id: str) -> str:
+    """Per satellite, how many of the batch's changes lose to a newer row already in it:
+    one statement, run before the satellites are written."""
+    return " UNION ALL ".join(
+        f"SELECT {sql_literal(sat.name)} AS satellite, COUNT(*) AS superseded "
+        f"FROM ({_candidates(landing, vault, sat, batch, run_id)}) x "
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
+        for sat in V.SATELLITES
     )
 
 
 def batch_statements(landing: str, vault: str, batch: str, load_ts: str, run_id: str) -> list[Statement]:
-    """Every statement that loads ``batch`` from the work tables of ``run_id``, in order."""
-    out = [
-        Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(landing, vault, e, batch, load_ts, run_id))
-        for e in S.ENTITIES
-    ]
-    for hub in V.HUBS:
-        out.append(Statement(hub.name, "ghost", ghost_sql(vault, hub, batch, load_ts)))
-        out.append(Statement(hub.name, "hub", hub_sql(landing, vault, hub, batch, load_ts, run_id)))
+    """Every statement that loads ``batch`` from the work tables of ``run_id``, in order:
+    quarantine, hubs, links, then the superseded counts and the satellites."""
+    out = [Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(landing, vault, batch, load_ts, run_id))]
+    out += [Statement(hub.name, "hub", hub_sql(landing, vault, hub, batch, load_ts, run_id)) for hub in V.HUBS]
     out += [Statement(link.name, "link", link_sql(landing, vault, link, batch, load_ts, run_id)) for link in V.LINKS]
+    out.append(Statement("*", "superseded", superseded_sql(landing, vault, batch, run_id)))
     out += [
         Statement(s.name, "satellite", satellite_sql(landing, vault, s, batch, load_ts, run_id)) for s in V.SATELLITES
     ]

@@ -12,6 +12,9 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_CUSTOMER (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Hub of customers business keys. Institutional clients and their primary contact.';
+INSERT INTO <% database %>.<% vault_schema %>.HUB_CUSTOMER (CUSTOMER_HK, CUSTOMER_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
+    SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
+    WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_CUSTOMER WHERE CUSTOMER_HK = '00000000000000000000000000000000');
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_ACCOUNT (
     ACCOUNT_HK VARCHAR(32) NOT NULL,
@@ -21,6 +24,9 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_ACCOUNT (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Hub of accounts business keys. Custody, cash and margin accounts held by clients.';
+INSERT INTO <% database %>.<% vault_schema %>.HUB_ACCOUNT (ACCOUNT_HK, ACCOUNT_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
+    SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
+    WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_ACCOUNT WHERE ACCOUNT_HK = '00000000000000000000000000000000');
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_TRANSACTION (
     TRANSACTION_HK VARCHAR(32) NOT NULL,
@@ -30,6 +36,9 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_TRANSACTION (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Hub of transactions business keys. Cash and securities movements on accounts.';
+INSERT INTO <% database %>.<% vault_schema %>.HUB_TRANSACTION (TRANSACTION_HK, TRANSACTION_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
+    SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
+    WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_TRANSACTION WHERE TRANSACTION_HK = '00000000000000000000000000000000');
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_ORDER (
     ORDER_HK VARCHAR(32) NOT NULL,
@@ -39,6 +48,9 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_ORDER (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Hub of orders business keys. Client orders for products and services.';
+INSERT INTO <% database %>.<% vault_schema %>.HUB_ORDER (ORDER_HK, ORDER_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
+    SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
+    WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_ORDER WHERE ORDER_HK = '00000000000000000000000000000000');
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_PRODUCT (
     PRODUCT_HK VARCHAR(32) NOT NULL,
@@ -48,6 +60,9 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_PRODUCT (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Hub of products business keys. The product and service catalogue.';
+INSERT INTO <% database %>.<% vault_schema %>.HUB_PRODUCT (PRODUCT_HK, PRODUCT_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
+    SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
+    WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_PRODUCT WHERE PRODUCT_HK = '00000000000000000000000000000000');
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_INTERACTION (
     INTERACTION_HK VARCHAR(32) NOT NULL,
@@ -57,6 +72,9 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_INTERACTION (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Hub of interactions business keys. Meetings, calls and service requests with clients.';
+INSERT INTO <% database %>.<% vault_schema %>.HUB_INTERACTION (INTERACTION_HK, INTERACTION_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
+    SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
+    WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_INTERACTION WHERE INTERACTION_HK = '00000000000000000000000000000000');
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_OPPORTUNITY (
     OPPORTUNITY_HK VARCHAR(32) NOT NULL,
@@ -66,6 +84,9 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_OPPORTUNITY (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Hub of opportunities business keys. Sales pipeline per client.';
+INSERT INTO <% database %>.<% vault_schema %>.HUB_OPPORTUNITY (OPPORTUNITY_HK, OPPORTUNITY_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
+    SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
+    WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_OPPORTUNITY WHERE OPPORTUNITY_HK = '00000000000000000000000000000000');
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.LINK_CUSTOMER_ACCOUNT (
     CUSTOMER_ACCOUNT_HK VARCHAR(32) NOT NULL,
