@@ -32,6 +32,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from snowflake.connector.errors import Error as SnowflakeError
 
     from lake.config import ConfigError
+    from lake.dbt import DbtError
     from lake.local.stack import StackError
     from lake.sqlfiles import SqlFileError
     from procedures.audit import ArgumentError
@@ -40,6 +41,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     return (
         ConfigError,
+        DbtError,
         StackError,
         SqlFileError,
         ArgumentError,
@@ -397,6 +399,18 @@ def tasks(
         settings = _settings()
         for statement in snowflake_sql(settings.names.database, settings.names.schemas, warehouse):
             sys.stdout.write(statement + ";\n")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dbt(ctx: typer.Context) -> None:
+    """Run dbt on dbt/ against the current target, e.g. `lake dbt build` or `lake dbt docs generate`."""
+    from lake import dbt as dbt_runner
+    from lake import pipeline
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            dbt_runner.run(settings, endpoints, list(ctx.args))
 
 
 # --------------------------------------------------------------------------- inspection

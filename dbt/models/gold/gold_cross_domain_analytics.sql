@@ -1,0 +1,73 @@
+-- Finance and CRM together, per customer, over the engagement window before the as-of
+-- date. Rules (thresholds in dbt_project.yml):
+--   engagement_level: HIGHLY_ENGAGED with at least `highly_engaged_interactions`
+--     interactions in the window, ENGAGED with at least one, else DISENGAGED;
+--   churn_risk: HIGH_RISK when the lifecycle stage is DORMANT or CLOSED, or every account
+--     is dormant, or negative interactions outnumber positive ones; MEDIUM_RISK when
+--     there was no interaction in the window or any negative one; else LOW_RISK.
+with window_start as (
+    select dateadd('day', -{{ var('engagement_window_days') }}, {{ as_of_date() }}) as since
+),
+
+interactions as (
+    select
+        i.customer_id,
+        count(*) as interaction_count,
+        count_if(i.sentiment = 'POSITIVE') as positive_interactions,
+        count_if(i.sentiment = 'NEGATIVE') as negative_interactions,
+        max(i.interaction_at) as last_interaction_at
+    from {{ ref('silver_interactions') }} as i
+    cross join window_start as w
+    where i.interaction_at >= w.since
+    group by i.customer_id
+),
+
+accounts as (
+    select
+        customer_id,
+        count(*) as account_count,
+        count_if(is_dormant) as dormant_accounts,
+        sum(transaction_count) as transaction_count,
+        sum(current_balance) as total_balance
+    from {{ ref('gold_transaction_summary') }}
+    group by customer_id
+),
+
+pipeline as (
+    select
+        customer_id,
+        sum(case when stage not in ('CLOSED_WON', 'CLOSED_LOST') then amount else 0 end) as open_pipeline_amount,
+        sum(case when stage = 'CLOSED_WON' then amount else 0 end) as won_amount
+    from {{ ref('silver_opportunities') }}
+    group by customer_id
+),
+
+combined as (
+    select
+        c.customer_id,
+        c.client_segment,
+        c.lifecycle_stage,
+        c.value_tier,
+        c.lifetime_value,
+        coalesce(a.account_count, 0) as account_count,
+        coalesce(a.dormant_accounts, 0) as dormant_accounts,
+        coalesce(a.transaction_count, 0) as transaction_count,
+        coalesce(a.total_balance, 0) as total_balance,
+        coalesce(i.interaction_count, 0) as interaction_count,
+        coalesce(i.positive_interactions, 0) as positive_interactions,
+        coalesce(i.negative_interactions, 0) as negative_interactions,
+        i.last_interaction_at,
+        coalesce(p.open_pipeline_amount, 0) as open_pipeline_amount,
+        coalesce(p.won_amount, 0) as won_amount
+    from {{ ref('gold_customer_summary') }} as c
+    left join accounts as a on c.customer_id = a.customer_id
+    left join interactions as i on c.customer_id = i.customer_id
+    left join pipeline as p on c.customer_id = p.customer_id
+)
+
+select
+    *,
+    {{ engagement_level('interaction_count') }} as engagement_level,
+    {{ churn_risk('lifecycle_stage', 'account_count', 'dormant_accounts', 'interaction_count',
+        'positive_interactions', 'negative_interactions') }} as churn_risk
+from combined

@@ -1,0 +1,43 @@
+-- Per account: transaction counts and volumes, the ledger balance, the last activity,
+-- and dormancy. An account is dormant when its status is DORMANT or it has had no
+-- booking within `dormant_after_days` of the as-of date.
+with activity as (
+    select
+        account_id,
+        count(*) as transaction_count,
+        sum(case when direction = 'CREDIT' then amount else 0 end) as credit_volume,
+        sum(case when direction = 'DEBIT' then amount else 0 end) as debit_volume,
+        sum(signed_amount) as net_flow,
+        min(transaction_at) as first_activity_at,
+        max(transaction_at) as last_activity_at
+    from {{ ref('silver_transactions') }}
+    group by account_id
+),
+
+as_of as (
+    select {{ as_of_date() }} as as_of_date
+)
+
+select
+    a.account_id,
+    a.customer_id,
+    upper(trim(a.account_type)) as account_type,
+    upper(trim(a.status)) as account_status,
+    upper(trim(a.currency)) as currency,
+    coalesce(t.transaction_count, 0) as transaction_count,
+    coalesce(t.credit_volume, 0) as credit_volume,
+    coalesce(t.debit_volume, 0) as debit_volume,
+    coalesce(t.net_flow, 0) as net_flow,
+    coalesce(a.balance, 0) as current_balance,
+    t.first_activity_at,
+    t.last_activity_at,
+    datediff('day', cast(t.last_activity_at as date), as_of.as_of_date) as days_since_last_activity,
+    (
+        upper(trim(a.status)) = 'DORMANT'
+        or t.last_activity_at is null
+        or datediff('day', cast(t.last_activity_at as date), as_of.as_of_date) > {{ var('dormant_after_days') }}
+    ) as is_dormant,
+    as_of.as_of_date
+from {{ ref('bronze_accounts') }} as a
+cross join as_of
+left join activity as t on a.account_id = t.account_id

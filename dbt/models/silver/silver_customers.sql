@@ -1,0 +1,27 @@
+-- Customers standardised: names in title case, e-mail lower-case, age from the date of
+-- birth, ISO 3166 country codes and upper-case value sets.
+select
+    customer_hk,
+    customer_id,
+    trim(legal_name) as legal_name,
+    initcap(trim(first_name)) as first_name,
+    initcap(trim(last_name)) as last_name,
+    initcap(trim(first_name)) || ' ' || initcap(trim(last_name)) as contact_name,
+    lower(trim(email)) as email,
+    coalesce(regexp_like(lower(trim(email)), '^[a-z0-9._%+-]+@[a-z0-9.-]+[.][a-z]{2,}$'), false) as is_email_valid,
+    trim(phone) as phone,
+    date_of_birth,
+    {{ age_in_years('date_of_birth') }} as age,
+    tax_id,
+    address_line,
+    city,
+    postal_code,
+    upper(trim(domicile_country)) as country_code,
+    upper(trim(client_segment)) as client_segment,
+    upper(trim(lifecycle_stage)) as lifecycle_stage,
+    upper(trim(risk_rating)) as risk_rating,
+    upper(trim(kyc_status)) as kyc_status,
+    onboarded_at,
+    updated_at,
+    load_ts
+from {{ ref('bronze_customers') }}

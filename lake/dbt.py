@@ -1,0 +1,76 @@
+"""Run dbt on the project in ``dbt/`` against the current target.
+
+The profile (``dbt/profiles.yml``) reads everything from the environment; this module
+sets that environment from the lake's settings, so nobody edits a profile: the local
+target points at the fakesnow server ``lake up`` started, the ``snowflake`` target at the
+account in ``[snowflake]``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from lake.config import Settings
+from lake.local.stack import Endpoints
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+
+
+class DbtError(RuntimeError):
+    """dbt exited with an error; the message carries the command and its exit code."""
+
+
+def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, str]:
+    """The variables ``dbt/profiles.yml`` and ``dbt/dbt_project.yml`` read."""
+    names = settings.names
+    env = {
+        "LAKE_DBT_TARGET": settings.target,
+        "LAKE_DATABASE": names.database,
+        "LAKE_VAULT_SCHEMA": names.vault,
+        "LAKE_BRONZE_SCHEMA": names.bronze,
+        "LAKE_SILVER_SCHEMA": names.silver,
+        "LAKE_GOLD_SCHEMA": names.gold,
+        # dbt's anonymous usage statistics would call out to the network
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    if settings.target == "local":
+        if endpoints is None:
+            raise DbtError("the local servers are not running: start them with `lake up`")
+        env["LAKE_LOCAL_SNOWFLAKE_PORT"] = str(endpoints.snowflake_port)
+    else:
+        sf = settings.snowflake
+        assert sf is not None  # the settings refuse target = snowflake without [snowflake]
+        env |= {
+            "SNOWFLAKE_ACCOUNT": sf.account,
+            "SNOWFLAKE_USER": sf.user,
+            "SNOWFLAKE_ROLE": sf.role,
+            "SNOWFLAKE_WAREHOUSE": sf.warehouse,
+            "SNOWFLAKE_AUTHENTICATOR": sf.authenticator,
+        }
+        if sf.private_key_file:
+            env["SNOWFLAKE_PRIVATE_KEY_FILE"] = str(sf.private_key_file)
+    return env
+
+
+def command(args: Sequence[str]) -> list[str]:
+    """dbt from this interpreter's environment, on the project in ``dbt/``."""
+    dbt = Path(sys.executable).with_name("dbt")
+    project = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    # dbt takes --project-dir after the sub-command (dbt build --project-dir ...)
+    return [str(dbt), *args[:1], *project, *args[1:]] if args else [str(dbt), "--help"]
+
+
+def run(settings: Settings, endpoints: Endpoints | None, args: Sequence[str], check: bool = True) -> float:
+    """Run ``dbt <args>`` with the target's environment, streaming its output; returns
+    the seconds it took. Raises DbtError on a non-zero exit when ``check``."""
+    started = time.perf_counter()
+    cmd = command(args)
+    completed = subprocess.run(cmd, env={**os.environ, **environment(settings, endpoints)}, check=False)
+    if check and completed.returncode != 0:
+        raise DbtError(f"`dbt {' '.join(args)}` exited with code {completed.returncode} (its output is above)")
+    return time.perf_counter() - started
