@@ -25,6 +25,11 @@ class DbtError(RuntimeError):
     """dbt exited with an error; the message carries the command and its exit code."""
 
 
+def state_dir(settings: Settings) -> Path:
+    """dbt's target/ and logs/ live under the lake's state folder."""
+    return (settings.local.state_dir / "dbt").resolve()
+
+
 def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, str]:
     """The variables ``dbt/profiles.yml`` and ``dbt/dbt_project.yml`` read."""
     names = settings.names
@@ -37,6 +42,8 @@ def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, st
         "LAKE_GOLD_SCHEMA": names.gold,
         # dbt's anonymous usage statistics would call out to the network
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_TARGET_PATH": str(state_dir(settings) / "target"),
+        "DBT_LOG_PATH": str(state_dir(settings) / "logs"),
     }
     if settings.target == "local":
         if endpoints is None:

@@ -43,6 +43,11 @@ procedures' SQL:
   minutes while blocking another. ``abort_idle_transactions`` does the local
   equivalent: a session with no request in flight for longer than the limit has its
   open transaction rolled back (the server calls it every second).
+* DuckDB keeps temporary tables in its own ``temp`` catalog, so ``CREATE TEMPORARY
+  TABLE db.schema.t`` (what dbt's unit tests and incremental models issue) fails.
+  ``local_temporary`` makes such a *qualified* temporary table a plain table in that
+  schema (whoever creates it drops it after use, as dbt does); an unqualified one
+  stays temporary.
 * The login answer has no master token, so the connector's ``close()`` never completes;
   ``server_fixes`` adds one.
 """
@@ -145,6 +150,17 @@ def parse_infer_schema(sql: str) -> exp.Expr | None:
     )
     select = exp.select("COLUMN_NAME", "TYPE", "ORDER_ID").from_(values).order_by("ORDER_ID")
     return select if rows else select.where("FALSE")
+
+
+def local_temporary(expression: exp.Expr) -> exp.Expr:
+    """A qualified CREATE TEMPORARY TABLE as a plain table in that schema."""
+    if isinstance(expression, exp.Create) and expression.kind == "TABLE":
+        table = expression.this.this if isinstance(expression.this, exp.Schema) else expression.this
+        properties = expression.args.get("properties")
+        if isinstance(table, exp.Table) and table.db and properties is not None:
+            for prop in list(properties.find_all(exp.TemporaryProperty)):
+                prop.pop()
+    return expression
 
 
 _applied = False
@@ -394,7 +410,7 @@ def apply(instance: FakeSnow) -> None:
     cursor_parse = fakesnow.cursor.parse_one
 
     def parse_in_cursor(sql: str, *args: Any, **kwargs: Any) -> exp.Expr:
-        return parse_list(sql) or parse_infer_schema(sql) or cursor_parse(sql, *args, **kwargs)
+        return parse_list(sql) or parse_infer_schema(sql) or local_temporary(cursor_parse(sql, *args, **kwargs))
 
     fakesnow.cursor.parse_one = parse_in_cursor  # type: ignore[assignment]
 

@@ -1,5 +1,6 @@
--- Orders with cleansed statuses (trimmed, upper-case; anything outside the value set
--- becomes UNKNOWN) and their value.
+-- Orders with cleansed statuses and value sets (trimmed, upper-case; outside the set:
+-- UNKNOWN) and their value, which is NULL (and is_valid false) when the quantity
+-- is not positive or the unit price is negative.
 select
     order_hk,
     order_id,
@@ -7,13 +8,11 @@ select
     product_id,
     quantity,
     unit_price,
-    quantity * unit_price as order_value,
-    upper(trim(currency)) as currency,
-    case
-        when upper(trim(order_status)) in ({{ quoted_list(var('order_statuses')) }}) then upper(trim(order_status))
-        else 'UNKNOWN'
-    end as order_status,
-    upper(trim(channel)) as channel,
+    coalesce(quantity > 0 and unit_price >= 0, false) as is_valid,
+    case when quantity > 0 and unit_price >= 0 then cast(quantity * unit_price as number(38, 2)) end as order_value,
+    {{ standardised('currency', 'currencies') }} as currency,
+    {{ standardised('order_status', 'order_statuses') }} as order_status,
+    {{ standardised('channel', 'order_channels') }} as channel,
     ordered_at,
     cast(ordered_at as date) as order_date,
     updated_at,

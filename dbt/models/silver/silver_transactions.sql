@@ -15,18 +15,19 @@ select
     transaction_hk,
     transaction_id,
     account_id,
-    upper(trim(transaction_type)) as transaction_type,
+    {{ standardised('transaction_type', 'transaction_types') }} as transaction_type,
     upper(trim(direction)) as direction,
     amount,
     case upper(trim(direction)) when 'DEBIT' then -amount else amount end as signed_amount,
-    upper(trim(currency)) as currency,
-    upper(trim(status)) as status,
+    {{ standardised('currency', 'currencies') }} as currency,
+    {{ standardised('status', 'transaction_statuses') }} as status,
     transaction_at,
     cast(transaction_at as date) as transaction_date,
     load_ts
 from {{ ref('bronze_transactions') }}
 where
     account_id is not null
+    and account_id <> '{{ var("ghost_business_key") }}'
     and amount is not null
     and amount >= 0
     and upper(trim(direction)) in ('CREDIT', 'DEBIT')
