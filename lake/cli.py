@@ -226,6 +226,11 @@ def _print_run(settings: Any, report: Any) -> None:
             quarantined = detail["inserted"].get("quarantined", 0)
             rows = sum(n for t, n in detail["inserted"].items() if t != "quarantined")
             text = f"{rows:,} vault rows from {len(detail['batches'])} batches, {quarantined:,} quarantined"
+        elif "counts" in detail:
+            text = "; ".join(
+                f"{kind}: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+                for kind, statuses in sorted(detail["counts"].items())
+            )
         elif "reconciliation_issues" in detail:
             files = ", ".join(f"{n} {status.lower()}" for status, n in detail["files"].items()) or "no new files"
             text = f"{detail['total_rows']:,} rows landed ({files}), {detail['reconciliation_issues']} issues"
@@ -236,6 +241,8 @@ def _print_run(settings: Any, report: Any) -> None:
     _print_generation(gen, report.ingestion)
     if report.vault:
         _print_vault(report.vault)
+    if report.dbt:
+        _print_dbt(report.dbt)
     console.print(
         f"[green]done[/] in {report.seconds:.1f}s on target {settings.target}; "
         f'look inside with [bold]lake sql "list @{settings.names.landing}.{settings.names.landing_stage}"[/]'
@@ -286,6 +293,16 @@ def _print_vault(detail: dict[str, Any]) -> None:
         for reason, n in detail["quarantine"].items():
             quarantine.add_row(reason, f"{n:,}")
         console.print(quarantine)
+
+
+def _print_dbt(detail: dict[str, Any]) -> None:
+    marts = Table("layer", "model", "rows", title="dbt marts (dbt build)", title_justify="left")
+    for name, rows in detail["marts"].items():
+        layer, model = name.split(".")
+        marts.add_row(layer, model, f"{rows:,}")
+    console.print(marts)
+    for problem in detail["problems"]:
+        console.print(f"[yellow]{problem['status']}[/] {problem['node']} ({problem['failures']} rows)")
 
 
 @app.command()

@@ -8,12 +8,14 @@ account in ``[snowflake]``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lake.config import Settings
 from lake.local.stack import Endpoints
@@ -42,6 +44,8 @@ def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, st
         "LAKE_GOLD_SCHEMA": names.gold,
         # dbt's anonymous usage statistics would call out to the network
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PROJECT_DIR": str(PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DBT_TARGET_PATH": str(state_dir(settings) / "target"),
         "DBT_LOG_PATH": str(state_dir(settings) / "logs"),
     }
@@ -65,11 +69,9 @@ def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, st
 
 
 def command(args: Sequence[str]) -> list[str]:
-    """dbt from this interpreter's environment, on the project in ``dbt/``."""
-    dbt = Path(sys.executable).with_name("dbt")
-    project = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
-    # dbt takes --project-dir after the sub-command (dbt build --project-dir ...)
-    return [str(dbt), *args[:1], *project, *args[1:]] if args else [str(dbt), "--help"]
+    """dbt from this interpreter's environment (the project and profile come from
+    DBT_PROJECT_DIR and DBT_PROFILES_DIR)."""
+    return [str(Path(sys.executable).with_name("dbt")), *(args or ["--help"])]
 
 
 def run(settings: Settings, endpoints: Endpoints | None, args: Sequence[str], check: bool = True) -> float:
@@ -81,3 +83,20 @@ def run(settings: Settings, endpoints: Endpoints | None, args: Sequence[str], ch
     if check and completed.returncode != 0:
         raise DbtError(f"`dbt {' '.join(args)}` exited with code {completed.returncode} (its output is above)")
     return time.perf_counter() - started
+
+
+def results(settings: Settings) -> dict[str, Any]:
+    """The last dbt invocation's results (run_results.json): counts by resource type and
+    status, and the nodes that did not pass."""
+    path = state_dir(settings) / "target" / "run_results.json"
+    data = json.loads(path.read_text())
+    counts: dict[str, dict[str, int]] = {}
+    problems = []
+    for result in data["results"]:
+        kind = result["unique_id"].split(".", 1)[0]
+        status = str(result["status"])
+        counts.setdefault(kind, {})
+        counts[kind][status] = counts[kind].get(status, 0) + 1
+        if status not in ("success", "pass"):
+            problems.append({"node": result["unique_id"], "status": status, "failures": result.get("failures")})
+    return {"counts": counts, "problems": problems, "elapsed": round(float(data.get("elapsed_time", 0.0)), 2)}

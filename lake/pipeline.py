@@ -36,6 +36,7 @@ class RunReport:
     generation: dict[str, Any] = field(default_factory=dict)
     ingestion: dict[str, Any] = field(default_factory=dict)
     vault: dict[str, Any] = field(default_factory=dict)
+    dbt: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -149,6 +150,48 @@ def vault_counts(session: Any, settings: Settings) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in session.sql(union).collect()}
 
 
+def dbt_build(settings: Settings, endpoints: Endpoints | None, args: tuple[str, ...] = ()) -> StepReport:
+    """``dbt build`` on dbt/ (bronze, silver, gold and their tests) against the target;
+    the summary counts results by kind and status from dbt's run_results.json."""
+    from lake import dbt
+
+    seconds = dbt.run(settings, endpoints, ["build", *args])
+    detail = dbt.results(settings)
+    detail["marts"] = mart_counts(settings, endpoints)
+    return StepReport("dbt build", seconds, detail)
+
+
+MARTS = {
+    "bronze": ("bronze_customers", "bronze_accounts", "bronze_transactions", "bronze_orders"),
+    "silver": (
+        "silver_customers",
+        "silver_transactions",
+        "silver_orders",
+        "silver_interactions",
+        "silver_opportunities",
+    ),
+    "gold": ("gold_customer_summary", "gold_transaction_summary", "gold_order_metrics", "gold_cross_domain_analytics"),
+}
+
+
+def mart_counts(settings: Settings, endpoints: Endpoints | None) -> dict[str, int]:
+    """Rows in every mart dbt builds, as ``{"SCHEMA.model": rows}``, in one statement."""
+    names = settings.names
+    schemas = names.schemas
+    union = " UNION ALL ".join(
+        f"SELECT '{schemas[layer]}.{model}', COUNT(*) FROM {names.database}.{schemas[layer]}.{model}"
+        for layer, models in MARTS.items()
+        for model in models
+    )
+    conn = connect(settings, endpoints)
+    try:
+        cur = conn.cursor()
+        cur.execute(union)
+        return {str(name): int(rows) for name, rows in cur.fetchall()}
+    finally:
+        conn.close()
+
+
 def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport:
     started = time.perf_counter()
     result = landing_reconciliation(settings, endpoints)
@@ -177,6 +220,7 @@ def run(
         graph = task_graph.walk(settings, endpoints, RUNNERS)
         report.steps += graph.steps
         report.ingestion, report.vault = graph.steps[0].detail, graph.steps[1].detail
+        report.dbt = graph.steps[2].detail
     return report
 
 
@@ -184,6 +228,7 @@ def run(
 RUNNERS: dict[str, task_graph.Runner] = {
     "LAKE_INGEST_LANDING": ingest,
     "LAKE_LOAD_VAULT": load,
+    "LAKE_DBT_BUILD": dbt_build,
 }
 
 _PLAN_ARGS = {"scale", "days", "seed", "start_date", "formats", "defect_rate", "late_rate"}

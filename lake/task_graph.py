@@ -33,15 +33,29 @@ class Node:
     procedure: str  # the stored procedure it calls, with no arguments (their defaults)
     schema: str  # the layer whose schema holds the procedure (a key of Names.schemas)
     after: tuple[str, ...]  # predecessor tasks (the root for the first)
+    # what the task runs instead of CALLing a procedure; {database} and {<layer>_schema}
+    # are filled in
+    statement: str = ""
 
     def call(self, database: str, schemas: dict[str, str]) -> str:
+        if self.statement:
+            return self.statement.format(database=database, **{f"{k}_schema": v for k, v in schemas.items()})
         return f"CALL {database}.{schemas[self.schema]}.{self.procedure}()"
 
 
-# The graph. Quality and dbt steps join here as they land (after LOAD_VAULT).
+# The graph. Quality steps join here as they land (after LOAD_VAULT, before dbt's gold).
 NODES: tuple[Node, ...] = (
     Node("LAKE_INGEST_LANDING", "INGEST_LANDING", "landing", (ROOT,)),
     Node("LAKE_LOAD_VAULT", "LOAD_VAULT", "vault", ("LAKE_INGEST_LANDING",)),
+    # dbt Projects on Snowflake: `snow dbt deploy LAKE_DBT` puts dbt/ in the gold schema
+    # https://docs.snowflake.com/en/user-guide/data-engineering/dbt-projects-on-snowflake
+    Node(
+        "LAKE_DBT_BUILD",
+        "LAKE_DBT",
+        "gold",
+        ("LAKE_LOAD_VAULT",),
+        statement="EXECUTE DBT PROJECT {database}.{gold_schema}.LAKE_DBT ARGS = 'build --target snowflake'",
+    ),
 )
 
 
@@ -74,7 +88,7 @@ def snowflake_sql(database: str, schemas: dict[str, str], warehouse: str) -> lis
     qualified = f"{database}.{audit_schema}"
     statements = [
         f"CREATE OR REPLACE TASK {qualified}.{ROOT} WAREHOUSE = {warehouse} SCHEDULE = '{SCHEDULE}' "
-        "COMMENT = 'Daily landing-to-vault run' AS SELECT 1"
+        "COMMENT = 'Daily landing-to-gold run' AS SELECT 1"
     ]
     for node in order():
         after = ", ".join(f"{qualified}.{a}" for a in node.after)
