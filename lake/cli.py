@@ -430,6 +430,23 @@ def dbt(ctx: typer.Context) -> None:
             dbt_runner.run(settings, endpoints, list(ctx.args))
 
 
+@app.command("dbt-lint")
+def dbt_lint(
+    fix: Annotated[bool, typer.Option("--fix", help="Rewrite the files where sqlfluff can.")] = False,
+) -> None:
+    """Lint the dbt models with sqlfluff (Snowflake dialect, dbt templater) against the target."""
+    from lake import dbt as dbt_runner
+    from lake import pipeline
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            result = dbt_runner.lint(settings, endpoints, fix=fix)
+        console.print(result.stdout + result.stderr, markup=False, highlight=False)
+        if result.returncode != 0:
+            raise typer.Exit(result.returncode)
+
+
 # --------------------------------------------------------------------------- inspection
 
 

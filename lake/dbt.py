@@ -100,3 +100,18 @@ def results(settings: Settings) -> dict[str, Any]:
         if status not in ("success", "pass"):
             problems.append({"node": result["unique_id"], "status": status, "failures": result.get("failures")})
     return {"counts": counts, "problems": problems, "elapsed": round(float(data.get("elapsed_time", 0.0)), 2)}
+
+
+def lint(settings: Settings, endpoints: Endpoints | None, fix: bool = False) -> subprocess.CompletedProcess[str]:
+    """sqlfluff (dbt/.sqlfluff: Snowflake dialect, dbt templater) over the models and
+    tests; the dbt templater compiles through the target, so its environment is set."""
+    sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
+    cmd = [sqlfluff, "fix" if fix else "lint", "models", "tests", "--disable-progress-bar", "--nocolor"]
+    return subprocess.run(
+        cmd,
+        cwd=PROJECT_DIR,
+        env={**os.environ, **environment(settings, endpoints)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -11,6 +11,8 @@ silver as (
     where o.order_status = 'FULFILLED'
 )
 
-select gold.total as gold_total, silver.total as silver_total
+select
+    gold.total as gold_total,
+    silver.total as silver_total
 from gold cross join silver
 where abs(gold.total - silver.total) > 0.01

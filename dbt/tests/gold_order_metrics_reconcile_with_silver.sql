@@ -19,9 +19,12 @@ silver as (
     where order_date is not null
 )
 
-select gold.*, silver.orders as silver_orders
+select
+    gold.*,
+    silver.orders as silver_orders
 from gold cross join silver
-where gold.orders <> silver.orders
+where
+    gold.orders <> silver.orders
     or gold.fulfilled <> silver.fulfilled
     or gold.cancelled <> silver.cancelled
     or abs(gold.order_value - silver.order_value) > 0.01

@@ -9,9 +9,13 @@ with silver as (
     group by account_id
 )
 
-select g.account_id, g.transaction_count, s.transaction_count as silver_count
+select
+    g.account_id,
+    g.transaction_count,
+    s.transaction_count as silver_count
 from {{ ref('gold_transaction_summary') }} as g
 left join silver as s on g.account_id = s.account_id
-where g.transaction_count <> coalesce(s.transaction_count, 0)
+where
+    g.transaction_count <> coalesce(s.transaction_count, 0)
     or g.credit_volume <> coalesce(s.credit_volume, 0)
     or g.debit_volume <> coalesce(s.debit_volume, 0)

@@ -49,6 +49,7 @@ combined as (
         c.lifecycle_stage,
         c.value_tier,
         c.lifetime_value,
+        i.last_interaction_at,
         coalesce(a.account_count, 0) as account_count,
         coalesce(a.dormant_accounts, 0) as dormant_accounts,
         coalesce(a.transaction_count, 0) as transaction_count,
@@ -56,7 +57,6 @@ combined as (
         coalesce(i.interaction_count, 0) as interaction_count,
         coalesce(i.positive_interactions, 0) as positive_interactions,
         coalesce(i.negative_interactions, 0) as negative_interactions,
-        i.last_interaction_at,
         coalesce(p.open_pipeline_amount, 0) as open_pipeline_amount,
         coalesce(p.won_amount, 0) as won_amount
     from {{ ref('gold_customer_summary') }} as c

@@ -32,6 +32,8 @@ where
     and amount >= 0
     and upper(trim(direction)) in ('CREDIT', 'DEBIT')
     and transaction_at is not null
-{% if is_incremental() %}
-    and load_ts > (select coalesce(max(load_ts), cast('1900-01-01' as timestamp_ntz)) from {{ this }})
-{% endif %}
+    {% if is_incremental() %}
+        and load_ts > (
+            select coalesce(max(existing.load_ts), cast('1900-01-01' as timestamp_ntz)) from {{ this }} as existing
+        )
+    {% endif %}
