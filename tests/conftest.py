@@ -71,6 +71,12 @@ def ingested(settings: Settings, generated: dict[str, Any], applied: Endpoints) 
 
 
 @pytest.fixture(scope="session")
+def loaded(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+    """`ingested`, loaded batch by batch into the raw vault."""
+    return {b: pipeline.load(settings, applied, batch_id=b).detail for b in SMALL_BATCHES}
+
+
+@pytest.fixture(scope="session")
 def landed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same plan as `generated`, written to a folder, for pure tests of the files."""
     from procedures.landing import DirectorySink

@@ -22,11 +22,6 @@ pytestmark = pytest.mark.integration
 BATCHES = ", ".join(f"'{b}'" for b in SMALL_BATCHES)
 
 
-@pytest.fixture(scope="module")
-def loaded(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
-    return {b: pipeline.load(settings, applied, batch_id=b).detail for b in SMALL_BATCHES}
-
-
 def one(conn: Any, sql: str) -> Any:
     cur = conn.cursor()
     cur.execute(sql)

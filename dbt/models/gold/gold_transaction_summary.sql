@@ -21,9 +21,9 @@ as_of as (
 select
     a.account_id,
     a.customer_id,
-    upper(trim(a.account_type)) as account_type,
-    upper(trim(a.status)) as account_status,
-    upper(trim(a.currency)) as currency,
+    {{ standardised('a.account_type', 'account_types') }} as account_type,
+    {{ standardised('a.status', 'account_statuses') }} as account_status,
+    {{ standardised('a.currency', 'currencies') }} as currency,
     coalesce(t.transaction_count, 0) as transaction_count,
     coalesce(t.credit_volume, 0) as credit_volume,
     coalesce(t.debit_volume, 0) as debit_volume,

@@ -30,7 +30,7 @@ where
     and account_id <> '{{ var("ghost_business_key") }}'
     and amount is not null
     and amount >= 0
-    and upper(trim(direction)) in ('CREDIT', 'DEBIT')
+    and upper(trim(direction)) in ({{ quoted_list(var('directions')) }})
     and transaction_at is not null
     {% if is_incremental() %}
         and load_ts > (
