@@ -15,7 +15,7 @@ from lake.task_graph import FINALIZER, ROOT, Node
 
 @pytest.mark.unit
 def test_order_follows_dependencies() -> None:
-    assert [n.task for n in task_graph.order()] == ["LAKE_INGEST_LANDING", "LAKE_LOAD_VAULT"]
+    assert [n.task for n in task_graph.order()] == ["LAKE_INGEST_LANDING", "LAKE_LOAD_VAULT", "LAKE_DBT_BUILD"]
     shuffled = (Node("C", "C", "vault", ("B",)), Node("B", "B", "vault", ("A",)), Node("A", "A", "vault", (ROOT,)))
     assert [n.task for n in task_graph.order(shuffled)] == ["A", "B", "C"]
 
@@ -43,11 +43,15 @@ def test_snowflake_tasks_mirror_the_graph() -> None:
     assert f"TASK LAKE.AUDIT.{ROOT} " in root and "SCHEDULE = 'USING CRON 0 2 * * * UTC'" in root
     edges = {}
     for s in statements[1:-2]:
-        m = re.match(r"CREATE OR REPLACE TASK LAKE\.AUDIT\.(\w+) WAREHOUSE = LAKE_WH AFTER (.+) AS (CALL .+)$", s)
+        m = re.match(r"CREATE OR REPLACE TASK LAKE\.AUDIT\.(\w+) WAREHOUSE = LAKE_WH AFTER (.+) AS (.+)$", s)
         assert m, s
         edges[m[1]] = ([a.split(".")[-1] for a in m[2].split(", ")], m[3])
     assert edges == {n.task: (list(n.after), n.call("LAKE", schemas)) for n in task_graph.NODES}
     assert edges["LAKE_LOAD_VAULT"][1] == "CALL LAKE.VAULT.LOAD_VAULT()"
+    assert edges["LAKE_DBT_BUILD"] == (
+        ["LAKE_LOAD_VAULT"],
+        "EXECUTE DBT PROJECT LAKE.GOLD.LAKE_DBT ARGS = 'build --target snowflake'",
+    )
     assert f"TASK LAKE.AUDIT.{FINALIZER} " in statements[-2] and f"FINALIZE = LAKE.AUDIT.{ROOT}" in statements[-2]
     assert statements[-1] == f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('LAKE.AUDIT.{ROOT}')"
 
