@@ -1,4 +1,5 @@
--- Aggregation accuracy: per account, gold's count and volumes equal silver's.
+-- Aggregation accuracy: per account, gold's count equals silver's and its volumes agree to
+-- the cent (sums may be computed in floating point, in any order).
 with silver as (
     select
         account_id,
@@ -17,5 +18,5 @@ from {{ ref('gold_transaction_summary') }} as g
 left join silver as s on g.account_id = s.account_id
 where
     g.transaction_count <> coalesce(s.transaction_count, 0)
-    or g.credit_volume <> coalesce(s.credit_volume, 0)
-    or g.debit_volume <> coalesce(s.debit_volume, 0)
+    or abs(g.credit_volume - coalesce(s.credit_volume, 0)) > 0.01
+    or abs(g.debit_volume - coalesce(s.debit_volume, 0)) > 0.01
