@@ -296,3 +296,35 @@ def test_a_batch_completed_by_a_later_delivery_loads_only_the_new_rows(
     assert one(conn, f"SELECT landed_rows FROM VAULT.LOADED_BATCHES WHERE batch_id = '{batch}'") == 9
     third = pipeline.load(settings, applied, batch_id=batch).detail
     assert third["already_loaded"] == [batch] and not any(third["inserted"].values())
+
+
+def test_duplicates_within_a_batch_give_one_hub_row_and_the_latest_satellite_row(
+    settings: Settings, loaded: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """The same client three times in one batch, across two files: an exact duplicate and
+    a later change. One hub row; one satellite row, the latest by business timestamp."""
+    import pyarrow as pa
+
+    base = landed_table(conn, "customers", "B20260105", "CDUP", 1).to_pylist()[0]
+    first = {**base, "email": "first@example.com", "updated_at": "2034-01-01 09:00:00"}
+    later = {**base, "email": "later@example.com", "updated_at": "2034-01-01 17:30:00"}
+    names = list(base)
+
+    def table(rows: list[dict[str, Any]]) -> pa.Table:
+        return pa.table({c: [r[c] for r in rows] for c in names})
+
+    batch = land_files(
+        applied,
+        "customers",
+        "2034-01-01",
+        {"part-0000.parquet": table([later, first]), "part-0001.csv": table([first])},
+    )
+    pipeline.ingest(settings, applied, batch_id=batch)
+    detail = pipeline.load(settings, applied, batch_id=batch).detail
+    assert detail["inserted"]["hub_customer"] == 1 and detail["inserted"]["sat_customer"] == 1
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT s.email, s.updated_at FROM VAULT.SAT_CUSTOMER s JOIN VAULT.HUB_CUSTOMER h "
+        "ON h.customer_hk = s.customer_hk WHERE h.customer_id = 'CDUP000'"
+    )
+    assert [(e, str(t)) for e, t in cur.fetchall()] == [("later@example.com", "2034-01-01 17:30:00")]
