@@ -1,4 +1,5 @@
--- Aggregation accuracy (to the cent, or one part in a billion of a large total): the customers' lifetime value adds up to silver's fulfilled,
+-- Aggregation accuracy (to the cent, or one part in a billion of a large total):
+-- the customers' lifetime value adds up to silver's fulfilled,
 -- valid orders of known customers.
 with gold as (
     select coalesce(sum(lifetime_value), 0) as total from {{ ref('gold_customer_summary') }}

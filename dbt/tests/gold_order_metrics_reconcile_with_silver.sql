@@ -1,4 +1,5 @@
--- Aggregation accuracy (to the cent, or one part in a billion of a large total): the months' orders, fulfilled and cancelled orders and value add
+-- Aggregation accuracy (to the cent, or one part in a billion of a large total):
+-- the months' orders, fulfilled and cancelled orders and value add
 -- up to silver_orders.
 with gold as (
     select
