@@ -54,7 +54,10 @@ NODES: tuple[Node, ...] = (
         "LAKE_DBT",
         "gold",
         ("LAKE_LOAD_VAULT",),
-        statement="EXECUTE DBT PROJECT {database}.{gold_schema}.LAKE_DBT ARGS = 'build --target snowflake'",
+        statement=(
+            "EXECUTE DBT PROJECT {database}.{gold_schema}.LAKE_DBT "
+            "ARGS = 'build --target snowflake --exclude-resource-type unit_test'"
+        ),
     ),
 )
 

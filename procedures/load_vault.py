@@ -166,10 +166,12 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
         while True:
             load.attempts += 1
             load.inserted, load.tables = {}, []
-            load.load_ts = datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
             session.sql("BEGIN").collect()
             try:
                 _lock(session, vault, load.run_id, load.batch)
+                # taken under the lock, so load timestamps rise in commit order and a
+                # reader's "loaded since" watermark (dbt's incremental models) misses nothing
+                load.load_ts = datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
                 if loaded_rows(session, vault, load.batch) == load.landed:
                     load.already_loaded = True  # a concurrent load committed it while we waited
                 else:

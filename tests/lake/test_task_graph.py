@@ -50,7 +50,7 @@ def test_snowflake_tasks_mirror_the_graph() -> None:
     assert edges["LAKE_LOAD_VAULT"][1] == "CALL LAKE.VAULT.LOAD_VAULT()"
     assert edges["LAKE_DBT_BUILD"] == (
         ["LAKE_LOAD_VAULT"],
-        "EXECUTE DBT PROJECT LAKE.GOLD.LAKE_DBT ARGS = 'build --target snowflake'",
+        "EXECUTE DBT PROJECT LAKE.GOLD.LAKE_DBT ARGS = 'build --target snowflake --exclude-resource-type unit_test'",
     )
     assert f"TASK LAKE.AUDIT.{FINALIZER} " in statements[-2] and f"FINALIZE = LAKE.AUDIT.{ROOT}" in statements[-2]
     assert statements[-1] == f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('LAKE.AUDIT.{ROOT}')"

@@ -1,6 +1,8 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='order_hk') }}
 -- Orders with cleansed statuses and value sets (trimmed, upper-case; outside the set:
 -- UNKNOWN) and their value, which is NULL (and is_valid false) when the quantity
--- is not positive or the unit price is negative.
+-- is not positive or the unit price is negative. Incremental: the orders bronze changed
+-- since the last run.
 select
     order_hk,
     order_id,
@@ -18,3 +20,6 @@ select
     updated_at,
     load_ts
 from {{ ref('bronze_orders') }}
+{% if is_incremental() %}
+    where load_ts > (select max(existing.load_ts) from {{ this }} as existing)
+{% endif %}
