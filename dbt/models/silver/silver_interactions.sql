@@ -1,25 +1,24 @@
--- Client interactions with the client's business key, value sets upper-case.
-with client as (
-    select
-        l.interaction_hk,
-        c.customer_id
-    from {{ source('vault', 'LINK_CUSTOMER_INTERACTION') }} as l
-    inner join {{ source('vault', 'HUB_CUSTOMER') }} as c on l.customer_hk = c.customer_hk
-    qualify row_number() over (partition by l.interaction_hk order by l.load_ts desc) = 1
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='interaction_hk') }}
+-- Client interactions with the client's business key, value sets standardised.
+-- Incremental from the vault's new satellite and link rows (macros/bronze_current.sql).
+with current_interactions as (
+    {{ bronze_current(
+        'HUB_INTERACTION', 'interaction_hk', 'interaction_id', 'SAT_INTERACTION',
+        ['channel', 'interaction_type', 'sentiment', 'duration_minutes', 'relationship_manager', 'interaction_at'],
+        [{'link': 'LINK_CUSTOMER_INTERACTION', 'hub': 'HUB_CUSTOMER', 'hub_key': 'customer_hk',
+          'business_key': 'customer_id'}]
+    ) | indent(4) }}
 )
 
 select
-    h.interaction_hk,
-    h.interaction_id,
-    client.customer_id,
-    {{ standardised('s.channel', 'interaction_channels') }} as channel,
-    {{ standardised('s.interaction_type', 'interaction_types') }} as interaction_type,
-    {{ standardised('s.sentiment', 'sentiments') }} as sentiment,
-    s.duration_minutes,
-    trim(s.relationship_manager) as relationship_manager,
-    s.interaction_at,
-    s.load_ts
-from {{ source('vault', 'HUB_INTERACTION') }} as h
-inner join {{ source('vault', 'SAT_INTERACTION_CURRENT') }} as s
-    on h.interaction_hk = s.interaction_hk and s.is_current
-left join client on h.interaction_hk = client.interaction_hk
+    interaction_hk,
+    interaction_id,
+    customer_id,
+    {{ standardised('channel', 'interaction_channels') }} as channel,
+    {{ standardised('interaction_type', 'interaction_types') }} as interaction_type,
+    {{ standardised('sentiment', 'sentiments') }} as sentiment,
+    duration_minutes,
+    trim(relationship_manager) as relationship_manager,
+    interaction_at,
+    load_ts
+from current_interactions
