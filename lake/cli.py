@@ -234,6 +234,8 @@ def _print_run(settings: Any, report: Any) -> None:
         elif "reconciliation_issues" in detail:
             files = ", ".join(f"{n} {status.lower()}" for status, n in detail["files"].items()) or "no new files"
             text = f"{detail['total_rows']:,} rows landed ({files}), {detail['reconciliation_issues']} issues"
+            if detail.get("schema_drift"):
+                text += f", {len(detail['schema_drift'])} files with schema drift (LANDING.SCHEMA_DRIFT)"
         else:
             text = ", ".join(f"{k} {v}" for k, v in detail.items())
         steps.add_row(step.name, f"{step.seconds:.1f}", text)
