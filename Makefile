@@ -38,7 +38,7 @@ format: env  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: env  ## mypy over lake/ and procedures/
+typecheck: env  ## mypy over lake/, procedures/, tests/ and bench/
 	$(BIN)/mypy
 
 pytest: env  ## the test suite (pytest -m unit or -m integration to narrow it)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -17,7 +17,15 @@ from lake.config import LocalTarget, Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.session import connect, open_session
 
-SMALL = {"scale": 1500, "days": 3, "seed": 11, "formats": "crm=csv,finance=json,operations=parquet"}
+
+class SmallPlan(TypedDict):
+    scale: int
+    days: int
+    seed: int
+    formats: str
+
+
+SMALL: SmallPlan = {"scale": 1500, "days": 3, "seed": 11, "formats": "crm=csv,finance=json,operations=parquet"}
 SMALL_BATCHES = ("B20260105", "B20260106", "B20260107")
 
 

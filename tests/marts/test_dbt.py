@@ -24,7 +24,7 @@ PROJECT = dbt.PROJECT_DIR
 def test_value_sets_in_the_dbt_project_are_the_specs() -> None:
     project_vars = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
     for column in (c for e in S.ENTITIES for c in e.columns if c.values):
-        named = [k for k, v in project_vars.items() if isinstance(v, list) and v == list(column.values)]
+        named = [k for k, v in project_vars.items() if isinstance(v, list) and v == list(column.values or ())]
         assert named, f"{column.name}: value set {column.values} is not a var in dbt/dbt_project.yml"
 
 

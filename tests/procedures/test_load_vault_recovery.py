@@ -21,7 +21,12 @@ from tests.conftest import SMALL_BATCHES
 
 pytestmark = pytest.mark.integration
 VOLATILE = {"LOAD_TS", "RUN_ID"}  # when a row was written, not what it says
-TABLES = [t.name for t in (*V.HUBS, *V.LINKS, *V.SATELLITES)] + ["QUARANTINE", "LOADED_BATCHES"]
+TABLES = (
+    [h.name for h in V.HUBS]
+    + [k.name for k in V.LINKS]
+    + [s.name for s in V.SATELLITES]
+    + ["QUARANTINE", "LOADED_BATCHES"]
+)
 
 
 def fresh_vault(settings: Settings, conn: Any, name: str) -> str:

@@ -19,7 +19,7 @@ from procedures import landing
 from procedures import spec as S
 from procedures.landing import DirectorySink
 from procedures.sample_data import DEFECTS, GenerationError, Plan, generate
-from tests.conftest import SMALL
+from tests.conftest import SMALL, SmallPlan
 
 pytestmark = pytest.mark.unit
 
@@ -61,7 +61,8 @@ def test_same_seed_writes_identical_bytes(tmp_path: Path, landed_dir: Path) -> N
 
 def test_another_seed_writes_other_data(tmp_path: Path, landed_dir: Path) -> None:
     other = tmp_path / "other"
-    generate(Plan.build(**{**SMALL, "seed": SMALL["seed"] + 1}), DirectorySink(str(other)))
+    reseeded: SmallPlan = {**SMALL, "seed": SMALL["seed"] + 1}
+    generate(Plan.build(**reseeded), DirectorySink(str(other)))
     a, b = tree_digest(landed_dir), tree_digest(other)
     assert a.keys() == b.keys()
     data_files = [k for k in a if "/part-" in k]

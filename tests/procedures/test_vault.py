@@ -102,7 +102,7 @@ def test_vault_tables_exist_after_setup(conn: Any) -> None:
     cur = conn.cursor()
     cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'VAULT'")
     tables = {r[0].lower() for r in cur.fetchall()}
-    expected = {t.name for t in (*V.HUBS, *V.LINKS, *V.SATELLITES)}
+    expected = {h.name for h in V.HUBS} | {k.name for k in V.LINKS} | {s.name for s in V.SATELLITES}
     assert expected <= tables
 
 
