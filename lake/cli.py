@@ -78,7 +78,7 @@ def up(
 
     with _errors():
         settings = _settings()
-        stack = LocalStack(settings.local)
+        stack = LocalStack(settings.local, settings.glue_database)
         already = stack.running()
         with console.status("starting the local servers"):
             ep = stack.start(persist_s3=persist_s3)
@@ -430,6 +430,22 @@ def dbt(ctx: typer.Context) -> None:
         settings = _settings()
         with pipeline.target(settings) as endpoints:
             dbt_runner.run(settings, endpoints, list(ctx.args))
+
+
+@app.command("catalog-sync")
+def catalog_sync() -> None:
+    """Register every landing entity and its load-date partitions in the Glue Data Catalog."""
+    from lake import pipeline
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            step = pipeline.catalog_sync(settings, endpoints)
+        d = step.detail
+        console.print(
+            f"Glue database [bold]{d['database']}[/]: {d['tables']} tables, {d['partitions']} partitions "
+            f"({d['added_partitions']} new) in {step.seconds:.1f}s"
+        )
 
 
 @app.command("dbt-lint")

@@ -114,6 +114,8 @@ class Settings(_Model):
     names: Names = Names()
     local: LocalTarget = LocalTarget()
     snowflake: SnowflakeTarget | None = None
+    # the Glue database that catalogues the landing zone (`lake catalog sync`)
+    glue_database: str = Field(default="lake_landing", pattern=r"^[a-z0-9_]{1,255}$")
 
     @property
     def landing_url(self) -> str:
@@ -129,6 +131,7 @@ ENV: dict[str, str] = {
     "LAKE_STATE_DIR": "local.state_dir",
     "LAKE_BUCKET": "local.bucket",
     "LAKE_DATABASE": "names.database",
+    "LAKE_GLUE_DATABASE": "glue_database",
     "SNOWFLAKE_ACCOUNT": "snowflake.account",
     "SNOWFLAKE_USER": "snowflake.user",
     "SNOWFLAKE_ROLE": "snowflake.role",

@@ -48,7 +48,7 @@ def target(settings: Settings, persist_s3: bool = True) -> Iterator[Endpoints | 
     """The local servers for the length of the block (reusing `lake up`'s), or nothing
     for a real Snowflake account."""
     if settings.target == "local":
-        with LocalStack(settings.local).ensure(persist_s3=persist_s3) as endpoints:
+        with LocalStack(settings.local, settings.glue_database).ensure(persist_s3=persist_s3) as endpoints:
             yield endpoints
     else:
         yield None
@@ -92,6 +92,35 @@ def generate(
     finally:
         session.close()
     return StepReport("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
+
+
+def aws_clients(endpoints: Endpoints | None) -> tuple[Any, Any]:
+    """Glue and S3 clients: the moto server locally, boto3's default chain on AWS."""
+    import boto3
+
+    if endpoints is None:
+        return boto3.client("glue"), landing.s3_client()
+    from lake.local.serve import LOCAL_KEY_ID, LOCAL_SECRET, S3_REGION
+
+    def client(service: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=endpoints.s3_endpoint,  # moto serves every service on one port
+            aws_access_key_id=LOCAL_KEY_ID,
+            aws_secret_access_key=LOCAL_SECRET,
+            region_name=S3_REGION,
+        )
+
+    return client("glue"), client("s3")
+
+
+def catalog_sync(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+    """Every landing entity as a Glue table with its load-date partitions."""
+    from lake import catalog
+
+    glue, s3 = aws_clients(endpoints)
+    report = catalog.sync(glue, s3, settings.landing_url, settings.glue_database)
+    return StepReport("Glue catalog sync", report.seconds, report.as_dict())
 
 
 def landing_reconciliation(settings: Settings, endpoints: Endpoints | None) -> Reconciliation:
@@ -219,6 +248,7 @@ def run(
         report.steps.append(step)
         report.generation = step.detail
         report.steps.append(reconcile_landing(settings, endpoints))
+        report.steps.append(catalog_sync(settings, endpoints))
         graph = task_graph.walk(settings, endpoints, RUNNERS)
         report.steps += graph.steps
         report.ingestion, report.vault = graph.steps[0].detail, graph.steps[1].detail

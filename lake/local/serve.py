@@ -38,10 +38,15 @@ LOCAL_SECRET = "lake-local"
 
 
 def s3_client(endpoint: str) -> Any:
+    return boto3_client("s3", endpoint)
+
+
+def boto3_client(service: Any, endpoint: str) -> Any:
+    """A client of the moto server (it serves every AWS service on one endpoint)."""
     import boto3
 
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=endpoint,
         aws_access_key_id=LOCAL_KEY_ID,
         aws_secret_access_key=LOCAL_SECRET,
@@ -112,7 +117,14 @@ def _httpfs_path() -> str:
     return str(path)
 
 
-def serve(state_dir: Path, bucket: str, persist_s3: bool = True, idle_transaction_seconds: float = 300.0) -> None:
+def serve(
+    state_dir: Path,
+    bucket: str,
+    persist_s3: bool = True,
+    idle_transaction_seconds: float = 300.0,
+    landing_prefix: str = "landing/",
+    glue_database: str = "",
+) -> None:
     """Run both servers until SIGTERM or SIGINT."""
     import importlib
 
@@ -143,6 +155,13 @@ def serve(state_dir: Path, bucket: str, persist_s3: bool = True, idle_transactio
     restored = restore_s3(client, state_dir / "s3") if persist_s3 else 0
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=bucket)
+    if restored and glue_database:
+        # moto keeps its Glue catalog in memory: catalogue the restored landing zone again
+        from lake import catalog
+
+        glue = boto3_client("glue", s3_endpoint)
+        report = catalog.sync(glue, client, f"s3://{bucket}/{landing_prefix}", glue_database)
+        log.info("Glue catalog %s: %d tables re-registered", glue_database, len(report.tables))
 
     warehouse = state_dir / "warehouse"
     warehouse.mkdir(exist_ok=True)
@@ -205,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--bucket", default="lake-landing")
     parser.add_argument("--no-persist-s3", action="store_true", help="do not snapshot the buckets at stop")
+    parser.add_argument("--landing-prefix", default="landing/")
+    parser.add_argument("--glue-database", default="", help="re-catalogue the restored landing zone in this database")
     parser.add_argument(
         "--idle-transaction-seconds",
         type=float,
@@ -218,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         args.bucket,
         persist_s3=not args.no_persist_s3,
         idle_transaction_seconds=args.idle_transaction_seconds,
+        landing_prefix=args.landing_prefix,
+        glue_database=args.glue_database,
     )
 
 

@@ -57,9 +57,11 @@ def _alive(pid: int) -> bool:
 class LocalStack:
     """The servers behind one state folder."""
 
-    def __init__(self, local: LocalTarget) -> None:
+    def __init__(self, local: LocalTarget, glue_database: str = "lake_landing") -> None:
         self.local = local
         self.state_dir = local.state_dir.resolve()
+        # the server catalogues the landing zone it restores in this Glue database
+        self.glue_database = glue_database
 
     @property
     def info_file(self) -> Path:
@@ -94,6 +96,9 @@ class LocalStack:
         cmd = [sys.executable, "-m", "lake.local.serve", "--state-dir", str(self.state_dir)]
         cmd += ["--bucket", self.local.bucket]
         cmd += ["--idle-transaction-seconds", str(self.local.idle_transaction_seconds)]
+        cmd += ["--landing-prefix", self.local.landing_prefix]
+        if self.glue_database:
+            cmd += ["--glue-database", self.glue_database]
         if not persist_s3:
             cmd.append("--no-persist-s3")
         with self.log_file.open("ab") as log:
