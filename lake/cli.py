@@ -24,6 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+catalog_app = typer.Typer(help="The AWS Glue Data Catalog over the landing zone.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line for grep and logs
 
@@ -432,7 +434,7 @@ def dbt(ctx: typer.Context) -> None:
             dbt_runner.run(settings, endpoints, list(ctx.args))
 
 
-@app.command("catalog-sync")
+@catalog_app.command("sync")
 def catalog_sync() -> None:
     """Register every landing entity and its load-date partitions in the Glue Data Catalog."""
     from lake import pipeline
