@@ -23,7 +23,6 @@ from typing import Any
 from procedures import landing
 from procedures import spec as S
 
-DATABASE = "lake_landing"
 PARTITION = re.compile(
     r"^(?P<producer>[a-z_]+)/(?P<entity>[a-z_]+)/load_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<file>[^/]+)$"
 )
@@ -88,7 +87,7 @@ def _storage(location: str, columns: list[dict[str, str]], fmt: str) -> dict[str
     return {"Columns": columns, "Location": location, **SERDES[fmt]}
 
 
-def sync(glue: Any, s3: Any, landing_url: str, database: str = DATABASE) -> CatalogReport:
+def sync(glue: Any, s3: Any, landing_url: str, database: str) -> CatalogReport:
     """Register every landed entity and its load-date partitions in ``database``."""
     started = time.perf_counter()
     bucket, prefix = landing.split_landing_url(landing_url)

@@ -109,13 +109,17 @@ class SnowflakeTarget(_Model):
         return value
 
 
+# the Glue database that catalogues the landing zone, unless configured otherwise
+GLUE_DATABASE = "lake_landing"
+
+
 class Settings(_Model):
     target: Literal["local", "snowflake"] = "local"
     names: Names = Names()
     local: LocalTarget = LocalTarget()
     snowflake: SnowflakeTarget | None = None
     # the Glue database that catalogues the landing zone (`lake catalog sync`)
-    glue_database: str = Field(default="lake_landing", pattern=r"^[a-z0-9_]{1,255}$")
+    glue_database: str = Field(default=GLUE_DATABASE, pattern=r"^[a-z0-9_]{1,255}$")
 
     @property
     def landing_url(self) -> str:

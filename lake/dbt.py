@@ -68,19 +68,19 @@ def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, st
     return env
 
 
-def command(args: Sequence[str]) -> list[str]:
-    """dbt from this interpreter's environment (the project and profile come from
-    DBT_PROJECT_DIR and DBT_PROFILES_DIR)."""
-    return [str(Path(sys.executable).with_name("dbt")), *(args or ["--help"])]
+def _tool(name: str) -> str:
+    """An executable of this interpreter's environment (dbt, sqlfluff)."""
+    return str(Path(sys.executable).with_name(name))
 
 
-def run(settings: Settings, endpoints: Endpoints | None, args: Sequence[str], check: bool = True) -> float:
-    """Run ``dbt <args>`` with the target's environment, streaming its output; returns
-    the seconds it took. Raises DbtError on a non-zero exit when ``check``."""
+def run(settings: Settings, endpoints: Endpoints | None, args: Sequence[str]) -> float:
+    """Run ``dbt <args>`` with the target's environment (the project and profile come from
+    DBT_PROJECT_DIR and DBT_PROFILES_DIR), streaming its output; returns the seconds it
+    took. Raises DbtError on a non-zero exit."""
     started = time.perf_counter()
-    cmd = command(args)
+    cmd = [_tool("dbt"), *(args or ["--help"])]
     completed = subprocess.run(cmd, env={**os.environ, **environment(settings, endpoints)}, check=False)
-    if check and completed.returncode != 0:
+    if completed.returncode != 0:
         raise DbtError(f"`dbt {' '.join(args)}` exited with code {completed.returncode} (its output is above)")
     return time.perf_counter() - started
 
@@ -105,8 +105,7 @@ def results(settings: Settings) -> dict[str, Any]:
 def lint(settings: Settings, endpoints: Endpoints | None, fix: bool = False) -> subprocess.CompletedProcess[str]:
     """sqlfluff (dbt/.sqlfluff: Snowflake dialect, dbt templater) over the models and
     tests; the dbt templater compiles through the target, so its environment is set."""
-    sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
-    cmd = [sqlfluff, "fix" if fix else "lint", "models", "tests", "--disable-progress-bar", "--nocolor"]
+    cmd = [_tool("sqlfluff"), "fix" if fix else "lint", "models", "tests", "--disable-progress-bar", "--nocolor"]
     return subprocess.run(
         cmd,
         cwd=PROJECT_DIR,

@@ -96,22 +96,13 @@ def generate(
 
 def aws_clients(endpoints: Endpoints | None) -> tuple[Any, Any]:
     """Glue and S3 clients: the moto server locally, boto3's default chain on AWS."""
-    import boto3
-
     if endpoints is None:
+        import boto3
+
         return boto3.client("glue"), landing.s3_client()
-    from lake.local.serve import LOCAL_KEY_ID, LOCAL_SECRET, S3_REGION
+    from lake.local.serve import boto3_client
 
-    def client(service: Any) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoints.s3_endpoint,  # moto serves every service on one port
-            aws_access_key_id=LOCAL_KEY_ID,
-            aws_secret_access_key=LOCAL_SECRET,
-            region_name=S3_REGION,
-        )
-
-    return client("glue"), client("s3")
+    return boto3_client("glue", endpoints.s3_endpoint), boto3_client("s3", endpoints.s3_endpoint)
 
 
 def catalog_sync(settings: Settings, endpoints: Endpoints | None) -> StepReport:

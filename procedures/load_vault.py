@@ -84,22 +84,13 @@ class BatchLoad:
     # (table, rows inserted, rows superseded, seconds)
     tables: list[tuple[str, int, int, float]] = field(default_factory=list)
     already_loaded: bool = False
-    attempts: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "load_ts": self.load_ts,
-            "inserted": self.inserted,
-            "already_loaded": self.already_loaded,
-            "attempts": self.attempts,
-        }
 
 
-def _run_statements(session: Any, load: BatchLoad, landing: str, vault: str) -> None:
+def _run_statements(session: Any, load: BatchLoad, vault: str) -> None:
     """Inside the transaction and the lock: every statement of the batch, then its mark."""
     ts_sql = f"CAST('{load.load_ts}' AS TIMESTAMP_NTZ)"
     superseded: dict[str, int] = {}
-    for st in batch_statements(landing, vault, load.batch, ts_sql, load.run_id):
+    for st in batch_statements(vault, load.batch, ts_sql, load.run_id):
         started = time.perf_counter()
         if st.kind == "superseded":
             superseded = {str(r[0]): int(r[1]) for r in session.sql(st.sql).collect()}
@@ -159,12 +150,11 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
     # Temporary tables are made in the current schema, so the load sets it.
     session.sql(f"USE SCHEMA {quote(vault)}").collect()
     for ent in S.ENTITIES:
-        session.sql(stage_batch_sql(landing, vault, ent, load.batch, load.run_id)).collect()
+        session.sql(stage_batch_sql(landing, ent, load.batch, load.run_id)).collect()
     deadline = time.monotonic() + lock_wait_seconds
     pause = 0.2
     try:
         while True:
-            load.attempts += 1
             load.inserted, load.tables = {}, []
             session.sql("BEGIN").collect()
             try:
@@ -175,7 +165,7 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
                 if loaded_rows(session, vault, load.batch) == load.landed:
                     load.already_loaded = True  # a concurrent load committed it while we waited
                 else:
-                    _run_statements(session, load, landing, vault)
+                    _run_statements(session, load, vault)
                 session.sql("COMMIT").collect()
                 return
             except Exception as err:
@@ -191,7 +181,7 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
                 pause = min(pause * 2, 5.0)
     finally:
         for ent in S.ENTITIES:
-            session.sql(drop_batch_sql(vault, ent, load.batch, load.run_id)).collect()
+            session.sql(drop_batch_sql(ent, load.batch, load.run_id)).collect()
 
 
 def _audit(session: Any, load: BatchLoad, audit: str, status: str, error: str | None, seconds: float) -> None:

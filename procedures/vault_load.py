@@ -43,7 +43,7 @@ def _stg(landing: str, ent: S.Entity) -> str:
     return f"{quote(landing)}.{staging.view_name(ent)}"
 
 
-def work_table(vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
+def work_table(ent: S.Entity, batch: str, run_id: str) -> str:
     """The batch's staged rows of one entity, computed once (casts, hashes) and read by
     every statement of the load instead of re-evaluating the staging view each time.
 
@@ -53,7 +53,7 @@ def work_table(vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
     return quote(f"WORK_{staging.view_name(ent)}_{batch}_{run_id[:12]}")
 
 
-def stage_batch_sql(landing: str, vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
+def stage_batch_sql(landing: str, ent: S.Entity, batch: str, run_id: str) -> str:
     """The work table of one entity, with ``BATCH_RANK``: 1 for the key's latest clean row
     in the batch (by business timestamp, then file and row number), which is the row its
     hub, satellite and the superseded count read, so no later statement needs a window."""
@@ -64,20 +64,20 @@ def stage_batch_sql(landing: str, vault: str, ent: S.Entity, batch: str, run_id:
     )
     # DDL, so it runs before the load's transaction (DDL would commit it in Snowflake)
     return (
-        f"CREATE OR REPLACE TEMPORARY TABLE {work_table(vault, ent, batch, run_id)} AS "
+        f"CREATE OR REPLACE TEMPORARY TABLE {work_table(ent, batch, run_id)} AS "
         f"SELECT *, {rank} AS BATCH_RANK FROM {_stg(landing, ent)} WHERE batch_id = {sql_literal(batch)}"
     )
 
 
-def drop_batch_sql(vault: str, ent: S.Entity, batch: str, run_id: str) -> str:
-    return f"DROP TABLE IF EXISTS {work_table(vault, ent, batch, run_id)}"
+def drop_batch_sql(ent: S.Entity, batch: str, run_id: str) -> str:
+    return f"DROP TABLE IF EXISTS {work_table(ent, batch, run_id)}"
 
 
-def quarantine_sql(landing: str, vault: str, batch: str, load_ts: str, run_id: str) -> str:
+def quarantine_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
     """Every entity's quarantined rows of the batch, in one statement."""
     selects = " UNION ALL ".join(
         f"SELECT {sql_literal(ent.name)} AS entity, batch_id, file_name, file_row_number, "
-        f"{quote(ent.key)} AS business_key, quarantine_reason FROM {work_table(vault, ent, batch, run_id)} "
+        f"{quote(ent.key)} AS business_key, quarantine_reason FROM {work_table(ent, batch, run_id)} "
         "WHERE quarantine_reason IS NOT NULL"
         for ent in S.ENTITIES
     )
@@ -90,13 +90,13 @@ def quarantine_sql(landing: str, vault: str, batch: str, load_ts: str, run_id: s
     )
 
 
-def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> str:
+def hub_sql(vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> str:
     """New keys from the hub's own entity (record source: that entity) and from every
     reference to it (a key only referenced takes the alphabetically first referring
     source). Same key, same business key: one row per key, without a window."""
     sources = [
         f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, '0' || record_source AS src "
-        f"FROM {work_table(vault, hub.entity, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
+        f"FROM {work_table(hub.entity, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
     ]
     for link in V.LINKS:
         parent, column = link.hubs[0]
@@ -104,7 +104,7 @@ def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str, run_
             continue
         sources.append(
             f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, '1' || record_source AS src "
-            f"FROM {work_table(vault, link.child, batch, run_id)} "
+            f"FROM {work_table(link.child, batch, run_id)} "
             f"WHERE quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
         )
     union = " UNION ALL ".join(sources)
@@ -116,7 +116,7 @@ def hub_sql(landing: str, vault: str, hub: V.Hub, batch: str, load_ts: str, run_
     )
 
 
-def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str, run_id: str) -> str:
+def link_sql(vault: str, link: V.Link, batch: str, load_ts: str, run_id: str) -> str:
     table = f"{quote(vault)}.{quote(link.name)}"
     hub_keys = [quote(hub.hash_key) for hub, _ in link.hubs]
     return (
@@ -124,13 +124,13 @@ def link_sql(landing: str, vault: str, link: V.Link, batch: str, load_ts: str, r
         f"SELECT {quote(link.hash_key)}, {', '.join(hub_keys)}, {load_ts}, record_source, {sql_literal(batch)} "
         # the hub keys and source follow from the link key: one row per key, without a window
         f"FROM (SELECT {quote(link.hash_key)}, {', '.join(f'ANY_VALUE({k}) AS {k}' for k in hub_keys)}, "
-        f"ANY_VALUE(record_source) AS record_source FROM {work_table(vault, link.child, batch, run_id)} "
+        f"ANY_VALUE(record_source) AS record_source FROM {work_table(link.child, batch, run_id)} "
         f"WHERE quarantine_reason IS NULL GROUP BY {quote(link.hash_key)}) s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE l.{quote(link.hash_key)} = s.{quote(link.hash_key)})"
     )
 
 
-def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str, run_id: str) -> str:
+def _candidates(vault: str, sat: V.Satellite, batch: str, run_id: str) -> str:
     """The batch's latest clean row per key, beside the key's latest satellite row."""
     hk = quote(sat.hub.hash_key)
     event = quote(sat.entity.event_column)
@@ -138,10 +138,10 @@ def _candidates(landing: str, vault: str, sat: V.Satellite, batch: str, run_id: 
     return (
         f"SELECT c.{hk}, c.hashdiff, {payload}, c.record_source, c.{event} AS event_at, "
         "cur.hashdiff AS current_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
-        f"FROM (SELECT * FROM {work_table(vault, sat.entity, batch, run_id)} "
+        f"FROM (SELECT * FROM {work_table(sat.entity, batch, run_id)} "
         "WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) c "
         f"LEFT JOIN (SELECT {hk}, hashdiff, {event} AS event_at, batch_id FROM {quote(vault)}.{quote(sat.name)} "
-        f"WHERE {hk} IN (SELECT {hk} FROM {work_table(vault, sat.entity, batch, run_id)}) "
+        f"WHERE {hk} IN (SELECT {hk} FROM {work_table(sat.entity, batch, run_id)}) "
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY load_ts DESC) = 1) cur ON cur.{hk} = c.{hk}"
     )
 
@@ -155,36 +155,34 @@ def _newer(batch: str) -> str:
     )
 
 
-def satellite_sql(landing: str, vault: str, sat: V.Satellite, batch: str, load_ts: str, run_id: str) -> str:
+def satellite_sql(vault: str, sat: V.Satellite, batch: str, load_ts: str, run_id: str) -> str:
     hk = quote(sat.hub.hash_key)
     names = ", ".join(quote(c.name) for c in sat.payload)
     return (
         f"INSERT INTO {quote(vault)}.{quote(sat.name)} ({hk}, load_ts, hashdiff, {names}, record_source, batch_id) "
         f"SELECT {hk}, {load_ts}, hashdiff, {names}, record_source, {sql_literal(batch)} "
-        f"FROM ({_candidates(landing, vault, sat, batch, run_id)}) x "
+        f"FROM ({_candidates(vault, sat, batch, run_id)}) x "
         f"WHERE current_hashdiff IS NULL OR (current_hashdiff <> hashdiff AND {_newer(batch)})"
     )
 
 
-def superseded_sql(landing: str, vault: str, batch: str, run_id: str) -> str:
+def superseded_sql(vault: str, batch: str, run_id: str) -> str:
     """Per satellite, how many of the batch's changes lose to a newer row already in it:
     one statement, run before the satellites are written."""
     return " UNION ALL ".join(
         f"SELECT {sql_literal(sat.name)} AS satellite, COUNT(*) AS superseded "
-        f"FROM ({_candidates(landing, vault, sat, batch, run_id)}) x "
+        f"FROM ({_candidates(vault, sat, batch, run_id)}) x "
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
         for sat in V.SATELLITES
     )
 
 
-def batch_statements(landing: str, vault: str, batch: str, load_ts: str, run_id: str) -> list[Statement]:
+def batch_statements(vault: str, batch: str, load_ts: str, run_id: str) -> list[Statement]:
     """Every statement that loads ``batch`` from the work tables of ``run_id``, in order:
     quarantine, hubs, links, then the superseded counts and the satellites."""
-    out = [Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(landing, vault, batch, load_ts, run_id))]
-    out += [Statement(hub.name, "hub", hub_sql(landing, vault, hub, batch, load_ts, run_id)) for hub in V.HUBS]
-    out += [Statement(link.name, "link", link_sql(landing, vault, link, batch, load_ts, run_id)) for link in V.LINKS]
-    out.append(Statement("*", "superseded", superseded_sql(landing, vault, batch, run_id)))
-    out += [
-        Statement(s.name, "satellite", satellite_sql(landing, vault, s, batch, load_ts, run_id)) for s in V.SATELLITES
-    ]
+    out = [Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(vault, batch, load_ts, run_id))]
+    out += [Statement(hub.name, "hub", hub_sql(vault, hub, batch, load_ts, run_id)) for hub in V.HUBS]
+    out += [Statement(link.name, "link", link_sql(vault, link, batch, load_ts, run_id)) for link in V.LINKS]
+    out.append(Statement("*", "superseded", superseded_sql(vault, batch, run_id)))
+    out += [Statement(s.name, "satellite", satellite_sql(vault, s, batch, load_ts, run_id)) for s in V.SATELLITES]
     return out

@@ -437,13 +437,7 @@ def apply(instance: FakeSnow) -> None:
     internal_list_sql = stage.list_stage_files_sql
 
     def list_stage_files_sql(stage_name: str) -> str:
-        database, schema, name = stage_name.split(".")
-        with instance.duck_conn.cursor() as cur:
-            row = cur.execute(
-                "select url from _fs_global._fs_information_schema._fs_stages "
-                "where database_name = ? and schema_name = ? and name = ?",
-                (database, schema, name),
-            ).fetchone()
+        row = _catalog_row("_fs_stages", stage_name, "url")
         url = row[0] if row else None
         if not url or not url.startswith("s3://"):
             return internal_list_sql(stage_name)

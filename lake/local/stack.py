@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lake.config import LocalTarget
+from lake.config import GLUE_DATABASE, LocalTarget
 from lake.local.serve import LOCAL_KEY_ID, LOCAL_SECRET, S3_REGION
 
 
@@ -57,7 +57,7 @@ def _alive(pid: int) -> bool:
 class LocalStack:
     """The servers behind one state folder."""
 
-    def __init__(self, local: LocalTarget, glue_database: str = "lake_landing") -> None:
+    def __init__(self, local: LocalTarget, glue_database: str = GLUE_DATABASE) -> None:
         self.local = local
         self.state_dir = local.state_dir.resolve()
         # the server catalogues the landing zone it restores in this Glue database

@@ -196,24 +196,11 @@ def test_schema_drift_extra_columns_load_missing_columns_quarantine(
     import pyarrow as pa
 
     ent = S.entity("customers")
-    names = ", ".join(ent.column_names)
-    cur = conn.cursor()
-    cur.execute(
-        f"SELECT {names} FROM LANDING.customers l WHERE batch_id = 'B20260105' AND EXISTS (SELECT 1 FROM "
-        "LANDING.STG_CUSTOMERS s WHERE s.file_name = l.file_name AND s.file_row_number = l.file_row_number "
-        "AND s.quarantine_reason IS NULL) ORDER BY customer_id LIMIT 9"
+    extra = landed_table(conn, "customers", "B20260105", "CXTRA", 3).append_column(
+        "desk_note", pa.array(["internal"] * 3)
     )
-    rows = cur.fetchall()
-
-    def part(first: int, prefix: str) -> pa.Table:
-        chunk = [dict(zip(ent.column_names, r, strict=True)) for r in rows[first : first + 3]]
-        for i, r in enumerate(chunk):
-            r["customer_id"] = f"{prefix}{i:03d}"
-        return pa.table({c: [r[c] for r in chunk] for c in ent.column_names})
-
-    extra = part(0, "CXTRA").append_column("desk_note", pa.array(["internal"] * 3))
-    reordered = part(3, "CREORD").select(list(reversed(ent.column_names)))
-    lacking = part(6, "CLACK").drop_columns(["email"])
+    reordered = landed_table(conn, "customers", "B20260105", "CREORD", 3).select(list(reversed(ent.column_names)))
+    lacking = landed_table(conn, "customers", "B20260105", "CLACK", 3).drop_columns(["email"])
     batch = land_files(
         applied,
         "customers",
@@ -222,6 +209,7 @@ def test_schema_drift_extra_columns_load_missing_columns_quarantine(
     )
     ingested = pipeline.ingest(settings, applied, batch_id=batch).detail
     assert ingested["total_rows"] == 9 and ingested["reconciliation_issues"] == 0
+    cur = conn.cursor()
     assert sorted(
         (d["file"].rsplit("/", 1)[1], d["extra_columns"], d["missing_columns"]) for d in ingested["schema_drift"]
     ) == [
@@ -246,14 +234,9 @@ def test_schema_drift_extra_columns_load_missing_columns_quarantine(
     )
     loaded_rows = cur.fetchall()
     expected = sorted(
-        (
-            f"{prefix}{i:03d}",
-            r[ent.column_names.index("legal_name")],
-            r[ent.column_names.index("email")],
-            r[ent.column_names.index("domicile_country")],
-        )
-        for prefix, first in (("CREORD", 3), ("CXTRA", 0))
-        for i, r in enumerate(rows[first : first + 3])
+        (r["customer_id"], r["legal_name"], r["email"], r["domicile_country"])
+        for table in (extra, reordered)
+        for r in table.to_pylist()
     )
     assert loaded_rows == expected
 
