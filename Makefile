@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env ddl
+.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -28,7 +28,7 @@ env: $(STAMP)  ## create .venv with the pinned dependencies
 run: env  ## the whole pipeline on the local target, with a summary
 	$(BIN)/lake run $(RUN_ARGS)
 
-test: env lint typecheck pytest  ## ruff, mypy and pytest (unit and integration)
+test: env checkov-env lint typecheck pytest  ## ruff, mypy and pytest (unit, integration, infrastructure)
 
 lint: env  ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -72,7 +72,8 @@ ddl: env  ## regenerate the spec-derived DDL (sql/035, 040, 045)
 	$(BIN)/python -m procedures.vault views > sql/050_vault_views.sql
 
 lock: env  ## re-resolve requirements.lock from pyproject.toml
-	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev --extra infra pyproject.toml -o requirements.lock
+	echo "checkov>=3.3.30,<3.4" | $(BIN)/uv pip compile --quiet --python-version 3.11 - -o requirements-checkov.txt
 
 SNOW_VENV := .venv-snow
 
@@ -84,6 +85,21 @@ $(SNOW_VENV)/.installed: requirements-snow.txt
 
 snow-env: $(SNOW_VENV)/.installed  ## snowflake-cli in its own environment (.venv-snow)
 
+# checkov pins an older boto3 than the project's, so it gets its own environment too
+CHECKOV_VENV := .venv-checkov
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(CHECKOV_VENV)/bin/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
+	@touch $@
+
+checkov-env: $(CHECKOV_VENV)/.installed  ## checkov in its own environment (.venv-checkov)
+
+infra: env checkov-env  ## synthesize cdktf/ into cdktf.out/ and gate it with checkov
+	$(BIN)/lake infra synth
+	$(BIN)/lake infra check
+
 clean:  ## remove the environment and local state
 	-$(BIN)/lake down 2>/dev/null
-	rm -rf $(VENV) $(SNOW_VENV) .lake sample_data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SNOW_VENV) $(CHECKOV_VENV) cdktf.out .lake sample_data .pytest_cache .mypy_cache .ruff_cache

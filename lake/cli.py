@@ -26,6 +26,10 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="The AWS Glue Data Catalog over the landing zone.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+infra_app = typer.Typer(
+    help="Infrastructure as code (cdktf/): synthesize offline and gate with checkov.", no_args_is_help=True
+)
+app.add_typer(infra_app, name="infra")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line for grep and logs
 
@@ -35,6 +39,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     from lake.config import ConfigError
     from lake.dbt import DbtError
+    from lake.infra import InfraError
     from lake.local.stack import StackError
     from lake.sqlfiles import SqlFileError
     from procedures.audit import ArgumentError
@@ -44,6 +49,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (
         ConfigError,
         DbtError,
+        InfraError,
         StackError,
         SqlFileError,
         ArgumentError,
@@ -448,6 +454,49 @@ def catalog_sync() -> None:
             f"Glue database [bold]{d['database']}[/]: {d['tables']} tables, {d['partitions']} partitions "
             f"({d['added_partitions']} new) in {step.seconds:.1f}s"
         )
+
+
+@infra_app.command("synth")
+def infra_synth(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("cdktf.out"),
+    env: Annotated[list[str] | None, typer.Option(help="Only this environment (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Settings file (default cdktf/environments.toml).")] = None,
+) -> None:
+    """Synthesize the AWS and Snowflake stacks, one per environment, into Terraform JSON (offline)."""
+    from lake import infra
+
+    with _errors():
+        with console.status("synthesizing (the AWS provider takes a few seconds to load)"):
+            stacks = infra.synth(out, env, config)
+        for path in stacks:
+            console.print(f"[green]synthesized[/] {path}")
+
+
+@infra_app.command("check")
+def infra_check(
+    out: Annotated[Path, typer.Option(help="The folder `lake infra synth` wrote.")] = Path("cdktf.out"),
+) -> None:
+    """Scan every synthesized stack with checkov; fail on a finding not in cdktf/checkov_skips.toml."""
+    from lake import infra
+
+    with _errors():
+        stacks = sorted(p for p in (out / "stacks").glob("*") if p.is_dir()) if (out / "stacks").is_dir() else []
+        if not stacks:
+            raise infra.InfraError(f"{out}: no synthesized stacks; run `lake infra synth` first")
+        skips = infra.load_skips()
+        reports = [infra.check(stack, skips) for stack in stacks]
+    for report in reports:
+        colour = "green" if report.ok else "red"
+        console.print(f"[{colour}]{report.summary()}[/]")
+        for finding in report.failed:
+            console.print(f"  FAILED {finding['check_id']} {finding['resource']}: {finding['check_name']}")
+        for error in report.parsing_errors:
+            console.print(f"  PARSING ERROR {error}")
+    unused = set.intersection(*(set(r.unused_skips) for r in reports))
+    for skip in unused:
+        console.print(f"[yellow]skip entry {skip.check} {skip.resource} matches nothing: remove it[/]")
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
 
 
 @app.command("dbt-lint")

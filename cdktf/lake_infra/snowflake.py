@@ -1,0 +1,275 @@
+"""The Snowflake side: warehouses under a resource monitor, the database and its schemas,
+the storage integration, external stage and file formats, and the governance roles.
+
+The roles and what they may do (least privilege; every role rolls up to SYSADMIN, so an
+account administrator keeps sight of every object):
+
+====================  =========================================================  ==============
+role                  may                                                        granted to
+====================  =========================================================  ==============
+``<P>_<ENV>_ADMIN``     own the database's schemas: create anything in them       SYSADMIN
+``<P>_<ENV>_ENGINEER``  run loads and dbt: write landing to gold, read quality      ADMIN
+``<P>_<ENV>_ANALYST``   read the gold marts                                        ENGINEER
+``<P>_<ENV>_AUDITOR``   read audit and quality history and the vault               ADMIN
+====================  =========================================================  ==============
+
+Masking, row access and tags are the governance issue's; they are SQL generated from the
+entity spec and applied by the pipeline, not Terraform resources.
+"""
+
+from __future__ import annotations
+
+from cdktn_provider_snowflake.account_role import AccountRole
+from cdktn_provider_snowflake.database import Database
+from cdktn_provider_snowflake.file_format_csv import FileFormatCsv
+from cdktn_provider_snowflake.file_format_json import FileFormatJson
+from cdktn_provider_snowflake.file_format_parquet import FileFormatParquet
+from cdktn_provider_snowflake.grant_account_role import GrantAccountRole
+from cdktn_provider_snowflake.grant_privileges_to_account_role import GrantPrivilegesToAccountRole
+from cdktn_provider_snowflake.resource_monitor import ResourceMonitor
+from cdktn_provider_snowflake.schema import Schema
+from cdktn_provider_snowflake.stage_external_s3 import StageExternalS3
+from cdktn_provider_snowflake.storage_integration_aws import StorageIntegrationAws
+from cdktn_provider_snowflake.warehouse import Warehouse
+from constructs import Construct
+
+from lake_infra.outputs import output
+from lake_infra.settings import Environment
+
+SCHEMA_COMMENTS = {
+    "landing": "Files from the S3 landing zone, every column as text",
+    "vault": "Data Vault 2.0 raw vault: hubs, links, satellites",
+    "quality": "Data quality rules, results history and exceptions",
+    "audit": "Procedure runs, loads and reconciliation",
+    "bronze": "dbt bronze: raw data from the vault",
+    "silver": "dbt silver: cleansed and conformed",
+    "gold": "dbt gold: business-ready marts",
+}
+# layer -> privileges on the schema and on its (future) tables and views, per role
+READ = ("SELECT",)
+WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+ENGINEER_SCHEMA = ("USAGE", "CREATE TABLE", "CREATE VIEW", "CREATE TEMPORARY TABLE")
+ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ENGINEER": {layer: WRITE for layer in SCHEMA_COMMENTS},
+    "ANALYST": {"gold": READ},
+    "AUDITOR": {"audit": READ, "quality": READ, "vault": READ},
+}
+PARENT = {"ADMIN": "SYSADMIN", "ENGINEER": "ADMIN", "ANALYST": "ENGINEER", "AUDITOR": "ADMIN"}
+WAREHOUSE_USERS = {"load": ("ENGINEER",), "transform": ("ENGINEER",), "analytics": ("ANALYST", "AUDITOR")}
+
+
+class SnowflakeAccount(Construct):
+    def __init__(self, scope: Construct, id_: str, env: Environment, *, aws_role_arn: str, landing_url: str) -> None:
+        super().__init__(scope, id_)
+        sf = env.snowflake
+        self.env = env
+        self.monitor = ResourceMonitor(
+            self,
+            "monitor",
+            name=f"{sf.role_prefix}_{env.name.upper()}_MONITOR",
+            credit_quota=sf.monthly_credit_quota,
+            frequency="MONTHLY",
+            start_timestamp="IMMEDIATELY",
+            notify_triggers=[75, 90],
+            suspend_trigger=100,
+            suspend_immediate_trigger=110,
+        )
+        self.warehouses = {
+            w.name: Warehouse(
+                self,
+                f"warehouse_{w.name.lower()}",
+                name=w.name,
+                warehouse_size=w.size,
+                auto_suspend=w.auto_suspend_seconds,
+                auto_resume="true",
+                initially_suspended=True,
+                resource_monitor=self.monitor.name,
+                comment=f"lake {env.name}: {w.purpose}",
+            )
+            for w in sf.warehouses
+        }
+        self.database = Database(
+            self,
+            "database",
+            name=sf.database,
+            comment=f"Institutional client data lake ({env.name})",
+            data_retention_time_in_days=sf.data_retention_days,
+            drop_public_schema_on_creation=True,
+        )
+        self.schemas = {
+            layer: Schema(
+                self,
+                f"schema_{layer}",
+                database=self.database.name,
+                name=name,
+                comment=SCHEMA_COMMENTS[layer],
+            )
+            for layer, name in env.names.schemas.items()
+        }
+        landing = self.schemas["landing"]
+        self.integration = StorageIntegrationAws(
+            self,
+            "storage_integration",
+            name=sf.storage_integration,
+            enabled=True,
+            storage_provider="S3",
+            storage_aws_role_arn=aws_role_arn,
+            storage_aws_external_id=sf.storage_external_id,
+            storage_allowed_locations=[landing_url],
+            comment=f"lake {env.name}: the S3 landing zone",
+        )
+        self._file_formats(landing)
+        self.stage = StageExternalS3(
+            self,
+            "landing_stage",
+            database=self.database.name,
+            schema=landing.name,
+            name=env.names.landing_stage,
+            url=landing_url,
+            storage_integration=self.integration.name,
+            comment="S3 landing zone",
+        )
+        self._roles()
+
+    @property
+    def iam_user_arn(self) -> str:
+        return self.integration.describe_output.get(0).iam_user_arn
+
+    def _file_formats(self, landing: Schema) -> None:
+        # the same formats as sql/020_landing.sql, which the local target applies
+        database, schema = self.database.name, landing.name
+        FileFormatParquet(
+            self,
+            "parquet_text",
+            database=database,
+            schema=schema,
+            name="PARQUET_TEXT",
+            comment="Producer Parquet files",
+        )
+        FileFormatCsv(
+            self,
+            "csv_text",
+            database=database,
+            schema=schema,
+            name="CSV_TEXT",
+            skip_header=1,
+            field_optionally_enclosed_by='"',
+            comment="Producer CSV files with a header line",
+        )
+        FileFormatCsv(
+            self,
+            "csv_header",
+            database=database,
+            schema=schema,
+            name="CSV_HEADER",
+            parse_header="true",
+            field_optionally_enclosed_by='"',
+            comment="Producer CSV files, header parsed for schema inference",
+        )
+        FileFormatJson(
+            self,
+            "json_text",
+            database=database,
+            schema=schema,
+            name="JSON_TEXT",
+            comment="Producer newline-delimited JSON files",
+        )
+
+    def _roles(self) -> None:
+        env = self.env
+        roles = {
+            function: AccountRole(self, f"role_{function.lower()}", name=env.role(function), comment=f"lake {env.name}")
+            for function in PARENT
+        }
+        self.roles = roles
+        for function, parent in PARENT.items():
+            GrantAccountRole(
+                self,
+                f"grant_{function.lower()}_to_{parent.lower()}",
+                role_name=roles[function].name,
+                parent_role_name=roles[parent].name if parent in roles else parent,
+            )
+        database = self.database.name
+        admin = roles["ADMIN"].name
+        GrantPrivilegesToAccountRole(
+            self,
+            "admin_database",
+            account_role_name=admin,
+            privileges=["USAGE", "MONITOR", "CREATE SCHEMA"],
+            on_account_object={"object_type": "DATABASE", "object_name": database},
+        )
+        for layer, each in self.schemas.items():
+            GrantPrivilegesToAccountRole(
+                self,
+                f"admin_schema_{layer}",
+                account_role_name=admin,
+                all_privileges=True,
+                on_schema={"schema_name": f'"{database}"."{each.name}"'},
+            )
+        for function in ("ENGINEER", "ANALYST", "AUDITOR"):
+            role = roles[function].name
+            GrantPrivilegesToAccountRole(
+                self,
+                f"{function.lower()}_database",
+                account_role_name=role,
+                privileges=["USAGE"],
+                on_account_object={"object_type": "DATABASE", "object_name": database},
+            )
+            for layer, privileges in ACCESS[function].items():
+                schema = f'"{database}"."{self.schemas[layer].name}"'
+                GrantPrivilegesToAccountRole(
+                    self,
+                    f"{function.lower()}_schema_{layer}",
+                    account_role_name=role,
+                    privileges=list(ENGINEER_SCHEMA if function == "ENGINEER" else ("USAGE",)),
+                    on_schema={"schema_name": schema},
+                )
+                for kind in ("TABLES", "VIEWS"):
+                    GrantPrivilegesToAccountRole(
+                        self,
+                        f"{function.lower()}_future_{kind.lower()}_{layer}",
+                        account_role_name=role,
+                        privileges=list(privileges if kind == "TABLES" else READ),
+                        on_schema_object={"future": {"object_type_plural": kind, "in_schema": schema}},
+                    )
+        GrantPrivilegesToAccountRole(
+            self,
+            "engineer_stage",
+            account_role_name=roles["ENGINEER"].name,
+            privileges=["USAGE"],
+            on_schema_object={
+                "object_type": "STAGE",
+                "object_name": f'"{database}"."{self.schemas["landing"].name}"."{self.stage.name}"',
+            },
+        )
+        for function in ("ENGINEER", "ANALYST", "AUDITOR"):
+            # a role uses the warehouses of its purposes, or the first one if none has them
+            mine = [w for w in env.snowflake.warehouses if function in WAREHOUSE_USERS[w.purpose]]
+            for w in mine or env.snowflake.warehouses[:1]:
+                GrantPrivilegesToAccountRole(
+                    self,
+                    f"{function.lower()}_warehouse_{w.name.lower()}",
+                    account_role_name=roles[function].name,
+                    privileges=["USAGE"],
+                    on_account_object={"object_type": "WAREHOUSE", "object_name": self.warehouses[w.name].name},
+                )
+
+    def outputs(self) -> None:
+        output(
+            self,
+            "storage_integration_name",
+            self.integration.name,
+            "LAKE_STORAGE_INTEGRATION: the storage integration's name",
+        )
+        output(
+            self,
+            "storage_aws_iam_user_arn",
+            self.iam_user_arn,
+            "The IAM user Snowflake assumes the role as (trusted by the role)",
+        )
+        output(
+            self,
+            "landing_stage_name",
+            f"{self.database.name}.{self.stage.schema}.{self.stage.name}",
+            "The external stage over the landing zone",
+        )
