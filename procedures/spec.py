@@ -57,6 +57,15 @@ INTERACTION_TYPES = ("REVIEW", "SERVICE_REQUEST", "COMPLAINT", "PITCH", "ONBOARD
 SENTIMENTS = ("POSITIVE", "NEUTRAL", "NEGATIVE")
 OPPORTUNITY_STAGES = ("PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGOTIATION", "CLOSED_WON", "CLOSED_LOST")
 
+# Lifetime-value tiers, highest first: the first whose minimum a client's value reaches
+# (dbt's `value_tiers` var and the gold quality rule use these; a test keeps them equal).
+VALUE_TIERS: tuple[tuple[str, int], ...] = (
+    ("PLATINUM", 25_000_000),
+    ("GOLD", 10_000_000),
+    ("SILVER", 1_000_000),
+    ("BRONZE", 0),
+)
+
 # PII classes: the governance layer tags and masks every column that carries one.
 PII_CLASSES = ("name", "email", "phone", "address", "date_of_birth", "tax_id", "account_number")
 

@@ -1,0 +1,512 @@
+"""The data-quality rule spec and its compiler to pushed-down SQL.
+
+One YAML file per layer in ``procedures/rules/`` (landing, vault, bronze, silver, gold)
+declares the rules; for the landing layer the entity spec adds the structural rules of
+every entity (key present and unique in the batch, references present, typed columns
+parse, value-set columns in their set), so a new entity is checked with no edit here.
+
+A rule has a name, a layer, a table of that layer's schema, a type, a severity (``warn``
+or ``error``) and an owner. Types:
+
+=====================  ==========================================================
+``not_null``           the column is not null or blank
+``unique``             no value of the column appears twice (landing: in the batch)
+``pattern``            the value matches a regular expression (whole value)
+``accepted_values``    the value is one of ``values``
+``range``              ``min <= value <= max`` (either bound optional)
+``parseable``          the text parses as ``as`` (DATE, TIMESTAMP_NTZ, NUMBER)
+``expression``         a SQL condition every row meets
+``value_tier``         the tier column follows ``spec.VALUE_TIERS`` of ``amount``
+``referential``        every value exists in ``parent.table.column``
+``freshness``          the newest ``column`` is at most ``max_age_hours`` old
+``row_count_change``   rows changed by at most ``max_change_pct`` since the last run
+``reconcile``          an aggregate equals ``other``'s aggregate within ``tolerance``
+=====================  ==========================================================
+
+The compiler turns a table's row rules into one SELECT of failure counts (one scan per
+table); referential and reconcile rules are one query each. ``validate`` (a spec against
+the warehouse's columns) fails with a message naming the rule, table and column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal, get_args
+
+import yaml
+
+from procedures import spec as S
+from procedures.vault import quote, sql_literal
+
+Layer = Literal["landing", "vault", "bronze", "silver", "gold"]
+LAYERS: tuple[str, ...] = get_args(Layer)
+Severity = Literal["warn", "error"]
+RuleType = Literal[
+    "not_null",
+    "unique",
+    "pattern",
+    "accepted_values",
+    "range",
+    "parseable",
+    "expression",
+    "value_tier",
+    "referential",
+    "freshness",
+    "row_count_change",
+    "reconcile",
+]
+RULE_TYPES: tuple[str, ...] = get_args(RuleType)
+# rules evaluated row by row in the table's one scan; their failing rows are exceptions
+ROW_RULES = {"not_null", "unique", "pattern", "accepted_values", "range", "parseable", "expression", "value_tier"}
+PARSE_TYPES = {"DATE", "TIMESTAMP_NTZ", "NUMBER", "NUMBER(18,2)", "NUMBER(18,0)"}
+NEEDS: dict[str, tuple[str, ...]] = {
+    "not_null": ("column",),
+    "unique": ("column",),
+    "pattern": ("column", "pattern"),
+    "accepted_values": ("column", "values"),
+    "range": ("column",),
+    "parseable": ("column", "as_type"),
+    "expression": ("expression",),
+    "value_tier": ("column", "amount"),
+    "referential": ("column", "parent"),
+    "freshness": ("column", "max_age_hours"),
+    "row_count_change": ("max_change_pct",),
+    "reconcile": ("expression", "other"),
+}
+ALLOWED_KEYS = {
+    "name",
+    "table",
+    "type",
+    "column",
+    "severity",
+    "owner",
+    "description",
+    "pattern",
+    "values",
+    "min",
+    "max",
+    "as",
+    "expression",
+    "amount",
+    "parent",
+    "max_age_hours",
+    "max_change_pct",
+    "other",
+    "tolerance",
+}
+NAME = re.compile(r"^[a-z][a-z0-9_]{2,127}$")
+
+
+class RuleSpecError(ValueError):
+    """A rule spec that cannot be used; the message names the file, rule and key."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Another table a rule compares with, in the same layer unless ``layer`` says."""
+
+    table: str
+    layer: str
+    column: str | None = None
+    expression: str | None = None
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    layer: str
+    table: str
+    type: str
+    severity: str
+    owner: str
+    description: str = ""
+    column: str | None = None
+    pattern: str | None = None
+    values: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    as_type: str | None = None
+    expression: str | None = None
+    amount: str | None = None
+    parent: Ref | None = None
+    max_age_hours: float | None = None
+    max_change_pct: float | None = None
+    other: Ref | None = None
+    tolerance: float = 0.0
+    source: str = ""  # the file it came from, or "entity spec"
+
+    @property
+    def row_level(self) -> bool:
+        return self.type in ROW_RULES
+
+    def columns(self) -> list[tuple[str, str, str]]:
+        """(layer, table, column) this rule reads, for validation against the warehouse."""
+        cols = [(self.layer, self.table, c) for c in (self.column, self.amount) if c]
+        if self.parent and self.parent.column:
+            cols.append((self.parent.layer, self.parent.table, self.parent.column))
+        return cols
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+
+    def layer(self, layer: str) -> list[Rule]:
+        return [r for r in self.rules if r.layer == layer]
+
+    def tables(self, layer: str) -> list[str]:
+        return sorted({r.table for r in self.layer(layer)})
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _fail(source: str, rule: str, message: str) -> RuleSpecError:
+    return RuleSpecError(f"{source}: rule {rule!r}: {message}")
+
+
+def _ref(source: str, name: str, key: str, raw: Any, layer: str, needs: str) -> Ref:
+    if not isinstance(raw, dict) or not raw.get("table") or not raw.get(needs):
+        raise _fail(source, name, f"'{key}' needs a table and a {needs}")
+    unknown = set(raw) - {"table", "layer", "column", "expression", "where"}
+    if unknown:
+        raise _fail(source, name, f"'{key}' has unknown key(s) {sorted(unknown)}")
+    ref_layer = raw.get("layer", layer)
+    if ref_layer not in LAYERS:
+        raise _fail(source, name, f"'{key}.layer' must be one of {list(LAYERS)}, got {ref_layer!r}")
+    return Ref(str(raw["table"]).lower(), ref_layer, raw.get("column"), raw.get("expression"), raw.get("where"))
+
+
+def parse_rule(raw: Mapping[str, Any], layer: str, defaults: Mapping[str, Any], source: str) -> Rule:
+    name = str(raw.get("name", ""))
+    if not NAME.match(name):
+        raise RuleSpecError(f"{source}: rule name {name!r} must be lower_snake_case, 3-128 characters")
+    unknown = set(raw) - ALLOWED_KEYS
+    if unknown:
+        raise _fail(source, name, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(ALLOWED_KEYS)}")
+    kind = raw.get("type")
+    if kind not in RULE_TYPES:
+        raise _fail(source, name, f"unknown rule type {kind!r}; known: {', '.join(RULE_TYPES)}")
+    severity = raw.get("severity", defaults.get("severity", "error"))
+    if severity not in ("warn", "error"):
+        raise _fail(source, name, f"severity must be 'warn' or 'error', got {severity!r}")
+    owner = raw.get("owner", defaults.get("owner"))
+    if not owner:
+        raise _fail(source, name, "has no owner (set 'owner' on the rule or the file)")
+    table = str(raw.get("table") or "")
+    if not table:
+        raise _fail(source, name, "has no table")
+    fields: dict[str, Any] = {
+        "column": raw.get("column"),
+        "pattern": raw.get("pattern"),
+        "values": tuple(str(v) for v in raw.get("values", ()) or ()),
+        "min": raw.get("min"),
+        "max": raw.get("max"),
+        "as_type": raw.get("as"),
+        "expression": raw.get("expression"),
+        "amount": raw.get("amount"),
+        "max_age_hours": raw.get("max_age_hours"),
+        "max_change_pct": raw.get("max_change_pct"),
+        "parent": _ref(source, name, "parent", raw["parent"], layer, "column") if "parent" in raw else None,
+        "other": _ref(source, name, "other", raw["other"], layer, "expression") if "other" in raw else None,
+    }
+    missing = [k for k in NEEDS[kind] if fields.get(k) in (None, ())]
+    if missing:
+        shown = ["as" if k == "as_type" else k for k in missing]
+        raise _fail(source, name, f"a {kind} rule needs {', '.join(shown)}")
+    if kind == "range" and fields["min"] is None and fields["max"] is None:
+        raise _fail(source, name, "a range rule needs min, max or both")
+    if fields["pattern"] is not None:
+        try:
+            re.compile(fields["pattern"])
+        except re.error as err:
+            raise _fail(source, name, f"invalid regular expression {fields['pattern']!r}: {err}") from None
+    if fields["as_type"] is not None and str(fields["as_type"]).upper() not in PARSE_TYPES:
+        raise _fail(source, name, f"'as' must be one of {sorted(PARSE_TYPES)}, got {fields['as_type']!r}")
+    for key in ("column", "amount"):
+        if fields[key] is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(fields[key])):
+            raise _fail(source, name, f"'{key}' must be a column name, got {fields[key]!r}")
+    return Rule(
+        name=name,
+        layer=layer,
+        table=table.lower(),
+        type=kind,
+        severity=severity,
+        owner=str(owner),
+        description=" ".join(str(raw.get("description", "")).split()),
+        tolerance=float(raw.get("tolerance", 0) or 0),
+        source=source,
+        **fields,
+    )
+
+
+def parse_file(text: str, source: str) -> list[Rule]:
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise RuleSpecError(f"{source}: not valid YAML: {err}") from None
+    layer = doc.get("layer")
+    if layer not in LAYERS:
+        raise RuleSpecError(f"{source}: 'layer' must be one of {list(LAYERS)}, got {layer!r}")
+    defaults = {k: doc[k] for k in ("owner", "severity") if k in doc}
+    return [parse_rule(raw, layer, defaults, source) for raw in doc.get("rules") or []]
+
+
+def entity_rules() -> list[Rule]:
+    """The landing layer's structural rules, from the entity spec (owner: ingestion)."""
+    rules: list[Rule] = []
+
+    def add(entity: S.Entity, suffix: str, kind: str, column: str, **extra: Any) -> None:
+        rules.append(
+            Rule(
+                name=f"landing_{entity.name}_{suffix}",
+                layer="landing",
+                table=entity.name,
+                type=kind,
+                severity="warn",
+                owner="ingestion",
+                column=column,
+                source="entity spec",
+                **extra,
+            )
+        )
+
+    for e in S.ENTITIES:
+        add(e, f"{e.key}_present", "not_null", e.key, description="Rows without a business key are quarantined.")
+        add(e, f"{e.key}_unique_in_batch", "unique", e.key, description="A key appears once per batch.")
+        for ref in e.references:
+            add(e, f"{ref.column}_present", "not_null", ref.column, description="Maps to the ghost key if missing.")
+        for c in e.columns:
+            if c.type != "VARCHAR":
+                add(e, f"{c.name}_parses", "parseable", c.name, as_type=c.type, description=f"Text parses as {c.type}.")
+            if c.values:
+                add(e, f"{c.name}_values", "accepted_values", c.name, values=tuple(c.values))
+    return rules
+
+
+def load_rules() -> RuleSet:
+    """Every rule: the per-layer files shipped in procedures/rules, and the entity spec's."""
+    rules = entity_rules()
+    folder = resources.files("procedures") / "rules"
+    for layer in LAYERS:
+        item = folder / f"{layer}.yml"
+        rules += parse_file(item.read_text(), f"procedures/rules/{layer}.yml")
+    names = [r.name for r in rules]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise RuleSpecError(f"rule names repeat: {dupes}")
+    return RuleSet(rules)
+
+
+def validate(rules: Iterable[Rule], columns: Mapping[tuple[str, str], set[str]]) -> None:
+    """Every table and column a rule reads exists: ``columns[(layer, table)]`` is the
+    table's lower-case column names, as the warehouse describes them."""
+    for rule in rules:
+        for layer, table in {(rule.layer, rule.table), *((r.layer, r.table) for r in (rule.parent, rule.other) if r)}:
+            if (layer, table) not in columns:
+                raise _fail(rule.source, rule.name, f"unknown table {table!r} in layer {layer}")
+        for layer, table, column in rule.columns():
+            if column.lower() not in columns[(layer, table)]:
+                raise _fail(rule.source, rule.name, f"unknown column {column!r} in {layer} table {table!r}")
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+def _text(column: str) -> str:
+    return f"TRIM(CAST({quote(column)} AS VARCHAR))"
+
+
+def failure_condition(rule: Rule, schemas: Mapping[str, str]) -> str:
+    """A SQL condition true for a row that breaks a row-level rule."""
+    col = quote(rule.column) if rule.column else ""
+    if rule.type == "not_null":
+        return f"NULLIF({_text(rule.column or '')}, '') IS NULL"
+    if rule.type == "pattern":
+        return f"{col} IS NOT NULL AND NOT REGEXP_LIKE(CAST({col} AS VARCHAR), {sql_literal(rule.pattern or '')})"
+    if rule.type == "accepted_values":
+        values = ", ".join(sql_literal(v) for v in rule.values)
+        return f"NULLIF({_text(rule.column or '')}, '') IS NOT NULL AND {_text(rule.column or '')} NOT IN ({values})"
+    if rule.type == "range":
+        number = f"TRY_CAST({_text(rule.column or '')} AS DOUBLE)"
+        bounds = []
+        if rule.min is not None:
+            bounds.append(f"{number} < {float(rule.min)!r}")
+        if rule.max is not None:
+            bounds.append(f"{number} > {float(rule.max)!r}")
+        return f"({' OR '.join(bounds)})"
+    if rule.type == "parseable":
+        text = _text(rule.column or "")
+        return f"NULLIF({text}, '') IS NOT NULL AND TRY_CAST({text} AS {str(rule.as_type).upper()}) IS NULL"
+    if rule.type == "expression":
+        return f"NOT COALESCE(({_expand(rule.expression or '', schemas)}), FALSE)"
+    if rule.type == "value_tier":
+        amount = quote(rule.amount or "")
+        cases = " ".join(f"WHEN {amount} >= {minimum} THEN {sql_literal(name)}" for name, minimum in S.VALUE_TIERS)
+        return f"{col} IS DISTINCT FROM (CASE {cases} END)"
+    raise AssertionError(f"{rule.type} is not a row rule")
+
+
+def unique_value(rule: Rule) -> str:
+    """What a unique rule compares: the trimmed text, a blank value counting as none; in
+    landing, within its batch (a key comes again in a later batch as an update)."""
+    value = f"NULLIF({_text(rule.column or '')}, '')"
+    return f"BATCH_ID || '|' || {value}" if rule.layer == "landing" else value
+
+
+def _expand(text: str, schemas: Mapping[str, str]) -> str:
+    """Schema placeholders in a spec's SQL (``{gold}.gold_transaction_summary``)."""
+    for layer, schema in schemas.items():
+        text = text.replace("{" + layer + "}", quote(schema))
+    return text
+
+
+def table_ref(layer: str, table: str, schemas: Mapping[str, str]) -> str:
+    return f"{quote(schemas[layer])}.{quote(table)}"
+
+
+def scope(rule_layer: str, batch_id: str) -> str:
+    """Landing rules look at one batch when a batch is named; other layers at every row."""
+    return f" WHERE BATCH_ID = {sql_literal(batch_id)}" if rule_layer == "landing" and batch_id else ""
+
+
+def scan_sql(table: str, rules: list[Rule], schemas: Mapping[str, str], batch_id: str = "") -> str:
+    """One SELECT over ``table`` counting each rule's failing rows (aliases R0, R1, ...),
+    with the row count (``ROWS_CHECKED``) and each freshness column's newest value."""
+    layer = rules[0].layer
+    items = ["COUNT(*) AS ROWS_CHECKED", "CURRENT_TIMESTAMP()::TIMESTAMP_NTZ AS CHECKED_AT"]
+    for i, rule in enumerate(rules):
+        if rule.type == "unique":
+            value = unique_value(rule)
+            items.append(f"COUNT({value}) - COUNT(DISTINCT {value}) AS R{i}")
+        elif rule.row_level:
+            items.append(f"COUNT_IF({failure_condition(rule, schemas)}) AS R{i}")
+        elif rule.type == "freshness":
+            items.append(f"MAX({quote(rule.column or '')})::TIMESTAMP_NTZ AS R{i}")
+        else:  # row_count_change: judged against the last run's ROWS_CHECKED
+            items.append(f"NULL AS R{i}")
+    return f"SELECT {', '.join(items)} FROM {table_ref(layer, table, schemas)}{scope(layer, batch_id)}"
+
+
+def referential_sql(rule: Rule, schemas: Mapping[str, str], batch_id: str = "") -> str:
+    assert rule.parent is not None and rule.parent.column and rule.column
+    child, parent = table_ref(rule.layer, rule.table, schemas), table_ref(rule.parent.layer, rule.parent.table, schemas)
+    where = scope(rule.layer, batch_id)
+    where = (where + " AND" if where else " WHERE") + f" c.{quote(rule.column)} IS NOT NULL"
+    return (
+        f"SELECT COUNT(*) AS ROWS_CHECKED, COUNT_IF(p.{quote(rule.parent.column)} IS NULL) AS FAILED "
+        f"FROM {child} AS c LEFT JOIN (SELECT DISTINCT {quote(rule.parent.column)} FROM {parent}) AS p "
+        f"ON c.{quote(rule.column)} = p.{quote(rule.parent.column)}{where.replace('BATCH_ID', 'c.BATCH_ID')}"
+    )
+
+
+def reconcile_sql(rule: Rule, schemas: Mapping[str, str]) -> str:
+    assert rule.other is not None and rule.other.expression
+    other_where = f" WHERE {_expand(rule.other.where, schemas)}" if rule.other.where else ""
+    return (
+        f"SELECT (SELECT {_expand(rule.expression or '', schemas)} FROM {table_ref(rule.layer, rule.table, schemas)}) "
+        f"AS THIS_VALUE, (SELECT {_expand(rule.other.expression, schemas)} "
+        f"FROM {table_ref(rule.other.layer, rule.other.table, schemas)}{other_where}) AS OTHER_VALUE"
+    )
+
+
+def key_column(rule: Rule) -> str:
+    """The column that identifies a failing row in the exceptions table."""
+    if rule.layer == "landing":
+        return S.entity(rule.table).key
+    return rule.column if rule.type in ("unique", "referential") and rule.column else _first_key(rule)
+
+
+def _first_key(rule: Rule) -> str:
+    table = rule.table
+    for e in S.ENTITIES:
+        if table.endswith(f"_{e.name}") or table.endswith(f"_{e.singular}"):
+            return e.key if not table.startswith(("hub_", "sat_", "link_")) else f"{e.singular}_hk"
+    return {
+        "gold_customer_summary": "customer_id",
+        "gold_transaction_summary": "account_id",
+        "gold_cross_domain_analytics": "customer_id",
+        "gold_order_metrics": "order_month",
+    }.get(table, rule.column or "")
+
+
+def exceptions_sql(
+    rules: list[Rule], schemas: Mapping[str, str], run_id: str, batch_id: str, exceptions_table: str, cap: int
+) -> str:
+    """One INSERT of the failing rows of ``rules`` (row-level or referential, one table),
+    at most ``cap`` per rule: the key, where it landed (landing) and the failing value."""
+    layer, table = rules[0].layer, rules[0].table
+    source = table_ref(layer, table, schemas)
+    located = (
+        "FILE_NAME, FILE_ROW_NUMBER"
+        if layer == "landing"
+        else "CAST(NULL AS VARCHAR) AS FILE_NAME, CAST(NULL AS NUMBER) AS FILE_ROW_NUMBER"
+    )
+    parts = []
+    for rule in rules:
+        head = (
+            f"SELECT {sql_literal(rule.name)} AS RULE_NAME, CAST({quote(key_column(rule))} AS VARCHAR) AS FAILING_KEY, "
+            f"{located}, CAST({quote(rule.column) if rule.column else 'NULL'} AS VARCHAR) AS FAILING_VALUE"
+        )
+        where = scope(layer, batch_id)
+        if rule.type == "unique":
+            # a window cannot sit in WHERE: every copy of a repeated value fails
+            value = unique_value(rule)
+            body = (
+                f"{head} FROM {source} AS t{where} "
+                f"QUALIFY {value} IS NOT NULL AND COUNT(*) OVER (PARTITION BY {value}) > 1"
+            )
+        else:
+            if rule.type == "referential":
+                assert rule.parent is not None and rule.parent.column and rule.column
+                parent = table_ref(rule.parent.layer, rule.parent.table, schemas)
+                condition = (
+                    f"t.{quote(rule.column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS p "
+                    f"WHERE p.{quote(rule.parent.column)} = t.{quote(rule.column)})"
+                )
+            else:
+                condition = failure_condition(rule, schemas)
+            body = f"{head} FROM {source} AS t{where}{' AND' if where else ' WHERE'} ({condition})"
+        parts.append(f"SELECT * FROM ({body} LIMIT {int(cap)})")
+    return (
+        f"INSERT INTO {exceptions_table} (RUN_ID, RULE_NAME, FAILING_KEY, FILE_NAME, FILE_ROW_NUMBER, "
+        "FAILING_VALUE, TABLE_NAME, LAYER, CHECKED_AT) "
+        f"SELECT {sql_literal(run_id)}, u.*, {sql_literal(table)}, {sql_literal(layer)}, "
+        f"CURRENT_TIMESTAMP()::TIMESTAMP_NTZ FROM ({' UNION ALL '.join(parts)}) AS u"
+    )
+
+
+# --------------------------------------------------------------------------- DDL
+
+RESULTS_TABLE = "RULE_RESULTS"
+EXCEPTIONS_TABLE = "RULE_EXCEPTIONS"
+
+
+def ddl() -> str:
+    """The QUALITY schema's tables (sql/060_quality.sql is generated from this)."""
+    return (
+        "-- Generated by `python -m procedures.quality`; do not edit by hand\n"
+        "-- (tests/procedures/test_quality.py fails when this file and the module disagree).\n\n"
+        "-- One row per rule per VALIDATE_DATA run: the verdict and a sample of failing keys.\n"
+        f"CREATE TABLE IF NOT EXISTS <% database %>.<% quality_schema %>.{RESULTS_TABLE} (\n"
+        "    RUN_ID VARCHAR NOT NULL,\n    RULE_NAME VARCHAR NOT NULL,\n    LAYER VARCHAR NOT NULL,\n"
+        "    TABLE_NAME VARCHAR NOT NULL,\n    COLUMN_NAME VARCHAR,\n    RULE_TYPE VARCHAR NOT NULL,\n"
+        "    SEVERITY VARCHAR NOT NULL,\n    OWNER VARCHAR NOT NULL,\n    BATCH_ID VARCHAR,\n"
+        "    ROWS_CHECKED NUMBER(38, 0),\n    ROWS_FAILED NUMBER(38, 0),\n    VERDICT VARCHAR NOT NULL,\n"
+        "    SAMPLE_KEYS VARCHAR,\n    DETAIL VARCHAR,\n    CHECKED_AT TIMESTAMP_NTZ NOT NULL\n)\n"
+        "    COMMENT = 'Data-quality results history: one row per rule per run';\n\n"
+        "-- The failing rows of each run (at most a cap per rule): key, file and row, value.\n"
+        f"CREATE TABLE IF NOT EXISTS <% database %>.<% quality_schema %>.{EXCEPTIONS_TABLE} (\n"
+        "    RUN_ID VARCHAR NOT NULL,\n    RULE_NAME VARCHAR NOT NULL,\n    FAILING_KEY VARCHAR,\n"
+        "    FILE_NAME VARCHAR,\n    FILE_ROW_NUMBER NUMBER(38, 0),\n    FAILING_VALUE VARCHAR,\n"
+        "    TABLE_NAME VARCHAR NOT NULL,\n    LAYER VARCHAR NOT NULL,\n    CHECKED_AT TIMESTAMP_NTZ NOT NULL\n)\n"
+        "    COMMENT = 'Data-quality exceptions: the failing keys of each rule';\n"
+    )
+
+
+if __name__ == "__main__":
+    print(ddl(), end="")

@@ -1,0 +1,253 @@
+"""``CALL VALIDATE_DATA(layer, batch_id)``: every quality rule of a layer, pushed down.
+
+For each table of the layer, one SELECT counts the failing rows of all its row rules in
+a single scan; referential and reconciliation rules are one query each; the failing
+rows of the rules that failed go to ``QUALITY.RULE_EXCEPTIONS`` in one INSERT per table
+(at most ``exception_cap`` per rule), and one INSERT writes every rule's verdict to
+``QUALITY.RULE_RESULTS`` with a sample of failing keys. No row leaves the warehouse.
+
+Verdicts: PASS, WARN (a ``warn`` rule failed) or FAIL (an ``error`` rule failed). After
+writing the results, a FAIL raises ``QualityGateError``, which fails the procedure and
+so its task: the task graph stops before the next layer is built or published.
+
+``layer`` is one of landing, vault, bronze, silver, gold, or ``marts`` (bronze, silver
+and gold) or ``all``; ``batch_id`` narrows the landing rules to one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from procedures import quality as Q
+from procedures.audit import ArgumentError, audited, checked_batch_id, checked_name
+from procedures.vault import quote, sql_literal
+
+PROCEDURE = "VALIDATE_DATA"
+GROUPS = {"marts": ("bronze", "silver", "gold"), "all": Q.LAYERS}
+SAMPLE_KEYS = 5
+
+
+class QualityGateError(RuntimeError):
+    """An error-severity rule failed; the message names the rules and their counts."""
+
+
+@dataclass
+class Outcome:
+    rule: Q.Rule
+    rows_checked: int
+    rows_failed: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        if not self.rows_failed:
+            return "PASS"
+        return "FAIL" if self.rule.severity == "error" else "WARN"
+
+
+def layers_of(layer: str) -> tuple[str, ...]:
+    layer = (layer or "").lower()
+    if layer in GROUPS:
+        return tuple(GROUPS[layer])
+    if layer in Q.LAYERS:
+        return (layer,)
+    raise ArgumentError(f"layer must be one of {', '.join((*Q.LAYERS, *GROUPS))}, got {layer!r}")
+
+
+def warehouse_columns(session: Any, rules: list[Q.Rule], schemas: Mapping[str, str]) -> dict[tuple[str, str], set[str]]:
+    """The columns of every table the rules read, as the warehouse describes them. A
+    table that does not exist is left out, so validation names it."""
+    tables = {(r.layer, r.table) for r in rules}
+    tables |= {(ref.layer, ref.table) for r in rules for ref in (r.parent, r.other) if ref}
+    found: dict[tuple[str, str], set[str]] = {}
+    for layer, table in sorted(tables):
+        name = Q.table_ref(layer, table, schemas)
+        for kind in ("TABLE", "VIEW"):  # dbt's bronze_customers is a view
+            try:
+                rows = session.sql(f"DESCRIBE {kind} {name}").collect()
+            except Exception as err:  # the engine's "does not exist" error, whatever its class
+                if "exist" not in str(err).lower() and "not found" not in str(err).lower():
+                    raise
+                continue
+            found[(layer, table)] = {str(r[0]).lower() for r in rows}
+            break
+    return found
+
+
+def _previous_counts(session: Any, quality: str, rules: list[Q.Rule]) -> dict[str, int]:
+    names = [r.name for r in rules if r.type == "row_count_change"]
+    if not names:
+        return {}
+    rows = session.sql(
+        f"SELECT RULE_NAME, ROWS_CHECKED FROM {quote(quality)}.{Q.RESULTS_TABLE} "
+        f"WHERE RULE_NAME IN ({', '.join(sql_literal(n) for n in names)}) "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY RULE_NAME ORDER BY CHECKED_AT DESC) = 1"
+    ).collect()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def _scan(
+    session: Any, table: str, rules: list[Q.Rule], schemas: Mapping[str, str], batch: str, previous: dict[str, int]
+) -> list[Outcome]:
+    row = session.sql(Q.scan_sql(table, rules, schemas, batch)).collect()[0]
+    checked, now = int(row[0]), row[1]
+    outcomes = []
+    for i, rule in enumerate(rules):
+        value = row[2 + i]
+        if rule.type == "freshness":
+            age = (now - value).total_seconds() / 3600 if isinstance(value, datetime) else None
+            stale = age is None or age > float(rule.max_age_hours or 0)
+            detail = {"newest": str(value), "age_hours": round(age, 2) if age is not None else None}
+            outcomes.append(Outcome(rule, checked, int(stale), detail))
+        elif rule.type == "row_count_change":
+            before = previous.get(rule.name)
+            change = None if not before else abs(checked - before) * 100.0 / before
+            failed = int(change is not None and change > float(rule.max_change_pct or 0))
+            outcomes.append(Outcome(rule, checked, failed, {"previous_rows": before, "change_pct": change}))
+        else:
+            outcomes.append(Outcome(rule, checked, int(value or 0)))
+    return outcomes
+
+
+def _referential(session: Any, rule: Q.Rule, schemas: Mapping[str, str], batch: str) -> Outcome:
+    row = session.sql(Q.referential_sql(rule, schemas, batch)).collect()[0]
+    return Outcome(rule, int(row[0]), int(row[1] or 0))
+
+
+def _reconcile(session: Any, rule: Q.Rule, schemas: Mapping[str, str]) -> Outcome:
+    row = session.sql(Q.reconcile_sql(rule, schemas)).collect()[0]
+    this, other = float(row[0] or 0), float(row[1] or 0)
+    # a tolerance in absolute units, widened to one part in a billion of a large total
+    # (sums of 10M amounts differ in their last bits with the order of addition)
+    allowed = max(rule.tolerance, abs(other) * 1e-9)
+    failed = int(abs(this - other) > allowed)
+    return Outcome(rule, 1, failed, {"this": this, "other": other, "difference": this - other})
+
+
+def run(
+    session: Any,
+    layer: str = "all",
+    batch_id: str = "",
+    schemas: Mapping[str, str] | None = None,
+    quality_schema: str = "QUALITY",
+    audit_schema: str = "AUDIT",
+    exception_cap: int = 100_000,
+    fail_on_error: bool = True,
+) -> dict[str, Any]:
+    """Validate the layer(s); returns the summary. Raises QualityGateError on a FAIL
+    (after the results are written) unless ``fail_on_error`` is false."""
+    checked_batch_id(batch_id)
+    wanted = layers_of(layer)
+    schemas = dict(schemas or {name: name.upper() for name in Q.LAYERS})
+    for name in (*schemas.values(), quality_schema, audit_schema):
+        checked_name(name, "schema")
+    arguments = {"layer": layer, "batch_id": batch_id}
+    with audited(session, PROCEDURE, arguments, f"{audit_schema}.PROCEDURE_RUNS") as audit:
+        started = time.perf_counter()
+        ruleset = Q.load_rules()
+        rules = [r for r in ruleset.rules if r.layer in wanted]
+        Q.validate(rules, warehouse_columns(session, rules, schemas))
+        previous = _previous_counts(session, quality_schema, rules)
+        outcomes: list[Outcome] = []
+        by_table: dict[tuple[str, str], list[Q.Rule]] = {}
+        for rule in rules:
+            by_table.setdefault((rule.layer, rule.table), []).append(rule)
+        exceptions_table = f"{quote(quality_schema)}.{Q.EXCEPTIONS_TABLE}"
+        exceptions = 0
+        for (lay, table), table_rules in by_table.items():
+            scanned = [r for r in table_rules if r.type not in ("referential", "reconcile")]
+            if scanned:
+                outcomes += _scan(session, table, scanned, schemas, batch_id, previous)
+            outcomes += [_referential(session, r, schemas, batch_id) for r in table_rules if r.type == "referential"]
+            outcomes += [_reconcile(session, r, schemas) for r in table_rules if r.type == "reconcile"]
+            failing = [
+                o.rule
+                for o in outcomes
+                if o.rows_failed
+                and o.rule.table == table
+                and o.rule.layer == lay
+                and (o.rule.row_level or o.rule.type == "referential")
+            ]
+            if failing:
+                sql = Q.exceptions_sql(failing, schemas, audit.run_id, batch_id, exceptions_table, exception_cap)
+                exceptions += int(session.sql(sql).collect()[0][0])
+        samples = _samples(session, exceptions_table, audit.run_id) if exceptions else {}
+        _write_results(session, quality_schema, audit.run_id, batch_id, outcomes, samples)
+        summary = _summary(outcomes, audit.run_id, wanted, batch_id, exceptions, time.perf_counter() - started)
+        audit.rows_written = len(outcomes) + exceptions
+        audit.result = {k: v for k, v in summary.items() if k != "rules"}
+        failed = [o for o in outcomes if o.verdict == "FAIL"]
+        if failed and fail_on_error:
+            names = ", ".join(f"{o.rule.name} ({o.rows_failed} rows)" for o in failed)
+            raise QualityGateError(
+                f"{len(failed)} error-severity rule(s) failed in {'/'.join(wanted)}: {names}; "
+                f"see {quality_schema}.{Q.RESULTS_TABLE} and {Q.EXCEPTIONS_TABLE} for run {audit.run_id}"
+            )
+    return summary
+
+
+def _samples(session: Any, exceptions_table: str, run_id: str) -> dict[str, list[str]]:
+    rows = session.sql(
+        "SELECT RULE_NAME, COALESCE(FAILING_KEY, FILE_NAME || '#' || FILE_ROW_NUMBER, '(null)') "
+        f"FROM {exceptions_table} WHERE RUN_ID = {sql_literal(run_id)} "
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY RULE_NAME ORDER BY FAILING_KEY) <= {SAMPLE_KEYS}"
+    ).collect()
+    samples: dict[str, list[str]] = {}
+    for name, key in rows:
+        samples.setdefault(str(name), []).append(str(key))
+    return samples
+
+
+def _write_results(
+    session: Any, quality: str, run_id: str, batch: str, outcomes: list[Outcome], samples: dict[str, list[str]]
+) -> None:
+    if not outcomes:
+        return
+    values, params = [], []
+    for o in outcomes:
+        r = o.rule
+        values.append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP()::TIMESTAMP_NTZ)")
+        params += [
+            run_id, r.name, r.layer, r.table, r.column, r.type, r.severity, r.owner, batch or None,
+            o.rows_checked, o.rows_failed, o.verdict,
+            json.dumps(samples.get(r.name, [])), json.dumps(o.detail, default=str) if o.detail else None,
+        ]  # fmt: skip
+    session.sql(
+        f"INSERT INTO {quote(quality)}.{Q.RESULTS_TABLE} (RUN_ID, RULE_NAME, LAYER, TABLE_NAME, COLUMN_NAME, "
+        "RULE_TYPE, SEVERITY, OWNER, BATCH_ID, ROWS_CHECKED, ROWS_FAILED, VERDICT, SAMPLE_KEYS, DETAIL, CHECKED_AT) "
+        f"VALUES {', '.join(values)}",
+        params=params,
+    ).collect()
+
+
+def _summary(
+    outcomes: list[Outcome], run_id: str, layers: tuple[str, ...], batch: str, exceptions: int, seconds: float
+) -> dict[str, Any]:
+    verdicts = [o.verdict for o in outcomes]
+    return {
+        "run_id": run_id,
+        "layers": list(layers),
+        "batch_id": batch,
+        "rules": {o.rule.name: {"verdict": o.verdict, "rows_failed": o.rows_failed} for o in outcomes},
+        "rules_run": len(outcomes),
+        "passed": verdicts.count("PASS"),
+        "warned": verdicts.count("WARN"),
+        "failed": verdicts.count("FAIL"),
+        "exceptions": exceptions,
+        "seconds": round(seconds, 2),
+    }
+
+
+def main(session: Any, layer: str = "all", batch_id: str = "") -> dict[str, Any]:
+    """Stored procedure handler for VALIDATE_DATA.
+
+    Args:
+        layer: landing, vault, bronze, silver, gold, marts (bronze to gold) or all.
+        batch_id: narrows the landing rules to one batch, e.g. ``B20260105``.
+    """
+    return run(session, layer=layer, batch_id=batch_id)
