@@ -44,7 +44,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from lake.sqlfiles import SqlFileError
     from procedures.audit import ArgumentError
     from procedures.landing import LandingError
+    from procedures.quality import RuleSpecError
     from procedures.sample_data import GenerationError
+    from procedures.validate_data import QualityGateError
 
     return (
         ConfigError,
@@ -53,6 +55,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
         StackError,
         SqlFileError,
         ArgumentError,
+        RuleSpecError,
+        QualityGateError,
         LandingError,
         GenerationError,
         SnowflakeError,
@@ -230,6 +234,11 @@ def _print_run(settings: Any, report: Any) -> None:
         detail = step.detail
         if "bytes" in detail:
             text = f"{detail['total_rows']:,} rows in {detail['files']} files, {detail['bytes'] / 1e6:,.1f} MB"
+        elif "rules_run" in detail:
+            text = (
+                f"{detail['rules_run']} rules: {detail['passed']} passed, {detail['warned']} warned, "
+                f"{detail['failed']} failed; {detail['exceptions']:,} exception rows"
+            )
         elif "inserted" in detail:
             quarantined = detail["inserted"].get("quarantined", 0)
             rows = sum(n for t, n in detail["inserted"].items() if t != "quarantined")
@@ -253,6 +262,8 @@ def _print_run(settings: Any, report: Any) -> None:
         _print_vault(report.vault)
     if report.dbt:
         _print_dbt(report.dbt)
+    if report.quality:
+        _print_quality(report.quality, settings)
     console.print(
         f"[green]done[/] in {report.seconds:.1f}s on target {settings.target}; "
         f'look inside with [bold]lake sql "list @{settings.names.landing}.{settings.names.landing_stage}"[/]'
@@ -387,32 +398,124 @@ def upload(
 
 
 @app.command()
-def quality() -> None:
-    """Reconcile the landing zone with the producers' control files (missing, extra or
-    altered files); exits 1 if anything does not match."""
+def quality(
+    layer: Annotated[
+        str, typer.Option(help="landing, vault, bronze, silver, gold, marts, all, or several comma-separated.")
+    ] = "all",
+    batch: Annotated[str, typer.Option(help="Only this batch's landing rows, e.g. B20260105.")] = "",
+    landing_only: Annotated[bool, typer.Option("--landing-only", help="Only reconcile the landing zone.")] = False,
+) -> None:
+    """Reconcile the landing zone with the producers' control files, then run the data
+    quality rules (VALIDATE_DATA) of the layer(s). Exits 1 on a mismatch or a failed
+    error-severity rule; the results stay in QUALITY.RULE_RESULTS and RULE_EXCEPTIONS."""
     from lake import pipeline
+    from procedures.validate_data import QualityGateError
 
     with _errors():
         settings = _settings()
         with pipeline.target(settings) as endpoints:
             result = pipeline.landing_reconciliation(settings, endpoints)
-        table = Table(title="Landing zone against control files", title_justify="left")
-        for col in ("producer", "entity", "load date", "files", "rows", "MB"):
-            table.add_column(col, justify="right" if col in ("files", "rows", "MB") else "left")
-        for part in result.partitions:
-            table.add_row(
-                part.producer, part.entity, part.load_date, str(part.files), f"{part.rows:,}", f"{part.bytes / 1e6:.1f}"
-            )
-        console.print(table)
-        if result.ok:
-            console.print(f"[green]ok[/]: {len(result.partitions)} partitions match their control files")
-            return
-        problems = Table("partition", "file", "problem", "detail", title="Problems", title_justify="left")
-        for problem in result.problems:
-            problems.add_row(problem.partition, problem.file_name, problem.kind, problem.detail)
-        console.print(problems)
-        err_console.print(f"[bold red]error:[/] {len(result.problems)} landing files do not match their control files")
-        raise typer.Exit(1)
+            _print_reconciliation(result)
+            if landing_only:
+                if not result.ok:
+                    raise typer.Exit(1)
+                return
+            try:
+                summary = pipeline.validate(settings, endpoints, layer, batch).detail
+                gate_error = None
+            except QualityGateError as err:
+                gate_error = err
+                summary = _last_quality_run(settings, endpoints)
+        _print_quality([summary], settings, verbose=True)
+        if gate_error is not None:
+            err_console.print(f"[bold red]error:[/] {gate_error}")
+        if gate_error is not None or not result.ok:
+            raise typer.Exit(1)
+
+
+def _print_reconciliation(result: Any) -> None:
+    table = Table(title="Landing zone against control files", title_justify="left")
+    for col in ("producer", "entity", "load date", "files", "rows", "MB"):
+        table.add_column(col, justify="right" if col in ("files", "rows", "MB") else "left")
+    for part in result.partitions:
+        table.add_row(
+            part.producer, part.entity, part.load_date, str(part.files), f"{part.rows:,}", f"{part.bytes / 1e6:.1f}"
+        )
+    console.print(table)
+    if result.ok:
+        console.print(f"[green]ok[/]: {len(result.partitions)} partitions match their control files")
+        return
+    problems = Table("partition", "file", "problem", "detail", title="Problems", title_justify="left")
+    for problem in result.problems:
+        problems.add_row(problem.partition, problem.file_name, problem.kind, problem.detail)
+    console.print(problems)
+    err_console.print(f"[bold red]error:[/] {len(result.problems)} landing files do not match their control files")
+
+
+def _last_quality_run(settings: Any, endpoints: Any) -> dict[str, Any]:
+    """The summary of the newest VALIDATE_DATA run, read back from its results."""
+    from lake.session import connect
+
+    conn = connect(settings, endpoints)
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            f"SELECT RULE_NAME, VERDICT, ROWS_FAILED, RUN_ID FROM {settings.names.quality}.RULE_RESULTS "
+            f"WHERE RUN_ID = (SELECT RUN_ID FROM {settings.names.quality}.RULE_RESULTS "
+            "ORDER BY CHECKED_AT DESC LIMIT 1)"
+        )
+        rows = cur.fetchall()
+    finally:
+        conn.close()
+    verdicts = [str(r[1]) for r in rows]
+    return {
+        "run_id": str(rows[0][3]) if rows else "",
+        "rules": {str(r[0]): {"verdict": str(r[1]), "rows_failed": int(r[2])} for r in rows},
+        "rules_run": len(rows),
+        "passed": verdicts.count("PASS"),
+        "warned": verdicts.count("WARN"),
+        "failed": verdicts.count("FAIL"),
+        "layers": [],
+    }
+
+
+def _print_quality(summaries: list[dict[str, Any]], settings: Any, verbose: bool = False) -> None:
+    """The data-quality section: rules run, passed, warned, failed per run, the rules that
+    did not pass, and the generator's injected defects caught."""
+    table = Table("layers", "rules", "passed", "warned", "failed", "exceptions", title="Data quality (VALIDATE_DATA)")
+    table.title_justify = "left"
+    for q in summaries:
+        failed = f"[red]{q['failed']}[/]" if q["failed"] else "0"
+        table.add_row(
+            ",".join(q.get("layers", [])) or "-",
+            str(q["rules_run"]),
+            str(q["passed"]),
+            str(q["warned"]),
+            failed,
+            f"{q.get('exceptions', 0):,}",
+        )
+    console.print(table)
+    shown = [(name, r) for q in summaries for name, r in q["rules"].items() if r["verdict"] != "PASS"]
+    if shown and verbose:
+        rules = Table("rule", "verdict", "failing rows", title="Rules that did not pass", title_justify="left")
+        for name, r in shown:
+            colour = "red" if r["verdict"] == "FAIL" else "yellow"
+            rules.add_row(name, f"[{colour}]{r['verdict']}[/]", f"{r['rows_failed']:,}")
+        console.print(rules)
+    elif shown:
+        warned = sum(1 for _, r in shown if r["verdict"] == "WARN")
+        console.print(
+            f"{warned} rules warned (the landing rules flag what staging quarantines): `lake quality` lists them"
+        )
+    for q in summaries:
+        if "defects" in q:
+            d = q["defects"]
+            kinds = ", ".join(f"{k} {v['caught']}/{v['injected']}" for k, v in d["by_kind"].items())
+            colour = "green" if d["caught"] == d["injected"] else "red"
+            console.print(f"[{colour}]injected defects caught: {d['caught']:,} of {d['injected']:,}[/] ({kinds})")
+    console.print(
+        f'history: [bold]lake sql "select * from {settings.names.quality}.rule_results order by checked_at desc"[/]'
+    )
 
 
 @app.command()

@@ -19,7 +19,7 @@ from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
 from lake.session import connect, open_session
-from procedures import generate_sample_data, ingest_landing, landing, load_vault
+from procedures import generate_sample_data, ingest_landing, landing, load_vault, validate_data
 from procedures.sample_data import Plan, Progress, plan_day
 
 
@@ -37,6 +37,7 @@ class RunReport:
     ingestion: dict[str, Any] = field(default_factory=dict)
     vault: dict[str, Any] = field(default_factory=dict)
     dbt: dict[str, Any] = field(default_factory=dict)
+    quality: list[dict[str, Any]] = field(default_factory=list)  # one VALIDATE_DATA summary per layer group
 
     @property
     def seconds(self) -> float:
@@ -170,7 +171,12 @@ def vault_counts(session: Any, settings: Settings) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in session.sql(union).collect()}
 
 
-def dbt_build(settings: Settings, endpoints: Endpoints | None, args: tuple[str, ...] = ()) -> StepReport:
+def dbt_build(
+    settings: Settings,
+    endpoints: Endpoints | None,
+    args: tuple[str, ...] = (),
+    layers: tuple[str, ...] = ("bronze", "silver", "gold"),
+) -> StepReport:
     """``dbt build`` on dbt/ (bronze, silver, gold and their data tests) against the target;
     the summary counts results by kind and status from dbt's run_results.json."""
     from lake import dbt
@@ -179,8 +185,68 @@ def dbt_build(settings: Settings, endpoints: Endpoints | None, args: tuple[str, 
     # scheduled build leaves them out
     seconds = dbt.run(settings, endpoints, ["build", "--exclude-resource-type", "unit_test", *args])
     detail = dbt.results(settings)
-    detail["marts"] = mart_counts(settings, endpoints)
+    detail["marts"] = mart_counts(settings, endpoints, layers)
     return StepReport("dbt build", seconds, detail)
+
+
+def validate(settings: Settings, endpoints: Endpoints | None, layer: str = "all", batch_id: str = "") -> StepReport:
+    """``VALIDATE_DATA(layer, batch_id)``: the quality rules of the layer(s), pushed down;
+    raises ``QualityGateError`` (after writing the results) when an error rule fails."""
+    started = time.perf_counter()
+    names = settings.names
+    session = open_session(settings, endpoints)
+    try:
+        summary = validate_data.run(
+            session,
+            layer=layer,
+            batch_id=batch_id,
+            schemas={layer: names.schemas[layer] for layer in ("landing", "vault", "bronze", "silver", "gold")},
+            quality_schema=names.quality,
+            audit_schema=names.audit,
+        )
+    finally:
+        session.close()
+    return StepReport(f"VALIDATE_DATA {layer}", time.perf_counter() - started, summary)
+
+
+def defects_caught(settings: Settings, endpoints: Endpoints | None, run_id: str) -> dict[str, Any]:
+    """The generator's injected defects (its manifest) against the landing rows the
+    quality run flagged: how many of each kind were caught."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    _, s3 = aws_clients(endpoints)
+    bucket, prefix = landing.split_landing_url(settings.landing_url)
+    manifest: list[dict[str, Any]] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}{landing.MANIFEST_PREFIX}/"):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith(".parquet"):
+                body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                manifest += [r for r in pq.read_table(io.BytesIO(body)).to_pylist() if r["category"] == "defect"]
+    conn = connect(settings, endpoints)
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            f"SELECT DISTINCT FILE_NAME, FILE_ROW_NUMBER FROM {settings.names.quality}.RULE_EXCEPTIONS "
+            "WHERE RUN_ID = %s AND LAYER = 'landing'",
+            (run_id,),
+        )
+        flagged = {(str(f), int(n)) for f, n in cur.fetchall()}
+    finally:
+        conn.close()
+    by_kind: dict[str, list[int]] = {}
+    for r in manifest:
+        caught = (r["file_name"], int(r["row_number"])) in flagged
+        counts = by_kind.setdefault(r["kind"], [0, 0])
+        counts[0] += 1
+        counts[1] += int(caught)
+    return {
+        "injected": len(manifest),
+        "caught": sum(c for _, c in by_kind.values()),
+        "by_kind": {k: {"injected": n, "caught": c} for k, (n, c) in sorted(by_kind.items())},
+    }
 
 
 MARTS = {
@@ -196,13 +262,16 @@ MARTS = {
 }
 
 
-def mart_counts(settings: Settings, endpoints: Endpoints | None) -> dict[str, int]:
-    """Rows in every mart dbt builds, as ``{"SCHEMA.model": rows}``, in one statement."""
+def mart_counts(
+    settings: Settings, endpoints: Endpoints | None, layers: tuple[str, ...] = ("bronze", "silver", "gold")
+) -> dict[str, int]:
+    """Rows in every mart of the layers, as ``{"SCHEMA.model": rows}``, in one statement."""
     names = settings.names
     schemas = names.schemas
     union = " UNION ALL ".join(
         f"SELECT '{schemas[layer]}.{model}', COUNT(*) FROM {names.database}.{schemas[layer]}.{model}"
         for layer, models in MARTS.items()
+        if layer in layers
         for model in models
     )
     conn = connect(settings, endpoints)
@@ -242,16 +311,44 @@ def run(
         report.steps.append(catalog_sync(settings, endpoints))
         graph = task_graph.walk(settings, endpoints, RUNNERS)
         report.steps += graph.steps
-        report.ingestion, report.vault = graph.steps[0].detail, graph.steps[1].detail
-        report.dbt = graph.steps[2].detail
+        by_task = dict(zip([n.task for n in task_graph.order()], graph.steps, strict=False))
+        report.ingestion = by_task["LAKE_INGEST_LANDING"].detail
+        report.vault = by_task["LAKE_LOAD_VAULT"].detail
+        report.dbt = merge_dbt(by_task["LAKE_DBT_SILVER"].detail, by_task["LAKE_DBT_GOLD"].detail)
+        report.quality = [s.detail for t, s in by_task.items() if t.startswith("LAKE_VALIDATE_")]
+        raw = by_task["LAKE_VALIDATE_RAW"].detail
+        if report.generation.get("defects"):
+            raw["defects"] = defects_caught(settings, endpoints, raw["run_id"])
     return report
 
+
+def merge_dbt(*details: dict[str, Any]) -> dict[str, Any]:
+    """One summary of several dbt invocations (counts added, problems joined, marts last)."""
+    counts: dict[str, dict[str, int]] = {}
+    for d in details:
+        for kind, statuses in d["counts"].items():
+            for status, n in statuses.items():
+                counts.setdefault(kind, {})[status] = counts.get(kind, {}).get(status, 0) + n
+    return {
+        "counts": counts,
+        "problems": [p for d in details for p in d["problems"]],
+        "elapsed": round(sum(d["elapsed"] for d in details), 2),
+        "marts": {k: v for d in details for k, v in d["marts"].items()},
+    }
+
+
+BUILDABLE = ("--indirect-selection", "buildable")
 
 # What each task of the graph runs locally: the handler its Snowflake task calls.
 RUNNERS: dict[str, task_graph.Runner] = {
     "LAKE_INGEST_LANDING": ingest,
     "LAKE_LOAD_VAULT": load,
-    "LAKE_DBT_BUILD": dbt_build,
+    "LAKE_VALIDATE_RAW": lambda s, e: validate(s, e, "landing,vault"),
+    # a test runs with the build that has all its models (gold's reconciliations with gold)
+    "LAKE_DBT_SILVER": lambda s, e: dbt_build(s, e, ("--select", "bronze", "silver", *BUILDABLE), ("bronze", "silver")),
+    "LAKE_VALIDATE_SILVER": lambda s, e: validate(s, e, "bronze,silver"),
+    "LAKE_DBT_GOLD": lambda s, e: dbt_build(s, e, ("--select", "gold", *BUILDABLE)),
+    "LAKE_VALIDATE_GOLD": lambda s, e: validate(s, e, "gold"),
 }
 
 _PLAN_ARGS = {"scale", "days", "seed", "start_date", "formats", "defect_rate", "late_rate"}

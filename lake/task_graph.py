@@ -43,22 +43,28 @@ class Node:
         return f"CALL {database}.{schemas[self.schema]}.{self.procedure}()"
 
 
-# The graph. Quality steps join here as they land (after LOAD_VAULT, before dbt's gold).
+DBT_PROJECT = (
+    "EXECUTE DBT PROJECT {database}.{gold_schema}.LAKE_DBT "
+    "ARGS = 'build --select %s --indirect-selection buildable --target snowflake --exclude-resource-type unit_test'"
+)
+VALIDATE = "CALL {database}.{quality_schema}.VALIDATE_DATA('%s')"
+
+# The graph. Each layer is validated before the next is built on it: an error-severity
+# rule fails VALIDATE_DATA and so its task, and the graph stops there. Gold is built
+# only from validated silver, and is published (PIPELINE_RUNS says SUCCEEDED) only
+# after its own rules pass.
 NODES: tuple[Node, ...] = (
     Node("LAKE_INGEST_LANDING", "INGEST_LANDING", "landing", (ROOT,)),
     Node("LAKE_LOAD_VAULT", "LOAD_VAULT", "vault", ("LAKE_INGEST_LANDING",)),
+    Node("LAKE_VALIDATE_RAW", "VALIDATE_DATA", "quality", ("LAKE_LOAD_VAULT",), statement=VALIDATE % "landing,vault"),
     # dbt Projects on Snowflake: `snow dbt deploy LAKE_DBT` puts dbt/ in the gold schema
     # https://docs.snowflake.com/en/user-guide/data-engineering/dbt-projects-on-snowflake
+    Node("LAKE_DBT_SILVER", "LAKE_DBT", "gold", ("LAKE_VALIDATE_RAW",), statement=DBT_PROJECT % "bronze silver"),
     Node(
-        "LAKE_DBT_BUILD",
-        "LAKE_DBT",
-        "gold",
-        ("LAKE_LOAD_VAULT",),
-        statement=(
-            "EXECUTE DBT PROJECT {database}.{gold_schema}.LAKE_DBT "
-            "ARGS = 'build --target snowflake --exclude-resource-type unit_test'"
-        ),
+        "LAKE_VALIDATE_SILVER", "VALIDATE_DATA", "quality", ("LAKE_DBT_SILVER",), statement=VALIDATE % "bronze,silver"
     ),
+    Node("LAKE_DBT_GOLD", "LAKE_DBT", "gold", ("LAKE_VALIDATE_SILVER",), statement=DBT_PROJECT % "gold"),
+    Node("LAKE_VALIDATE_GOLD", "VALIDATE_DATA", "quality", ("LAKE_DBT_GOLD",), statement=VALIDATE % "gold"),
 )
 
 

@@ -10,8 +10,9 @@ Verdicts: PASS, WARN (a ``warn`` rule failed) or FAIL (an ``error`` rule failed)
 writing the results, a FAIL raises ``QualityGateError``, which fails the procedure and
 so its task: the task graph stops before the next layer is built or published.
 
-``layer`` is one of landing, vault, bronze, silver, gold, or ``marts`` (bronze, silver
-and gold) or ``all``; ``batch_id`` narrows the landing rules to one batch.
+``layer`` is one of landing, vault, bronze, silver, gold, ``marts`` (bronze, silver
+and gold) or ``all``, or several comma-separated (``bronze,silver``); ``batch_id``
+narrows the landing rules to one batch.
 """
 
 from __future__ import annotations
@@ -51,12 +52,17 @@ class Outcome:
 
 
 def layers_of(layer: str) -> tuple[str, ...]:
-    layer = (layer or "").lower()
-    if layer in GROUPS:
-        return tuple(GROUPS[layer])
-    if layer in Q.LAYERS:
-        return (layer,)
-    raise ArgumentError(f"layer must be one of {', '.join((*Q.LAYERS, *GROUPS))}, got {layer!r}")
+    """``gold``, ``bronze,silver``, ``marts`` or ``all`` as layers, in pipeline order."""
+    wanted: set[str] = set()
+    for part in (layer or "").lower().replace(" ", "").split(","):
+        if part in GROUPS:
+            wanted |= set(GROUPS[part])
+        elif part in Q.LAYERS:
+            wanted.add(part)
+        else:
+            known = ", ".join((*Q.LAYERS, *GROUPS))
+            raise ArgumentError(f"layer must be one of {known} (or several, comma-separated), got {layer!r}")
+    return tuple(name for name in Q.LAYERS if name in wanted)
 
 
 def warehouse_columns(session: Any, rules: list[Q.Rule], schemas: Mapping[str, str]) -> dict[tuple[str, str], set[str]]:
