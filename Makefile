@@ -53,7 +53,7 @@ generate-data: env  ## sample producer files into ./sample_data (no servers need
 upload-data: env  ## upload ./sample_data to the landing bucket of the target
 	$(BIN)/lake upload sample_data
 
-quality: env  ## reconcile the landing zone with the producers' control files
+quality: env  ## reconcile the landing zone, then run the data-quality rules (VALIDATE_DATA)
 	$(BIN)/lake quality
 
 up: env  ## start the local servers in the background

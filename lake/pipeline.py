@@ -1,8 +1,9 @@
 """The whole pipeline on the configured target, step by step.
 
-Today: apply ``sql/``, ``GENERATE_SAMPLE_DATA``, reconcile the landing zone with the
-producers' control files, ``INGEST_LANDING`` into the landing tables, then
-``LOAD_VAULT`` into hubs, links and satellites. Each step calls the same handler
+Apply ``sql/``, ``GENERATE_SAMPLE_DATA``, reconcile the landing zone with the producers'
+control files, register it in the Glue catalog, then walk the task graph
+(``lake/task_graph.py``): ``INGEST_LANDING``, ``LOAD_VAULT``, ``VALIDATE_DATA`` and the dbt
+builds, each validated layer before the next. Each step calls the same handler
 Snowflake calls, with a Snowpark Session on the target.
 """
 

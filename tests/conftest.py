@@ -85,6 +85,12 @@ def loaded(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> 
 
 
 @pytest.fixture(scope="session")
+def built(settings: Settings, loaded: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+    """`loaded`, with the dbt marts built over it (bronze, silver, gold and their tests)."""
+    return pipeline.dbt_build(settings, applied).detail
+
+
+@pytest.fixture(scope="session")
 def landed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same plan as `generated`, written to a folder, for pure tests of the files."""
     from procedures.landing import DirectorySink

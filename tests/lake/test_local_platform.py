@@ -238,7 +238,7 @@ def test_reconciliation_finds_missing_extra_and_altered_files(
     s3 = s3_client(applied.s3_endpoint)
     clean = reconcile(conn, s3, "s3://lake-landing/landing/", "LANDING.LANDING_STAGE")
     assert clean.ok and len(clean.partitions) >= len(ENTITIES)
-    ok = CliRunner().invoke(app, ["quality"], env=cli_env)
+    ok = CliRunner().invoke(app, ["quality", "--landing-only"], env=cli_env)
     assert ok.exit_code == 0 and "partitions match their control files" in ok.output
 
     base = "landing/crm/customers/load_date=2029-06-01/"
@@ -256,7 +256,7 @@ def test_reconciliation_finds_missing_extra_and_altered_files(
             ("customers", "part-0099.csv", "extra"),
             ("accounts", "part-0000.csv", "missing"),
         }
-        failed = CliRunner().invoke(app, ["quality"], env=cli_env)
+        failed = CliRunner().invoke(app, ["quality", "--landing-only"], env=cli_env)
         assert failed.exit_code == 1 and "3 landing files do not match their control files" in failed.output
     finally:
         s3.put_object(Bucket="lake-landing", Key=base + "part-0000.csv", Body=original)

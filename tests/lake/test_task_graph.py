@@ -15,7 +15,15 @@ from lake.task_graph import FINALIZER, ROOT, Node
 
 @pytest.mark.unit
 def test_order_follows_dependencies() -> None:
-    assert [n.task for n in task_graph.order()] == ["LAKE_INGEST_LANDING", "LAKE_LOAD_VAULT", "LAKE_DBT_BUILD"]
+    assert [n.task for n in task_graph.order()] == [
+        "LAKE_INGEST_LANDING",
+        "LAKE_LOAD_VAULT",
+        "LAKE_VALIDATE_RAW",
+        "LAKE_DBT_SILVER",
+        "LAKE_VALIDATE_SILVER",
+        "LAKE_DBT_GOLD",
+        "LAKE_VALIDATE_GOLD",
+    ]
     shuffled = (Node("C", "C", "vault", ("B",)), Node("B", "B", "vault", ("A",)), Node("A", "A", "vault", (ROOT,)))
     assert [n.task for n in task_graph.order(shuffled)] == ["A", "B", "C"]
 
@@ -48,10 +56,15 @@ def test_snowflake_tasks_mirror_the_graph() -> None:
         edges[m[1]] = ([a.split(".")[-1] for a in m[2].split(", ")], m[3])
     assert edges == {n.task: (list(n.after), n.call("LAKE", schemas)) for n in task_graph.NODES}
     assert edges["LAKE_LOAD_VAULT"][1] == "CALL LAKE.VAULT.LOAD_VAULT()"
-    assert edges["LAKE_DBT_BUILD"] == (
-        ["LAKE_LOAD_VAULT"],
-        "EXECUTE DBT PROJECT LAKE.GOLD.LAKE_DBT ARGS = 'build --target snowflake --exclude-resource-type unit_test'",
+    # each layer is validated before the next is built on it; gold only from validated silver
+    assert edges["LAKE_VALIDATE_RAW"] == (["LAKE_LOAD_VAULT"], "CALL LAKE.QUALITY.VALIDATE_DATA('landing,vault')")
+    assert edges["LAKE_DBT_SILVER"][0] == ["LAKE_VALIDATE_RAW"]
+    assert edges["LAKE_DBT_GOLD"] == (
+        ["LAKE_VALIDATE_SILVER"],
+        "EXECUTE DBT PROJECT LAKE.GOLD.LAKE_DBT ARGS = 'build --select gold --indirect-selection buildable "
+        "--target snowflake --exclude-resource-type unit_test'",
     )
+    assert edges["LAKE_VALIDATE_GOLD"] == (["LAKE_DBT_GOLD"], "CALL LAKE.QUALITY.VALIDATE_DATA('gold')")
     assert f"TASK LAKE.AUDIT.{FINALIZER} " in statements[-2] and f"FINALIZE = LAKE.AUDIT.{ROOT}" in statements[-2]
     assert statements[-1] == f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('LAKE.AUDIT.{ROOT}')"
 

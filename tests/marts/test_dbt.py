@@ -28,9 +28,11 @@ def test_value_sets_in_the_dbt_project_are_the_specs() -> None:
         assert named, f"{column.name}: value set {column.values} is not a var in dbt/dbt_project.yml"
 
 
-@pytest.fixture(scope="module")
-def built(settings: Settings, loaded: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
-    return pipeline.dbt_build(settings, applied).detail
+@pytest.mark.unit
+def test_value_tiers_in_the_dbt_project_are_the_specs() -> None:
+    """dbt's gold model and the gold quality rule tier clients by the same thresholds."""
+    tiers = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]["value_tiers"]
+    assert [(t["name"], t["min"]) for t in tiers] == list(S.VALUE_TIERS)
 
 
 def run_results(settings: Settings) -> dict[str, Any]:
