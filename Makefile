@@ -78,11 +78,17 @@ lock: env  ## re-resolve requirements.lock from pyproject.toml
 
 SNOW_VENV := .venv-snow
 
-$(SNOW_VENV)/.installed: requirements-snow.txt
-	@test -x $(SNOW_VENV)/bin/python || $(PYTHON) -m venv $(SNOW_VENV)
-	$(SNOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(SNOW_VENV)/bin/uv pip install --quiet --python $(SNOW_VENV)/bin/python -r requirements-snow.txt
+# a tool whose pins do not fit beside the project's, in its own environment:
+# $(call tool_env,<folder>,<requirements file>)
+define tool_env
+	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(1)/bin/uv pip install --quiet --python $(1)/bin/python -r $(2)
 	@touch $@
+endef
+
+$(SNOW_VENV)/.installed: requirements-snow.txt
+	$(call tool_env,$(SNOW_VENV),requirements-snow.txt)
 
 snow-env: $(SNOW_VENV)/.installed  ## snowflake-cli in its own environment (.venv-snow)
 
@@ -90,10 +96,7 @@ snow-env: $(SNOW_VENV)/.installed  ## snowflake-cli in its own environment (.ven
 CHECKOV_VENV := .venv-checkov
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(CHECKOV_VENV)/bin/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
-	@touch $@
+	$(call tool_env,$(CHECKOV_VENV),requirements-checkov.txt)
 
 checkov-env: $(CHECKOV_VENV)/.installed  ## checkov in its own environment (.venv-checkov)
 

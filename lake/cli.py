@@ -405,19 +405,23 @@ def quality(
     batch: Annotated[str, typer.Option(help="Only this batch's landing rows, e.g. B20260105.")] = "",
     landing_only: Annotated[bool, typer.Option("--landing-only", help="Only reconcile the landing zone.")] = False,
 ) -> None:
-    """Reconcile the landing zone with the producers' control files, then run the data
-    quality rules (VALIDATE_DATA) of the layer(s). Exits 1 on a mismatch or a failed
-    error-severity rule; the results stay in QUALITY.RULE_RESULTS and RULE_EXCEPTIONS."""
+    """Run the data-quality rules (VALIDATE_DATA) of the layer(s), after reconciling the
+    landing zone with the producers' control files when the landing layer is checked.
+    Exits 1 on a mismatch or a failed error-severity rule; the results stay in
+    QUALITY.RULE_RESULTS and RULE_EXCEPTIONS."""
     from lake import pipeline
-    from procedures.validate_data import QualityGateError
+    from procedures.validate_data import QualityGateError, layers_of
 
     with _errors():
         settings = _settings()
+        # the control files are the landing layer's: reconcile when landing is checked
+        reconciled = landing_only or "landing" in layers_of(layer)
         with pipeline.target(settings) as endpoints:
-            result = pipeline.landing_reconciliation(settings, endpoints)
-            _print_reconciliation(result)
+            result = pipeline.landing_reconciliation(settings, endpoints) if reconciled else None
+            if result is not None:
+                _print_reconciliation(result)
             if landing_only:
-                if not result.ok:
+                if result is not None and not result.ok:
                     raise typer.Exit(1)
                 return
             try:
@@ -429,7 +433,7 @@ def quality(
         _print_quality([summary], settings, verbose=True)
         if gate_error is not None:
             err_console.print(f"[bold red]error:[/] {gate_error}")
-        if gate_error is not None or not result.ok:
+        if gate_error is not None or (result is not None and not result.ok):
             raise typer.Exit(1)
 
 
