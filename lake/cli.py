@@ -404,6 +404,9 @@ def quality(
     ] = "all",
     batch: Annotated[str, typer.Option(help="Only this batch's landing rows, e.g. B20260105.")] = "",
     landing_only: Annotated[bool, typer.Option("--landing-only", help="Only reconcile the landing zone.")] = False,
+    with_gx: Annotated[
+        bool, typer.Option("--gx", help="Also run the same rules as a Great Expectations checkpoint (Data Docs).")
+    ] = False,
 ) -> None:
     """Run the data-quality rules (VALIDATE_DATA) of the layer(s), after reconciling the
     landing zone with the producers' control files when the landing layer is checked.
@@ -430,7 +433,27 @@ def quality(
             except QualityGateError as err:
                 gate_error = err
                 summary = _last_quality_run(settings, endpoints)
+            if with_gx:
+                from lake import gx
+
+                with console.status("Great Expectations: one checkpoint over the same rules"):
+                    gx_report = gx.run(settings, endpoints, layer, batch)
         _print_quality([summary], settings, verbose=True)
+        if with_gx:
+            disagree = {
+                name: (r["verdict"], gx_report.verdicts.get(name))
+                for name, r in summary["rules"].items()
+                if gx_report.verdicts.get(name) != r["verdict"]
+            }
+            console.print(
+                f"Great Expectations: {len(gx_report.verdicts)} expectations in {gx_report.seconds:.1f}s, "
+                f"{len(gx_report.verdicts) - len(disagree)} verdicts agree with VALIDATE_DATA; "
+                f"Data Docs: {gx_report.docs}"
+            )
+            for name, (ours, theirs) in disagree.items():
+                err_console.print(f"[bold red]disagree:[/] {name}: VALIDATE_DATA {ours}, Great Expectations {theirs}")
+            if disagree:
+                raise typer.Exit(1)
         if gate_error is not None:
             err_console.print(f"[bold red]error:[/] {gate_error}")
         if gate_error is not None or (result is not None and not result.ok):

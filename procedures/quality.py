@@ -343,7 +343,7 @@ def failure_condition(rule: Rule, schemas: Mapping[str, str]) -> str:
         text = _text(rule.column or "")
         return f"NULLIF({text}, '') IS NOT NULL AND TRY_CAST({text} AS {str(rule.as_type).upper()}) IS NULL"
     if rule.type == "expression":
-        return f"NOT COALESCE(({_expand(rule.expression or '', schemas)}), FALSE)"
+        return f"NOT COALESCE(({expand(rule.expression or '', schemas)}), FALSE)"
     if rule.type == "value_tier":
         amount = quote(rule.amount or "")
         cases = " ".join(f"WHEN {amount} >= {minimum} THEN {sql_literal(name)}" for name, minimum in S.VALUE_TIERS)
@@ -358,7 +358,7 @@ def unique_value(rule: Rule) -> str:
     return f"BATCH_ID || '|' || {value}" if rule.layer == "landing" else value
 
 
-def _expand(text: str, schemas: Mapping[str, str]) -> str:
+def expand(text: str, schemas: Mapping[str, str]) -> str:
     """Schema placeholders in a spec's SQL (``{gold}.gold_transaction_summary``)."""
     for layer, schema in schemas.items():
         text = text.replace("{" + layer + "}", quote(schema))
@@ -406,10 +406,10 @@ def referential_sql(rule: Rule, schemas: Mapping[str, str], batch_id: str = "") 
 
 def reconcile_sql(rule: Rule, schemas: Mapping[str, str]) -> str:
     assert rule.other is not None and rule.other.expression
-    other_where = f" WHERE {_expand(rule.other.where, schemas)}" if rule.other.where else ""
+    other_where = f" WHERE {expand(rule.other.where, schemas)}" if rule.other.where else ""
     return (
-        f"SELECT (SELECT {_expand(rule.expression or '', schemas)} FROM {table_ref(rule.layer, rule.table, schemas)}) "
-        f"AS THIS_VALUE, (SELECT {_expand(rule.other.expression, schemas)} "
+        f"SELECT (SELECT {expand(rule.expression or '', schemas)} FROM {table_ref(rule.layer, rule.table, schemas)}) "
+        f"AS THIS_VALUE, (SELECT {expand(rule.other.expression, schemas)} "
         f"FROM {table_ref(rule.other.layer, rule.other.table, schemas)}{other_where}) AS OTHER_VALUE"
     )
 

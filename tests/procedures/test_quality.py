@@ -267,3 +267,30 @@ def test_lake_quality_reports_the_rules_and_exits_by_verdict(
     assert "Data quality (VALIDATE_DATA)" in ok.output and "gold" in ok.output
     bad = CliRunner().invoke(app, ["quality", "--layer", "platinum"], env=env)
     assert bad.exit_code == 1 and "layer must be one of" in bad.output
+
+
+@pytest.mark.integration
+def test_great_expectations_gives_the_same_verdicts_and_counts(
+    settings: Settings, built: dict[str, Any], applied: Endpoints, session: Any
+) -> None:
+    """The same spec as a GX checkpoint through its Snowflake data source, pushed down to
+    the same local server: every rule's verdict agrees with VALIDATE_DATA, the native
+    expectations count the same failing rows, and every defect kind the generator
+    injected fails a GX expectation too."""
+    from lake import gx
+
+    previous = gx.previous_row_counts(settings, applied)
+    ours = validate_data.run(session, layer="all", schemas=SCHEMAS, fail_on_error=False)
+    theirs = gx.run(settings, applied, "all", previous=previous)
+    assert set(theirs.verdicts) == set(ours["rules"])
+    disagree = {
+        n: (r["verdict"], theirs.verdicts[n]) for n, r in ours["rules"].items() if r["verdict"] != theirs.verdicts[n]
+    }
+    assert not disagree
+    by_name = {r.name: r for r in RULES.rules}
+    for name, r in ours["rules"].items():
+        if by_name[name].type in ("not_null", "accepted_values", "range", "pattern"):
+            assert theirs.unexpected[name] == r["rows_failed"], name
+    failing_kinds = {by_name[n].type for n, v in theirs.verdicts.items() if v != "PASS" and n.startswith("landing_")}
+    assert set(CATCHES.values()) <= failing_kinds
+    assert theirs.docs is not None and theirs.docs.is_file() and "Data Docs" in theirs.docs.read_text()
