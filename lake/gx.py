@@ -192,7 +192,8 @@ def run(
         shutil.rmtree(root / "gx" / generated, ignore_errors=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))
     connect_args = {k: v for k, v in connection_kwargs(settings, endpoints).items() if k != "session_parameters"}
-    source = context.data_sources.add_or_update_snowflake(
+    # GX's stubs omit the engine `kwargs` its Snowflake data source accepts
+    source = context.data_sources.add_or_update_snowflake(  # type: ignore[call-overload]
         name="lake", connection_string=_url(settings), kwargs={"connect_args": connect_args}
     )
     by_table: dict[tuple[str, str], list[Q.Rule]] = {}
@@ -208,7 +209,7 @@ def run(
             suite.add_expectation(_expectation(rule, schemas, batch_id, previous))
         definition = gx.ValidationDefinition(name=name, data=batch, suite=suite)
         definitions.append(context.validation_definitions.add(definition))
-    actions = [UpdateDataDocsAction(name="data_docs")] if build_docs else []
+    actions: list[Any] = [UpdateDataDocsAction(name="data_docs")] if build_docs else []
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(name="lake_quality", validation_definitions=definitions, actions=actions)
     )
@@ -216,6 +217,7 @@ def run(
     report = GxReport()
     for run_result in result.run_results.values():
         for r in run_result.results:
+            assert r.expectation_config is not None  # GX fills it for every result
             meta = r.expectation_config.meta or {}
             name = str(meta["rule"])
             ok = bool(r.success) and not (r.exception_info or {}).get("raised_exception")
