@@ -1,0 +1,115 @@
+"""Benchmark: every quality rule over the 10-million-row vault and its marts, three ways,
+in one run on the local stack.
+
+1. Generate one day at ``--scale`` customers (541,000: about 10 million landed rows),
+   ingest it, load the vault and build the dbt marts (not timed).
+2. Ours: ``VALIDATE_DATA('all')``, the procedure: one scan per table for its row rules,
+   a query per referential and reconciliation rule, exceptions and results written.
+3. Baseline: the same rules as a Great Expectations checkpoint through GX's Snowflake
+   data source against the same local server and data (no Data Docs), which issues
+   one or more queries per expectation.
+4. Floor: the least the engine can do: the same counting SELECTs (one per table for its
+   row rules, one per referential or reconciliation rule), no writes at all.
+
+The verdicts of ours and GX must be identical (the run fails otherwise).
+Last line: a JSON object with name, rows, seconds (ours), baseline_seconds (GX),
+ratio (GX / ours), floor_seconds, floor_ratio (floor / ours) and the rule count.
+Targets: ratio >= 5, floor_ratio >= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lake import gx, pipeline  # noqa: E402
+from lake.config import LocalTarget, Settings  # noqa: E402
+from lake.local.stack import LocalStack  # noqa: E402
+from procedures import quality as Q  # noqa: E402
+from procedures import validate_data  # noqa: E402
+
+
+def floor(session: object, schemas: dict[str, str]) -> float:
+    """The counting queries alone: what any implementation must at least run."""
+    rules = Q.load_rules()
+    started = time.perf_counter()
+    for layer in Q.LAYERS:
+        for table in rules.tables(layer):
+            mine = [r for r in rules.layer(layer) if r.table == table]
+            scanned = [r for r in mine if r.type not in ("referential", "reconcile")]
+            if scanned:
+                session.sql(Q.scan_sql(table, scanned, schemas)).collect()  # type: ignore[attr-defined]
+            for r in mine:
+                if r.type == "referential":
+                    session.sql(Q.referential_sql(r, schemas)).collect()  # type: ignore[attr-defined]
+                elif r.type == "reconcile":
+                    session.sql(Q.reconcile_sql(r, schemas)).collect()  # type: ignore[attr-defined]
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=541_000, help="customers on day 1 (541,000: about 10M rows)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lake-bench-quality-") as state:
+        settings = Settings(local=LocalTarget(state_dir=Path(state)))
+        schemas = {layer: settings.names.schemas[layer] for layer in Q.LAYERS}
+        with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
+            pipeline.setup(settings, endpoints)
+            pipeline.generate(settings, endpoints, scale=args.scale, days=1, seed=42)
+            rows = pipeline.ingest(settings, endpoints).detail["total_rows"]
+            pipeline.load(settings, endpoints)
+            pipeline.dbt_build(settings, endpoints)
+            print(f"{rows:,} landed rows loaded and built; validating", flush=True)
+            session = pipeline.open_session(settings, endpoints)
+            try:
+                floor_seconds = floor(session, schemas)
+                previous = gx.previous_row_counts(settings, endpoints)
+                started = time.perf_counter()
+                ours = validate_data.run(
+                    session,
+                    layer="all",
+                    schemas=schemas,
+                    quality_schema=settings.names.quality,
+                    audit_schema=settings.names.audit,
+                    fail_on_error=False,
+                )
+                seconds = time.perf_counter() - started
+            finally:
+                session.close()
+            started = time.perf_counter()
+            theirs = gx.run(settings, endpoints, "all", previous=previous, build_docs=False)
+            baseline = time.perf_counter() - started
+    disagree = {
+        n: (r["verdict"], theirs.verdicts.get(n))
+        for n, r in ours["rules"].items()
+        if r["verdict"] != theirs.verdicts.get(n)
+    }
+    assert not disagree, f"verdicts differ: {disagree}"
+    result = {
+        "name": "quality",
+        "rows": rows,
+        "rules": ours["rules_run"],
+        "seconds": round(seconds, 2),
+        "baseline_seconds": round(baseline, 2),
+        "ratio": round(baseline / seconds, 2),
+        "floor_seconds": round(floor_seconds, 2),
+        "floor_ratio": round(floor_seconds / seconds, 2),
+        "verdicts_identical": True,
+        "warned": ours["warned"],
+        "failed": ours["failed"],
+        "exceptions": ours["exceptions"],
+    }
+    print(f"VALIDATE_DATA {seconds:.1f}s, Great Expectations {baseline:.1f}s, floor {floor_seconds:.1f}s")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
