@@ -173,20 +173,13 @@ def run(
             by_table.setdefault((rule.layer, rule.table), []).append(rule)
         exceptions_table = f"{quote(quality_schema)}.{Q.EXCEPTIONS_TABLE}"
         exceptions = 0
-        for (lay, table), table_rules in by_table.items():
+        for (_layer, table), table_rules in by_table.items():
             scanned = [r for r in table_rules if r.type not in ("referential", "reconcile")]
-            if scanned:
-                outcomes += _scan(session, table, scanned, schemas, batch_id, previous)
-            outcomes += [_referential(session, r, schemas, batch_id) for r in table_rules if r.type == "referential"]
-            outcomes += [_reconcile(session, r, schemas) for r in table_rules if r.type == "reconcile"]
-            failing = [
-                o.rule
-                for o in outcomes
-                if o.rows_failed
-                and o.rule.table == table
-                and o.rule.layer == lay
-                and (o.rule.row_level or o.rule.type == "referential")
-            ]
+            mine = _scan(session, table, scanned, schemas, batch_id, previous) if scanned else []
+            mine += [_referential(session, r, schemas, batch_id) for r in table_rules if r.type == "referential"]
+            mine += [_reconcile(session, r, schemas) for r in table_rules if r.type == "reconcile"]
+            outcomes += mine
+            failing = [o.rule for o in mine if o.rows_failed and (o.rule.row_level or o.rule.type == "referential")]
             if failing:
                 sql = Q.exceptions_sql(failing, schemas, audit.run_id, batch_id, exceptions_table, exception_cap)
                 exceptions += int(session.sql(sql).collect()[0][0])
