@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lake import pipeline, task_graph
+from lake import pipeline, snowsql, task_graph
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.task_graph import FINALIZER, ROOT, Node
@@ -99,3 +99,12 @@ def test_the_walk_runs_the_real_steps(settings: Settings, loaded_all: Any, conn:
 @pytest.fixture()
 def loaded_all(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> Any:
     return task_graph.walk(settings, applied, pipeline.RUNNERS)
+
+
+@pytest.mark.unit
+def test_snowflake_tasks_parse_as_snowflake_sql() -> None:
+    statements = task_graph.snowflake_sql("LAKE", Settings().names.schemas, "LAKE_WH")
+    parsed = [snowsql.parse(s, "task graph") for s in statements]
+    tasks = [p for p in parsed if isinstance(p, snowsql.CreateTask)]
+    assert len(tasks) == len(task_graph.NODES) + 2  # root and finalizer
+    assert {t.args["body"].key for t in tasks} >= {"call", "insert"}
