@@ -43,7 +43,10 @@ class Names(_Model):
     bronze: str = "BRONZE"
     silver: str = "SILVER"
     gold: str = "GOLD"
+    governance: str = "GOVERNANCE"
     landing_stage: str = "LANDING_STAGE"
+    # roles are <role_prefix>_ADMIN, _ENGINEER, ... (CDKTF: LAKE_<ENV>; set this to match)
+    role_prefix: str = "LAKE"
 
     @field_validator("*")
     @classmethod
@@ -62,6 +65,7 @@ class Names(_Model):
             "bronze": self.bronze,
             "silver": self.silver,
             "gold": self.gold,
+            "governance": self.governance,
         }
 
 
@@ -100,6 +104,8 @@ class SnowflakeTarget(_Model):
     landing_url: str
     storage_integration: str = "LAKE_LANDING_INTEGRATION"
     aws_role_arn: str = ""
+    # an email notification integration for the quality alerts (sql/080_alerts.sql)
+    notification_integration: str = "LAKE_NOTIFICATIONS"
 
     @field_validator("landing_url")
     @classmethod

@@ -42,6 +42,9 @@ def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, st
         "LAKE_BRONZE_SCHEMA": names.bronze,
         "LAKE_SILVER_SCHEMA": names.silver,
         "LAKE_GOLD_SCHEMA": names.gold,
+        "LAKE_QUALITY_SCHEMA": names.quality,
+        "LAKE_GOVERNANCE_SCHEMA": names.governance,
+        "LAKE_ROLE_PREFIX": names.role_prefix,
         # dbt's anonymous usage statistics would call out to the network
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PROJECT_DIR": str(PROJECT_DIR),

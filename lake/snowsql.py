@@ -210,15 +210,18 @@ class LakeParser(SnowflakeParser):
 
     def _parse_alter(self) -> exp.Expr:  # type: ignore[override]  # also returns this module's nodes
         index = self._index
-        kind = self._match_texts(("TABLE", "VIEW", "TAG", "SCHEMA", "DATABASE", "ALERT", "TASK")) and self._prev
+        kind = None
+        for words in (("MASKING", "POLICY"), ("ROW", "ACCESS", "POLICY")):
+            if self._match_text_seq(*words):
+                kind = " ".join(words)
+        if kind is None and self._match_texts(("TABLE", "VIEW", "TAG", "SCHEMA", "DATABASE", "ALERT", "TASK")):
+            kind = self._prev.text.upper()
         if kind:
             exists = self._parse_exists()
-            name = self._parse_table_parts()
-            action = self._parse_alter_action(kind.text.upper())
+            name = self._parse_name(kind.lower())
+            action = self._parse_alter_action(kind)
             if action is not None:
-                return self._finish(
-                    self.expression(AlterObject(this=name, kind=kind.text.upper(), exists=exists, action=action))
-                )
+                return self._finish(self.expression(AlterObject(this=name, kind=kind, exists=exists, action=action)))
         self._retreat(index)
         return super()._parse_alter()
 
@@ -424,16 +427,26 @@ class LakeParser(SnowflakeParser):
         """The action after ``ALTER <kind> name``, or None to leave the statement to sqlglot."""
         if kind in ("ALERT", "TASK") and self._match_texts(("RESUME", "SUSPEND")):
             return self.expression(Action(kind=self._prev.text.upper()))
+        if kind.endswith("POLICY") and self._match_text_seq("SET", "BODY"):
+            # https://docs.snowflake.com/en/sql-reference/sql/alter-masking-policy
+            if not self._match(TokenType.ARROW):
+                self.raise_error("Expected -> before the policy body")
+            return self.expression(Action(kind="SET BODY", this=self._parse_assignment()))
         if kind == "TAG" and self._match_texts(("SET", "UNSET")):
             verb = self._prev.text.upper()
             policies = self._parse_csv(lambda: self._match_text_seq("MASKING", "POLICY") and self._parse_name("policy"))
             if not all(policies):
                 self.raise_error("Expected MASKING POLICY name")
-            return self.expression(Action(kind=f"{verb} MASKING POLICY", expressions=policies))
+            force = verb == "SET" and self._match_text_seq("FORCE")
+            return self.expression(
+                Action(kind=f"{verb} MASKING POLICY{' FORCE' if force else ''}", expressions=policies)
+            )
         if kind in ("SCHEMA", "DATABASE") and self._match_text_seq("SET"):
             return self.expression(Action(kind="SET", expressions=self._parse_assignments()))
         if kind not in ("TABLE", "VIEW"):
             return None
+        if self._match_text_seq("DROP", "ALL", "ROW", "ACCESS", "POLICIES"):
+            return self.expression(Action(kind="DROP ALL ROW ACCESS POLICIES"))
         if self._match_texts(("ADD", "DROP")):
             verb = self._prev.text.upper()
             if self._match_text_seq("ROW", "ACCESS", "POLICY"):
@@ -480,7 +493,21 @@ class LakeParser(SnowflakeParser):
         """https://docs.snowflake.com/en/sql-reference/sql/alter-table (data metric functions)"""
         function = self._parse_name("data metric function")
         self._expect("ON")
-        columns = self._parse_wrapped(lambda: self._parse_csv(self._parse_id_var), optional=True)
+
+        def argument() -> exp.Expr | None:
+            # a column of this table, or TABLE(other_table(column, ...)) for a second argument
+            if self._match(TokenType.TABLE):
+
+                def other() -> exp.Expr:
+                    table = self._parse_name("table")
+                    return self.expression(
+                        exp.Schema(this=table, expressions=self._parse_wrapped_csv(self._parse_id_var))
+                    )
+
+                return self._parse_wrapped(other)
+            return self._parse_id_var()
+
+        columns = self._parse_wrapped(lambda: self._parse_csv(argument), optional=True)
         expectations = None
         if self._match_text_seq("EXPECTATION"):
             expectations = self._parse_csv(

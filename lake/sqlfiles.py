@@ -31,10 +31,16 @@ def variables(settings: Settings) -> dict[str, str]:
         "landing_url": settings.landing_url,
         "storage_integration": "LAKE_LANDING_INTEGRATION",
         "aws_role_arn": "arn:aws:iam::000000000000:role/lake-local",
+        "role_prefix": names.role_prefix,
+        # alerts: an email notification integration an administrator creates once (README)
+        "notification_integration": "LAKE_NOTIFICATIONS",
+        "alert_warehouse": "LAKE_WH",
     }
     if settings.snowflake is not None and settings.target == "snowflake":
         values["storage_integration"] = settings.snowflake.storage_integration
         values["aws_role_arn"] = settings.snowflake.aws_role_arn or values["aws_role_arn"]
+        values["notification_integration"] = settings.snowflake.notification_integration
+        values["alert_warehouse"] = settings.snowflake.warehouse
     return values
 
 

@@ -1,20 +1,11 @@
 """The Snowflake side: warehouses under a resource monitor, the database and its schemas,
 the storage integration, external stage and file formats, and the governance roles.
 
-The roles and what they may do (least privilege; every role rolls up to SYSADMIN, so an
-account administrator keeps sight of every object):
-
-====================  =========================================================  ==============
-role                  may                                                        granted to
-====================  =========================================================  ==============
-``<P>_<ENV>_ADMIN``     own the database's schemas: create anything in them       SYSADMIN
-``<P>_<ENV>_ENGINEER``  run loads and dbt: write landing to gold, read quality      ADMIN
-``<P>_<ENV>_ANALYST``   read the gold marts                                        ENGINEER
-``<P>_<ENV>_AUDITOR``   read audit and quality history and the vault               ADMIN
-====================  =========================================================  ==============
-
-Masking, row access and tags are the governance issue's; they are SQL generated from the
-entity spec and applied by the pipeline, not Terraform resources.
+The roles (``<P>_<ENV>_<FUNCTION>``), their hierarchy and grants come from
+``procedures/governance.py`` (its docstring has the table), which also generates the same
+roles as SQL for a deployment without Terraform; every role rolls up to SYSADMIN.
+Masking, row access and tags are SQL generated from the specs (sql/070_governance.sql),
+not Terraform resources.
 """
 
 from __future__ import annotations
@@ -35,6 +26,7 @@ from constructs import Construct
 
 from lake_infra.outputs import output
 from lake_infra.settings import Environment
+from procedures.governance import ACCESS, ENGINEER_SCHEMA, INHERITS, PARENT, READ
 
 SCHEMA_COMMENTS = {
     "landing": "Files from the S3 landing zone, every column as text",
@@ -44,17 +36,8 @@ SCHEMA_COMMENTS = {
     "bronze": "dbt bronze: raw data from the vault",
     "silver": "dbt silver: cleansed and conformed",
     "gold": "dbt gold: business-ready marts",
+    "governance": "Tags, masking and row access policies, entitlements",
 }
-# layer -> privileges on the schema and on its (future) tables and views, per role
-READ = ("SELECT",)
-WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
-ENGINEER_SCHEMA = ("USAGE", "CREATE TABLE", "CREATE VIEW", "CREATE TEMPORARY TABLE")
-ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
-    "ENGINEER": {layer: WRITE for layer in SCHEMA_COMMENTS},
-    "ANALYST": {"gold": READ},
-    "AUDITOR": {"audit": READ, "quality": READ, "vault": READ},
-}
-PARENT = {"ADMIN": "SYSADMIN", "ENGINEER": "ADMIN", "ANALYST": "ENGINEER", "AUDITOR": "ADMIN"}
 WAREHOUSE_USERS = {"load": ("ENGINEER",), "transform": ("ENGINEER",), "analytics": ("ANALYST", "AUDITOR")}
 
 
@@ -189,6 +172,14 @@ class SnowflakeAccount(Construct):
                 role_name=roles[function].name,
                 parent_role_name=roles[parent].name if parent in roles else parent,
             )
+        for function, inherited in INHERITS.items():
+            for each in inherited:
+                GrantAccountRole(
+                    self,
+                    f"grant_{each.lower()}_to_{function.lower()}",
+                    role_name=roles[each].name,
+                    parent_role_name=roles[function].name,
+                )
         database = self.database.name
         admin = roles["ADMIN"].name
         GrantPrivilegesToAccountRole(

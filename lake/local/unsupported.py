@@ -46,6 +46,31 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
         "no stored procedures locally; lake calls the same handlers in-process",
     ),
     (
+        r"^\s*(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?(TAG|MASKING\s+POLICY|ROW\s+ACCESS\s+POLICY)\b",
+        "no tags or policies locally: every role sees every value and row (sql/070 is still parsed)",
+    ),
+    (
+        r"^\s*ALTER\s+(TABLE|VIEW)\s+\S+\s+(MODIFY|ALTER)\s+COLUMN\s+\S+\s+(SET|UNSET)\s+TAG\b",
+        "no tags locally",
+    ),
+    (
+        r"^\s*ALTER\s+(TABLE|VIEW)\s+\S+\s+(DROP\s+ALL\s+ROW\s+ACCESS\s+POLICIES|(ADD|DROP)\s+ROW\s+ACCESS\s+POLICY)\b",
+        "no row access policies locally",
+    ),
+    (
+        r"^\s*(CREATE\s+(OR\s+REPLACE\s+)?DATA\s+METRIC\s+FUNCTION|ALTER\s+(TABLE|VIEW)\s+\S+\s+"
+        r"(SET\s+DATA_METRIC_SCHEDULE|(ADD|DROP)\s+DATA\s+METRIC\s+FUNCTION))\b",
+        "no data metric functions locally; VALIDATE_DATA runs the same rules",
+    ),
+    (
+        r"^\s*SELECT\b[\s\S]*\bDATA_METRIC_FUNCTION_REFERENCES\b",
+        "no data metric functions locally, so none are attached",
+    ),
+    (
+        r"^\s*(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?(ALERT|NOTIFICATION\s+INTEGRATION)\b",
+        "no alerts locally; the alert conditions are tested as queries",
+    ),
+    (
         r"^\s*SELECT\s+SYSTEM\$CANCEL_ALL_QUERIES\b",
         "Snowpark's Session.close cancels queries; nothing to cancel",
     ),

@@ -16,7 +16,16 @@ def test_defaults_are_the_local_target() -> None:
     s = load_settings(env={})
     assert s.target == "local"
     assert s.names.database == "LAKE"
-    assert list(s.names.schemas.values()) == ["LANDING", "VAULT", "QUALITY", "AUDIT", "BRONZE", "SILVER", "GOLD"]
+    assert list(s.names.schemas.values()) == [
+        "LANDING",
+        "VAULT",
+        "QUALITY",
+        "AUDIT",
+        "BRONZE",
+        "SILVER",
+        "GOLD",
+        "GOVERNANCE",
+    ]
     assert s.landing_url == "s3://lake-landing/landing/"
 
 

@@ -1,0 +1,130 @@
+"""Who may see what: the governance spec.
+
+Roles and their grants, how each PII class (``spec.PII_CLASSES``, assigned to columns in
+the entity spec and in dbt's ``meta.pii``) is masked for each role, whose client rows a
+role may read, and how long each layer keeps history. ``lake.governance`` turns this into
+the shipped SQL (sql/070, 075, 080) and dbt's post-hooks; CDKTF creates the same roles
+and grants from ``ACCESS`` and ``PARENT``.
+
+Roles are ``<prefix>_<FUNCTION>`` (``LAKE_ANALYST``; CDKTF puts the environment in the
+prefix: ``LAKE_PROD_ANALYST``):
+
+====================  ==================================================  ===============
+function              may                                                 granted to
+====================  ==================================================  ===============
+ADMIN                 own the lake's schemas; sees every value            SYSADMIN
+ENGINEER              run loads and dbt (the pipeline role): writes every ADMIN
+                      layer, so it reads clear values and every row
+AUDITOR               read audit, quality, governance and the vault;      ADMIN
+                      PII hashed (joins and counts work, values do not)
+ANALYST               read the gold marts; PII partly or fully masked;    ENGINEER
+                      client rows only of its entitled regions
+ANALYST_<REGION>      an analyst entitled to one region's clients         ADMIN
+====================  ==================================================  ===============
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from procedures import spec as S
+
+# --------------------------------------------------------------------------- roles and grants
+
+FUNCTIONS = ("ADMIN", "ENGINEER", "ANALYST", "AUDITOR")
+READ = ("SELECT",)
+WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+ENGINEER_SCHEMA = ("USAGE", "CREATE TABLE", "CREATE VIEW", "CREATE TEMPORARY TABLE")
+LAYERS = ("landing", "vault", "quality", "audit", "bronze", "silver", "gold", "governance")
+# function -> layer -> privileges on the layer's (future) tables; views get READ
+ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ENGINEER": {layer: WRITE for layer in LAYERS},
+    "ANALYST": {"gold": READ},
+    "AUDITOR": {"audit": READ, "quality": READ, "vault": READ, "governance": READ},
+}
+
+# Client regions for row access: every domicile belongs to exactly one.
+REGIONS: dict[str, tuple[str, ...]] = {
+    "AMERICAS": ("US", "CA"),
+    "EMEA": ("GB", "DE", "FR", "CH", "LU", "IE", "NL", "AE"),
+    "APAC": ("JP", "SG", "HK", "AU"),
+}
+REGION_ROLES = tuple(f"ANALYST_{region}" for region in REGIONS)
+# role -> the role it is granted to (rolls up to)
+PARENT: dict[str, str] = {
+    "ADMIN": "SYSADMIN",
+    "ENGINEER": "ADMIN",
+    "ANALYST": "ENGINEER",
+    "AUDITOR": "ADMIN",
+    **{role: "ADMIN" for role in REGION_ROLES},
+}
+# region analysts inherit the analyst's grants
+INHERITS: dict[str, tuple[str, ...]] = {role: ("ANALYST",) for role in REGION_ROLES}
+
+# --------------------------------------------------------------------------- masking
+
+Treatment = Literal["clear", "hash", "partial", "full"]
+# Checked in this order; a role in the session that inherits another (ADMIN inherits all)
+# matches the first listed, so the most privileged comes first. Unlisted roles: full.
+MASKING: tuple[tuple[str, dict[str, Treatment]], ...] = (
+    ("ADMIN", dict.fromkeys(S.PII_CLASSES, "clear")),
+    ("ENGINEER", dict.fromkeys(S.PII_CLASSES, "clear")),
+    ("AUDITOR", dict.fromkeys(S.PII_CLASSES, "hash")),
+    (
+        "ANALYST",
+        {
+            "name": "partial",
+            "email": "partial",
+            "phone": "partial",
+            "address": "full",
+            "date_of_birth": "partial",
+            "tax_id": "full",
+            "account_number": "partial",
+        },
+    ),
+)
+MASK = "*****"
+
+# --------------------------------------------------------------------------- row access
+
+# Roles that read every client's rows; others read the regions ENTITLEMENTS grants them.
+ALL_ROWS = ("ADMIN", "ENGINEER", "AUDITOR")
+ENTITLEMENTS: tuple[tuple[str, str], ...] = tuple((f"ANALYST_{region}", region) for region in REGIONS)
+
+# --------------------------------------------------------------------------- retention
+
+# Time travel per layer, in days (more than 1 needs Enterprise edition). The vault is the
+# system of record; landing and bronze are rebuilt from it or from the files.
+TIME_TRAVEL_DAYS: dict[str, int] = {
+    "landing": 1,
+    "vault": 30,
+    "quality": 30,
+    "audit": 90,
+    "bronze": 1,
+    "silver": 7,
+    "gold": 30,
+    "governance": 90,
+}
+# Landing files expire from S3 this long after they land (the vault keeps the data).
+LANDING_FILE_DAYS = 30
+# Exceptions (failing rows) are purged from QUALITY.RULE_EXCEPTIONS after this long.
+EXCEPTION_DAYS = 90
+
+# --------------------------------------------------------------------------- monitoring
+
+DATA_METRIC_SCHEDULE = "USING CRON 30 3 * * * UTC"  # after the 02:00 pipeline run
+ALERT_SCHEDULE = "USING CRON */15 * * * * UTC"
+
+
+def _check() -> None:
+    """The spec is consistent with the entity spec (fails at import, naming what is wrong)."""
+    placed = [c for countries in REGIONS.values() for c in countries]
+    missing = sorted(set(S.DOMICILES) - set(placed))
+    twice = sorted({c for c in placed if placed.count(c) > 1})
+    assert not missing and not twice, f"REGIONS: domiciles without a region {missing}, in two regions {twice}"
+    for role, treatments in MASKING:
+        assert set(treatments) == set(S.PII_CLASSES), f"MASKING[{role}] must treat every PII class"
+    assert set(TIME_TRAVEL_DAYS) == set(LAYERS), "TIME_TRAVEL_DAYS needs every layer"
+
+
+_check()
