@@ -65,12 +65,13 @@ down: env  ## stop the local servers
 status: env  ## target, servers and last runs
 	$(BIN)/lake status
 
-ddl: env  ## regenerate the spec-derived DDL (sql/035, 040, 045, 050, 060)
+ddl: env  ## regenerate the spec-derived DDL (sql/035 to 080) and dbt's governance spec
 	$(BIN)/python -m procedures.ingest > sql/035_landing_tables.sql
 	$(BIN)/python -m procedures.vault > sql/040_vault.sql
 	$(BIN)/python -m procedures.staging > sql/045_staging.sql
 	$(BIN)/python -m procedures.vault views > sql/050_vault_views.sql
 	$(BIN)/python -m procedures.quality > sql/060_quality.sql
+	$(BIN)/python -m lake.governance
 
 lock: env  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev --extra infra pyproject.toml -o requirements.lock

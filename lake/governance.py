@@ -122,12 +122,12 @@ def dbt_models(models_dir: Path = DBT_MODELS) -> list[Model]:
                 declared = ((column.get("meta") or {}) | (column.get("config", {}).get("meta") or {})).get("pii")
                 if declared is not None and declared not in S.PII_CLASSES:
                     raise GovernanceSpecError(
-                        f"{path.relative_to(ROOT)}: {model['name']}.{name}: meta.pii {declared!r} is not one of "
+                        f"{_shown(path)}: {model['name']}.{name}: meta.pii {declared!r} is not one of "
                         f"{', '.join(S.PII_CLASSES)}"
                     )
                 if name in named and declared is None:
                     raise GovernanceSpecError(
-                        f"{path.relative_to(ROOT)}: {model['name']}.{name} carries PII ({named[name]}) "
+                        f"{_shown(path)}: {model['name']}.{name} carries PII ({named[name]}) "
                         f"but declares no meta.pii"
                     )
                 if declared:
@@ -136,10 +136,14 @@ def dbt_models(models_dir: Path = DBT_MODELS) -> list[Model]:
             row_access = meta.get("row_access")
             if row_access is not None and row_access not in columns:
                 raise GovernanceSpecError(
-                    f"{path.relative_to(ROOT)}: {model['name']}: meta.row_access names {row_access!r}, not a column"
+                    f"{_shown(path)}: {model['name']}: meta.row_access names {row_access!r}, not a column"
                 )
             models.append(Model(model["name"], path.parent.name, path, tuple(columns), pii, row_access))
     return models
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 # --------------------------------------------------------------------------- masking
@@ -516,7 +520,7 @@ def main() -> int:
     for path, text in generated().items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {_shown(path)}")
     return 0
 
 

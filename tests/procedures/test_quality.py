@@ -5,11 +5,13 @@ defect the generator injected caught)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Any
 
 import pytest
+from sqlglot import exp
 
-from lake import pipeline, snowsql
+from lake import pipeline, snowsql, sqlfiles
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.sqlfiles import SQL_DIR
@@ -224,6 +226,31 @@ def test_an_error_rule_failure_fails_the_run_and_names_the_failing_key(built: di
         f"SELECT status, error FROM AUDIT.PROCEDURE_RUNS WHERE run_id = '{run_id}'",
     )[0]
     assert status == "FAILED" and "QualityGateError" in error
+    # and the alert on failed error rules fires for the check after it, not for a check before
+    checked_at = _rows(session, f"SELECT MAX(CHECKED_AT) FROM QUALITY.RULE_RESULTS WHERE RUN_ID = '{run_id}'")[0][0]
+    assert _error_alert_fires(session, since=checked_at - datetime.timedelta(minutes=15), until=checked_at)
+    assert not _error_alert_fires(session, since=checked_at, until=checked_at + datetime.timedelta(minutes=15))
+
+
+def _error_alert_fires(session: Any, since: datetime.datetime, until: datetime.datetime) -> bool:
+    """sql/080's ERROR_RULE_FAILED condition, run locally for a schedule window."""
+    path = SQL_DIR / "080_alerts.sql"
+    text = sqlfiles.render(path.read_text(), sqlfiles.variables(Settings()), path.name)
+    alert = next(p for p in map(snowsql.parse, sqlfiles.split(text)) if isinstance(p, snowsql.CreateAlert))
+    assert alert.this.name == "ERROR_RULE_FAILED"
+    at = {
+        "LAST_SUCCESSFUL_SCHEDULED_TIME": since,
+        "SCHEDULED_TIME": until,
+    }
+
+    def window(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous) and node.expression.name in at:
+            stamp = at[node.expression.name].isoformat(sep=" ")
+            return exp.cast(exp.Literal.string(stamp), exp.DataType.build("TIMESTAMP_NTZ"))
+        return node
+
+    condition = alert.args["condition"].transform(window)
+    return bool(_rows(session, exp.select(condition.as_("fires")).sql(dialect="snowflake"))[0][0])
 
 
 @pytest.mark.integration
