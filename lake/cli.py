@@ -39,7 +39,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     from lake.config import ConfigError
     from lake.dbt import DbtError
+    from lake.governance import GovernanceSpecError
     from lake.infra import InfraError
+    from lake.lineage import LineageError
     from lake.local.stack import StackError
     from lake.sqlfiles import SqlFileError
     from procedures.audit import ArgumentError
@@ -52,6 +54,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
         ConfigError,
         DbtError,
         InfraError,
+        GovernanceSpecError,
+        LineageError,
         StackError,
         SqlFileError,
         ArgumentError,
@@ -556,6 +560,29 @@ def tasks(
         settings = _settings()
         for statement in snowflake_sql(settings.names.database, settings.names.schemas, warehouse):
             sys.stdout.write(statement + ";\n")
+
+
+@app.command()
+def lineage(
+    out: Annotated[Path, typer.Option(help="Folder for lineage.json and lineage.svg.")] = Path("docs"),
+) -> None:
+    """Write lineage from the landing zone to gold: JSON and an SVG picture (needs a dbt manifest)."""
+    from lake import dbt as dbt_runner
+    from lake import lineage as lineage_graph
+
+    with _errors():
+        settings = _settings()
+        manifest = dbt_runner.state_dir(settings) / "target" / "manifest.json"
+        graph = lineage_graph.build(settings.landing_url, settings.names.schemas, manifest)
+        lineage_graph.write(graph, out / "lineage.json", out / "lineage.svg")
+        gold = [n for n, node in graph.nodes.items() if node["layer"] == "gold"]
+        missing = lineage_graph.gaps(graph, gold)
+        console.print(
+            f"{len(graph.nodes)} nodes, {len(graph.edges)} edges; {len(gold) - len(missing)} of {len(gold)} "
+            f"gold marts trace back to the landing zone -> {out / 'lineage.json'}, {out / 'lineage.svg'}"
+        )
+        if missing:
+            raise typer.Exit(1)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

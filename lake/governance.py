@@ -127,8 +127,7 @@ def dbt_models(models_dir: Path = DBT_MODELS) -> list[Model]:
                     )
                 if name in named and declared is None:
                     raise GovernanceSpecError(
-                        f"{_shown(path)}: {model['name']}.{name} carries PII ({named[name]}) "
-                        f"but declares no meta.pii"
+                        f"{_shown(path)}: {model['name']}.{name} carries PII ({named[name]}) but declares no meta.pii"
                     )
                 if declared:
                     pii[name] = declared
