@@ -154,8 +154,8 @@ def svg(graph: Graph) -> str:
             f"{escape(layer.replace('_', ' '))}</text>"
         )
     for source, target, via in sorted(graph.edges):
-        (x1, y1), (x2, y2) = place[source], place[target]
-        x1, y1, y2 = x1 + BOX_WIDTH, y1 + BOX_HEIGHT / 2, y2 + BOX_HEIGHT / 2
+        (left, top), (right, bottom) = place[source], place[target]
+        x1, y1, x2, y2 = left + BOX_WIDTH, top + BOX_HEIGHT / 2, right, bottom + BOX_HEIGHT / 2
         bend = (x2 - x1) / 2
         out.append(
             f'<path class="edge" d="M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}" '

@@ -173,11 +173,11 @@ class SnowflakeAccount(Construct):
                 parent_role_name=roles[parent].name if parent in roles else parent,
             )
         for function, inherited in INHERITS.items():
-            for each in inherited:
+            for base in inherited:
                 GrantAccountRole(
                     self,
-                    f"grant_{each.lower()}_to_{function.lower()}",
-                    role_name=roles[each].name,
+                    f"grant_{base.lower()}_to_{function.lower()}",
+                    role_name=roles[base].name,
                     parent_role_name=roles[function].name,
                 )
         database = self.database.name

@@ -88,13 +88,13 @@ def test_statement_parses_to_its_node(statement: str, node: type) -> None:
 
 
 def test_bodies_and_conditions_are_parsed_expressions() -> None:
-    policy = snowsql.parse(PARSED[1].values[0])
+    policy = snowsql.parse(str(PARSED[1].values[0]))
     assert isinstance(policy.args["body"], exp.Or)
     assert policy.args["body"].find(exp.Select) is not None
-    alert = snowsql.parse(PARSED[9].values[0])
+    alert = snowsql.parse(str(PARSED[9].values[0]))
     assert alert.args["condition"].find(exp.Table).name == "RULE_RESULTS"
     assert isinstance(alert.args["action"], snowsql.Call)
-    dmf = snowsql.parse(PARSED[8].values[0])
+    dmf = snowsql.parse(str(PARSED[8].values[0]))
     assert isinstance(dmf.args["body"], exp.Select)
 
 
