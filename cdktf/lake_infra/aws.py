@@ -39,6 +39,7 @@ from constructs import Construct
 from lake_infra import crawlers
 from lake_infra.outputs import output
 from lake_infra.settings import Environment
+from procedures.governance import LANDING_FILE_DAYS
 
 # the role Snowflake assumes to read the landing zone, by name, so its ARN can be written
 # as a string before the role exists (see LandingZone.role_arn)
@@ -110,10 +111,12 @@ class LandingZone(Construct):
             "landing_lifecycle",
             bucket=self.landing.id,
             rule=[
+                # landed files expire once the vault holds their rows (procedures/governance.py)
                 _lifecycle_rule(
-                    "noncurrent-versions-and-incomplete-uploads",
+                    "landed-files-noncurrent-versions-and-incomplete-uploads",
                     noncurrent_days=aws.noncurrent_version_days,
                     abort_days=aws.abort_incomplete_upload_days,
+                    expire_days=LANDING_FILE_DAYS,
                 )
             ],
         )

@@ -81,6 +81,8 @@ def test_buckets_are_encrypted_versioned_private_tls_only_and_expire_old_version
         assert rule["status"] == "Enabled"
         assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] >= 1
         assert rule["abort_incomplete_multipart_upload"][0]["days_after_initiation"] >= 1
+        # landed files expire after the governance spec's age; access logs after their own
+        assert rule["expiration"][0]["days"] == G.LANDING_FILE_DAYS or bucket == logs_key
     logging = for_bucket(stack, "aws_s3_bucket_logging", landing_key)
     assert logging["target_bucket"] == ref("aws_s3_bucket", logs_key, "id")
 
