@@ -97,6 +97,7 @@ def results(settings: Settings) -> dict[str, Any]:
     problems = []
     for result in data["results"]:
         kind = result["unique_id"].split(".", 1)[0]
+        kind = "hook" if kind == "operation" else kind  # on-run-end: the governance hook
         status = str(result["status"])
         counts.setdefault(kind, {})
         counts[kind][status] = counts[kind].get(status, 0) + 1
