@@ -85,6 +85,39 @@ def _asset_query(table: str, rules: list[Q.Rule], schemas: Mapping[str, str], ba
     return f"SELECT t.*{derived} FROM {Q.table_ref(layer, table, schemas)} AS t{Q.scope(layer, batch_id)}"
 
 
+def view_name(layer: str, table: str) -> str:
+    return quote(f"gx_{layer}_{table}")
+
+
+def _create_views(
+    settings: Settings,
+    endpoints: Endpoints | None,
+    by_table: Mapping[tuple[str, str], list[Q.Rule]],
+    schemas: Mapping[str, str],
+    batch_id: str,
+) -> dict[tuple[str, str], str]:
+    """One view per table in the quality schema: the table (or its landing batch) with the
+    normalised columns the native expectations read.
+
+    GX gets a table asset over the view rather than a query asset: for a query asset it
+    reads the column names by running the query as is, which fetches every row (on
+    Snowflake the connector streams lazily; the local server ships the whole result)."""
+    from lake.session import connect
+
+    views = {}
+    conn = connect(settings, endpoints)
+    try:
+        cur = conn.cursor()
+        for (layer, table), rules in by_table.items():
+            view = view_name(layer, table)
+            query = _asset_query(table, rules, schemas, batch_id)
+            cur.execute(f"CREATE OR REPLACE VIEW {settings.names.quality}.{view} AS {query}")
+            views[(layer, table)] = view
+    finally:
+        conn.close()
+    return views
+
+
 def _unexpected_rows_query(rule: Q.Rule, schemas: Mapping[str, str]) -> str:
     """The failing rows of a rule GX has no native expectation for, from its batch
     (``{batch}``: the table's asset, already limited to the landing batch)."""
@@ -199,10 +232,13 @@ def run(
     by_table: dict[tuple[str, str], list[Q.Rule]] = {}
     for rule in rules:
         by_table.setdefault((rule.layer, rule.table), []).append(rule)
+    views = _create_views(settings, endpoints, by_table, schemas, batch_id)
     definitions = []
     for (lay, table), table_rules in by_table.items():
         name = f"{lay}_{table}"
-        asset = source.add_query_asset(name=name, query=_asset_query(table, table_rules, schemas, batch_id))
+        asset = source.add_table_asset(
+            name=name, table_name=views[(lay, table)].lower(), schema_name=names.quality.lower()
+        )
         batch = asset.add_batch_definition_whole_table("whole")
         suite = context.suites.add(gx.ExpectationSuite(name=name))
         for rule in table_rules:
