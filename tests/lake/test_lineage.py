@@ -48,7 +48,8 @@ def test_every_gold_mart_traces_back_to_the_files_it_is_built_from(settings: Set
 
 @pytest.mark.integration
 def test_lake_lineage_writes_json_and_a_picture(settings: Settings, built: dict[str, Any], tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["lineage", "--out", str(tmp_path)])
+    env = {"LAKE_STATE_DIR": str(settings.local.state_dir), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["lineage", "--out", str(tmp_path)], env=env)
     assert result.exit_code == 0, result.output
     assert "4 of 4 gold marts trace back to the landing zone" in result.output
     data = json.loads((tmp_path / "lineage.json").read_text())
