@@ -400,7 +400,7 @@ def data_metrics_sql(rules: Iterable[Q.Rule]) -> str:
         "-- per rule. dbt attaches them with an expectation per rule (dbt/macros/governance/); not",
         f"-- expressible as a DMF, VALIDATE_DATA only: {', '.join(VALIDATE_ONLY)}.\n",
     ]
-    parts += [custom_dmf(r) for r in monitored if metric(r) and not metric(r).function.startswith("SNOWFLAKE.")]  # type: ignore[union-attr]
+    parts += [custom_dmf(r) for r in monitored if r.type not in SYSTEM_DMFS]
     parts.append("-- Measure the vault daily after the pipeline run (dbt sets the same on the marts).")
     tables = sorted({r.table for r in monitored if r.layer == "vault"})
     parts += [

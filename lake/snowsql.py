@@ -53,16 +53,9 @@ class CreatePolicy(Statement):
 
 
 class CreateDataMetricFunction(Statement):
-    arg_types: ClassVar[dict[str, bool]] = {
-        "this": True,
-        "kind": False,
-        "replace": False,
-        "exists": False,
-        "params": True,
-        "returns": True,
-        "body": True,
-        "properties": False,
-    }
+    """A policy's shape (name, parameters, returns, body), with no kind."""
+
+    arg_types: ClassVar[dict[str, bool]] = {**CreatePolicy.arg_types, "kind": False}
 
 
 class CreateAlert(Statement):
