@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help env run test lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
+.PHONY: help env run test deploy ui lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -28,7 +28,7 @@ env: $(STAMP)  ## create .venv with the pinned dependencies
 run: env  ## the whole pipeline on the local target, with a summary
 	$(BIN)/lake run $(RUN_ARGS)
 
-test: env checkov-env lint typecheck pytest  ## ruff, mypy and pytest (unit, integration, infrastructure)
+test: env checkov-env snow-env lint typecheck pytest  ## ruff, mypy and pytest (unit, integration, infrastructure)
 
 lint: env  ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -92,6 +92,14 @@ $(SNOW_VENV)/.installed: requirements-snow.txt
 	$(call tool_env,$(SNOW_VENV),requirements-snow.txt)
 
 snow-env: $(SNOW_VENV)/.installed  ## snowflake-cli in its own environment (.venv-snow)
+
+# the Native App on the Snowflake connection named by SNOWFLAKE_CONNECTION (see README, "Deploy")
+deploy: env snow-env  ## zip the procedures, then `snow app run` (application package + app)
+	$(BIN)/python -m lake.app
+	$(SNOW_VENV)/bin/snow app run $(if $(SNOWFLAKE_CONNECTION),--connection $(SNOWFLAKE_CONNECTION))
+
+ui: env  ## the dashboard on http://127.0.0.1:8501 against the current target
+	$(BIN)/lake ui
 
 # checkov pins an older boto3 than the project's, so it gets its own environment too
 CHECKOV_VENV := .venv-checkov

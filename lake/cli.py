@@ -585,6 +585,27 @@ def lineage(
             raise typer.Exit(1)
 
 
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 to serve the dashboard on.")] = 8501,
+) -> None:
+    """Serve the Streamlit dashboard (the Native App's) on 127.0.0.1 against the target."""
+    import os
+    import subprocess
+
+    from lake import ui as dashboard
+    from lake.local.stack import LocalStack
+
+    with _errors():
+        settings = _settings()
+        if settings.target == "local" and LocalStack(settings.local).running() is None:
+            err_console.print("[bold red]error:[/] the local servers are not running: start them with `lake up`")
+            raise typer.Exit(1)
+        console.print(f"dashboard on http://127.0.0.1:{port} (Ctrl-C stops it)")
+        env = {**os.environ, **dashboard.environment(settings)}
+        raise typer.Exit(subprocess.call(dashboard.command(port), env=env))
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dbt(ctx: typer.Context) -> None:
     """Run dbt on dbt/ against the current target, e.g. `lake dbt build` or `lake dbt docs generate`."""

@@ -93,6 +93,20 @@ class CreateRole(Statement):
         "replace": False,
         "exists": False,
         "properties": False,
+        "alter": False,
+    }
+
+
+class CreateStreamlit(Statement):
+    """CREATE STREAMLIT name FROM 'stage path' MAIN_FILE = '...' (a Native App's dashboard)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {
+        "this": True,
+        "kind": False,
+        "replace": False,
+        "exists": False,
+        "source": True,
+        "properties": False,
     }
 
 
@@ -185,6 +199,8 @@ class LakeParser(SnowflakeParser):
     def _parse_create(self) -> exp.Expr:  # type: ignore[override]  # also returns this module's nodes
         index = self._index
         replace = self._match_pair(TokenType.OR, TokenType.REPLACE)
+        if not replace and self._match_text_seq("OR", "ALTER", "VERSIONED", "SCHEMA"):
+            return self._finish(self._parse_role("VERSIONED SCHEMA", replace, alter=True))
         for words, method in (
             (("MASKING", "POLICY"), lambda: self._parse_policy("MASKING POLICY", replace)),
             (("ROW", "ACCESS", "POLICY"), lambda: self._parse_policy("ROW ACCESS POLICY", replace)),
@@ -195,6 +211,8 @@ class LakeParser(SnowflakeParser):
             (("DATABASE", "ROLE"), lambda: self._parse_role("DATABASE ROLE", replace)),
             (("ROLE",), lambda: self._parse_role("ROLE", replace)),
             (("NOTIFICATION", "INTEGRATION"), lambda: self._parse_role("NOTIFICATION INTEGRATION", replace)),
+            (("VERSIONED", "SCHEMA"), lambda: self._parse_role("VERSIONED SCHEMA", replace)),
+            (("STREAMLIT",), lambda: self._parse_streamlit(replace)),
         ):
             if self._match_text_seq(*words):
                 return self._finish(method())
@@ -406,13 +424,30 @@ class LakeParser(SnowflakeParser):
             )
         )
 
-    def _parse_role(self, kind: str, replace: bool) -> exp.Expr:
+    def _parse_role(self, kind: str, replace: bool, alter: bool = False) -> exp.Expr:
         """A named object with only properties: https://docs.snowflake.com/en/sql-reference/sql/create-role,
-        https://docs.snowflake.com/en/sql-reference/sql/create-notification-integration-email"""
+        https://docs.snowflake.com/en/sql-reference/sql/create-notification-integration-email, and a
+        Native App's versioned schema (``CREATE OR ALTER VERSIONED SCHEMA``,
+        https://docs.snowflake.com/en/developer-guide/native-apps/versioned-schema)"""
         exists = self._parse_exists(not_=True)
         name = self._parse_name(kind.lower())
         properties = self._parse_assignments()
-        return self.expression(CreateRole(this=name, kind=kind, replace=replace, exists=exists, properties=properties))
+        role = CreateRole(this=name, kind=kind, replace=replace, exists=exists, properties=properties, alter=alter)
+        return self.expression(role)
+
+    def _parse_streamlit(self, replace: bool) -> exp.Expr:
+        """https://docs.snowflake.com/en/sql-reference/sql/create-streamlit"""
+        exists = self._parse_exists(not_=True)
+        name = self._parse_name("streamlit")
+        self._expect("FROM")
+        source = self._parse_string()
+        if source is None:
+            self.raise_error("Expected FROM '<stage path>'")
+        properties = self._parse_assignments()
+        if not any(p.name.upper() == "MAIN_FILE" for p in properties):
+            self.raise_error("Expected MAIN_FILE = '<file>'")
+        statement = CreateStreamlit(this=name, replace=replace, exists=exists, source=source, properties=properties)
+        return self.expression(statement)
 
     # -- ALTER ----------------------------------------------------------------------
 

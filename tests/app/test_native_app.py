@@ -1,0 +1,129 @@
+"""The Native App: `snow app bundle` (snowflake-cli, offline) builds the bundle, which
+holds every file the manifest and setup script name; the setup script parses as
+Snowflake SQL; its state tables match the DDL the lake ships in sql/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlglot import exp
+
+from lake import app, snowsql, sqlfiles
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SNOW = ROOT / ".venv-snow" / "bin" / "snow"
+SETUP = ROOT / "native_app" / "setup_script.sql"
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    assert SNOW.exists(), "snowflake-cli is not installed: `make snow-env` (make test does it)"
+    project = tmp_path_factory.mktemp("app-project")
+    for name in ("snowflake.yml", "native_app", "procedures", "sql"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, project / name)
+    app.zip_procedures(project / "build" / "procedures.zip")
+    result = subprocess.run(
+        [str(SNOW), "app", "bundle"], cwd=project, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    deploy = project / "output" / "deploy"
+    assert deploy.is_dir(), result.stdout
+    return deploy
+
+
+def statements() -> list[exp.Expr]:
+    return [snowsql.parse(s, str(SETUP)) for s in sqlfiles.split(SETUP.read_text())]
+
+
+def test_the_bundle_holds_what_the_manifest_and_setup_script_reference(bundle: Path) -> None:
+    manifest = yaml.safe_load((bundle / "manifest.yml").read_text())
+    assert manifest["manifest_version"] == 2
+    artifacts = manifest["artifacts"]
+    for key in ("setup_script", "readme"):
+        assert (bundle / artifacts[key]).is_file(), f"manifest {key} {artifacts[key]!r} is not in the bundle"
+    # every '/path' the setup script reads (IMPORTS, Streamlit folder and main file)
+    text = (bundle / "setup_script.sql").read_text()
+    imports = re.findall(r"IMPORTS = \('([^']+)'\)", text)
+    assert imports, "the procedures import nothing"
+    for path in imports:
+        assert (bundle / path.lstrip("/")).exists(), f"setup script imports {path}, not in the bundle"
+    streamlit = re.search(r"FROM '(/[^']*)'\s+MAIN_FILE = '([^']+)'", text)
+    assert streamlit, "the setup script creates no Streamlit"
+    folder = bundle / streamlit.group(1).lstrip("/")
+    assert (folder / streamlit.group(2).lstrip("/")).is_file()
+    # the default Streamlit is the one the setup script creates
+    created = [s.this.sql() for s in statements() if isinstance(s, snowsql.CreateStreamlit)]
+    assert artifacts["default_streamlit"] in created
+    # each procedure's handler module is in the imported archive, package path kept
+    archived = set(zipfile.ZipFile(bundle / "procedures.zip").namelist())
+    for handler in re.findall(r"HANDLER = '([\w.]+)\.\w+'", text):
+        assert handler.replace(".", "/") + ".py" in archived, handler
+    assert "procedures/rules/gold.yml" in archived
+    assert not any("__pycache__" in name for name in archived)
+    # the rules the quality procedure loads travel with it
+    assert sorted(p.name for p in (bundle / "procedures" / "rules").glob("*.yml")) == [
+        "bronze.yml",
+        "gold.yml",
+        "landing.yml",
+        "silver.yml",
+        "vault.yml",
+    ]
+    # every registered callback and reference is declared
+    for reference in manifest["references"]:
+        ((name, spec),) = reference.items()
+        callback = spec["register_callback"]
+        assert callback in text, f"reference {name}: callback {callback} is not created by the setup script"
+
+
+def test_the_setup_script_parses_with_no_unparsed_command() -> None:
+    parsed = statements()
+    kinds = {type(s).__name__ for s in parsed}
+    assert {"CreateRole", "GrantRole", "Create", "CreateStreamlit"} <= kinds, kinds
+    assert not any(isinstance(s, exp.Command) for s in parsed)
+
+
+def test_the_application_roles_form_a_hierarchy_and_every_procedure_is_granted() -> None:
+    parsed = statements()
+    roles = {s.this.name for s in parsed if isinstance(s, snowsql.CreateRole) and s.args["kind"] == "APPLICATION ROLE"}
+    assert roles == {"APP_ADMIN", "APP_USER", "APP_VIEWER"}
+    procedures = {s.this.this.sql() for s in parsed if isinstance(s, exp.Create) and s.args.get("kind") == "PROCEDURE"}
+    text = SETUP.read_text()
+    for name in procedures:
+        assert re.search(rf"GRANT USAGE ON PROCEDURE {re.escape(name)}\(", text), f"{name} is granted to no role"
+
+
+def _columns(sql: str, table: str) -> list[str]:
+    for statement in (snowsql.parse(s) for s in sqlfiles.split(sql)):
+        target = statement.this if isinstance(statement, exp.Create) else None
+        if isinstance(target, exp.Schema) and target.this.name.upper() == table:
+            return [c.name.upper() for c in target.expressions if isinstance(c, exp.ColumnDef)]
+    raise AssertionError(f"{table} is not created")
+
+
+@pytest.mark.parametrize(
+    ("file", "table"),
+    [
+        ("030_audit.sql", "PROCEDURE_RUNS"),
+        ("060_quality.sql", "RULE_RESULTS"),
+        ("060_quality.sql", "RULE_EXCEPTIONS"),
+    ],
+)
+def test_the_apps_state_tables_match_the_shipped_ddl(file: str, table: str) -> None:
+    shipped = sqlfiles.render(
+        (ROOT / "sql" / file).read_text(),
+        {"database": "LAKE", "audit_schema": "AUDIT", "quality_schema": "QUALITY"},
+        file,
+    )
+    assert _columns(SETUP.read_text(), table) == _columns(shipped, table)
