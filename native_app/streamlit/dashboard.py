@@ -88,7 +88,7 @@ def vault_page() -> None:
     tables = query(
         "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES "
         f"WHERE UPPER(TABLE_SCHEMA) = '{SCHEMAS['vault']}' AND TABLE_TYPE = 'BASE TABLE' "
-        "AND (TABLE_NAME LIKE 'HUB\\_%' OR TABLE_NAME LIKE 'LINK\\_%' OR TABLE_NAME LIKE 'SAT\\_%') "
+        "AND REGEXP_LIKE(TABLE_NAME, '(HUB|LINK|SAT)_[A-Z_]+') "
         "ORDER BY TABLE_NAME"
     )["table_name"].tolist()
     if not tables:
