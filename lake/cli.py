@@ -550,6 +550,19 @@ def _print_quality(summaries: list[dict[str, Any]], settings: Any, verbose: bool
 
 
 @app.command()
+def setup() -> None:
+    """Create or update the database objects from sql/ on the target (idempotent; deployments run it)."""
+    from lake import pipeline
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            step = pipeline.setup(settings, endpoints)
+        d = step.detail
+        console.print(f"{d['statements']} statements from {d['files']} files in sql/ applied in {step.seconds:.1f}s")
+
+
+@app.command()
 def tasks(
     warehouse: Annotated[str, typer.Option(help="Warehouse the tasks run on.")] = "LAKE_WH",
 ) -> None:

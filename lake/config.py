@@ -147,7 +147,7 @@ ENV: dict[str, str] = {
     "SNOWFLAKE_ROLE": "snowflake.role",
     "SNOWFLAKE_WAREHOUSE": "snowflake.warehouse",
     "SNOWFLAKE_AUTHENTICATOR": "snowflake.authenticator",
-    "SNOWFLAKE_PRIVATE_KEY_FILE": "snowflake.private_key_file",
+    "SNOWFLAKE_PRIVATE_KEY_FILE": "snowflake.private_key_file",  # pragma: allowlist secret
     "LAKE_LANDING_URL": "snowflake.landing_url",
     "LAKE_STORAGE_INTEGRATION": "snowflake.storage_integration",
     "LAKE_AWS_ROLE_ARN": "snowflake.aws_role_arn",

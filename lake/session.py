@@ -22,7 +22,7 @@ def connection_kwargs(settings: Settings, endpoints: Endpoints | None = None) ->
         return {
             # fakesnow accepts any user and password; these are not credentials
             "user": "fake",
-            "password": "snow",
+            "password": "snow",  # pragma: allowlist secret
             "account": "fakesnow",
             "host": endpoints.snowflake_host,
             "port": endpoints.snowflake_port,
