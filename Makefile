@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help env run test deploy ui lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
+.PHONY: help env run test deploy ui browser lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -28,7 +28,7 @@ env: $(STAMP)  ## create .venv with the pinned dependencies
 run: env  ## the whole pipeline on the local target, with a summary
 	$(BIN)/lake run $(RUN_ARGS)
 
-test: env checkov-env snow-env lint typecheck pytest  ## ruff, mypy and pytest (unit, integration, infrastructure)
+test: env checkov-env snow-env browser lint typecheck pytest  ## ruff, mypy and pytest (unit, integration, infrastructure)
 
 lint: env  ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -97,6 +97,12 @@ snow-env: $(SNOW_VENV)/.installed  ## snowflake-cli in its own environment (.ven
 deploy: env snow-env  ## zip the procedures, then `snow app run` (application package + app)
 	$(BIN)/python -m lake.app
 	$(SNOW_VENV)/bin/snow app run $(if $(SNOWFLAKE_CONNECTION),--connection $(SNOWFLAKE_CONNECTION))
+
+# Debian's chromium, for the test that opens the dashboard in a real browser
+browser:  ## install Debian's chromium if it is missing (apt-get; sudo when not root)
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 ui: env  ## the dashboard on http://127.0.0.1:8501 against the current target
 	$(BIN)/lake ui

@@ -601,6 +601,10 @@ def lineage(
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 to serve the dashboard on.")] = 8501,
+    screenshot: Annotated[
+        Path | None,
+        typer.Option(help="Instead of serving: open the dashboard in headless Chromium and save a PNG here."),
+    ] = None,
 ) -> None:
     """Serve the Streamlit dashboard (the Native App's) on 127.0.0.1 against the target."""
     import os
@@ -614,6 +618,15 @@ def ui(
         if settings.target == "local" and LocalStack(settings.local).running() is None:
             err_console.print("[bold red]error:[/] the local servers are not running: start them with `lake up`")
             raise typer.Exit(1)
+        if screenshot is not None:
+            try:
+                with dashboard.served(settings, port) as url:
+                    dashboard.capture(url, screenshot, ready="Procedure calls")
+            except dashboard.BrowserError as err:
+                err_console.print(f"[bold red]error:[/] {err}")
+                raise typer.Exit(1) from None
+            console.print(f"screenshot of the dashboard -> {screenshot}")
+            return
         console.print(f"dashboard on http://127.0.0.1:{port} (Ctrl-C stops it)")
         env = {**os.environ, **dashboard.environment(settings)}
         raise typer.Exit(subprocess.call(dashboard.command(port), env=env))

@@ -3,7 +3,11 @@ in-process, against the local warehouse the test session loaded)."""
 
 from __future__ import annotations
 
+import re
+import socket
+import struct
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,3 +71,25 @@ def test_the_pages_show_the_runs_data(dashboard: AppTest, validated: dict[str, A
     assert [len(frame.value) > 0 for frame in app.dataframe] == [True, True, True]
     app = _open(dashboard, "Governance")
     assert int(_metric(app, "PII columns tagged and masked")) >= 7
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_real_browser_shows_the_dashboard_with_data(
+    settings: Settings, validated: dict[str, Any], tmp_path: Path
+) -> None:
+    """Debian's chromium (make browser installs it) opens `lake ui` on loopback."""
+    shot = tmp_path / "dashboard.png"
+    with ui.served(settings, _free_port()) as url:
+        text = ui.capture(url, shot, ready="Procedure calls")
+    numbers = dict(re.findall(r"(Graph runs|Procedure calls)\n+(\d+)", text))
+    assert int(numbers["Procedure calls"]) >= 4, text[:1000]
+    assert "error" not in text.lower(), text[:1000]
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (1400, 1000)
