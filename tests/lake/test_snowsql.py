@@ -77,6 +77,12 @@ PARSED = [
     ),
     pytest.param("CALL CORE.VALIDATE_DATA('landing', NULL)", snowsql.Call, id="call"),
     pytest.param("EXECUTE DBT PROJECT D.G.LAKE_DBT ARGS = 'build --select gold'", snowsql.Execute, id="execute_dbt"),
+    pytest.param("CREATE OR ALTER VERSIONED SCHEMA APP_CODE", snowsql.CreateRole, id="versioned_schema"),
+    pytest.param(
+        "CREATE OR REPLACE STREAMLIT APP_CODE.DASHBOARD FROM '/streamlit' MAIN_FILE = '/dashboard.py'",
+        snowsql.CreateStreamlit,
+        id="streamlit",
+    ),
     pytest.param("GRANT USAGE ON SCHEMA D.GOLD TO ROLE LAKE_ANALYST", exp.Grant, id="sqlglot_grant"),
     pytest.param("SELECT 1 AS one", exp.Select, id="sqlglot_select"),
 ]
@@ -112,6 +118,8 @@ REJECTED = [
     pytest.param("GRANT SELECT ON ALL TABLES IN WAREHOUSE W TO ROLE R", id="bad_container"),
     pytest.param("CREATE TASK T WAREHOUSE = W AFTER A", id="task_without_body"),
     pytest.param("CALL", id="empty_call"),
+    pytest.param("CREATE STREAMLIT S FROM '/streamlit'", id="streamlit_without_main_file"),
+    pytest.param("CREATE OR ALTER VERSIONED SCHEMA", id="versioned_schema_without_name"),
     pytest.param("CREATE OR REPLACE SOMETHING ODD", id="unknown_statement"),
 ]
 
