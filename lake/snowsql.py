@@ -296,8 +296,8 @@ class LakeParser(SnowflakeParser):
             value: exp.Expr | None
             if self._curr and self._curr.token_type == TokenType.L_PAREN:
                 value = exp.Tuple(expressions=self._parse_wrapped_csv(self._parse_primary))
-            else:
-                value = self._parse_primary() or self._parse_var(any_token=True)
+            else:  # a literal, a name, or a call such as a Native App's reference('name')
+                value = self._parse_function() or self._parse_primary() or self._parse_var(any_token=True)
             if value is None:
                 self.raise_error(f"Expected a value for {key.name}")
             pairs.append(self.expression(exp.Property(this=key, value=value)))

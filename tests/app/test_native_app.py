@@ -94,6 +94,25 @@ def test_the_setup_script_parses_with_no_unparsed_command() -> None:
     assert not any(isinstance(s, exp.Command) for s in parsed)
 
 
+def test_the_task_graph_the_app_creates_parses_and_calls_the_apps_procedures() -> None:
+    """START_PIPELINE's statements (strings in a Snowflake Scripting body) parse too."""
+    text = SETUP.read_text()
+    body = text[text.index("PROCEDURE APP_CODE.START_PIPELINE") :]
+    schedule = "'USING CRON 0 2 * * * UTC'"
+    parsed = [
+        snowsql.parse(sql.replace("''' || SCHEDULE || '''", schedule).replace("''", "'"), "START_PIPELINE")
+        for sql in re.findall(r"EXECUTE IMMEDIATE '(.*)';", body)
+    ]
+    tasks = [p for p in parsed if isinstance(p, snowsql.CreateTask)]
+    assert len(tasks) == 3
+    called = {t.args["body"].this.name for t in tasks}
+    assert called == {"APP_CODE.INGEST_LANDING", "APP_CODE.LOAD_VAULT", "APP_CODE.VALIDATE_DATA"}
+    for task in tasks:
+        warehouse = next(p for p in task.args["properties"] if p.name.upper() == "WAREHOUSE")
+        assert warehouse.args["value"].sql().lower() == "reference('consumer_warehouse')"
+    assert sum(isinstance(p, snowsql.AlterObject) for p in parsed) == 3, "every task of the graph is resumed"
+
+
 def test_the_application_roles_form_a_hierarchy_and_every_procedure_is_granted() -> None:
     parsed = statements()
     roles = {s.this.name for s in parsed if isinstance(s, snowsql.CreateRole) and s.args["kind"] == "APPLICATION ROLE"}
