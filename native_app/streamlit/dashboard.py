@@ -143,6 +143,13 @@ def quality_page() -> None:
 
 def gold_page() -> None:
     st.header("Gold KPIs")
+    try:
+        query(f"SELECT 1 FROM {_table('gold', 'gold_order_metrics')} LIMIT 1")
+    except Exception as err:  # the connector's or Snowpark's "does not exist", whatever its class
+        st.info(
+            f"The gold marts are not in schema {SCHEMAS['gold']} yet: build them with dbt (`lake dbt build`). {err}"
+        )
+        return
     st.subheader("Customer 360: highly engaged, low churn risk")
     st.dataframe(
         query(

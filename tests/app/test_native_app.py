@@ -135,6 +135,7 @@ def _columns(sql: str, table: str) -> list[str]:
     ("file", "table"),
     [
         ("030_audit.sql", "PROCEDURE_RUNS"),
+        ("030_audit.sql", "PIPELINE_RUNS"),
         ("060_quality.sql", "RULE_RESULTS"),
         ("060_quality.sql", "RULE_EXCEPTIONS"),
     ],
