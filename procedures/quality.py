@@ -446,36 +446,58 @@ def exceptions_sql(
         if layer == "landing"
         else "CAST(NULL AS VARCHAR) AS FILE_NAME, CAST(NULL AS NUMBER) AS FILE_ROW_NUMBER"
     )
+    where = scope(layer, batch_id)
     parts = []
-    for rule in rules:
-        head = (
-            f"SELECT {sql_literal(rule.name)} AS RULE_NAME, CAST({quote(key_column(rule))} AS VARCHAR) AS FAILING_KEY, "
-            f"{located}, CAST({quote(rule.column) if rule.column else 'NULL'} AS VARCHAR) AS FAILING_VALUE"
-        )
-        where = scope(layer, batch_id)
-        if rule.type == "unique":
-            # a window cannot sit in WHERE: every copy of a repeated value fails
-            value = unique_value(rule)
-            body = (
-                f"{head} FROM {source} AS t{where} "
-                f"QUALIFY {value} IS NOT NULL AND COUNT(*) OVER (PARTITION BY {value}) > 1"
-            )
-        else:
+    # the rules judged row by row share one pass: the rows that break any of them, with a
+    # flag per rule, from which each rule takes its rows (a pass per rule cost 2x)
+    shared = [r for r in rules if r.type != "unique"]
+    if shared:
+        conditions = []
+        for rule in shared:
             if rule.type == "referential":
                 assert rule.parent is not None and rule.parent.column and rule.column
                 parent = table_ref(rule.parent.layer, rule.parent.table, schemas)
-                condition = (
+                conditions.append(
                     f"t.{quote(rule.column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS p "
                     f"WHERE p.{quote(rule.parent.column)} = t.{quote(rule.column)})"
                 )
             else:
-                condition = failure_condition(rule, schemas)
-            body = f"{head} FROM {source} AS t{where}{' AND' if where else ' WHERE'} ({condition})"
-        parts.append(f"SELECT * FROM ({body} LIMIT {int(cap)})")
+                conditions.append(failure_condition(rule, schemas))
+        columns = []
+        for rule in shared:
+            for column in (key_column(rule), rule.column):
+                if column and quote(column) not in columns:
+                    columns.append(quote(column))
+        flags = ", ".join(f"COALESCE(({c}), FALSE) AS F{i}" for i, c in enumerate(conditions))
+        anyone = " OR ".join(f"({c})" for c in conditions)
+        kept = ", ".join(f"CAST(t.{c} AS VARCHAR) AS {c}" for c in columns)
+        landed = "t.FILE_NAME, t.FILE_ROW_NUMBER, " if layer == "landing" else ""
+        flagged = (
+            f"(SELECT {landed}{kept}, {flags} FROM {source} AS t{where}{' AND' if where else ' WHERE'} ({anyone}))"
+        )
+        for i, rule in enumerate(shared):
+            value = quote(rule.column) if rule.column else "CAST(NULL AS VARCHAR)"
+            parts.append(
+                f"SELECT * FROM (SELECT {sql_literal(rule.name)} AS RULE_NAME, "
+                f"{quote(key_column(rule))} AS FAILING_KEY, {located}, {value} AS FAILING_VALUE "
+                f"FROM f WHERE F{i} LIMIT {int(cap)})"
+            )
+    for rule in rules:
+        if rule.type != "unique":
+            continue
+        # a window cannot sit in WHERE: every copy of a repeated value fails
+        value = unique_value(rule)
+        parts.append(
+            f"SELECT * FROM (SELECT {sql_literal(rule.name)} AS RULE_NAME, "
+            f"CAST({quote(key_column(rule))} AS VARCHAR) AS FAILING_KEY, {located}, "
+            f"CAST({quote(rule.column or '')} AS VARCHAR) AS FAILING_VALUE FROM {source} AS t{where} "
+            f"QUALIFY {value} IS NOT NULL AND COUNT(*) OVER (PARTITION BY {value}) > 1 LIMIT {int(cap)})"
+        )
+    cte = f"WITH f AS {flagged} " if shared else ""
     return (
         f"INSERT INTO {exceptions_table} (RUN_ID, RULE_NAME, FAILING_KEY, FILE_NAME, FILE_ROW_NUMBER, "
         "FAILING_VALUE, TABLE_NAME, LAYER, CHECKED_AT) "
-        f"SELECT {sql_literal(run_id)}, u.*, {sql_literal(table)}, {sql_literal(layer)}, "
+        f"{cte}SELECT {sql_literal(run_id)}, u.*, {sql_literal(table)}, {sql_literal(layer)}, "
         f"CURRENT_TIMESTAMP()::TIMESTAMP_NTZ FROM ({' UNION ALL '.join(parts)}) AS u"
     )
 
