@@ -68,11 +68,7 @@ def served(settings: Settings, port: int, timeout: float = 60.0) -> Iterator[str
             time.sleep(0.3)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
 
 
 BROWSER_FLAGS = (
@@ -100,9 +96,7 @@ def capture(url: str, out: Path, ready: str, timeout: float = 90.0, size: tuple[
     import json
     import re
     import shutil
-    import subprocess
     import tempfile
-    import time
 
     from websockets.sync.client import connect
 
@@ -172,17 +166,21 @@ def capture(url: str, out: Path, ready: str, timeout: float = 90.0, size: tuple[
                 out.write_bytes(base64.b64decode(str(shot["data"])))
                 return text
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """Terminate a child (the dashboard server, the browser); kill it after 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def _json(url: str) -> list[dict[str, str]]:
     """GET a JSON list from the local DevTools endpoint."""
     import json
-    import urllib.request
 
     with urllib.request.urlopen(url, timeout=10) as response:  # loopback only
         return list(json.load(response))
