@@ -449,7 +449,8 @@ def exceptions_sql(
     where = scope(layer, batch_id)
     parts = []
     # the rules judged row by row share one pass: the rows that break any of them, with a
-    # flag per rule, from which each rule takes its rows (a pass per rule cost 2x)
+    # flag per rule, from which each rule takes its rows (at 10M landed rows: 8.8 s of
+    # exception inserts, against 10.8 s with a pass per rule)
     shared = [r for r in rules if r.type != "unique"]
     if shared:
         conditions = []
