@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -103,12 +105,15 @@ def capture(url: str, out: Path, ready: str, timeout: float = 90.0, size: tuple[
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         raise BrowserError("chromium is not installed (Debian: apt-get install chromium; `make browser`)")
-    with tempfile.TemporaryDirectory(prefix="lake-chromium-") as profile:
+    # chromium's helpers (zygote, renderers, crashpad) write to the profile until they
+    # exit: the browser runs in its own process group, which _stop ends as a whole
+    with tempfile.TemporaryDirectory(prefix="lake-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [binary, *BROWSER_FLAGS, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         try:
             assert process.stderr is not None
@@ -170,12 +175,21 @@ def capture(url: str, out: Path, ready: str, timeout: float = 90.0, size: tuple[
 
 
 def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
-    """Terminate a child (the dashboard server, the browser); kill it after 10 s."""
-    process.terminate()
+    """Terminate a child (the dashboard server, the browser); kill it after 10 s. A child
+    started in its own session is stopped with its whole process group."""
+    grouped = os.getpgid(process.pid) == process.pid if process.poll() is None else False
+    if grouped:
+        os.killpg(process.pid, signal.SIGTERM)
+    else:
+        process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
+    if grouped:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # helpers that outlived the browser
 
 
 def _json(url: str) -> list[dict[str, str]]:
