@@ -374,6 +374,11 @@ def scope(rule_layer: str, batch_id: str) -> str:
     return f" WHERE BATCH_ID = {sql_literal(batch_id)}" if rule_layer == "landing" and batch_id else ""
 
 
+def narrowed(where: str, condition: str) -> str:
+    """``where`` (a ``scope``: empty or `` WHERE ...``) with ``condition`` added."""
+    return f"{where} AND {condition}" if where else f" WHERE {condition}"
+
+
 def scan_sql(table: str, rules: list[Rule], schemas: Mapping[str, str], batch_id: str = "") -> str:
     """One SELECT over ``table`` counting each rule's failing rows (aliases R0, R1, ...),
     with the row count (``ROWS_CHECKED``) and each freshness column's newest value."""
@@ -396,7 +401,7 @@ def referential_sql(rule: Rule, schemas: Mapping[str, str], batch_id: str = "") 
     assert rule.parent is not None and rule.parent.column and rule.column
     child, parent = table_ref(rule.layer, rule.table, schemas), table_ref(rule.parent.layer, rule.parent.table, schemas)
     where = scope(rule.layer, batch_id)
-    where = (where + " AND" if where else " WHERE") + f" c.{quote(rule.column)} IS NOT NULL"
+    where = narrowed(where, f"c.{quote(rule.column)} IS NOT NULL")
     return (
         f"SELECT COUNT(*) AS ROWS_CHECKED, COUNT_IF(p.{quote(rule.parent.column)} IS NULL) AS FAILED "
         f"FROM {child} AS c LEFT JOIN (SELECT DISTINCT {quote(rule.parent.column)} FROM {parent}) AS p "
@@ -473,9 +478,7 @@ def exceptions_sql(
         anyone = " OR ".join(f"({c})" for c in conditions)
         kept = ", ".join(f"CAST(t.{c} AS VARCHAR) AS {c}" for c in columns)
         landed = "t.FILE_NAME, t.FILE_ROW_NUMBER, " if layer == "landing" else ""
-        flagged = (
-            f"(SELECT {landed}{kept}, {flags} FROM {source} AS t{where}{' AND' if where else ' WHERE'} ({anyone}))"
-        )
+        flagged = f"(SELECT {landed}{kept}, {flags} FROM {source} AS t{narrowed(where, f'({anyone})')})"
         for i, rule in enumerate(shared):
             value = quote(rule.column) if rule.column else "CAST(NULL AS VARCHAR)"
             parts.append(
@@ -489,12 +492,12 @@ def exceptions_sql(
         # every copy of a repeated value fails: the repeated values by a GROUP BY, then
         # their rows (at 10M landed rows 0.95 s against 1.23 s for a COUNT(*) window)
         value = unique_value(rule)
-        inner = f"{where} AND" if where else " WHERE"
         parts.append(
             f"SELECT * FROM (SELECT {sql_literal(rule.name)} AS RULE_NAME, "
             f"CAST({quote(key_column(rule))} AS VARCHAR) AS FAILING_KEY, {located}, "
-            f"CAST({quote(rule.column or '')} AS VARCHAR) AS FAILING_VALUE FROM {source} AS t{inner} "
-            f"{value} IN (SELECT {value} FROM {source}{where} GROUP BY 1 HAVING COUNT(*) > 1) LIMIT {int(cap)})"
+            f"CAST({quote(rule.column or '')} AS VARCHAR) AS FAILING_VALUE FROM {source} AS t"
+            f"{narrowed(where, f'{value} IN (SELECT {value} FROM {source}{where} GROUP BY 1 HAVING COUNT(*) > 1)')} "
+            f"LIMIT {int(cap)})"
         )
     cte = f"WITH f AS {flagged} " if shared else ""
     return (
