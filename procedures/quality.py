@@ -325,12 +325,12 @@ def failure_condition(rule: Rule, schemas: Mapping[str, str]) -> str:
     """A SQL condition true for a row that breaks a row-level rule."""
     col = quote(rule.column) if rule.column else ""
     if rule.type == "not_null":
-        return f"NULLIF({_text(rule.column or '')}, '') IS NULL"
+        return f"COALESCE({_text(rule.column or '')}, '') = ''"
     if rule.type == "pattern":
         return f"{col} IS NOT NULL AND NOT REGEXP_LIKE(CAST({col} AS VARCHAR), {sql_literal(rule.pattern or '')})"
     if rule.type == "accepted_values":
-        values = ", ".join(sql_literal(v) for v in rule.values)
-        return f"NULLIF({_text(rule.column or '')}, '') IS NOT NULL AND {_text(rule.column or '')} NOT IN ({values})"
+        values = ", ".join(sql_literal(v) for v in ("", *rule.values))
+        return f"{_text(rule.column or '')} NOT IN ({values})"
     if rule.type == "range":
         number = f"TRY_CAST({_text(rule.column or '')} AS DOUBLE)"
         bounds = []
@@ -341,7 +341,7 @@ def failure_condition(rule: Rule, schemas: Mapping[str, str]) -> str:
         return f"({' OR '.join(bounds)})"
     if rule.type == "parseable":
         text = _text(rule.column or "")
-        return f"NULLIF({text}, '') IS NOT NULL AND TRY_CAST({text} AS {str(rule.as_type).upper()}) IS NULL"
+        return f"{text} <> '' AND TRY_CAST({text} AS {str(rule.as_type).upper()}) IS NULL"
     if rule.type == "expression":
         return f"NOT COALESCE(({expand(rule.expression or '', schemas)}), FALSE)"
     if rule.type == "value_tier":

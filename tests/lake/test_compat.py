@@ -1,0 +1,99 @@
+"""The local server's speed change: fakesnow's transforms rewrite one copy in place.
+
+``compat.transform_once`` must not change what reaches DuckDB. Every statement the
+platform sends (the shipped DDL and the quality procedure's generated SQL, the longest
+we issue) is transformed both ways and the DuckDB SQL compared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import fakesnow
+import pytest
+import snowflake.connector
+from fakesnow.cursor import FakeSnowflakeCursor
+from sqlglot import parse_one
+from sqlglot.errors import ParseError
+
+from lake import sqlfiles
+from lake.config import Settings
+from lake.local import compat
+from procedures import quality as Q
+
+pytestmark = pytest.mark.unit
+
+SCHEMAS = {layer: layer.upper() for layer in Q.LAYERS}
+# a stage or file format's creation time, which fakesnow writes into its own catalog
+NOW = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d)?")
+
+
+def _statements() -> list[str]:
+    statements = []
+    for path in sqlfiles.files():
+        text = sqlfiles.render(path.read_text(), sqlfiles.variables(Settings()), path.name)
+        statements += sqlfiles.split(text)
+    rules = Q.load_rules()
+    for layer in Q.LAYERS:
+        for table in rules.tables(layer):
+            mine = [r for r in rules.layer(layer) if r.table == table]
+            scanned = [r for r in mine if r.type not in ("referential", "reconcile")]
+            if scanned:
+                statements.append(Q.scan_sql(table, scanned, SCHEMAS, "B20260105"))
+            statements += [Q.referential_sql(r, SCHEMAS, "B20260105") for r in mine if r.type == "referential"]
+            statements += [Q.reconcile_sql(r, SCHEMAS) for r in mine if r.type == "reconcile"]
+            failing = [r for r in mine if r.row_level or r.type == "referential"]
+            if failing:
+                statements.append(Q.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.X", 10))
+    return statements
+
+
+@pytest.fixture(scope="module")
+def cursor() -> Iterator[Any]:
+    compat.apply(None)  # type: ignore[arg-type]  # only the transforms are used here
+    with fakesnow.patch():
+        conn = snowflake.connector.connect(database="LAKE", schema="PUBLIC")
+        yield conn.cursor()
+        conn.close()
+
+
+def test_the_transforms_are_applied_once_to_a_copy() -> None:
+    compat.apply(None)  # type: ignore[arg-type]
+    assert hasattr(FakeSnowflakeCursor._transform, "__wrapped__")
+
+
+def test_the_duckdb_sql_is_the_same_as_fakesnows(cursor: Any) -> None:
+    original = FakeSnowflakeCursor._transform.__wrapped__  # type: ignore[attr-defined]
+    compared = 0
+    for sql in _statements():
+        try:
+            parsed = parse_one(sql, read="snowflake")
+        except ParseError:  # a statement the local engine skips (tests/lake/test_sqlfiles.py)
+            continue
+        before = parsed.sql(dialect="snowflake")
+        expected = NOW.sub("NOW", original(cursor, parse_one(sql, read="snowflake"), None).sql(dialect="duckdb"))
+        assert NOW.sub("NOW", cursor._transform(parsed, None).sql(dialect="duckdb")) == expected, sql[:200]
+        assert parsed.sql(dialect="snowflake") == before, "the statement given was changed in place"
+        compared += 1
+    assert compared > 100
+
+
+def test_a_transform_function_still_gets_copies() -> None:
+    """Inside the chain, a transform's own ``transform`` call copies as sqlglot documents."""
+    tree = parse_one("SELECT a FROM t", read="snowflake")
+    seen = []
+
+    def link(node: Any) -> Any:
+        if node is tree:
+            inner = node.transform(lambda n: n)
+            seen.append(inner is not node)
+        return node
+
+    compat._chain.active = True
+    try:
+        tree.transform(link)
+    finally:
+        compat._chain.active = False
+    assert seen == [True]
