@@ -100,7 +100,10 @@ def save_s3(client: Any, snapshot: Path) -> int:
 
 
 def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on connections whose
+    # socket says TCP, and without it every answer (headers, then body) waited for the
+    # client's delayed ACK: 48 ms for `select 1`, against about 2 ms with it
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
