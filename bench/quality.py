@@ -9,7 +9,9 @@ in one run on the local stack.
    data source against the same local server and data (no Data Docs), which issues
    one or more queries per expectation.
 4. Floor: the least the engine can do: the same counting SELECTs (one per table for its
-   row rules, one per referential or reconciliation rule), no writes at all.
+   row rules, one per referential or reconciliation rule), no writes at all. It runs
+   first, twice, the first pass untimed, so that every timed run finds the tables in
+   memory.
 
 The verdicts of ours and GX must be identical (the run fails otherwise).
 Last line: a JSON object with name, rows, seconds (ours), baseline_seconds (GX),
@@ -70,6 +72,10 @@ def main() -> None:
             print(f"{rows:,} landed rows loaded and built; validating", flush=True)
             session = pipeline.open_session(settings, endpoints)
             try:
+                # the first pass reads the tables from disk: untimed, so that the floor,
+                # ours and GX all find them in memory (timed cold, the floor read 9.85 s
+                # against 8.1 s for the same scans inside ours)
+                floor(session, schemas)
                 floor_seconds = floor(session, schemas)
                 previous = gx.previous_row_counts(settings, endpoints)
                 started = time.perf_counter()
