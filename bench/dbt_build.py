@@ -19,7 +19,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -54,9 +53,9 @@ def main() -> None:
             full = pipeline.dbt_build(settings, endpoints, ("--full-refresh",))
             next_rows = pipeline.ingest(settings, endpoints, batch_id=batches[-1]).detail["total_rows"]
             pipeline.load(settings, endpoints, batch_id=batches[-1])
-            started = time.perf_counter()
             incremental = pipeline.dbt_build(settings, endpoints)
-            incremental_seconds = time.perf_counter() - started
+            # both timed alike: the dbt process alone (the mart row counts after it are not)
+            incremental_seconds = incremental.seconds
     for step in (full, incremental):
         bad = [p for p in step.detail["problems"] if p["status"] not in ("warn",)]
         assert not bad, bad
