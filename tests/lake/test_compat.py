@@ -97,3 +97,23 @@ def test_a_transform_function_still_gets_copies() -> None:
     finally:
         compat._chain.active = False
     assert seen == [True]
+
+
+def test_the_local_servers_connections_send_without_delay() -> None:
+    """asyncio turns Nagle's algorithm off only on a socket that says it is TCP; with it
+    on, each answer's body waited about 40 ms for the client's delayed ACK."""
+    import asyncio.base_events
+    import socket
+
+    from lake.local import serve
+
+    listening = serve._free_socket()
+    listening.listen()
+    client = socket.create_connection(listening.getsockname())
+    accepted, _ = listening.accept()
+    try:
+        asyncio.base_events._set_nodelay(accepted)  # type: ignore[attr-defined]  # what asyncio does per connection
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        for sock in (accepted, client, listening):
+            sock.close()
