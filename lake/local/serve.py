@@ -7,6 +7,9 @@ One process owns the state folder (a lock file guards it):
   sees what the last run left;
 * ``s3/``: a snapshot of the moto buckets, restored at start and saved at stop;
 * ``servers.json``: the endpoints, written once both servers answer;
+* ``snowflake.port``: the fakesnow server's port, taken again at the next start when it
+  is free (dbt's profile includes the port, and a changed profile costs dbt a full
+  parse of the project on every command);
 * ``servers.log``: the servers' own log.
 
 Run as ``python -m lake.local.serve --state-dir .lake``; stop with SIGTERM.
@@ -99,13 +102,17 @@ def save_s3(client: Any, snapshot: Path) -> int:
     return len(downloads)
 
 
-def _free_socket() -> socket.socket:
+def _free_socket(preferred: int = 0) -> socket.socket:
+    """A loopback socket on ``preferred`` when that port is free, else on any free port."""
     # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on connections whose
     # socket says TCP, and without it every answer (headers, then body) waited for the
     # client's delayed ACK: 48 ms for `select 1`, against about 2 ms with it
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    try:
+        sock.bind(("127.0.0.1", preferred))
+    except OSError:  # taken since the last start
+        sock.bind(("127.0.0.1", 0))
     return sock
 
 
@@ -181,8 +188,11 @@ def serve(
     fakesnow_server: Any = importlib.import_module("fakesnow.server")
     fakesnow_server.shared_fs = instance
 
-    sock = _free_socket()
+    port_file = state_dir / "snowflake.port"
+    previous = port_file.read_text().strip() if port_file.exists() else ""
+    sock = _free_socket(int(previous) if previous.isdigit() else 0)
     sf_port = sock.getsockname()[1]
+    port_file.write_text(f"{sf_port}\n")
     server = uvicorn.Server(
         uvicorn.Config(compat.server_fixes(fakesnow_server.app), log_level="warning", lifespan="off")
     )

@@ -127,8 +127,12 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     with pipeline.target(settings) as endpoints:
         pipeline.setup(settings, endpoints)
         pipeline.generate(settings, endpoints, scale=30, days=1, seed=2)
+        assert endpoints is not None
+        first_port = endpoints.snowflake_port
     assert stack.running() is None
     with pipeline.target(settings) as endpoints:
+        # the same port again, so dbt's profile (which includes it) and its partial parse hold
+        assert endpoints is not None and endpoints.snowflake_port == first_port
         conn = connect(settings, endpoints)
         try:
             listed = [r for r in rows(conn, "LIST @LANDING.LANDING_STAGE") if "/_generator/" not in r[0]]
