@@ -40,19 +40,10 @@ from procedures import validate_data  # noqa: E402
 
 def floor(session: object, schemas: dict[str, str]) -> float:
     """The counting queries alone: what any implementation must at least run."""
-    rules = Q.load_rules()
+    statements = [sql for rules in Q.by_table(Q.load_rules().rules).values() for sql in Q.counting_sql(rules, schemas)]
     started = time.perf_counter()
-    for layer in Q.LAYERS:
-        for table in rules.tables(layer):
-            mine = [r for r in rules.layer(layer) if r.table == table]
-            scanned = [r for r in mine if r.type not in ("referential", "reconcile")]
-            if scanned:
-                session.sql(Q.scan_sql(table, scanned, schemas)).collect()  # type: ignore[attr-defined]
-            for r in mine:
-                if r.type == "referential":
-                    session.sql(Q.referential_sql(r, schemas)).collect()  # type: ignore[attr-defined]
-                elif r.type == "reconcile":
-                    session.sql(Q.reconcile_sql(r, schemas)).collect()  # type: ignore[attr-defined]
+    for sql in statements:
+        session.sql(sql).collect()  # type: ignore[attr-defined]
     return time.perf_counter() - started
 
 

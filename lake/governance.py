@@ -516,9 +516,8 @@ def app_state_tables() -> str:
     from lake import sqlfiles
 
     text = (SQL_DIR / "030_audit.sql").read_text() + "\n" + Q.ddl()
-    for placeholder in ("audit_schema", "quality_schema"):
-        schema = placeholder.split("_")[0].upper()
-        text = text.replace(f"<% database %>.<% {placeholder} %>.", f"{schema}.")
+    for placeholder, schema in (("audit_schema", "AUDIT"), ("quality_schema", "QUALITY")):
+        text = text.replace(f"{DB}.<% {placeholder} %>.", f"{schema}.")
     found = {}
     for statement in sqlfiles.split(text):
         match = re.match(r"CREATE TABLE IF NOT EXISTS \w+\.(\w+)", statement)

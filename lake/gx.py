@@ -230,9 +230,7 @@ def run(
     source = context.data_sources.add_or_update_snowflake(  # type: ignore[call-overload]
         name="lake", connection_string=_url(settings), kwargs={"connect_args": connect_args}
     )
-    by_table: dict[tuple[str, str], list[Q.Rule]] = {}
-    for rule in rules:
-        by_table.setdefault((rule.layer, rule.table), []).append(rule)
+    by_table = Q.by_table(rules)
     views = _create_views(settings, endpoints, by_table, schemas, batch_id)
     definitions = []
     for (lay, table), table_rules in by_table.items():

@@ -419,6 +419,23 @@ def reconcile_sql(rule: Rule, schemas: Mapping[str, str]) -> str:
     )
 
 
+def by_table(rules: Iterable[Rule]) -> dict[tuple[str, str], list[Rule]]:
+    """``rules`` grouped by the (layer, table) they check, in the order given."""
+    grouped: dict[tuple[str, str], list[Rule]] = {}
+    for rule in rules:
+        grouped.setdefault((rule.layer, rule.table), []).append(rule)
+    return grouped
+
+
+def counting_sql(rules: list[Rule], schemas: Mapping[str, str], batch_id: str = "") -> list[str]:
+    """The counting queries of one table's rules: one scan for the rules it judges, one
+    query per referential or reconciliation rule (no exceptions, no writes)."""
+    scanned = [r for r in rules if r.type not in ("referential", "reconcile")]
+    statements = [scan_sql(scanned[0].table, scanned, schemas, batch_id)] if scanned else []
+    statements += [referential_sql(r, schemas, batch_id) for r in rules if r.type == "referential"]
+    return statements + [reconcile_sql(r, schemas) for r in rules if r.type == "reconcile"]
+
+
 def key_column(rule: Rule) -> str:
     """The column that identifies a failing row in the exceptions table."""
     if rule.layer == "landing":

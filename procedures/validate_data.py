@@ -168,9 +168,7 @@ def run(
         Q.validate(rules, warehouse_columns(session, rules, schemas))
         previous = _previous_counts(session, quality_schema, rules)
         outcomes: list[Outcome] = []
-        by_table: dict[tuple[str, str], list[Q.Rule]] = {}
-        for rule in rules:
-            by_table.setdefault((rule.layer, rule.table), []).append(rule)
+        by_table = Q.by_table(rules)
         exceptions_table = f"{quote(quality_schema)}.{Q.EXCEPTIONS_TABLE}"
         exceptions = 0
         for (_layer, table), table_rules in by_table.items():

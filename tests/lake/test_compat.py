@@ -35,18 +35,11 @@ def _statements() -> list[str]:
     for path in sqlfiles.files():
         text = sqlfiles.render(path.read_text(), sqlfiles.variables(Settings()), path.name)
         statements += sqlfiles.split(text)
-    rules = Q.load_rules()
-    for layer in Q.LAYERS:
-        for table in rules.tables(layer):
-            mine = [r for r in rules.layer(layer) if r.table == table]
-            scanned = [r for r in mine if r.type not in ("referential", "reconcile")]
-            if scanned:
-                statements.append(Q.scan_sql(table, scanned, SCHEMAS, "B20260105"))
-            statements += [Q.referential_sql(r, SCHEMAS, "B20260105") for r in mine if r.type == "referential"]
-            statements += [Q.reconcile_sql(r, SCHEMAS) for r in mine if r.type == "reconcile"]
-            failing = [r for r in mine if r.row_level or r.type == "referential"]
-            if failing:
-                statements.append(Q.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.X", 10))
+    for mine in Q.by_table(Q.load_rules().rules).values():
+        statements += Q.counting_sql(mine, SCHEMAS, "B20260105")
+        failing = [r for r in mine if r.row_level or r.type == "referential"]
+        if failing:
+            statements.append(Q.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.X", 10))
     return statements
 
 

@@ -124,20 +124,12 @@ def _parses(sql: str) -> None:
 
 @pytest.mark.unit
 def test_every_compiled_statement_parses_as_snowflake_sql() -> None:
-    for layer in Q.LAYERS:
-        for table in RULES.tables(layer):
-            rules = [r for r in RULES.layer(layer) if r.table == table]
-            scanned = [r for r in rules if r.type not in ("referential", "reconcile")]
-            if scanned:
-                _parses(Q.scan_sql(table, scanned, SCHEMAS, "B20260105"))
-            failing = [r for r in rules if r.row_level or r.type == "referential"]
-            if failing:
-                _parses(Q.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.RULE_EXCEPTIONS", 10))
-            for r in rules:
-                if r.type == "referential":
-                    _parses(Q.referential_sql(r, SCHEMAS))
-                if r.type == "reconcile":
-                    _parses(Q.reconcile_sql(r, SCHEMAS))
+    for rules in Q.by_table(RULES.rules).values():
+        for sql in Q.counting_sql(rules, SCHEMAS, "B20260105"):
+            _parses(sql)
+        failing = [r for r in rules if r.row_level or r.type == "referential"]
+        if failing:
+            _parses(Q.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.RULE_EXCEPTIONS", 10))
 
 
 @pytest.mark.unit
