@@ -171,15 +171,16 @@ def capture(url: str, out: Path, ready: str, timeout: float = 90.0, size: tuple[
                 out.write_bytes(base64.b64decode(str(shot["data"])))
                 return text
         finally:
-            _stop(process)
+            _stop(process, group=True)
 
 
-def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
-    """Terminate a child (the dashboard server, the browser); kill it after 10 s. A child
-    started in its own session is stopped with its whole process group."""
-    grouped = os.getpgid(process.pid) == process.pid if process.poll() is None else False
-    if grouped:
-        os.killpg(process.pid, signal.SIGTERM)
+def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes], group: bool = False) -> None:
+    """Terminate a child (the dashboard server, the browser); kill it after 10 s. With
+    ``group`` (a child started in its own session) its whole process group goes too,
+    including helpers still running after the child itself has exited."""
+    if group:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
     else:
         process.terminate()
     try:
@@ -187,7 +188,7 @@ def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    if grouped:
+    if group:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # helpers that outlived the browser
 
