@@ -88,6 +88,35 @@ def run(settings: Settings, endpoints: Endpoints | None, args: Sequence[str]) ->
     return time.perf_counter() - started
 
 
+def failed_tests_file(settings: Settings) -> Path:
+    """Where a build whose data tests failed leaves their names (see ``test_scope``)."""
+    return state_dir(settings) / "failed_tests.txt"
+
+
+def test_scope(settings: Settings) -> list[str]:
+    """dbt arguments for a scheduled build's data tests. They read the latest rows of each
+    incremental model (dbt/macros/test_scope.sql), so rows that failed a test would drop
+    out of sight once the next run writes newer ones: after a build whose tests failed,
+    the next one tests every row, until a build passes."""
+    return ["--vars", "{lake_test_all_rows: true}"] if failed_tests_file(settings).exists() else []
+
+
+def record_test_failures(settings: Settings) -> list[str]:
+    """After a build: keep the names of its failed (or errored) data tests for the next
+    build's ``test_scope``, or clear them when none failed; returns them."""
+    if not (state_dir(settings) / "target" / "run_results.json").exists():
+        return []  # dbt stopped before running anything
+    failed = [
+        p["node"] for p in results(settings)["problems"] if p["node"].startswith("test.") and p["status"] != "warn"
+    ]
+    marker = failed_tests_file(settings)
+    if failed:
+        marker.write_text("\n".join(failed) + "\n")
+    else:
+        marker.unlink(missing_ok=True)
+    return failed
+
+
 def results(settings: Settings) -> dict[str, Any]:
     """The last dbt invocation's results (run_results.json): counts by resource type and
     status, and the nodes that did not pass."""

@@ -183,8 +183,13 @@ def dbt_build(
     from lake import dbt
 
     # unit tests check the models' logic, not the data: CI runs them (dbt's advice), the
-    # scheduled build leaves them out
-    seconds = dbt.run(settings, endpoints, ["build", "--exclude-resource-type", "unit_test", *args])
+    # scheduled build leaves them out; after a build whose data tests failed, every row
+    # is tested again (dbt.test_scope)
+    command = ["build", "--exclude-resource-type", "unit_test", *dbt.test_scope(settings), *args]
+    try:
+        seconds = dbt.run(settings, endpoints, command)
+    finally:
+        dbt.record_test_failures(settings)
     detail = dbt.results(settings)
     detail["marts"] = mart_counts(settings, endpoints, layers)
     return StepReport("dbt build", seconds, detail)

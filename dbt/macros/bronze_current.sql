@@ -4,7 +4,8 @@
     Incremental runs: the vault is insert-only, so the keys whose satellite or links
     gained rows since the last run are exactly the ones that changed, and only they are
     derived again (the model deletes and re-inserts them by `key`). `load_ts` is when the
-    vault last changed the row, satellite or link: the next run's watermark.
+    vault last changed the row, satellite or link: the next run's watermark. `dbt_loaded_at`
+    is when dbt wrote the row (macros/test_scope.sql: the data tests read the latest).
 
     links: [{link: 'LINK_CUSTOMER_ACCOUNT', hub: 'HUB_CUSTOMER', hub_key: 'customer_hk',
              business_key: 'customer_id'}, ...] -#}
@@ -65,7 +66,8 @@ select
     greatest(
         s.load_ts
         {%- for l in links %}, coalesce(related_{{ loop.index }}.load_ts, s.load_ts){% endfor %}
-    ) as load_ts
+    ) as load_ts,
+    {{ dbt_loaded_at() }} as dbt_loaded_at
 from latest as s
 inner join {{ source('vault', hub) }} as h on s.{{ key }} = h.{{ key }}
 {%- for l in links %}

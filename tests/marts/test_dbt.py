@@ -143,6 +143,45 @@ def test_the_next_batch_takes_the_incremental_path(
 
 
 @pytest.mark.integration
+def test_data_tests_on_an_incremental_model_read_its_latest_rows(
+    built: dict[str, Any], settings: Settings, applied: Endpoints, conn: Any
+) -> None:
+    """A build tests the rows an incremental model's latest run wrote (macros/test_scope.sql):
+    a duplicate from an earlier run is out of scope, a bad row of the latest run is caught;
+    after a build whose tests failed, the next build tests every row until one passes."""
+    cur = conn.cursor()
+    table = "SILVER.silver_transactions"
+    unique, not_null = "unique_silver_transactions_transaction_hk", "not_null_silver_transactions_amount"
+    only = ("--select", "silver_transactions")
+
+    def failed() -> set[str]:
+        return {p["node"].split(".")[2] for p in dbt.results(settings)["problems"] if p["status"] == "fail"}
+
+    try:
+        # an earlier run's duplicate key, and a row without an amount written by the latest run
+        cur.execute(
+            f"INSERT INTO {table} (transaction_hk, transaction_id, amount, dbt_loaded_at) SELECT transaction_hk,"
+            f" transaction_id, amount, CAST('2000-01-01' AS TIMESTAMP_NTZ) FROM {table} LIMIT 1"
+        )
+        cur.execute(
+            f"INSERT INTO {table} (transaction_hk, transaction_id, dbt_loaded_at)"
+            f" SELECT 'scope-test', 'scope-test', MAX(dbt_loaded_at) FROM {table}"
+        )
+        with pytest.raises(dbt.DbtError):
+            pipeline.dbt_build(settings, applied, only)
+        assert not_null in failed() and unique not in failed(), failed()
+        assert not_null in {n.split(".")[2] for n in dbt.failed_tests_file(settings).read_text().split()}
+
+        with pytest.raises(dbt.DbtError):  # every row now: the old duplicate fails too
+            pipeline.dbt_build(settings, applied, only)
+        assert {unique, not_null} <= failed(), failed()
+    finally:
+        cur.execute(f"DELETE FROM {table} WHERE dbt_loaded_at < '2001-01-01' OR transaction_hk = 'scope-test'")
+    pipeline.dbt_build(settings, applied, only)
+    assert not dbt.failed_tests_file(settings).exists()
+
+
+@pytest.mark.integration
 def test_docs_generate_and_sqlfluff(built: dict[str, Any], settings: Settings, applied: Endpoints) -> None:
     dbt.run(settings, applied, ["docs", "generate"])
     catalog = json.loads((dbt.state_dir(settings) / "target" / "catalog.json").read_text())

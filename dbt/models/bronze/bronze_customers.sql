@@ -1,11 +1,18 @@
--- Each customer as of the latest loaded batch: the point-in-time view names the
--- satellite row in effect, the hub gives the business key.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_hk') }}
+-- Each customer as of the latest loaded batch: the point-in-time view's row for that batch
+-- names the satellite row in effect, the hub gives the business key. Incremental: the
+-- customers whose row in effect was loaded since the last run (the vault is insert-only,
+-- so no other customer changed).
 with latest_snapshot as (
     select
-        customer_hk,
-        sat_customer_load_ts
-    from {{ source('vault', 'PIT_CUSTOMER') }}
-    qualify row_number() over (partition by customer_hk order by snapshot_ts desc) = 1
+        p.customer_hk,
+        p.sat_customer_load_ts
+    from {{ source('vault', 'PIT_CUSTOMER') }} as p
+    where
+        p.snapshot_ts = (select max(b.load_ts) from {{ source('vault', 'LOADED_BATCHES') }} as b)
+        {% if is_incremental() -%}
+            and p.sat_customer_load_ts > (select max(existing.load_ts) from {{ this }} as existing)
+        {%- endif %}
 )
 
 select
@@ -29,7 +36,8 @@ select
     s.onboarded_at,
     s.updated_at,
     s.record_source,
-    s.load_ts
+    s.load_ts,
+    {{ dbt_loaded_at() }} as dbt_loaded_at
 from latest_snapshot as p
 inner join {{ source('vault', 'HUB_CUSTOMER') }} as h on p.customer_hk = h.customer_hk
 inner join {{ source('vault', 'SAT_CUSTOMER_CURRENT') }} as s

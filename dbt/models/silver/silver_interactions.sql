@@ -20,5 +20,6 @@ select
     duration_minutes,
     trim(relationship_manager) as relationship_manager,
     interaction_at,
-    load_ts
+    load_ts,
+    {{ dbt_loaded_at() }} as dbt_loaded_at
 from current_interactions

@@ -18,7 +18,8 @@ select
     ordered_at,
     cast(ordered_at as date) as order_date,
     updated_at,
-    load_ts
+    load_ts,
+    {{ dbt_loaded_at() }} as dbt_loaded_at
 from {{ ref('bronze_orders') }}
 {% if is_incremental() %}
     where load_ts > (select max(existing.load_ts) from {{ this }} as existing)

@@ -23,7 +23,8 @@ select
     {{ standardised('status', 'transaction_statuses') }} as status,
     transaction_at,
     cast(transaction_at as date) as transaction_date,
-    load_ts
+    load_ts,
+    {{ dbt_loaded_at() }} as dbt_loaded_at
 from {{ ref('bronze_transactions') }}
 where
     account_id is not null
