@@ -94,10 +94,10 @@ def failed_tests_file(settings: Settings) -> Path:
 
 
 def test_scope(settings: Settings) -> list[str]:
-    """dbt arguments for a scheduled build's data tests. They read the latest rows of each
-    incremental model (dbt/macros/test_scope.sql), so rows that failed a test would drop
-    out of sight once the next run writes newer ones: after a build whose tests failed,
-    the next one tests every row, until a build passes."""
+    """dbt arguments for a scheduled build's data tests. They read the rows the build wrote
+    to each incremental model (dbt/macros/test_scope.sql), so rows that failed a test would
+    drop out of sight with the next build: after a build whose tests failed, the next one
+    tests every row, until a build passes."""
     return ["--vars", "{lake_test_all_rows: true}"] if failed_tests_file(settings).exists() else []
 
 

@@ -2,9 +2,11 @@
 
     An incremental model stamps every row it writes with the run's start (`dbt_loaded_at`,
     macro below), and its generic data tests (unique, not_null, accepted_values,
-    relationships, value_between ...) read only the rows of the latest run that wrote any:
-    the scheduled build tests what the day added, not the whole history again. A full
-    refresh stamps every row alike, so it tests every row.
+    relationships, value_between ...) read only the rows this invocation wrote when it
+    built the model, else (`dbt test` on its own) the rows of the model's latest run: the
+    scheduled build tests what the day added, not the whole history again, and a day that
+    added nothing costs the tests nothing. A full refresh stamps every row alike, so it
+    tests every row.
 
     Why that is enough: the rows an earlier run wrote passed that run's tests, and an
     incremental model replaces rows by its unique_key (delete+insert), so a key the
@@ -27,8 +29,12 @@
     {%- if execute and not var('lake_test_all_rows', false) -%}
         {%- set tested = graph.nodes.get(model.attached_node or '') -%}
         {%- if tested and tested.config.materialized == 'incremental' -%}
-            {%- do filters.append('dbt_loaded_at = (select max(latest.dbt_loaded_at) from '
-                ~ relation ~ ' as latest)') -%}
+            {%- if tested.unique_id in selected_resources -%}
+                {%- do filters.append('dbt_loaded_at = ' ~ dbt_loaded_at()) -%}
+            {%- else -%}
+                {%- do filters.append('dbt_loaded_at = (select max(latest.dbt_loaded_at) from '
+                    ~ relation ~ ' as latest)') -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endif -%}
     {%- if filters -%}

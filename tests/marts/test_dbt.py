@@ -142,23 +142,22 @@ def test_the_next_batch_takes_the_incremental_path(
     assert [float(r[0]) for r in cur.fetchall()] == [-5.25, 125.5]
 
 
+def failed_tests(settings: Settings) -> dict[str, int]:
+    """The last dbt invocation's failed tests (name without its hash) and their failures."""
+    return {p["node"].split(".")[2]: p["failures"] for p in dbt.results(settings)["problems"] if p["status"] == "fail"}
+
+
 @pytest.mark.integration
-def test_data_tests_on_an_incremental_model_read_its_latest_rows(
+def test_dbt_test_on_its_own_reads_an_incremental_models_latest_rows(
     built: dict[str, Any], settings: Settings, applied: Endpoints, conn: Any
 ) -> None:
-    """A build tests the rows an incremental model's latest run wrote (macros/test_scope.sql):
-    a duplicate from an earlier run is out of scope, a bad row of the latest run is caught;
-    after a build whose tests failed, the next build tests every row until one passes."""
+    """`dbt test` alone checks the rows of each incremental model's latest run
+    (macros/test_scope.sql): an earlier run's duplicate is out of scope, a bad row of the
+    latest run is caught."""
     cur = conn.cursor()
     table = "SILVER.silver_transactions"
     unique, not_null = "unique_silver_transactions_transaction_hk", "not_null_silver_transactions_amount"
-    only = ("--select", "silver_transactions")
-
-    def failed() -> set[str]:
-        return {p["node"].split(".")[2] for p in dbt.results(settings)["problems"] if p["status"] == "fail"}
-
     try:
-        # an earlier run's duplicate key, and a row without an amount written by the latest run
         cur.execute(
             f"INSERT INTO {table} (transaction_hk, transaction_id, amount, dbt_loaded_at) SELECT transaction_hk,"
             f" transaction_id, amount, CAST('2000-01-01' AS TIMESTAMP_NTZ) FROM {table} LIMIT 1"
@@ -168,15 +167,58 @@ def test_data_tests_on_an_incremental_model_read_its_latest_rows(
             f" SELECT 'scope-test', 'scope-test', MAX(dbt_loaded_at) FROM {table}"
         )
         with pytest.raises(dbt.DbtError):
-            pipeline.dbt_build(settings, applied, only)
-        assert not_null in failed() and unique not in failed(), failed()
-        assert not_null in {n.split(".")[2] for n in dbt.failed_tests_file(settings).read_text().split()}
-
-        with pytest.raises(dbt.DbtError):  # every row now: the old duplicate fails too
-            pipeline.dbt_build(settings, applied, only)
-        assert {unique, not_null} <= failed(), failed()
+            dbt.run(settings, applied, ["test", "--select", unique, not_null])
+        assert failed_tests(settings) == {not_null: 1}
     finally:
         cur.execute(f"DELETE FROM {table} WHERE dbt_loaded_at < '2001-01-01' OR transaction_hk = 'scope-test'")
+
+
+@pytest.mark.integration
+def test_a_build_tests_the_rows_it_wrote_and_after_a_failure_every_row(
+    built: dict[str, Any], settings: Settings, applied: Endpoints, conn: Any
+) -> None:
+    """A build tests the rows it wrote to an incremental model, so an earlier duplicate goes
+    unseen while a duplicate the build derives fails it; the next build then tests every
+    row, and keeps doing so until one passes (lake.dbt.test_scope)."""
+    cur = conn.cursor()
+    unique = "unique_bronze_transactions_transaction_hk"
+    only = ("--select", "bronze_transactions")
+    cur.execute("SELECT transaction_hk FROM VAULT.SAT_TRANSACTION WHERE batch_id <> 'SYSTEM' ORDER BY 1 LIMIT 2")
+    earlier, changed = (r[0] for r in cur.fetchall())
+    columns = "transaction_hk, transaction_type, direction, amount, currency, status, transaction_at, record_source"
+    try:
+        # a duplicate an earlier run left in bronze ...
+        cur.execute(
+            f"INSERT INTO BRONZE.bronze_transactions ({columns}, transaction_id, dbt_loaded_at) SELECT {columns},"
+            f" transaction_id, CAST('2000-01-01' AS TIMESTAMP_NTZ) FROM BRONZE.bronze_transactions"
+            f" WHERE transaction_hk = '{earlier}'"
+        )
+        # ... and a vault that gives one changed transaction two business keys
+        cur.execute(
+            f"INSERT INTO VAULT.SAT_TRANSACTION (hashdiff, load_ts, batch_id, {columns}) SELECT hashdiff,"
+            f" CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ), 'SCOPE-TEST', {columns} FROM VAULT.SAT_TRANSACTION"
+            f" WHERE transaction_hk = '{changed}' LIMIT 1"
+        )
+        cur.execute(
+            "INSERT INTO VAULT.HUB_TRANSACTION (transaction_hk, transaction_id, load_ts, record_source, batch_id)"
+            f" SELECT '{changed}', 'SCOPE-TEST', CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ), 'test', 'SCOPE-TEST'"
+        )
+        with pytest.raises(dbt.DbtError):
+            pipeline.dbt_build(settings, applied, only)
+        assert failed_tests(settings) == {unique: 1}  # the derived duplicate only
+        assert unique in {n.split(".")[2] for n in dbt.failed_tests_file(settings).read_text().split()}
+
+        for vault_table in ("SAT_TRANSACTION", "HUB_TRANSACTION"):
+            cur.execute(f"DELETE FROM VAULT.{vault_table} WHERE batch_id = 'SCOPE-TEST'")
+        with pytest.raises(dbt.DbtError):  # nothing new, but every row is tested now
+            pipeline.dbt_build(settings, applied, only)
+        assert failed_tests(settings)[unique] == 2  # and the earlier one
+    finally:
+        for vault_table in ("SAT_TRANSACTION", "HUB_TRANSACTION"):
+            cur.execute(f"DELETE FROM VAULT.{vault_table} WHERE batch_id = 'SCOPE-TEST'")
+        cur.execute(
+            "DELETE FROM BRONZE.bronze_transactions WHERE dbt_loaded_at < '2001-01-01' OR transaction_id = 'SCOPE-TEST'"
+        )
     pipeline.dbt_build(settings, applied, only)
     assert not dbt.failed_tests_file(settings).exists()
 
