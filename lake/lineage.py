@@ -62,6 +62,8 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
         qualified = f"{schemas[layer]}.{name.upper()}"
         return graph.node(qualified, graph_layer or layer, kind, qualified)
 
+    # LOAD_VAULT records every batch it commits; the point-in-time views read the batches
+    batches = table("vault", "LOADED_BATCHES")
     for entity in S.ENTITIES:
         prefix = f"{landing_url}{entity.producer}/{entity.name}/"
         s3 = graph.node(prefix, "s3", "s3_prefix", prefix)
@@ -69,6 +71,7 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
         staged = table("landing", f"STG_{entity.name}", "view", "staging")
         graph.edge(s3, landed, "INGEST_LANDING (COPY INTO)")
         graph.edge(landed, staged, "view")
+        graph.edge(staged, batches, "LOAD_VAULT")
         sat = V.Satellite(entity)
         for target in (V.Hub(entity).name, sat.name):
             graph.edge(staged, table("vault", target), "LOAD_VAULT")
@@ -82,6 +85,7 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
         pit = table("vault", f"pit_{hub_name}", "table", "vault_views")
         graph.edge(table("vault", hub.name), pit, "point in time")
         graph.edge(table("vault", f"sat_{hub_name}"), pit, "point in time")
+        graph.edge(batches, pit, "point in time")
 
 
 def dbt_lineage(graph: Graph, manifest: dict[str, Any], schemas: dict[str, str]) -> None:
