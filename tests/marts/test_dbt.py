@@ -224,6 +224,23 @@ def test_a_build_tests_the_rows_it_wrote_and_after_a_failure_every_row(
 
 
 @pytest.mark.integration
+def test_an_incremental_build_moves_ages_on_after_a_birthday(
+    built: dict[str, Any], settings: Settings, applied: Endpoints, conn: Any
+) -> None:
+    """silver_customers is incremental, yet every age is as of the latest build: a client
+    whose stored age is a year behind (a birthday since the last run) is derived again."""
+    cur = conn.cursor()
+    cur.execute("SELECT customer_id, age FROM SILVER.silver_customers WHERE age IS NOT NULL ORDER BY 1 LIMIT 1")
+    customer, age = cur.fetchone()
+    cur.execute(f"UPDATE SILVER.silver_customers SET age = age - 1 WHERE customer_id = '{customer}'")
+    pipeline.dbt_build(settings, applied, ("--select", "silver_customers"))
+    compiled = dbt.state_dir(settings) / "target" / "run" / "lake" / "models" / "silver" / "silver_customers.sql"
+    assert "delete from" in compiled.read_text().lower(), "silver_customers did not take the incremental path"
+    cur.execute(f"SELECT age FROM SILVER.silver_customers WHERE customer_id = '{customer}'")
+    assert cur.fetchone()[0] == age
+
+
+@pytest.mark.integration
 def test_docs_generate_and_sqlfluff(built: dict[str, Any], settings: Settings, applied: Endpoints) -> None:
     dbt.run(settings, applied, ["docs", "generate"])
     catalog = json.loads((dbt.state_dir(settings) / "target" / "catalog.json").read_text())

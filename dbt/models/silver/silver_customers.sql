@@ -1,5 +1,8 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_hk') }}
 -- Customers standardised: names in title case, e-mail lower-case, age from the date of
--- birth, ISO 3166 country codes and upper-case value sets.
+-- birth, ISO 3166 country codes and upper-case value sets. Incremental: the customers
+-- bronze changed since the last run, and those whose age has moved on since (a birthday),
+-- so every age is as of the latest run.
 select
     customer_hk,
     customer_id,
@@ -23,5 +26,15 @@ select
     {{ standardised('kyc_status', 'kyc_statuses') }} as kyc_status,
     onboarded_at,
     updated_at,
-    load_ts
+    load_ts,
+    {{ dbt_loaded_at() }} as dbt_loaded_at
 from {{ ref('bronze_customers') }}
+{% if is_incremental() -%}
+    where
+        load_ts > (select max(existing.load_ts) from {{ this }} as existing)
+        or customer_hk in (
+            select existing.customer_hk
+            from {{ this }} as existing
+            where existing.age is distinct from {{ age_in_years('existing.date_of_birth') }}
+        )
+{%- endif %}
