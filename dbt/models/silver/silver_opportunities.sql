@@ -1,27 +1,27 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='opportunity_hk') }}
 -- The sales pipeline per client, value sets upper-case, probability as a fraction too.
-with client as (
-    select
-        l.opportunity_hk,
-        c.customer_id
-    from {{ source('vault', 'LINK_CUSTOMER_OPPORTUNITY') }} as l
-    inner join {{ source('vault', 'HUB_CUSTOMER') }} as c on l.customer_hk = c.customer_hk
-    qualify row_number() over (partition by l.opportunity_hk order by l.load_ts desc) = 1
+-- Incremental from the vault's new satellite and link rows (macros/bronze_current.sql).
+with current_opportunities as (
+    {{ bronze_current(
+        'HUB_OPPORTUNITY', 'opportunity_hk', 'opportunity_id', 'SAT_OPPORTUNITY',
+        ['opportunity_name', 'stage', 'amount', 'currency', 'probability_pct', 'expected_close_date', 'updated_at'],
+        [{'link': 'LINK_CUSTOMER_OPPORTUNITY', 'hub': 'HUB_CUSTOMER', 'hub_key': 'customer_hk',
+          'business_key': 'customer_id'}]
+    ) | indent(4) }}
 )
 
 select
-    h.opportunity_hk,
-    h.opportunity_id,
-    client.customer_id,
-    trim(s.opportunity_name) as opportunity_name,
-    {{ standardised('s.stage', 'opportunity_stages') }} as stage,
-    s.amount,
-    {{ standardised('s.currency', 'currencies') }} as currency,
-    s.probability_pct,
-    s.amount * s.probability_pct / 100 as weighted_amount,
-    s.expected_close_date,
-    s.updated_at,
-    s.load_ts
-from {{ source('vault', 'HUB_OPPORTUNITY') }} as h
-inner join {{ source('vault', 'SAT_OPPORTUNITY_CURRENT') }} as s
-    on h.opportunity_hk = s.opportunity_hk and s.is_current
-left join client on h.opportunity_hk = client.opportunity_hk
+    opportunity_hk,
+    opportunity_id,
+    customer_id,
+    trim(opportunity_name) as opportunity_name,
+    {{ standardised('stage', 'opportunity_stages') }} as stage,
+    amount,
+    {{ standardised('currency', 'currencies') }} as currency,
+    probability_pct,
+    amount * probability_pct / 100 as weighted_amount,
+    expected_close_date,
+    updated_at,
+    load_ts,
+    {{ dbt_loaded_at() }} as dbt_loaded_at
+from current_opportunities
