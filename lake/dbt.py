@@ -101,11 +101,13 @@ def test_scope(settings: Settings) -> list[str]:
     return ["--vars", "{lake_test_all_rows: true}"] if failed_tests_file(settings).exists() else []
 
 
-def record_test_failures(settings: Settings) -> list[str]:
-    """After a build: keep the names of its failed (or errored) data tests for the next
-    build's ``test_scope``, or clear them when none failed; returns them."""
-    if not (state_dir(settings) / "target" / "run_results.json").exists():
-        return []  # dbt stopped before running anything
+def record_test_failures(settings: Settings, since: float) -> list[str]:
+    """After a build that started at ``since`` (``time.time()``): keep the names of its
+    failed (or errored) data tests for the next build's ``test_scope``, or clear them when
+    none failed; returns them."""
+    written = state_dir(settings) / "target" / "run_results.json"
+    if not written.exists() or written.stat().st_mtime < since:
+        return []  # dbt stopped before running anything: the results are an older run's
     failed = [
         p["node"] for p in results(settings)["problems"] if p["node"].startswith("test.") and p["status"] != "warn"
     ]

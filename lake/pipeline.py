@@ -186,10 +186,11 @@ def dbt_build(
     # scheduled build leaves them out; after a build whose data tests failed, every row
     # is tested again (dbt.test_scope)
     command = ["build", "--exclude-resource-type", "unit_test", *dbt.test_scope(settings), *args]
+    started = time.time()
     try:
         seconds = dbt.run(settings, endpoints, command)
     finally:
-        dbt.record_test_failures(settings)
+        dbt.record_test_failures(settings, started)
     detail = dbt.results(settings)
     detail["marts"] = mart_counts(settings, endpoints, layers)
     return StepReport("dbt build", seconds, detail)

@@ -5,7 +5,7 @@
     gained rows since the last run are exactly the ones that changed, and only they are
     derived again (the model deletes and re-inserts them by `key`). `load_ts` is when the
     vault last changed the row, satellite or link: the next run's watermark. `dbt_loaded_at`
-    is when dbt wrote the row (macros/test_scope.sql: the data tests read the latest).
+    is when dbt wrote the row (macros/test_scope.sql: a build tests the rows it wrote).
 
     links: [{link: 'LINK_CUSTOMER_ACCOUNT', hub: 'HUB_CUSTOMER', hub_key: 'customer_hk',
              business_key: 'customer_id'}, ...] -#}

@@ -4,12 +4,13 @@
     macro below), and its generic data tests (unique, not_null, accepted_values,
     relationships, value_between ...) read only the rows this invocation wrote when it
     built the model, else (`dbt test` on its own) the rows of the model's latest run: the
-    scheduled build tests what the day added, not the whole history again, and a day that
-    added nothing costs the tests nothing. A full refresh stamps every row alike, so it
+    scheduled build tests what the day added, not the whole history again, and on a day
+    that added nothing the tests read no rows. A full refresh stamps every row alike, so it
     tests every row.
 
-    Why that is enough: the rows an earlier run wrote passed that run's tests, and an
-    incremental model replaces rows by its unique_key (delete+insert), so a key the
+    Why that is enough: the rows an earlier run wrote passed that run's tests (after a
+    build whose tests failed, `lake run` tests every row until one passes: lake.dbt), and
+    an incremental model replaces rows by its unique_key (delete+insert), so a key the
     latest run wrote has no older row left beside it. Hence unique holds on the whole table
     when it holds on the latest rows (unique tests on another column, such as the business
     key, rely on it mapping one to one onto the hash key); row-by-row tests (not_null,
