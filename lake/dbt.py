@@ -101,13 +101,13 @@ def test_scope(settings: Settings) -> list[str]:
     return ["--vars", "{lake_test_all_rows: true}"] if failed_tests_file(settings).exists() else []
 
 
-def record_test_failures(settings: Settings, since: float) -> list[str]:
+def record_test_failures(settings: Settings, since: float) -> None:
     """After a build that started at ``since`` (``time.time()``): keep the names of its
     failed (or errored) data tests for the next build's ``test_scope``, or clear them when
-    none failed; returns them."""
+    none failed."""
     written = state_dir(settings) / "target" / "run_results.json"
     if not written.exists() or written.stat().st_mtime < since:
-        return []  # dbt stopped before running anything: the results are an older run's
+        return  # dbt stopped before running anything: the results are an older run's
     failed = [
         p["node"] for p in results(settings)["problems"] if p["node"].startswith("test.") and p["status"] != "warn"
     ]
@@ -116,7 +116,6 @@ def record_test_failures(settings: Settings, since: float) -> list[str]:
         marker.write_text("\n".join(failed) + "\n")
     else:
         marker.unlink(missing_ok=True)
-    return failed
 
 
 def results(settings: Settings) -> dict[str, Any]:

@@ -35,6 +35,11 @@ def test_value_tiers_in_the_dbt_project_are_the_specs() -> None:
     assert [(t["name"], t["min"]) for t in tiers] == list(S.VALUE_TIERS)
 
 
+def compiled_model(settings: Settings, layer: str, model: str) -> str:
+    """The SQL dbt last ran for a model (its materialisation: incremental or full)."""
+    return (dbt.state_dir(settings) / "target" / "run" / "lake" / "models" / layer / f"{model}.sql").read_text()
+
+
 def run_results(settings: Settings) -> dict[str, Any]:
     return json.loads((dbt.state_dir(settings) / "target" / "run_results.json").read_text())
 
@@ -128,13 +133,9 @@ def test_the_next_batch_takes_the_incremental_path(
 
     again = pipeline.dbt_build(settings, applied).detail
     assert {s for kinds in again["counts"].values() for s in kinds} <= {"success", "pass", "warn"}
-    compiled = (
-        dbt.state_dir(settings) / "target" / "run" / "lake" / "models" / "silver" / "silver_transactions.sql"
-    ).read_text()
+    compiled = compiled_model(settings, "silver", "silver_transactions")
     assert "delete from" in compiled.lower(), "silver_transactions did not take the incremental path"
-    bronze = (
-        dbt.state_dir(settings) / "target" / "run" / "lake" / "models" / "bronze" / "bronze_transactions.sql"
-    ).read_text()
+    bronze = compiled_model(settings, "bronze", "bronze_transactions")
     assert "delete from" in bronze.lower(), "bronze_transactions did not take the incremental path"
     cur.execute(f"SELECT transaction_count FROM GOLD.gold_transaction_summary WHERE account_id = '{account}'")
     assert cur.fetchone()[0] == before + 2
@@ -234,8 +235,8 @@ def test_an_incremental_build_moves_ages_on_after_a_birthday(
     customer, age = cur.fetchone()
     cur.execute(f"UPDATE SILVER.silver_customers SET age = age - 1 WHERE customer_id = '{customer}'")
     pipeline.dbt_build(settings, applied, ("--select", "silver_customers"))
-    compiled = dbt.state_dir(settings) / "target" / "run" / "lake" / "models" / "silver" / "silver_customers.sql"
-    assert "delete from" in compiled.read_text().lower(), "silver_customers did not take the incremental path"
+    compiled = compiled_model(settings, "silver", "silver_customers")
+    assert "delete from" in compiled.lower(), "silver_customers did not take the incremental path"
     cur.execute(f"SELECT age FROM SILVER.silver_customers WHERE customer_id = '{customer}'")
     assert cur.fetchone()[0] == age
 
