@@ -3,7 +3,6 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='transaction_hk',
-        tmp_relation_type='transient',
         on_schema_change='fail'
     )
 }}
