@@ -39,6 +39,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     from lake.config import ConfigError
     from lake.dbt import DbtError
+    from lake.deploy import DeployError
     from lake.governance import GovernanceSpecError
     from lake.infra import InfraError
     from lake.lineage import LineageError
@@ -53,6 +54,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (
         ConfigError,
         DbtError,
+        DeployError,
         InfraError,
         GovernanceSpecError,
         LineageError,
@@ -560,6 +562,35 @@ def setup() -> None:
             step = pipeline.setup(settings, endpoints)
         d = step.detail
         console.print(f"{d['statements']} statements from {d['files']} files in sql/ applied in {step.seconds:.1f}s")
+
+
+@app.command()
+def deploy(
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Build the artifacts and print every step, offline, on any target.")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Folder for the built artifacts.")] = Path("build/deploy"),
+) -> None:
+    """Deploy to Snowflake: sql/, the generator's egress, the four procedures, the dbt project
+    and the task graph, in that order (LAKE_TARGET=snowflake). --plan prints it all instead."""
+    from lake import deploy as deployment
+
+    with _errors():
+        settings = _settings()
+        if plan:
+            built = deployment.plan(settings, out)
+            sys.stdout.write(built.render())
+            err_console.print(f"{len(built.steps)} steps; artifacts in {built.out}")
+            return
+
+        def echo(number: int, total: int, step: Any) -> None:
+            err_console.print(f"[{number}/{total}] {step.section}: {step.printable.splitlines()[0][:100]}")
+
+        done = deployment.execute(settings, out, echo=echo)
+        console.print(
+            f"deployed: {len(done.steps)} steps. Run the graph once with "
+            f"EXECUTE TASK {settings.names.database}.{settings.names.audit}.LAKE_PIPELINE_ROOT"
+        )
 
 
 @app.command()

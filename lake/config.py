@@ -104,6 +104,8 @@ class SnowflakeTarget(_Model):
     landing_url: str
     storage_integration: str = "LAKE_LANDING_INTEGRATION"
     aws_role_arn: str = ""
+    # the landing bucket's region: the generator's network rule names its S3 endpoints
+    aws_region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     # an email notification integration for the quality alerts (sql/080_alerts.sql)
     notification_integration: str = "LAKE_NOTIFICATIONS"
 
@@ -151,6 +153,10 @@ ENV: dict[str, str] = {
     "LAKE_LANDING_URL": "snowflake.landing_url",
     "LAKE_STORAGE_INTEGRATION": "snowflake.storage_integration",
     "LAKE_AWS_ROLE_ARN": "snowflake.aws_role_arn",
+    "LAKE_AWS_REGION": "snowflake.aws_region",
+    # the roles are <prefix>_ADMIN, ...; cdktf's environments put the environment in the
+    # prefix (LAKE_DEV), and `lake infra names ENV` prints both variables for one
+    "LAKE_ROLE_PREFIX": "names.role_prefix",
 }
 SECRET_KEYS = ("password", "private_key_passphrase", "token")
 

@@ -226,7 +226,7 @@ def _entitlement_tables() -> list[str]:
         f"INSERT INTO {GOV}.COUNTRY_REGIONS (COUNTRY_CODE, REGION)\nSELECT * FROM ({regions}) AS seed\n"
         f"WHERE NOT EXISTS (SELECT 1 FROM {GOV}.COUNTRY_REGIONS);",
         f"CREATE TABLE IF NOT EXISTS {GOV}.ENTITLEMENTS (\n    ROLE_NAME VARCHAR NOT NULL,\n"
-        "    REGION VARCHAR NOT NULL,\n    GRANTED_AT TIMESTAMP_NTZ DEFAULT CURRENT_TIMESTAMP()\n)\n"
+        "    REGION VARCHAR NOT NULL,\n    GRANTED_AT TIMESTAMP_NTZ DEFAULT SYSDATE()\n)\n"
         "    COMMENT = 'Row access: the client regions a role may read (admins maintain it)';",
         f"INSERT INTO {GOV}.ENTITLEMENTS (ROLE_NAME, REGION)\nSELECT * FROM ({grants}) AS seed\n"
         f"WHERE NOT EXISTS (SELECT 1 FROM {GOV}.ENTITLEMENTS);",
@@ -434,7 +434,7 @@ def alerts_sql(rules: Iterable[Q.Rule]) -> str:
             seconds = int((rule.max_age_hours or 0) * 3600)
             stale.append(
                 f"SELECT 1 FROM {relation} HAVING MAX({quote(rule.column or '')}) "
-                f"< DATEADD(SECOND, -{seconds}, CURRENT_TIMESTAMP())"
+                f"< DATEADD(SECOND, -{seconds}, SYSDATE())"
             )
     notify = (
         "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(SNOWFLAKE.NOTIFICATION.TEXT_PLAIN({message}), "
@@ -460,7 +460,7 @@ def alerts_sql(rules: Iterable[Q.Rule]) -> str:
         f"CREATE TASK IF NOT EXISTS {quality}.PURGE_OLD_EXCEPTIONS\n    WAREHOUSE = {warehouse}\n"
         f"    SCHEDULE = 'USING CRON 0 4 * * * UTC'\n"
         f"    AS DELETE FROM {quality}.RULE_EXCEPTIONS\n"
-        f"    WHERE CHECKED_AT < DATEADD(DAY, -{G.EXCEPTION_DAYS}, CURRENT_TIMESTAMP());",
+        f"    WHERE CHECKED_AT < DATEADD(DAY, -{G.EXCEPTION_DAYS}, SYSDATE());",
         f"ALTER TASK {quality}.PURGE_OLD_EXCEPTIONS RESUME;",
     ]
     return "\n".join(parts) + "\n"

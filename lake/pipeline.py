@@ -19,7 +19,7 @@ from lake import sqlfiles, task_graph
 from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
-from lake.session import connect, open_session
+from lake.session import connect, open_session, procedure_session
 from procedures import generate_sample_data, ingest_landing, landing, load_vault, validate_data
 from procedures.sample_data import Plan, Progress, plan_day
 
@@ -75,6 +75,45 @@ def setup(settings: Settings, endpoints: Endpoints | None) -> StepReport:
     )
 
 
+def call(
+    settings: Settings,
+    endpoints: Endpoints | None,
+    procedure: str,
+    handler: Callable[[Any], dict[str, Any]],
+    **arguments: Any,
+) -> dict[str, Any]:
+    """Run a stored procedure the way its users do.
+
+    On Snowflake: ``CALL`` the deployed procedure (``lake deploy``) with ``arguments`` by
+    name, so it runs inside the warehouse with the packages it was created with. Locally:
+    ``handler`` with the Session such a procedure gets (its schema, owner's-rights rules:
+    ``lake.session.procedure_session``)."""
+    if settings.target == "snowflake":
+        import json
+
+        from lake import deploy
+
+        proc = deploy.procedure(procedure)
+        names = [a.name for a in proc.arguments]
+        unknown = set(arguments) - set(names)
+        assert not unknown, f"{procedure} takes no argument {sorted(unknown)}"
+        passed = [a for a in names if a in arguments]
+        placeholders = ", ".join(f"{a} => %s" for a in passed)
+        schema = settings.names.schemas[proc.layer]
+        conn = connect(settings, endpoints)
+        try:
+            cur = conn.cursor()
+            cur.execute(
+                f"CALL {settings.names.database}.{schema}.{procedure}({placeholders})", [arguments[a] for a in passed]
+            )
+            row = cur.fetchone()
+        finally:
+            conn.close()
+        return json.loads(row[0]) if row and row[0] else {}
+    with procedure_session(settings, endpoints, procedure) as session:
+        return handler(session)
+
+
 def generate(
     settings: Settings,
     endpoints: Endpoints | None,
@@ -82,17 +121,19 @@ def generate(
     **arguments: Any,
 ) -> StepReport:
     started = time.perf_counter()
-    session = open_session(settings, endpoints)
-    try:
-        summary = generate_sample_data.run(
+    summary = call(
+        settings,
+        endpoints,
+        generate_sample_data.PROCEDURE,
+        lambda session: generate_sample_data.run(
             session,
             stage=f"{settings.names.landing}.{settings.names.landing_stage}",
             audit_table=f"{settings.names.audit}.PROCEDURE_RUNS",
             progress=progress,
             **arguments,
-        )
-    finally:
-        session.close()
+        ),
+        **arguments,
+    )
     return StepReport("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
 
 
@@ -128,28 +169,36 @@ def landing_reconciliation(settings: Settings, endpoints: Endpoints | None) -> R
 
 def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
     started = time.perf_counter()
-    session = open_session(settings, endpoints)
-    try:
-        summary = ingest_landing.run(
+    summary = call(
+        settings,
+        endpoints,
+        ingest_landing.PROCEDURE,
+        lambda session: ingest_landing.run(
             session,
             batch_id=batch_id,
             stage=f"{settings.names.landing}.{settings.names.landing_stage}",
             landing_schema=settings.names.landing,
             audit_table=f"{settings.names.audit}.PROCEDURE_RUNS",
-        )
-    finally:
-        session.close()
+        ),
+        batch_id=batch_id,
+    )
     return StepReport("INGEST_LANDING", time.perf_counter() - started, summary)
 
 
 def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
     started = time.perf_counter()
     names = settings.names
+    summary = call(
+        settings,
+        endpoints,
+        load_vault.PROCEDURE,
+        lambda session: load_vault.run(
+            session, batch_id=batch_id, landing_schema=names.landing, vault_schema=names.vault, audit_schema=names.audit
+        ),
+        batch_id=batch_id,
+    )
     session = open_session(settings, endpoints)
     try:
-        summary = load_vault.run(
-            session, batch_id=batch_id, landing_schema=names.landing, vault_schema=names.vault, audit_schema=names.audit
-        )
         summary["tables"] = vault_counts(session, settings)
         summary["quarantine"] = {
             str(r[0]): int(r[1])
@@ -201,18 +250,21 @@ def validate(settings: Settings, endpoints: Endpoints | None, layer: str = "all"
     raises ``QualityGateError`` (after writing the results) when an error rule fails."""
     started = time.perf_counter()
     names = settings.names
-    session = open_session(settings, endpoints)
-    try:
-        summary = validate_data.run(
+    summary = call(
+        settings,
+        endpoints,
+        validate_data.PROCEDURE,
+        lambda session: validate_data.run(
             session,
             layer=layer,
             batch_id=batch_id,
             schemas={layer: names.schemas[layer] for layer in ("landing", "vault", "bronze", "silver", "gold")},
             quality_schema=names.quality,
             audit_schema=names.audit,
-        )
-    finally:
-        session.close()
+        ),
+        layer=layer,
+        batch_id=batch_id,
+    )
     return StepReport(f"VALIDATE_DATA {layer}", time.perf_counter() - started, summary)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lake.config import ConfigError, Settings
@@ -13,9 +15,13 @@ if TYPE_CHECKING:
     from snowflake.snowpark import Session
 
 
-def connection_kwargs(settings: Settings, endpoints: Endpoints | None = None) -> dict[str, Any]:
-    """snowflake-connector-python keyword arguments for the configured target."""
+def connection_kwargs(
+    settings: Settings, endpoints: Endpoints | None = None, schema: str | None = None
+) -> dict[str, Any]:
+    """snowflake-connector-python keyword arguments for the configured target (in
+    ``schema`` when given)."""
     names = settings.names
+    in_schema = {"schema": schema} if schema else {}
     if settings.target == "local":
         if endpoints is None:
             raise ConfigError("the local target needs running servers: start them with `lake up`")
@@ -28,6 +34,7 @@ def connection_kwargs(settings: Settings, endpoints: Endpoints | None = None) ->
             "port": endpoints.snowflake_port,
             "protocol": "http",
             "database": names.database,
+            **in_schema,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
             "login_timeout": 30,
             # socket_timeout bounds one HTTP attempt; the default (60 s) would cut off,
@@ -45,6 +52,7 @@ def connection_kwargs(settings: Settings, endpoints: Endpoints | None = None) ->
         "role": sf.role,
         "warehouse": sf.warehouse,
         "database": names.database,
+        **in_schema,
         "authenticator": sf.authenticator,
         "application": "institutional-client-lake",
     }
@@ -68,8 +76,24 @@ def connect(settings: Settings, endpoints: Endpoints | None = None) -> Snowflake
     return snowflake.connector.connect(**connection_kwargs(settings, endpoints))
 
 
-def open_session(settings: Settings, endpoints: Endpoints | None = None) -> Session:
-    """A Snowpark Session on the configured target: what the stored procedures get."""
+def open_session(settings: Settings, endpoints: Endpoints | None = None, schema: str | None = None) -> Session:
+    """A Snowpark Session on the configured target (in ``schema`` when given)."""
     from snowflake.snowpark import Session
 
-    return Session.builder.configs(connection_kwargs(settings, endpoints)).create()
+    return Session.builder.configs(connection_kwargs(settings, endpoints, schema)).create()
+
+
+@contextmanager
+def procedure_session(settings: Settings, endpoints: Endpoints | None, procedure: str) -> Iterator[Any]:
+    """The Session a stored procedure's handler gets, for calling it on this machine: in
+    the database and schema the procedure is created in, refusing what an owner's-rights
+    procedure may not run (lake/local/strict.py)."""
+    from lake import deploy
+    from lake.local import strict
+
+    schema = settings.names.schemas[deploy.procedure(procedure).layer]
+    session = open_session(settings, endpoints, schema)
+    try:
+        yield strict.owners_rights(session, procedure)
+    finally:
+        session.close()

@@ -213,6 +213,10 @@ class LakeParser(SnowflakeParser):
             (("NOTIFICATION", "INTEGRATION"), lambda: self._parse_role("NOTIFICATION INTEGRATION", replace)),
             (("VERSIONED", "SCHEMA"), lambda: self._parse_role("VERSIONED SCHEMA", replace)),
             (("STREAMLIT",), lambda: self._parse_streamlit(replace)),
+            (("NETWORK", "RULE"), lambda: self._parse_role("NETWORK RULE", replace)),
+            (("SECRET",), lambda: self._parse_role("SECRET", replace)),
+            (("EXTERNAL", "ACCESS", "INTEGRATION"), lambda: self._parse_role("EXTERNAL ACCESS INTEGRATION", replace)),
+            (("DBT", "PROJECT"), lambda: self._parse_dbt_project(replace)),
         ):
             if self._match_text_seq(*words):
                 return self._finish(method())
@@ -225,7 +229,7 @@ class LakeParser(SnowflakeParser):
         for words in (("MASKING", "POLICY"), ("ROW", "ACCESS", "POLICY")):
             if self._match_text_seq(*words):
                 kind = " ".join(words)
-        if kind is None and self._match_texts(("TABLE", "VIEW", "TAG", "SCHEMA", "DATABASE", "ALERT", "TASK")):
+        if kind is None and self._match_texts(("TABLE", "VIEW", "TAG", "SCHEMA", "DATABASE", "ALERT", "TASK", "STAGE")):
             kind = self._prev.text.upper()
         if kind:
             exists = self._parse_exists()
@@ -295,7 +299,7 @@ class LakeParser(SnowflakeParser):
                 break
             value: exp.Expr | None
             if self._curr and self._curr.token_type == TokenType.L_PAREN:
-                value = exp.Tuple(expressions=self._parse_wrapped_csv(self._parse_primary))
+                value = exp.Tuple(expressions=self._parse_wrapped_csv(self._parse_tuple_item))
             else:  # a literal, a name, or a call such as a Native App's reference('name')
                 value = self._parse_function() or self._parse_primary() or self._parse_var(any_token=True)
             if value is None:
@@ -303,6 +307,19 @@ class LakeParser(SnowflakeParser):
             pairs.append(self.expression(exp.Property(this=key, value=value)))
             self._match(TokenType.COMMA)
         return pairs
+
+    def _parse_tuple_item(self) -> exp.Expr | None:
+        """One item of a parenthesised property value: ``'a'``, ``db.schema.name``,
+        ``'key' = name`` (a procedure's SECRETS) or ``KEY = value`` (DIRECTORY = (ENABLE = TRUE))."""
+        if self._curr and self._next and self._next.token_type == TokenType.EQ:
+            string_key = self._curr.token_type == TokenType.STRING
+            key = self._parse_primary() if string_key else self._parse_var(any_token=True)
+            self._match(TokenType.EQ)
+            value = self._parse_primary() if self._curr and self._curr.token_type == TokenType.STRING else None
+            return self.expression(exp.Property(this=key, value=value or self._parse_name("value")))
+        if self._curr and self._curr.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
+            return self._parse_name("object")
+        return self._parse_primary()
 
     def _parse_body_query(self, body: exp.Expr | None) -> exp.Expr | None:
         """A string body (``AS '...'`` or ``AS $$...$$``) parsed as a Lake query."""
@@ -449,6 +466,18 @@ class LakeParser(SnowflakeParser):
         statement = CreateStreamlit(this=name, replace=replace, exists=exists, source=source, properties=properties)
         return self.expression(statement)
 
+    def _parse_dbt_project(self, replace: bool) -> exp.Expr:
+        """https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project"""
+        exists = self._parse_exists(not_=True)
+        name = self._parse_name("dbt project")
+        self._expect("FROM")
+        source = self._parse_string()
+        if source is None:
+            self.raise_error("Expected FROM '<stage path>'")
+        properties = self._parse_assignments()
+        statement = CreateStreamlit(this=name, replace=replace, exists=exists, source=source, properties=properties)
+        return self.expression(statement)
+
     # -- ALTER ----------------------------------------------------------------------
 
     def _parse_alter_action(self, kind: str) -> exp.Expr | None:
@@ -469,7 +498,10 @@ class LakeParser(SnowflakeParser):
             return self.expression(
                 Action(kind=f"{verb} MASKING POLICY{' FORCE' if force else ''}", expressions=policies)
             )
-        if kind in ("SCHEMA", "DATABASE") and self._match_text_seq("SET"):
+        if kind == "STAGE" and self._match_text_seq("REFRESH"):
+            # https://docs.snowflake.com/en/sql-reference/sql/alter-stage (directory tables)
+            return self.expression(Action(kind="REFRESH"))
+        if kind in ("SCHEMA", "DATABASE", "STAGE") and self._match_text_seq("SET"):
             return self.expression(Action(kind="SET", expressions=self._parse_assignments()))
         if kind not in ("TABLE", "VIEW"):
             return None

@@ -38,7 +38,9 @@ def variables(settings: Settings) -> dict[str, str]:
     }
     if settings.snowflake is not None and settings.target == "snowflake":
         values["storage_integration"] = settings.snowflake.storage_integration
-        values["aws_role_arn"] = settings.snowflake.aws_role_arn or values["aws_role_arn"]
+        # no dummy on a real account: `lake setup` and `lake deploy` refuse to run without
+        # it (check_account_values); only a printed plan shows where it goes
+        values["aws_role_arn"] = settings.snowflake.aws_role_arn or "<LAKE_AWS_ROLE_ARN is not set>"
         values["notification_integration"] = settings.snowflake.notification_integration
         values["alert_warehouse"] = settings.snowflake.warehouse
     return values
@@ -111,8 +113,18 @@ class Applied:
     statements: int
 
 
+def check_account_values(settings: Settings) -> None:
+    """On a real account the storage integration needs the IAM role it assumes."""
+    if settings.target == "snowflake" and settings.snowflake is not None and not settings.snowflake.aws_role_arn:
+        raise SqlFileError(
+            "LAKE_AWS_ROLE_ARN is not set: sql/020_landing.sql creates the storage integration with the IAM role "
+            "Snowflake assumes to read the landing bucket (cdktf/ creates it; see README, Deploy to Snowflake)"
+        )
+
+
 def apply(conn: Any, settings: Settings, directory: Path = SQL_DIR) -> list[Applied]:
     """Run every file in order; stop at the first failure with the file and statement named."""
+    check_account_values(settings)
     values = variables(settings)
     done: list[Applied] = []
     cur = conn.cursor()

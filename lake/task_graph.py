@@ -36,6 +36,8 @@ class Node:
     # what the task runs instead of CALLing a procedure; {database} and {<layer>_schema}
     # are filled in
     statement: str = ""
+    # session parameters of the task (CREATE TASK ... <parameter> = <value>)
+    parameters: tuple[tuple[str, int], ...] = ()
 
     def call(self, database: str, schemas: dict[str, str]) -> str:
         if self.statement:
@@ -55,7 +57,18 @@ VALIDATE = "CALL {database}.{quality_schema}.VALIDATE_DATA('%s')"
 # after its own rules pass.
 NODES: tuple[Node, ...] = (
     Node("LAKE_INGEST_LANDING", "INGEST_LANDING", "landing", (ROOT,)),
-    Node("LAKE_LOAD_VAULT", "LOAD_VAULT", "vault", ("LAKE_INGEST_LANDING",)),
+    # A load waiting on another's vault lock waits up to LOCK_TIMEOUT, 43,200 s by default
+    # (https://docs.snowflake.com/en/sql-reference/parameters#lock-timeout), far past the
+    # task's own timeout, so LOAD_VAULT's retry loop (600 s in all) would never run: here a
+    # wait ends after 60 s with a lock error, which the loader retries, well inside the
+    # task's hour (USER_TASK_TIMEOUT_MS).
+    Node(
+        "LAKE_LOAD_VAULT",
+        "LOAD_VAULT",
+        "vault",
+        ("LAKE_INGEST_LANDING",),
+        parameters=(("LOCK_TIMEOUT", 60), ("USER_TASK_TIMEOUT_MS", 3_600_000)),
+    ),
     Node("LAKE_VALIDATE_RAW", "VALIDATE_DATA", "quality", ("LAKE_LOAD_VAULT",), statement=VALIDATE % "landing,vault"),
     # dbt Projects on Snowflake: `snow dbt deploy LAKE_DBT` puts dbt/ in the gold schema
     # https://docs.snowflake.com/en/user-guide/data-engineering/dbt-projects-on-snowflake
@@ -90,27 +103,54 @@ def order(nodes: tuple[Node, ...] = NODES) -> list[Node]:
     return ordered
 
 
+def finalizer_sql(database: str, audit_schema: str) -> str:
+    """The finalizer's statement: one PIPELINE_RUNS row with the graph run's real outcome,
+    from this run's task history. SUCCEEDED when every task of the graph succeeded (a task
+    whose predecessor failed never runs, so it has no SUCCEEDED row); otherwise FAILED, with
+    the first failed task and its error
+    (https://docs.snowflake.com/en/sql-reference/functions/task_history,
+    https://docs.snowflake.com/en/user-guide/tasks-graphs#finalizer-task)."""
+    graph_run = "SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')"
+    failed = "IFF(h.STATE IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED', 'CANCELLED'), h.COMPLETED_TIME, NULL)"
+    tasks = len(NODES) + 1  # and the root
+    steps = json.dumps([n.task for n in order()]).replace("'", "''")
+    return (
+        f"INSERT INTO {database}.{audit_schema}.PIPELINE_RUNS "
+        "(graph_run_id, started_at, finished_at, status, failed_task, error, steps) "
+        f"SELECT {graph_run}, CONVERT_TIMEZONE('UTC', MIN(h.SCHEDULED_TIME))::TIMESTAMP_NTZ, SYSDATE(), "
+        f"IFF(COUNT_IF(h.STATE = 'SUCCEEDED') = {tasks}, 'SUCCEEDED', 'FAILED'), "
+        f"MIN_BY(h.NAME, {failed}), MIN_BY(h.ERROR_MESSAGE, {failed}), '{steps}' "
+        f"FROM TABLE({database}.INFORMATION_SCHEMA.TASK_HISTORY("
+        "SCHEDULED_TIME_RANGE_START => DATEADD(DAY, -2, CURRENT_TIMESTAMP()), RESULT_LIMIT => 10000)) AS h "
+        f"WHERE h.GRAPH_RUN_GROUP_ID = {graph_run} AND h.NAME <> '{FINALIZER}'"
+    )
+
+
 def snowflake_sql(database: str, schemas: dict[str, str], warehouse: str) -> list[str]:
-    """CREATE TASK statements for the graph (in the audit schema), and the statement that
-    resumes it."""
+    """The graph as Snowflake statements (tasks in the audit schema), in deployment order:
+    the root suspended (a graph's tasks cannot change while its root runs), every task
+    created (CREATE TASK creates it suspended), dependents enabled, the root resumed
+    (https://docs.snowflake.com/en/user-guide/tasks-graphs)."""
     audit_schema = schemas["audit"]
     qualified = f"{database}.{audit_schema}"
     statements = [
+        f"ALTER TASK IF EXISTS {qualified}.{ROOT} SUSPEND",
         f"CREATE OR REPLACE TASK {qualified}.{ROOT} WAREHOUSE = {warehouse} SCHEDULE = '{SCHEDULE}' "
-        "COMMENT = 'Daily landing-to-gold run' AS SELECT 1"
+        "COMMENT = 'Daily landing-to-gold run' AS SELECT 1",
     ]
     for node in order():
         after = ", ".join(f"{qualified}.{a}" for a in node.after)
+        parameters = "".join(f" {name} = {value}" for name, value in node.parameters)
         statements.append(
-            f"CREATE OR REPLACE TASK {qualified}.{node.task} WAREHOUSE = {warehouse} AFTER {after} "
+            f"CREATE OR REPLACE TASK {qualified}.{node.task} WAREHOUSE = {warehouse}{parameters} AFTER {after} "
             f"AS {node.call(database, schemas)}"
         )
     statements.append(
         f"CREATE OR REPLACE TASK {qualified}.{FINALIZER} WAREHOUSE = {warehouse} FINALIZE = {qualified}.{ROOT} AS "
-        f"INSERT INTO {database}.{audit_schema}.PIPELINE_RUNS (graph_run_id, finished_at, status) "
-        "SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID'), CURRENT_TIMESTAMP(), 'FINISHED'"
+        + finalizer_sql(database, audit_schema)
     )
     statements.append(f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('{qualified}.{ROOT}')")
+    statements.append(f"ALTER TASK {qualified}.{ROOT} RESUME")
     return statements
 
 
@@ -151,7 +191,7 @@ def _finalize(settings: Settings, endpoints: Endpoints | None, run: GraphRun, st
         conn.cursor().execute(
             f"INSERT INTO {settings.names.database}.{settings.names.audit}.PIPELINE_RUNS "
             "(graph_run_id, started_at, finished_at, status, failed_task, error, steps) VALUES "
-            "(%s, TO_TIMESTAMP_NTZ(%s), CURRENT_TIMESTAMP(), %s, %s, %s, %s)",
+            "(%s, TO_TIMESTAMP_NTZ(%s), SYSDATE(), %s, %s, %s, %s)",
             (
                 run.run_id,
                 time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),

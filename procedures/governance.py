@@ -32,6 +32,11 @@ from procedures import spec as S
 # --------------------------------------------------------------------------- roles and grants
 
 FUNCTIONS = ("ADMIN", "ENGINEER", "ANALYST", "AUDITOR")
+# The roles the pipeline may run as: `lake deploy` creates the procedures and tasks as
+# SNOWFLAKE_ROLE, and they run as their owner, so it must be one of these. Both read clear
+# values (MASKING) and every row (ALL_ROWS): a masked value hashed into a hash
+# diff, or a satellite row hidden from the loader's comparison, would corrupt the vault.
+PIPELINE_FUNCTIONS = ("ADMIN", "ENGINEER")
 READ = ("SELECT",)
 WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
 ENGINEER_SCHEMA = ("USAGE", "CREATE TABLE", "CREATE VIEW", "CREATE TEMPORARY TABLE")
@@ -125,6 +130,9 @@ def _check() -> None:
     for role, treatments in MASKING:
         assert set(treatments) == set(S.PII_CLASSES), f"MASKING[{role}] must treat every PII class"
     assert set(TIME_TRAVEL_DAYS) == set(LAYERS), "TIME_TRAVEL_DAYS needs every layer"
+    clear = {role for role, treatments in MASKING if set(treatments.values()) == {"clear"}}
+    assert set(PIPELINE_FUNCTIONS) <= clear, f"PIPELINE_FUNCTIONS must read clear values: {PIPELINE_FUNCTIONS}"
+    assert set(PIPELINE_FUNCTIONS) <= set(ALL_ROWS), f"PIPELINE_FUNCTIONS must read every row: {PIPELINE_FUNCTIONS}"
 
 
 _check()

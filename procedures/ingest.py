@@ -181,20 +181,21 @@ class IngestResult:
 
 
 def control_paths(session: Any, stage: str) -> Iterator[tuple[str, re.Match[str]]]:
-    """Control files under the stage, as stage-relative paths."""
-    rows = session.sql(f"LIST @{stage}").collect()
-    root = _stage_root(session, stage)
+    """Control files under the stage, as stage-relative paths, from the stage's directory
+    table. A SELECT, not ``LIST``: an owner's-rights procedure may run SELECT, DML, DDL,
+    DESCRIBE and SHOW, and nothing else
+    (https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights).
+    The directory lists what the last refresh found, so the procedure refreshes it first
+    (USAGE on an external stage allows that:
+    https://docs.snowflake.com/en/user-guide/data-load-dirtables-manage)."""
+    session.sql(f"ALTER STAGE {stage} REFRESH").collect()
+    rows = session.sql(
+        f"SELECT RELATIVE_PATH FROM DIRECTORY(@{stage}) WHERE RIGHT(RELATIVE_PATH, 13) = '/_control.csv'"
+    ).collect()
     for row in rows:
-        path = str(row[0]).removeprefix(root)
+        path = str(row[0]).lstrip("/")
         if match := CONTROL_PATH.match(path):
             yield path, match
-
-
-def _stage_root(session: Any, stage: str) -> str:
-    schema, _, name = stage.rpartition(".")
-    found = session.sql(f"SHOW STAGES LIKE {sql_literal(name)} IN SCHEMA {schema}").collect()
-    url = str(found[0]["url"]) if found else ""
-    return url if url.endswith("/") else url + "/"
 
 
 def ingest(session: Any, stage: str, landing_schema: str, batch_id: str = "") -> IngestResult:
@@ -202,7 +203,6 @@ def ingest(session: Any, stage: str, landing_schema: str, batch_id: str = "") ->
     started = time.perf_counter()
     result = IngestResult()
     schema = quote(landing_schema)
-    session.sql(f"USE SCHEMA {schema}").collect()
     done = {r[0] for r in session.sql(f"SELECT DISTINCT control_path FROM {schema}.{CONTROL_TABLE}").collect()}
     pending = [
         (path, m)
@@ -233,7 +233,7 @@ def ingest(session: Any, stage: str, landing_schema: str, batch_id: str = "") ->
 def _copy_control(session: Any, stage: str, schema: str, path: str) -> None:
     fields = ", ".join(f"${i}" for i in range(1, len(landing.CONTROL_COLUMNS) + 1))
     session.sql(
-        f"COPY INTO {schema}.{CONTROL_TABLE} FROM (SELECT {fields}, METADATA$FILENAME, CURRENT_TIMESTAMP() "
+        f"COPY INTO {schema}.{CONTROL_TABLE} FROM (SELECT {fields}, {sql_literal(path)}, SYSDATE() "
         f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS['csv']})"
     ).collect()
 
@@ -280,28 +280,39 @@ def _copy_file(
         projection, extra, missing = copy_projection(ent, columns, file_format)
         missing_literal = sql_literal(",".join(missing)) if missing else "NULL"
         statement = (
-            f"COPY INTO {schema}.{landing_table(ent)} FROM (SELECT {', '.join(projection)}, METADATA$FILENAME, "
-            f"METADATA$FILE_ROW_NUMBER, {sql_literal(batch)}, CURRENT_TIMESTAMP(), {missing_literal} "
+            f"COPY INTO {schema}.{landing_table(ent)} FROM (SELECT {', '.join(projection)}, {sql_literal(path)}, "
+            f"METADATA$FILE_ROW_NUMBER, {sql_literal(batch)}, SYSDATE(), {missing_literal} "
             f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS[file_format]})"
         )
-        row = session.sql(statement).collect()[0]
+        status, loaded = copy_outcome(session.sql(statement).collect())
     except Exception as err:
         reason = str(err).splitlines()[0][:500]
         session.sql(
-            f"INSERT INTO {schema}.{ERRORS_TABLE} VALUES (?, ?, ?, CURRENT_TIMESTAMP())", params=[batch, path, reason]
+            f"INSERT INTO {schema}.{ERRORS_TABLE} VALUES (?, ?, ?, SYSDATE())", params=[batch, path, reason]
         ).collect()
         return FileResult(path, ent.name, "FAILED", error=reason)
-    status = str(row[1])
     if status == "LOADED" and (extra or missing):
         changes = [(c, "extra_column") for c in extra] + [(c, "missing_column") for c in missing]
-        values = ", ".join("(?, ?, ?, ?, ?, CURRENT_TIMESTAMP())" for _ in changes)
+        values = ", ".join("(?, ?, ?, ?, ?, SYSDATE())" for _ in changes)
         session.sql(
             f"INSERT INTO {schema}.{DRIFT_TABLE} VALUES {values}",
             params=[v for column, change in changes for v in (batch, path, ent.name, column, change)],
         ).collect()
-    return FileResult(
-        path, ent.name, status, rows=int(row[3] or 0), extra_columns=tuple(extra), missing_columns=tuple(missing)
-    )
+    return FileResult(path, ent.name, status, rows=loaded, extra_columns=tuple(extra), missing_columns=tuple(missing))
+
+
+def copy_outcome(rows: list[Any]) -> tuple[str, int]:
+    """(status, rows loaded) of a one-file COPY INTO, from either shape Snowflake answers:
+    one row per file (``file``, ``status``, ``rows_parsed``, ``rows_loaded``, ...), or, when no
+    file was processed (it was loaded before), one row with only ``status`` = "Copy
+    executed with 0 files processed."
+    (https://docs.snowflake.com/en/sql-reference/sql/copy-into-table, Output)."""
+    if not rows:
+        raise ValueError("COPY INTO answered no rows")
+    fields = {str(k).lower(): v for k, v in rows[0].as_dict().items()}
+    if "rows_loaded" not in fields:
+        return "LOAD_SKIPPED", 0
+    return str(fields["status"]), int(fields["rows_loaded"] or 0)
 
 
 def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
@@ -318,7 +329,7 @@ def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
         f"INSERT INTO {schema}.{RECONCILIATION_TABLE} "
         f"SELECT c.batch_id, c.producer, c.entity, {prefix} || c.file_name, "
         "CASE WHEN l.n IS NULL THEN 'missing_or_unreadable' ELSE 'row_count_mismatch' END, "
-        "TRY_CAST(c.row_count AS NUMBER), COALESCE(l.n, 0), CURRENT_TIMESTAMP() "
+        "TRY_CAST(c.row_count AS NUMBER), COALESCE(l.n, 0), SYSDATE() "
         f"FROM {schema}.{CONTROL_TABLE} c LEFT JOIN ({entity_counts}) l ON l.file_name = {prefix} || c.file_name "
         f"WHERE c.batch_id IN ({in_batches}) AND COALESCE(l.n, -1) <> TRY_CAST(c.row_count AS NUMBER)"
     ).collect()

@@ -66,7 +66,7 @@ def _lock(session: Any, vault: str, run_id: str, batch: str) -> None:
     insert the same new hub key. Snowflake holds the row's lock until COMMIT or ROLLBACK."""
     updated = session.sql(
         f"UPDATE {quote(vault)}.{LOCK_TABLE} SET run_id = {sql_literal(run_id)}, batch_id = {sql_literal(batch)}, "
-        f"locked_at = CURRENT_TIMESTAMP() WHERE lock_name = '{LOCK_NAME}'"
+        f"locked_at = SYSDATE() WHERE lock_name = '{LOCK_NAME}'"
     ).collect()
     if not int(updated[0][0]):
         raise RuntimeError(f"{vault}.{LOCK_TABLE} has no {LOCK_NAME} row: apply sql/040_vault.sql")
@@ -147,8 +147,9 @@ def load_batch(
 def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str, lock_wait_seconds: float) -> None:
     # the work tables are DDL, so they are made before the transaction (DDL would commit it
     # in Snowflake); their names carry the run id, so concurrent loads never share one.
-    # Temporary tables are made in the current schema, so the load sets it.
-    session.sql(f"USE SCHEMA {quote(vault)}").collect()
+    # Temporary tables are made in the current schema: LOAD_VAULT's own (the vault), as an
+    # owner's-rights procedure resolves unqualified names in the schema it was created in
+    # and may not run USE (https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights).
     for ent in S.ENTITIES:
         session.sql(stage_batch_sql(landing, ent, load.batch, load.run_id)).collect()
     deadline = time.monotonic() + lock_wait_seconds

@@ -383,7 +383,7 @@ def scan_sql(table: str, rules: list[Rule], schemas: Mapping[str, str], batch_id
     """One SELECT over ``table`` counting each rule's failing rows (aliases R0, R1, ...),
     with the row count (``ROWS_CHECKED``) and each freshness column's newest value."""
     layer = rules[0].layer
-    items = ["COUNT(*) AS ROWS_CHECKED", "CURRENT_TIMESTAMP()::TIMESTAMP_NTZ AS CHECKED_AT"]
+    items = ["COUNT(*) AS ROWS_CHECKED", "SYSDATE() AS CHECKED_AT"]
     for i, rule in enumerate(rules):
         if rule.type == "unique":
             value = unique_value(rule)
@@ -521,7 +521,7 @@ def exceptions_sql(
         f"INSERT INTO {exceptions_table} (RUN_ID, RULE_NAME, FAILING_KEY, FILE_NAME, FILE_ROW_NUMBER, "
         "FAILING_VALUE, TABLE_NAME, LAYER, CHECKED_AT) "
         f"{cte}SELECT {sql_literal(run_id)}, u.*, {sql_literal(table)}, {sql_literal(layer)}, "
-        f"CURRENT_TIMESTAMP()::TIMESTAMP_NTZ FROM ({' UNION ALL '.join(parts)}) AS u"
+        f"SYSDATE() FROM ({' UNION ALL '.join(parts)}) AS u"
     )
 
 

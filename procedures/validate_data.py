@@ -227,7 +227,7 @@ def _write_results(
         rows.append(
             f"({', '.join(text(v) for v in fields)}, {int(o.rows_checked)}, {int(o.rows_failed)}, "
             f"{text(o.verdict)}, {text(json.dumps(samples.get(r.name, [])))}, {text(detail)}, "
-            "CURRENT_TIMESTAMP()::TIMESTAMP_NTZ)"
+            "SYSDATE())"
         )
     session.sql(
         f"INSERT INTO {quote(quality)}.{Q.RESULTS_TABLE} (RUN_ID, RULE_NAME, LAYER, TABLE_NAME, COLUMN_NAME, "

@@ -34,8 +34,20 @@ CREATE FILE FORMAT IF NOT EXISTS <% database %>.<% landing_schema %>.JSON_TEXT
     COMMENT = 'Producer newline-delimited JSON files';
 
 -- One stage over the whole landing prefix; ingestion names its files from the
--- producers' control files (s3://<bucket>/landing/<producer>/<entity>/load_date=.../).
-CREATE OR REPLACE STAGE <% database %>.<% landing_schema %>.<% landing_stage %>
+-- producers' control files (s3://<bucket>/landing/<producer>/<entity>/load_date=.../),
+-- which it finds in the stage's directory table: a SELECT, which an owner's-rights
+-- procedure may run where it may not run LIST
+-- (https://docs.snowflake.com/en/user-guide/data-load-dirtables-manage). IF NOT EXISTS,
+-- never OR REPLACE: replacing the stage would drop its grants, and cdktf/ may own it.
+CREATE STAGE IF NOT EXISTS <% database %>.<% landing_schema %>.<% landing_stage %>
     URL = '<% landing_url %>'
     STORAGE_INTEGRATION = <% storage_integration %>
+    DIRECTORY = (ENABLE = TRUE)
     COMMENT = 'S3 landing zone';
+-- a stage created before the directory table was used (or by another tool) gets one
+ALTER STAGE <% database %>.<% landing_schema %>.<% landing_stage %> SET DIRECTORY = (ENABLE = TRUE);
+
+-- The stored procedures' code (build/deploy/procedures.zip) and the dbt project's files,
+-- uploaded by `lake deploy` (lake/deploy.py).
+CREATE STAGE IF NOT EXISTS <% database %>.<% landing_schema %>.LAKE_CODE
+    COMMENT = 'Procedure artifacts and the dbt project (lake deploy)';

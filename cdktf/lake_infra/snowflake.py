@@ -19,7 +19,7 @@ from cdktn_provider_snowflake.grant_account_role import GrantAccountRole
 from cdktn_provider_snowflake.grant_privileges_to_account_role import GrantPrivilegesToAccountRole
 from cdktn_provider_snowflake.resource_monitor import ResourceMonitor
 from cdktn_provider_snowflake.schema import Schema
-from cdktn_provider_snowflake.stage_external_s3 import StageExternalS3
+from cdktn_provider_snowflake.stage_external_s3 import StageExternalS3, StageExternalS3Directory
 from cdktn_provider_snowflake.storage_integration_aws import StorageIntegrationAws
 from cdktn_provider_snowflake.warehouse import Warehouse
 from constructs import Construct
@@ -110,6 +110,10 @@ class SnowflakeAccount(Construct):
             name=env.names.landing_stage,
             url=landing_url,
             storage_integration=self.integration.name,
+            # INGEST_LANDING finds the producers' control files in the stage's directory
+            # table (a SELECT an owner's-rights procedure may run; LIST it may not), and
+            # refreshes it itself (https://docs.snowflake.com/en/user-guide/data-load-dirtables-manage)
+            directory=StageExternalS3Directory(enable=True),
             comment="S3 landing zone",
         )
         self._roles()

@@ -22,7 +22,8 @@ procedures' SQL:
   METADATA$FILENAME, METADATA$FILE_ROW_NUMBER FROM @stage) ...``) worked only for
   ``$1:name`` on Parquet, and JSON files not at all. ``copy_transformation`` supports
   ``$1:name`` (Parquet, JSON), ``$N`` (CSV, read as text like Snowflake does),
-  METADATA$FILENAME (the stage-relative path) and METADATA$FILE_ROW_NUMBER (exact for
+  METADATA$FILENAME (the file's path in the bucket, prefix included, as Snowflake
+  gives it) and METADATA$FILE_ROW_NUMBER (exact for
   Parquet; read order for CSV and JSON, one file per statement), and ``TYPE = JSON``.
 * ``TRY_CAST(x AS TIMESTAMP_NTZ)`` became the unsafe ``_fs_to_timestamp(x)`` (TryCast
   is a Cast to that transform), so one bad value failed the whole query instead of
@@ -72,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import fakesnow.arrow as fakesnow_arrow
 import fakesnow.copy_into as copy_into
 import fakesnow.cursor
 import fakesnow.transforms
@@ -160,6 +162,70 @@ def parse_infer_schema(sql: str) -> exp.Expr | None:
     )
     select = exp.select("COLUMN_NAME", "TYPE", "ORDER_ID").from_(values).order_by("ORDER_ID")
     return select if rows else select.where("FALSE")
+
+
+ALTER_STAGE_REFRESH = re.compile(r"^\s*ALTER\s+STAGE\s+([A-Za-z0-9_$.\"]+)\s+REFRESH\s*;?\s*$", re.IGNORECASE)
+DIRECTORY = re.compile(r"\bDIRECTORY\s*\(\s*@([A-Za-z0-9_$.\"]+)\s*\)", re.IGNORECASE)
+DIRECTORY_TABLE = "_fs_global._fs_information_schema._lake_stage_directory"
+
+
+def _stage_url(stage_name: str) -> str:
+    row = _catalog_row("_fs_stages", stage_name, "url")
+    if row is None:
+        raise errors.ParseError(f"Stage '{stage_name}' does not exist or not authorized.")
+    url = str(row[0] or "")
+    return url if url.endswith("/") else url + "/"
+
+
+def _ensure_directory_table() -> None:
+    assert _instance is not None
+    _instance.duck_conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {DIRECTORY_TABLE} (stage_url VARCHAR, relative_path VARCHAR, "
+        "size BIGINT, last_modified TIMESTAMPTZ, md5 VARCHAR)"
+    )
+
+
+def refresh_directory(sql: str) -> exp.Expr | None:
+    """``ALTER STAGE s REFRESH``: snapshot the stage's files as its directory table, as
+    Snowflake does (the directory lists what the last refresh found). None for any other
+    statement."""
+    match = ALTER_STAGE_REFRESH.match(sql)
+    if not match:
+        return None
+    url = _stage_url(match.group(1))
+    _ensure_directory_table()
+    assert _instance is not None
+    quoted = (url + "**").replace("'", "''")
+    with _instance.duck_conn.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute(f"DELETE FROM {DIRECTORY_TABLE} WHERE stage_url = ?", [url])
+        try:
+            cur.execute(
+                f"INSERT INTO {DIRECTORY_TABLE} SELECT ?, substr(filename, ?), size, last_modified, NULL "
+                f"FROM read_blob('{quoted}')",
+                [url, len(url) + 1],
+            )
+        except duckdb.IOException as err:
+            if "No files found" not in str(err):
+                cur.execute("ROLLBACK")
+                raise ProgrammingError(msg=f"Cannot refresh '{match.group(1)}': {err}", errno=91016) from None
+        cur.execute("COMMIT")
+    return exp.select(exp.Literal.string(f"refreshed {match.group(1)}").as_("status"))
+
+
+def directory_sql(sql: str) -> str:
+    """``DIRECTORY(@stage)`` in a query, as the stage's last refreshed snapshot with
+    Snowflake's columns (RELATIVE_PATH, SIZE, LAST_MODIFIED, MD5)."""
+
+    def table(match: re.Match[str]) -> str:
+        url = _stage_url(match.group(1)).replace("'", "''")
+        _ensure_directory_table()
+        return (
+            "(SELECT relative_path AS RELATIVE_PATH, size AS SIZE, last_modified AS LAST_MODIFIED, md5 AS MD5 "
+            f"FROM {DIRECTORY_TABLE} WHERE stage_url = '{url}')"
+        )
+
+    return DIRECTORY.sub(table, sql)
 
 
 def local_temporary(expression: exp.Expr) -> exp.Expr:
@@ -343,9 +409,9 @@ def _inserts_with_transformation(inserts_fn: Any) -> Any:
             return inserts_fn(expr, params, urls, parquet_info)
         select = from_.this
         parquet = isinstance(params.file_format, copy_into.ReadParquet)
-        names = params.files or urls
         inserts = []
-        for name, url in zip(names, urls, strict=True):
+        for url in urls:
+            name = metadata_filename(url)
             columns = []
             for projection in select.expressions:
                 node = projection.copy()
@@ -366,6 +432,14 @@ def _inserts_with_transformation(inserts_fn: Any) -> Any:
     return wrapped
 
 
+def metadata_filename(url: str) -> str:
+    """``METADATA$FILENAME`` as Snowflake gives it for an external stage: the file's path
+    in the bucket, the stage URL's prefix included (lake/local/strict.py, metadata_filename)."""
+    if url.startswith("s3://"):
+        return url.split("/", 3)[3] if url.count("/") >= 3 else ""
+    return url
+
+
 def _translate(node: exp.Expr, file_name: str, parquet: bool) -> exp.Expr:
     """One projection of a COPY transformation, in terms of DuckDB's file readers."""
     if isinstance(node, exp.JSONExtract) and isinstance(node.this, exp.Parameter):
@@ -383,6 +457,20 @@ def _translate(node: exp.Expr, file_name: str, parquet: bool) -> exp.Expr:
             )
         return exp.Window(this=exp.RowNumber())
     return node
+
+
+def utc_timestamps(to_struct: Any) -> Any:
+    """fakesnow sends zoned timestamps to the connector only from UTC arrays; with the
+    server in Snowflake's default zone (lake/local/strict.py, timezone) DuckDB answers in
+    America/Los_Angeles. The same instants, relabelled UTC, are what the wire carries."""
+    import pyarrow as pa
+
+    def wrapped(ts: Any) -> Any:
+        if isinstance(ts.type, pa.TimestampType) and ts.type.tz and ts.type.tz != "UTC":
+            ts = ts.cast(pa.timestamp(ts.type.unit, tz="UTC"))
+        return to_struct(ts)
+
+    return wrapped
 
 
 def persist_global(instance: FakeSnow, path: Path) -> None:
@@ -449,7 +537,14 @@ def apply(instance: FakeSnow) -> None:
     cursor_parse = fakesnow.cursor.parse_one
 
     def parse_in_cursor(sql: str, *args: Any, **kwargs: Any) -> exp.Expr:
-        return parse_list(sql) or parse_infer_schema(sql) or local_temporary(cursor_parse(sql, *args, **kwargs))
+        if DIRECTORY.search(sql):
+            sql = directory_sql(sql)
+        return (
+            parse_list(sql)
+            or parse_infer_schema(sql)
+            or refresh_directory(sql)
+            or local_temporary(cursor_parse(sql, *args, **kwargs))
+        )
 
     fakesnow.cursor.parse_one = parse_in_cursor  # type: ignore[assignment]
 
@@ -459,7 +554,7 @@ def apply(instance: FakeSnow) -> None:
         # the server parses only to learn the statement type; on a syntax error let the
         # cursor parse again and answer with a proper error instead of HTTP 500
         try:
-            if INFER_SCHEMA.search(sql):
+            if INFER_SCHEMA.search(sql) or DIRECTORY.search(sql) or ALTER_STAGE_REFRESH.match(sql):
                 return exp.select("1")
             return parse_list(sql) or server_parse(sql, *args, **kwargs)
         except errors.ParseError:
@@ -471,6 +566,7 @@ def apply(instance: FakeSnow) -> None:
         reader.read_expression = _without_hive_partitions(reader.read_expression)  # type: ignore[method-assign]
     fakesnow.transforms.to_timestamp = _safe_try_cast(fakesnow.transforms.to_timestamp)
     copy_into._params = _params_with_json(copy_into._params)
+    fakesnow_arrow.timestamp_to_sf_struct = utc_timestamps(fakesnow_arrow.timestamp_to_sf_struct)
     copy_into._inserts = _inserts_with_transformation(copy_into._inserts)
 
     internal_list_sql = stage.list_stage_files_sql

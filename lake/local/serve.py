@@ -143,7 +143,7 @@ def serve(
     from fakesnow.instance import FakeSnow
     from moto.server import ThreadedMotoServer
 
-    from lake.local import compat
+    from lake.local import compat, strict
     from lake.local.unsupported import NOP_REGEXES
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -178,6 +178,7 @@ def serve(
     instance = FakeSnow(db_path=warehouse, nop_regexes=NOP_REGEXES)
     compat.persist_global(instance, warehouse / "_fs_global.db")
     compat.apply(instance)
+    strict.apply(instance.duck_conn)
     instance.duck_conn.execute(f"LOAD '{_httpfs_path()}'")
     instance.duck_conn.execute(
         "CREATE OR REPLACE SECRET lake_moto (TYPE s3, KEY_ID ?, SECRET ?, ENDPOINT ?, URL_STYLE 'path', "

@@ -71,6 +71,14 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
         "no alerts locally; the alert conditions are tested as queries",
     ),
     (
+        r"^\s*ALTER\s+STAGE\s+\S+\s+SET\s+DIRECTORY\b",
+        "every local stage has a directory table (a snapshot ALTER STAGE ... REFRESH takes: lake/local/compat.py)",
+    ),
+    (
+        r"^\s*(CREATE|ALTER|DROP|EXECUTE)\s+(OR\s+REPLACE\s+)?DBT\s+PROJECT\b",
+        "no dbt project objects locally; lake runs the same dbt/ project with dbt Core itself",
+    ),
+    (
         r"^\s*SELECT\s+SYSTEM\$CANCEL_ALL_QUERIES\b",
         "Snowpark's Session.close cancels queries; nothing to cancel",
     ),

@@ -197,12 +197,12 @@ def test_a_build_tests_the_rows_it_wrote_and_after_a_failure_every_row(
         # ... and a vault that gives one changed transaction two business keys
         cur.execute(
             f"INSERT INTO VAULT.SAT_TRANSACTION (hashdiff, load_ts, batch_id, {columns}) SELECT hashdiff,"
-            f" CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ), 'SCOPE-TEST', {columns} FROM VAULT.SAT_TRANSACTION"
+            f" SYSDATE(), 'SCOPE-TEST', {columns} FROM VAULT.SAT_TRANSACTION"
             f" WHERE transaction_hk = '{changed}' LIMIT 1"
         )
         cur.execute(
             "INSERT INTO VAULT.HUB_TRANSACTION (transaction_hk, transaction_id, load_ts, record_source, batch_id)"
-            f" SELECT '{changed}', 'SCOPE-TEST', CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ), 'test', 'SCOPE-TEST'"
+            f" SELECT '{changed}', 'SCOPE-TEST', SYSDATE(), 'test', 'SCOPE-TEST'"
         )
         with pytest.raises(dbt.DbtError):
             pipeline.dbt_build(settings, applied, only)

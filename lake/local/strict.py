@@ -1,0 +1,228 @@
+"""The local engine at least as strict as Snowflake, wherever the project relies on a rule.
+
+A local run that passes where Snowflake would fail is a test gap, so each Snowflake
+behaviour the platform depends on is enforced here, next to the bridges of
+``lake/local/compat.py``, with the documentation page it comes from. ``RULES`` is the
+list; ``tests/lake/test_strict.py`` has one conformance test per rule, each failing when
+its rule is switched off.
+
+Rules (enforced locally, as Snowflake does):
+
+* ``owners_rights``: a stored procedure runs with owner's rights unless created ``EXECUTE
+  AS CALLER``; such a procedure may run SELECT, DML, DDL, GRANT/REVOKE, variable
+  assignment, DESCRIBE and SHOW, and "all other SQL statements cannot be called from inside
+  an owner's rights stored procedure": ``USE`` and ``ALTER SESSION`` fail with
+  ``Unsupported statement type 'USE'``. It resolves unqualified names in the database and
+  schema it was created in.
+  https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights
+  Locally every handler gets a session opened in its procedure's schema and wrapped by
+  ``owners_rights``, which refuses the same statements with Snowflake's error text. LIST,
+  PUT, GET and REMOVE are refused too: they are not in the documented list (ingestion reads
+  the stage's directory table with a SELECT instead).
+* ``timezone``: the TIMEZONE parameter defaults to America/Los_Angeles, and
+  ``CURRENT_TIMESTAMP()`` is in it, so ``CURRENT_TIMESTAMP()::TIMESTAMP_NTZ`` is Los Angeles
+  wall-clock time. https://docs.snowflake.com/en/sql-reference/parameters#timezone
+  The local server's DuckDB runs in that zone too, so a zone mistake shows locally; the
+  platform stores UTC everywhere (``SYSDATE()``, Python's UTC clock).
+* ``copy_status``: COPY INTO that processes no file (every file loaded before) answers one
+  row with one column, ``status`` = "Copy executed with 0 files processed.", not one
+  ``LOAD_SKIPPED`` row per file. https://docs.snowflake.com/en/sql-reference/sql/copy-into-table
+  (Output). ``copy_status_sql`` rewrites fakesnow's answer that way.
+* ``metadata_filename``: ``METADATA$FILENAME`` is "the name of the staged data file ...
+  including the path to the data file in the stage"; for an external stage that path
+  starts with the stage URL's own prefix. https://docs.snowflake.com/en/user-guide/querying-metadata
+  fakesnow gave the stage-relative name, which code could come to rely on; locally it is
+  the bucket-relative path (prefix included), so ingestion must (and does) name a file
+  from what it asked COPY to load, never from ``METADATA$FILENAME``.
+* ``directory_refresh``: a stage's directory table holds what the last ``ALTER STAGE ...
+  REFRESH`` found, not what the bucket holds now.
+  https://docs.snowflake.com/en/user-guide/data-load-dirtables-manage
+  Locally ``DIRECTORY(@stage)`` reads a snapshot that ``ALTER STAGE ... REFRESH`` takes
+  (``lake/local/compat.py``), so a missing refresh lists nothing, as on Snowflake.
+
+Bridges that make the local engine MORE lenient than Snowflake (gaps, each justified):
+
+* Statements only Snowflake runs (GRANT, tasks, policies, integrations, ...) succeed
+  without effect (``lake/local/unsupported.py``); they are parsed with the Snowflake
+  grammar by the tests, and the deploy plan is parsed as a whole.
+* A transaction waiting on a lock fails at once locally (DuckDB: "Conflict on update")
+  where Snowflake waits up to ``LOCK_TIMEOUT`` (https://docs.snowflake.com/en/sql-reference/parameters#lock-timeout);
+  ``LOAD_VAULT`` retries either way, and its task sets ``LOCK_TIMEOUT`` below the task's
+  own timeout (``lake/task_graph.py``).
+* Masking and row access policies are not applied locally: every role sees every value.
+  The pipeline's roles are exempt from both on Snowflake by design
+  (``procedures/governance.PIPELINE_FUNCTIONS``), so the local run reads what they read.
+* Privileges are not checked locally (no roles).
+* fakesnow parses a statement once; Snowflake compiles it with the current role's view
+  of the catalog. Object-not-found and not-authorized errors can therefore differ in
+  wording, not in whether they happen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+DOCS = "https://docs.snowflake.com/en"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    page: str
+    summary: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "owners_rights",
+        f"{DOCS}/developer-guide/stored-procedure/stored-procedures-rights",
+        "an owner's-rights procedure refuses USE, ALTER SESSION and other non-listed statements",
+    ),
+    Rule("timezone", f"{DOCS}/sql-reference/parameters#timezone", "TIMEZONE defaults to America/Los_Angeles"),
+    Rule(
+        "copy_status",
+        f"{DOCS}/sql-reference/sql/copy-into-table",
+        "COPY with nothing to load answers one status row",
+    ),
+    Rule(
+        "metadata_filename",
+        f"{DOCS}/user-guide/querying-metadata",
+        "METADATA$FILENAME includes the path of the file in the stage's location",
+    ),
+    Rule(
+        "directory_refresh",
+        f"{DOCS}/user-guide/data-load-dirtables-manage",
+        "a directory table lists what the last ALTER STAGE ... REFRESH found",
+    ),
+)
+
+# --------------------------------------------------------------------------- timezone
+
+SNOWFLAKE_DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+def set_default_timezone(duck_conn: Any) -> None:
+    """The local server's DuckDB in Snowflake's default session time zone."""
+    duck_conn.execute(f"SET GLOBAL TimeZone = '{SNOWFLAKE_DEFAULT_TIMEZONE}'")
+
+
+# --------------------------------------------------------------------------- owner's rights
+
+# (statement type as Snowflake names it in its error, pattern of the statement's start)
+REFUSED_IN_OWNERS_RIGHTS: tuple[tuple[str, str], ...] = (
+    ("USE", r"USE\b"),
+    ("ALTER_SESSION", r"ALTER\s+SESSION\b"),
+    ("SET", r"SET\b"),
+    ("UNSET", r"UNSET\b"),
+    ("LIST_FILES", r"(LIST|LS)\s+@"),
+    ("PUT_FILES", r"PUT\b"),
+    ("GET_FILES", r"GET\b"),
+    ("REMOVE_FILES", r"(REMOVE|RM)\s+@"),
+)
+_LEADING_COMMENTS = re.compile(r"\A(\s+|--[^\n]*\n?|/\*.*?\*/)*", re.DOTALL)
+
+
+def owners_rights_refusal(statement: str) -> str | None:
+    """The statement type Snowflake refuses inside an owner's-rights procedure, or None."""
+    body = statement[_LEADING_COMMENTS.match(statement).end() :]  # type: ignore[union-attr]
+    for kind, pattern in REFUSED_IN_OWNERS_RIGHTS:
+        if re.match(pattern, body, re.IGNORECASE):
+            return kind
+    return None
+
+
+class UnsupportedStatement(Exception):
+    """What Snowflake raises for a refused statement inside an owner's-rights procedure."""
+
+
+def _error(kind: str, statement: str) -> Exception:
+    from snowflake.snowpark.exceptions import SnowparkSQLException
+
+    shown = "USE" if kind == "USE" else kind
+    return SnowparkSQLException(
+        f"090236 (42601): Stored procedure execution error: Unsupported statement type '{shown}'.",
+        error_code="1304",
+        sql_error_code=90236,
+        query=statement,
+    )
+
+
+class OwnersRightsSession:
+    """A Snowpark Session as an owner's-rights stored procedure's handler gets it.
+
+    Statements go through ``sql()``, which refuses what Snowflake refuses there; the
+    Session's own context changers (``use_schema`` ...) are refused the same way.
+    Everything else is the wrapped Session's.
+    """
+
+    def __init__(self, session: Any, procedure: str = "") -> None:
+        self._session = session
+        self.procedure = procedure
+
+    def sql(self, query: str, params: Any = None, **kwargs: Any) -> Any:
+        if kind := owners_rights_refusal(query):
+            raise _error(kind, query)
+        return self._session.sql(query, params=params, **kwargs)
+
+    def _refuse(self, name: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise _error("USE", f"{name}({', '.join(map(repr, args))})")
+
+        return refused
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {"use_database", "use_schema", "use_role", "use_warehouse", "use_secondary_roles"}:
+            return self._refuse(name)
+        return getattr(self._session, name)
+
+
+def owners_rights(session: Any, procedure: str = "") -> OwnersRightsSession:
+    """``session`` as an owner's-rights procedure sees it (idempotent)."""
+    if isinstance(session, OwnersRightsSession):
+        return session
+    return OwnersRightsSession(session, procedure)
+
+
+# --------------------------------------------------------------------------- COPY result shape
+
+COPY_NOTHING = "SELECT 'Copy executed with 0 files processed.' AS status"
+_COPY_RESULT_ROWS = re.compile(r"\('[^']*', '(LOADED|LOAD_SKIPPED|LOAD_FAILED|PARTIALLY_LOADED)'")
+
+
+def copy_status_sql(result_sql: str) -> str:
+    """fakesnow's COPY result query as Snowflake shapes it: when no file was processed
+    (every one skipped as loaded before), one ``status`` row instead of one row per file."""
+    statuses = _COPY_RESULT_ROWS.findall(result_sql)
+    if statuses and all(s == "LOAD_SKIPPED" for s in statuses):
+        return COPY_NOTHING
+    return result_sql
+
+
+def _strict_copy(copy_into: Callable[..., str]) -> Callable[..., str]:
+    def wrapped(duck_conn: Any, *args: Any, **kwargs: Any) -> str:
+        sql = copy_into(duck_conn, *args, **kwargs)
+        shaped = copy_status_sql(sql)
+        if shaped != sql:
+            duck_conn.execute(shaped)
+        return shaped
+
+    return wrapped
+
+
+_applied = False
+
+
+def apply(duck_conn: Any) -> None:
+    """Make this process's fakesnow server as strict as Snowflake (idempotent). The
+    owner's-rights rule is applied per session, by ``owners_rights``."""
+    global _applied
+    set_default_timezone(duck_conn)
+    if _applied:
+        return
+    _applied = True
+    import fakesnow.cursor
+
+    fakesnow.cursor.copy_into = _strict_copy(fakesnow.cursor.copy_into)  # type: ignore[assignment]
