@@ -226,7 +226,7 @@ def _entitlement_tables() -> list[str]:
         f"INSERT INTO {GOV}.COUNTRY_REGIONS (COUNTRY_CODE, REGION)\nSELECT * FROM ({regions}) AS seed\n"
         f"WHERE NOT EXISTS (SELECT 1 FROM {GOV}.COUNTRY_REGIONS);",
         f"CREATE TABLE IF NOT EXISTS {GOV}.ENTITLEMENTS (\n    ROLE_NAME VARCHAR NOT NULL,\n"
-        "    REGION VARCHAR NOT NULL,\n    GRANTED_AT TIMESTAMP_NTZ DEFAULT SYSDATE()\n)\n"
+        "    REGION VARCHAR NOT NULL,\n    GRANTED_AT TIMESTAMP_LTZ DEFAULT CURRENT_TIMESTAMP()\n)\n"
         "    COMMENT = 'Row access: the client regions a role may read (admins maintain it)';",
         f"INSERT INTO {GOV}.ENTITLEMENTS (ROLE_NAME, REGION)\nSELECT * FROM ({grants}) AS seed\n"
         f"WHERE NOT EXISTS (SELECT 1 FROM {GOV}.ENTITLEMENTS);",

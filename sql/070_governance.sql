@@ -15,7 +15,7 @@ WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% governance_schema %>.COUNTRY_R
 CREATE TABLE IF NOT EXISTS <% database %>.<% governance_schema %>.ENTITLEMENTS (
     ROLE_NAME VARCHAR NOT NULL,
     REGION VARCHAR NOT NULL,
-    GRANTED_AT TIMESTAMP_NTZ DEFAULT CURRENT_TIMESTAMP()
+    GRANTED_AT TIMESTAMP_LTZ DEFAULT CURRENT_TIMESTAMP()
 )
     COMMENT = 'Row access: the client regions a role may read (admins maintain it)';
 INSERT INTO <% database %>.<% governance_schema %>.ENTITLEMENTS (ROLE_NAME, REGION)

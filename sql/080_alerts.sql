@@ -11,7 +11,7 @@ CREATE ALERT IF NOT EXISTS <% database %>.<% quality_schema %>.FRESHNESS_SLA_MIS
     WAREHOUSE = <% alert_warehouse %>
     SCHEDULE = 'USING CRON */15 * * * * UTC'
     COMMENT = 'A table the freshness rules watch has not loaded within its SLA'
-    IF (EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.SAT_TRANSACTION HAVING MAX(LOAD_TS) < DATEADD(SECOND, -129600, CURRENT_TIMESTAMP()) UNION ALL SELECT 1 FROM <% database %>.<% bronze_schema %>.BRONZE_TRANSACTIONS HAVING MAX(LOAD_TS) < DATEADD(SECOND, -129600, CURRENT_TIMESTAMP())))
+    IF (EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.SAT_TRANSACTION HAVING MAX(LOAD_TS) < DATEADD(SECOND, -129600, SYSDATE()) UNION ALL SELECT 1 FROM <% database %>.<% bronze_schema %>.BRONZE_TRANSACTIONS HAVING MAX(LOAD_TS) < DATEADD(SECOND, -129600, SYSDATE())))
     THEN CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(SNOWFLAKE.NOTIFICATION.TEXT_PLAIN('lake: a freshness SLA was missed; see the freshness rules'), SNOWFLAKE.NOTIFICATION.INTEGRATION('<% notification_integration %>'));
 ALTER ALERT <% database %>.<% quality_schema %>.ERROR_RULE_FAILED RESUME;
 ALTER ALERT <% database %>.<% quality_schema %>.FRESHNESS_SLA_MISSED RESUME;
@@ -20,5 +20,5 @@ CREATE TASK IF NOT EXISTS <% database %>.<% quality_schema %>.PURGE_OLD_EXCEPTIO
     WAREHOUSE = <% alert_warehouse %>
     SCHEDULE = 'USING CRON 0 4 * * * UTC'
     AS DELETE FROM <% database %>.<% quality_schema %>.RULE_EXCEPTIONS
-    WHERE CHECKED_AT < DATEADD(DAY, -90, CURRENT_TIMESTAMP());
+    WHERE CHECKED_AT < DATEADD(DAY, -90, SYSDATE());
 ALTER TASK <% database %>.<% quality_schema %>.PURGE_OLD_EXCEPTIONS RESUME;

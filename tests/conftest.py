@@ -14,6 +14,7 @@ import pytest
 
 from lake import pipeline
 from lake.config import LocalTarget, Settings
+from lake.local import strict
 from lake.local.stack import Endpoints, LocalStack
 from lake.session import connect, open_session
 
@@ -59,9 +60,12 @@ def conn(settings: Settings, applied: Endpoints) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def session(settings: Settings, applied: Endpoints) -> Iterator[Any]:
-    s = open_session(settings, applied)
+    """A Session as the stored procedures get one: in a procedure's schema (the vault, where
+    LOAD_VAULT lives) and refusing what an owner's-rights procedure may not run, so a
+    handler called with it fails here where it would fail in Snowflake."""
+    s = open_session(settings, applied, settings.names.vault)
     try:
-        yield s
+        yield strict.owners_rights(s)
     finally:
         s.close()
 

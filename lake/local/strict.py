@@ -225,4 +225,4 @@ def apply(duck_conn: Any) -> None:
     _applied = True
     import fakesnow.cursor
 
-    fakesnow.cursor.copy_into = _strict_copy(fakesnow.cursor.copy_into)  # type: ignore[assignment]
+    fakesnow.cursor.copy_into = _strict_copy(fakesnow.cursor.copy_into)

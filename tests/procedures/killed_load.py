@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lake.config import LocalTarget, Settings
+from lake.local import strict
 from lake.local.stack import LocalStack
 from lake.session import open_session
 from procedures import load_vault
@@ -21,7 +22,8 @@ def main() -> None:
     settings = Settings(local=LocalTarget(state_dir=Path(state_dir)))
     endpoints = LocalStack(settings.local).running()
     assert endpoints is not None, f"no local servers run for {state_dir}"
-    session = open_session(settings, endpoints)
+    # as LOAD_VAULT gets it: in the vault's schema, owner's-rights statements only
+    session = strict.owners_rights(open_session(settings, endpoints, settings.names.vault))
     sql = session.sql
     seen = {"in_transaction": False, "statements": 0}
 

@@ -13,6 +13,7 @@ import pytest
 
 from lake import sqlfiles
 from lake.config import Settings
+from lake.local import strict
 from lake.local.stack import Endpoints
 from lake.session import connect, open_session
 from procedures import load_vault
@@ -96,7 +97,7 @@ def test_two_loads_at_once_run_one_after_the_other(
     start = threading.Barrier(2)
 
     def load(slot: int) -> None:
-        s = open_session(settings, applied)
+        s = strict.owners_rights(open_session(settings, applied, settings.names.vault))  # as LOAD_VAULT gets one
         try:
             start.wait()
             for batch in SMALL_BATCHES:

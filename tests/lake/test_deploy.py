@@ -1,0 +1,155 @@
+"""``lake deploy --plan``: the whole in-warehouse deployment, in order, offline."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lake import deploy, snowsql, task_graph
+from lake.config import ConfigError, Settings, SnowflakeTarget
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> deploy.Plan:
+    return deploy.plan(Settings(), tmp_path_factory.mktemp("deploy"))
+
+
+def _sections(plan: deploy.Plan) -> list[str]:
+    return [s.split(".")[0] for s in plan.sections()]
+
+
+def test_the_plan_runs_in_the_documented_order(plan: deploy.Plan) -> None:
+    order = list(dict.fromkeys(_sections(plan)))
+    assert order == ["1", "2", "3", "4", "5"]
+    statements = [s.statement for s in plan.steps]
+    first_procedure = next(i for i, s in enumerate(statements) if s.startswith("CREATE OR REPLACE PROCEDURE"))
+    upload = next(i for i, s in enumerate(statements) if s.startswith("PUT") and "procedures.zip" in s)
+    assert upload < first_procedure  # the artifact is on the stage before a procedure imports it
+
+
+def test_every_statement_of_the_plan_parses_as_snowflake_sql(plan: deploy.Plan) -> None:
+    for step in plan.steps:
+        snowsql.parse(step.statement, step.section)  # raises on a syntax error or an opaque command
+
+
+def test_four_procedures_each_with_snowpark_and_their_imports(plan: deploy.Plan) -> None:
+    created = [s.statement for s in plan.steps if s.statement.startswith("CREATE OR REPLACE PROCEDURE")]
+    names = [re.match(r"CREATE OR REPLACE PROCEDURE (\S+)\(", s)[1] for s in created]  # type: ignore[index]
+    assert names == ["LAKE.LANDING.GENERATE_SAMPLE_DATA", "LAKE.LANDING.INGEST_LANDING", "LAKE.VAULT.LOAD_VAULT",
+                     "LAKE.QUALITY.VALIDATE_DATA"]  # fmt: skip
+    for statement in created:
+        assert "PACKAGES = ('snowflake-snowpark-python'" in statement
+        assert "EXECUTE AS OWNER" in statement
+    generator = created[0]
+    assert "EXTERNAL_ACCESS_INTEGRATIONS = (LAKE_LANDING_ACCESS)" in generator
+    assert "SECRETS = ('landing_s3' = LAKE.LANDING.LANDING_S3)" in generator
+    assert "'faker'" in generator and "'pyyaml'" in created[3]
+
+
+def test_the_generators_egress_objects_are_created_before_it(plan: deploy.Plan) -> None:
+    egress = [s.statement for s in plan.steps if s.section.startswith("2.")]
+    assert [s.split("\n")[0] for s in egress] == [
+        "CREATE OR REPLACE NETWORK RULE LAKE.LANDING.LANDING_S3_EGRESS",
+        "CREATE OR REPLACE SECRET LAKE.LANDING.LANDING_S3",
+        "CREATE OR REPLACE EXTERNAL ACCESS INTEGRATION LAKE_LANDING_ACCESS",
+    ]
+    assert "'lake-landing.s3.amazonaws.com'" in egress[0]
+    statements = [s.statement for s in plan.steps]
+    generator = next(i for i, s in enumerate(statements) if "PROCEDURE LAKE.LANDING.GENERATE_SAMPLE_DATA" in s)
+    assert statements.index(egress[-1]) < generator
+
+
+def test_the_secret_is_masked_in_the_plan_and_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shown = deploy.plan(Settings(), tmp_path)
+    secret = next(s for s in shown.steps if "SECRET" in s.statement.split("\n")[0])
+    assert "<from LAKE_GENERATOR_AWS_SECRET_KEY>" in secret.printable
+    monkeypatch.delenv(deploy.GENERATOR_KEY_ID, raising=False)
+    with pytest.raises(ConfigError, match="LAKE_GENERATOR_AWS_KEY_ID"):
+        deploy.plan(Settings(), tmp_path, reveal=True)
+    monkeypatch.setenv(deploy.GENERATOR_KEY_ID, "AKIA-TEST")
+    monkeypatch.setenv(deploy.GENERATOR_SECRET_KEY, "not-a-real-secret")  # pragma: allowlist secret
+    revealed = deploy.plan(Settings(), tmp_path, reveal=True)
+    secret = next(s for s in revealed.steps if "SECRET" in s.statement.split("\n")[0])
+    assert "not-a-real-secret" in secret.statement and "not-a-real-secret" not in secret.printable
+    assert "not-a-real-secret" not in revealed.render()
+
+
+def test_the_dbt_project_is_pinned_to_the_managed_runtime(plan: deploy.Plan) -> None:
+    project = next(s.statement for s in plan.steps if "DBT PROJECT" in s.statement)
+    assert f"DBT_VERSION = '{deploy.DBT_VERSION}'" in project and "DEFAULT_TARGET = 'snowflake'" in project
+    profile = yaml.safe_load((plan.out / "dbt" / "profiles.yml").read_text())
+    assert profile["lake"]["target"] == "snowflake"  # a literal, not a Jinja expression
+    assert (plan.out / "dbt" / "dbt_project.yml").is_file() and (plan.out / "dbt" / "models" / "gold").is_dir()
+    # the dbt that runs locally is the one Snowflake runs
+    assert metadata.version("dbt-core") == deploy.DBT_VERSION
+    for node in task_graph.NODES:
+        if "EXECUTE DBT PROJECT" in node.statement:
+            assert f"--target {deploy.DBT_TARGET}" in node.statement
+
+
+def test_every_task_and_the_finalizer_are_created_and_the_root_resumed_last(plan: deploy.Plan) -> None:
+    tasks = [s.statement for s in plan.steps if s.section.startswith("5.")]
+    created = [re.search(r"TASK \S+\.(\w+) ", s)[1] for s in tasks if s.startswith("CREATE")]  # type: ignore[index]
+    assert created == [task_graph.ROOT, *[n.task for n in task_graph.order()], task_graph.FINALIZER]
+    assert tasks[0].startswith("ALTER TASK IF EXISTS") and tasks[0].endswith("SUSPEND")
+    assert "SYSTEM$TASK_DEPENDENTS_ENABLE" in tasks[-2] and tasks[-1].endswith(f"{task_graph.ROOT} RESUME")
+    load = next(s for s in tasks if "LAKE_LOAD_VAULT WAREHOUSE" in s)
+    assert "LOCK_TIMEOUT = 60" in load  # a lock wait ends inside the task's own timeout
+
+
+def test_the_finalizer_records_the_graph_runs_real_outcome() -> None:
+    sql = task_graph.finalizer_sql("LAKE", "AUDIT")
+    assert "'FINISHED'" not in sql
+    assert f"COUNT_IF(h.STATE = 'SUCCEEDED') = {len(task_graph.NODES) + 1}, 'SUCCEEDED', 'FAILED'" in sql
+    assert "GRAPH_RUN_GROUP_ID = SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')" in sql
+
+
+def test_the_procedures_import_graph_decides_their_packages(tmp_path: Path) -> None:
+    assert deploy.packages(deploy.procedure("VALIDATE_DATA")) == ("snowflake-snowpark-python", "pyyaml")
+    package = tmp_path / "procedures"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text("def f():\n    import requests_oauthlib\n")
+    (package / "handler.py").write_text("from procedures import helper\n")
+    proc = deploy.Procedure("X", "landing", "procedures.handler.main", (), "VARIANT")
+    with pytest.raises(deploy.DeployError, match=r"procedures\.handler\.main imports 'requests_oauthlib'"):
+        deploy.packages(proc, package)
+
+
+def test_the_pipeline_role_must_read_clear_values() -> None:
+    target = SnowflakeTarget(account="a", user="u", landing_url="s3://bucket-x/landing/", role="LAKE_ANALYST")
+    with pytest.raises(ConfigError, match=r"LAKE_ANALYST.*cannot run the pipeline"):
+        deploy.check_pipeline_role(Settings(target="snowflake", snowflake=target))
+    deploy.check_pipeline_role(
+        Settings(target="snowflake", snowflake=target.model_copy(update={"role": "LAKE_ENGINEER"}))
+    )
+
+
+def test_deploy_without_a_snowflake_target_says_what_to_set() -> None:
+    with pytest.raises(ConfigError, match="LAKE_TARGET=snowflake"):
+        deploy.execute(Settings())
+
+
+def test_lake_deploy_plan_prints_the_plan_offline(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [Path(sys.executable).with_name("lake"), "deploy", "--plan", "--out", tmp_path],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "CREATE OR REPLACE DBT PROJECT" in done.stdout and "-- 5. the task graph" in done.stdout
+    assert "steps; artifacts in" in done.stderr
