@@ -190,8 +190,61 @@ def config_path(env: Mapping[str, str] | None = None) -> Path | None:
     return default if default.is_file() else None
 
 
+INFRA_ENVIRONMENTS = Path(__file__).resolve().parent.parent / "cdktf" / "environments.toml"
+
+
+def environment_names(name: str, env: Mapping[str, str], target: str) -> dict[str, Any]:
+    """The settings an infrastructure environment (a table of cdktf/environments.toml, or of
+    the file in ``LAKE_INFRA_CONFIG``) implies: the database, the role prefix (``LAKE_DEV``
+    for dev, as cdktf names the roles ``LAKE_DEV_ADMIN``, ...), the Glue database and, on
+    the snowflake target, the landing URL, region and load warehouse. One source of names
+    for the stack and for what runs on it."""
+    path = Path(env.get("LAKE_INFRA_CONFIG") or INFRA_ENVIRONMENTS)
+    try:
+        tables = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"LAKE_ENVIRONMENT={name}: cannot read {path}: {err}") from None
+    if name not in tables:
+        raise ConfigError(f"LAKE_ENVIRONMENT={name}: no [{name}] in {path}; known: {', '.join(sorted(tables))}")
+    aws, sf = tables[name].get("aws", {}), tables[name].get("snowflake", {})
+    tree: dict[str, Any] = {
+        "names": {
+            "database": sf.get("database", "LAKE"),
+            "role_prefix": f"{sf.get('role_prefix', 'LAKE')}_{name.upper()}",
+        }
+    }
+    if "glue_database" in aws:
+        tree["glue_database"] = aws["glue_database"]
+    if target == "snowflake":
+        warehouses = sf.get("warehouses", [])
+        load = next((w["name"] for w in warehouses if w.get("purpose") == "load"), None)
+        tree["snowflake"] = {
+            k: v
+            for k, v in {
+                "landing_url": f"s3://{aws['landing_bucket']}/{aws.get('landing_prefix', 'landing/')}"
+                if "landing_bucket" in aws
+                else None,
+                "aws_region": aws.get("region"),
+                "warehouse": load,
+                "storage_integration": sf.get("storage_integration"),
+            }.items()
+            if v
+        }
+    return tree
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the config file and the environment, and validate once."""
+    """Read the environment's names, the config file and the environment variables, and
+    validate once."""
     env = os.environ if env is None else env
     path = path or config_path(env)
     tree: dict[str, Any] = {}
@@ -202,6 +255,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from None
         _reject_secrets(tree, str(path))
+    if environment := env.get("LAKE_ENVIRONMENT") or tree.pop("environment", None):
+        target = env.get("LAKE_TARGET") or tree.get("target", "local")
+        tree = _merge(environment_names(str(environment), env, str(target)), tree)
     for var, dotted in ENV.items():
         if value := env.get(var):
             _set(tree, dotted, value)

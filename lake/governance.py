@@ -332,7 +332,11 @@ def governance_sql() -> str:
 # --------------------------------------------------------------------------- data metric functions
 
 
-SYSTEM_DMFS = {"not_null": "NULL_COUNT", "unique": "DUPLICATE_COUNT", "freshness": "FRESHNESS"}
+SYSTEM_DMFS = {"not_null": "NULL_COUNT", "unique": "DUPLICATE_COUNT"}
+# SNOWFLAKE.CORE.FRESHNESS takes DATE, TIMESTAMP_LTZ or TIMESTAMP_TZ columns only
+# (https://docs.snowflake.com/en/sql-reference/functions/dmf_freshness), and the vault's
+# LOAD_TS is TIMESTAMP_NTZ in UTC: a custom DMF measures its age against SYSDATE() (UTC).
+FRESHNESS_SQL = "SELECT DATEDIFF(SECOND, MAX({column}), SYSDATE()) FROM t"
 CUSTOM_DMF_TYPES = {"range": "NUMBER", "pattern": "VARCHAR", "accepted_values": "VARCHAR"}
 # rule types a DMF cannot express (several typed columns, other tables, a previous run):
 # VALIDATE_DATA alone runs them
@@ -360,10 +364,10 @@ def dmf_name(rule: Q.Rule) -> str:
 def metric(rule: Q.Rule) -> Metric | None:
     """The DMF association that monitors a rule in production, or None (VALIDATE_ONLY)."""
     if rule.type in SYSTEM_DMFS:
-        expectation = "VALUE = 0"
-        if rule.type == "freshness":
-            expectation = f"VALUE < {int((rule.max_age_hours or 0) * 3600)}"
-        return Metric(rule, f"SNOWFLAKE.CORE.{SYSTEM_DMFS[rule.type]}", quote(rule.column or ""), expectation)
+        return Metric(rule, f"SNOWFLAKE.CORE.{SYSTEM_DMFS[rule.type]}", quote(rule.column or ""), "VALUE = 0")
+    if rule.type == "freshness":
+        expectation = f"VALUE < {int((rule.max_age_hours or 0) * 3600)}"
+        return Metric(rule, dmf_name(rule), quote(rule.column or ""), expectation)
     if rule.type in CUSTOM_DMF_TYPES:
         return Metric(rule, dmf_name(rule), quote(rule.column or ""), "VALUE = 0")
     if rule.type == "referential" and rule.parent is not None:
@@ -383,6 +387,9 @@ def custom_dmf(rule: Q.Rule) -> str:
             f"SELECT COUNT(*) FROM t WHERE t.{column} IS NOT NULL "
             f"AND t.{column} NOT IN (SELECT p.{parent_column} FROM p WHERE p.{parent_column} IS NOT NULL)"
         )
+    elif rule.type == "freshness":
+        signature = f"t TABLE({column} TIMESTAMP_NTZ)"
+        body = FRESHNESS_SQL.format(column=column)
     else:
         signature = f"t TABLE({column} {CUSTOM_DMF_TYPES[rule.type]})"
         body = f"SELECT COUNT_IF({Q.failure_condition(rule, {})}) FROM t"
@@ -402,8 +409,9 @@ def data_metrics_sql(rules: Iterable[Q.Rule]) -> str:
     monitored = monitored_rules(rules)
     parts = [
         HEADER + "-- Data metric functions: continuous monitoring in Snowflake of the rules VALIDATE_DATA gates on.",
-        "-- System DMFs (NULL_COUNT, DUPLICATE_COUNT, FRESHNESS) where one fits, otherwise one custom DMF",
-        "-- per rule. dbt attaches them with an expectation per rule (dbt/macros/governance/); not",
+        "-- System DMFs (NULL_COUNT, DUPLICATE_COUNT) where one fits, otherwise one custom DMF per rule",
+        "-- (freshness too: SNOWFLAKE.CORE.FRESHNESS refuses TIMESTAMP_NTZ, the type of the UTC load",
+        "-- timestamps). dbt attaches them with an expectation per rule (dbt/macros/governance/); not",
         f"-- expressible as a DMF, VALIDATE_DATA only: {', '.join(VALIDATE_ONLY)}.\n",
     ]
     parts += [custom_dmf(r) for r in monitored if r.type not in SYSTEM_DMFS]

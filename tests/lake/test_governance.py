@@ -333,3 +333,17 @@ def test_freshness_alert_fires_only_when_an_sla_is_missed(conn: Any, built: dict
     at = exp.cast(exp.Literal.string(later.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP_NTZ"))
     three_days_on = condition.transform(lambda n: at.copy() if isinstance(n, exp.CurrentTimestamp) else n)
     assert evaluate(conn, three_days_on) is True
+
+
+@pytest.mark.unit
+def test_freshness_is_measured_by_a_dmf_that_takes_the_utc_load_timestamps() -> None:
+    # SNOWFLAKE.CORE.FRESHNESS takes DATE, TIMESTAMP_LTZ or TIMESTAMP_TZ only
+    # (https://docs.snowflake.com/en/sql-reference/functions/dmf_freshness); LOAD_TS is TIMESTAMP_NTZ
+    fresh = [r for r in Q.load_rules().rules if r.type == "freshness" and r.layer != "landing"]
+    assert fresh
+    for rule in fresh:
+        found = governance.metric(rule)
+        assert found is not None and found.function != "SNOWFLAKE.CORE.FRESHNESS"
+        assert "TIMESTAMP_NTZ" in governance.custom_dmf(rule) and "SYSDATE()" in governance.custom_dmf(rule)
+    shipped = (sqlfiles.SQL_DIR / "075_data_metrics.sql").read_text().splitlines()
+    assert not [line for line in shipped if "SNOWFLAKE.CORE.FRESHNESS" in line and not line.startswith("--")]
