@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help env run test deploy ui browser lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
+.PHONY: help env run test deploy deploy-plan app-deploy ui browser lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -93,8 +93,15 @@ $(SNOW_VENV)/.installed: requirements-snow.txt
 
 snow-env: $(SNOW_VENV)/.installed  ## snowflake-cli in its own environment (.venv-snow)
 
-# the Native App on the Snowflake connection named by SNOWFLAKE_CONNECTION (see README, "Deploy")
-deploy: env snow-env  ## zip the procedures, then `snow app run` (application package + app)
+# the in-warehouse path on LAKE_TARGET=snowflake (see README, "Deploy to Snowflake")
+deploy: env  ## lake deploy: sql/, the generator's egress, the procedures, the dbt project, the task graph
+	$(BIN)/lake deploy
+
+deploy-plan: env  ## every step `make deploy` would run, offline (artifacts in build/deploy/)
+	$(BIN)/lake deploy --plan
+
+# the Native App on the Snowflake connection named by SNOWFLAKE_CONNECTION (see README, "Native App")
+app-deploy: env snow-env  ## zip the procedures, then `snow app run` (application package + app)
 	$(BIN)/python -m lake.app
 	$(SNOW_VENV)/bin/snow app run $(if $(SNOWFLAKE_CONNECTION),--connection $(SNOWFLAKE_CONNECTION))
 

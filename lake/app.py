@@ -2,7 +2,7 @@
 procedures import (``IMPORTS = ('/procedures.zip')``). A stage import is a file, so the
 ``procedures`` package (modules and rule files) goes in as one zip, package path kept.
 
-``python -m lake.app`` writes it; ``make deploy`` does so before ``snow app run``.
+``python -m lake.app`` writes it; ``make app-deploy`` does so before ``snow app run``.
 """
 
 from __future__ import annotations

@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS QUALITY.RULE_EXCEPTIONS (
 GRANT SELECT ON ALL TABLES IN SCHEMA AUDIT TO APPLICATION ROLE APP_VIEWER;
 GRANT SELECT ON ALL TABLES IN SCHEMA QUALITY TO APPLICATION ROLE APP_VIEWER;
 
--- Code: replaced on every upgrade.
+-- Code: replaced on every upgrade. Each procedure's PACKAGES cover its handler's imports
+-- (tests/lake/test_deploy.py checks them against lake/deploy.py's import graph).
 CREATE OR ALTER VERSIONED SCHEMA APP_CODE;
 GRANT USAGE ON SCHEMA APP_CODE TO APPLICATION ROLE APP_VIEWER;
 
@@ -85,14 +86,14 @@ CREATE OR REPLACE PROCEDURE APP_CODE.INGEST_LANDING(BATCH_ID VARCHAR DEFAULT '')
     RETURNS VARIANT
     LANGUAGE PYTHON
     RUNTIME_VERSION = '3.11'
-    PACKAGES = ('snowflake-snowpark-python', 'pyyaml')
+    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
     IMPORTS = ('/procedures.zip')
     HANDLER = 'procedures.ingest_landing.main';
 CREATE OR REPLACE PROCEDURE APP_CODE.LOAD_VAULT(BATCH_ID VARCHAR DEFAULT '')
     RETURNS VARIANT
     LANGUAGE PYTHON
     RUNTIME_VERSION = '3.11'
-    PACKAGES = ('snowflake-snowpark-python', 'pyyaml')
+    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
     IMPORTS = ('/procedures.zip')
     HANDLER = 'procedures.load_vault.main';
 CREATE OR REPLACE PROCEDURE APP_CODE.VALIDATE_DATA(LAYER VARCHAR DEFAULT 'all', BATCH_ID VARCHAR DEFAULT '')

@@ -153,3 +153,12 @@ def test_lake_deploy_plan_prints_the_plan_offline(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "CREATE OR REPLACE DBT PROJECT" in done.stdout and "-- 5. the task graph" in done.stdout
     assert "steps; artifacts in" in done.stderr
+
+
+def test_the_native_apps_procedures_declare_what_their_handlers_import() -> None:
+    script = (ROOT / "native_app" / "setup_script.sql").read_text()
+    created = re.findall(r"CREATE OR REPLACE PROCEDURE APP_CODE\.(\w+)\(.*?PACKAGES = \(([^)]*)\)", script, re.DOTALL)
+    assert created
+    for name, listed in created:
+        declared = {p.strip().strip("'") for p in listed.split(",")}
+        assert set(deploy.packages(deploy.procedure(name))) <= declared, name
