@@ -207,12 +207,8 @@ def environment_names(name: str, env: Mapping[str, str], target: str) -> dict[st
     if name not in tables:
         raise ConfigError(f"LAKE_ENVIRONMENT={name}: no [{name}] in {path}; known: {', '.join(sorted(tables))}")
     aws, sf = tables[name].get("aws", {}), tables[name].get("snowflake", {})
-    tree: dict[str, Any] = {
-        "names": {
-            "database": sf.get("database", "LAKE"),
-            "role_prefix": f"{sf.get('role_prefix', 'LAKE')}_{name.upper()}",
-        }
-    }
+    prefix = f"{sf.get('role_prefix', 'LAKE')}_{name.upper()}"
+    tree: dict[str, Any] = {"names": {"database": sf.get("database", "LAKE"), "role_prefix": prefix}}
     if "glue_database" in aws:
         tree["glue_database"] = aws["glue_database"]
     if target == "snowflake":
@@ -227,6 +223,7 @@ def environment_names(name: str, env: Mapping[str, str], target: str) -> dict[st
                 "aws_region": aws.get("region"),
                 "warehouse": load,
                 "storage_integration": sf.get("storage_integration"),
+                "role": f"{prefix}_ADMIN",  # owns the schemas; deploys and runs the pipeline
             }.items()
             if v
         }

@@ -95,3 +95,24 @@ def test_password_auth_needs_the_environment_variable(monkeypatch: pytest.Monkey
     )
     with pytest.raises(ConfigError, match="SNOWFLAKE_PASSWORD"):
         connection_kwargs(s)
+
+
+def test_an_infrastructure_environment_gives_the_names_its_stack_creates() -> None:
+    """LAKE_ENVIRONMENT=dev: the database and roles cdktf's dev stack creates (LAKE_DEV,
+    LAKE_DEV_ADMIN ...), its bucket, region and load warehouse; variables still win."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "cdktf"))
+    from lake_infra import settings as infra
+
+    dev = infra.load()["dev"]
+    env = {"LAKE_ENVIRONMENT": "dev", "LAKE_TARGET": "snowflake", "SNOWFLAKE_ACCOUNT": "a", "SNOWFLAKE_USER": "u"}
+    s = load_settings(env=env)
+    assert s.names.database == dev.snowflake.database
+    assert f"{s.names.role_prefix}_ADMIN" == dev.role("ADMIN")
+    assert s.snowflake is not None and s.snowflake.role == dev.role("ADMIN")
+    assert s.landing_url == dev.aws.landing_url and s.snowflake.aws_region == dev.aws.region
+    assert s.glue_database == dev.aws.glue_database
+    assert load_settings(env={**env, "LAKE_DATABASE": "OTHER"}).names.database == "OTHER"
+    with pytest.raises(ConfigError, match=r"LAKE_ENVIRONMENT=qa: no \[qa\] in .*known: dev, prod"):
+        load_settings(env={"LAKE_ENVIRONMENT": "qa"})

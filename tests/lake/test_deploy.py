@@ -162,3 +162,11 @@ def test_the_native_apps_procedures_declare_what_their_handlers_import() -> None
     for name, listed in created:
         declared = {p.strip().strip("'") for p in listed.split(",")}
         assert set(deploy.packages(deploy.procedure(name))) <= declared, name
+
+
+def test_requirements_txt_lists_every_package_a_procedure_declares() -> None:
+    listed = {
+        line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line and line[0] != "#"
+    }
+    declared = {p for proc in deploy.procedures() for p in deploy.packages(proc)}
+    assert declared == listed
