@@ -565,6 +565,23 @@ def setup() -> None:
 
 
 @app.command()
+def repair() -> None:
+    """Remove second rows for one hash key from hubs and links (a lake loaded before the
+    loader enforced one row per key), keeping the first; one transaction."""
+    from lake import pipeline
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            step = pipeline.repair(settings, endpoints)
+        removed = {t: n for t, n in step.detail["removed"].items() if n}
+        if not removed:
+            console.print(f"every hub and link holds one row per hash key ({step.seconds:.1f}s)")
+        for table, n in removed.items():
+            console.print(f"{table}: removed {n} row(s) beyond the first for their hash key")
+
+
+@app.command()
 def deploy(
     plan: Annotated[
         bool, typer.Option("--plan", help="Build the artifacts and print every step, offline, on any target.")

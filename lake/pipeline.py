@@ -212,6 +212,30 @@ def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") ->
     return StepReport("LOAD_VAULT", time.perf_counter() - started, summary)
 
 
+def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+    """Delete the rows beyond the first per hash key from every hub and link, in one
+    transaction (``procedures.vault_load.repair_sql``); the detail counts them per table."""
+    from procedures.vault_load import repair_sql
+
+    started = time.perf_counter()
+    removed: dict[str, int] = {}
+    conn = connect(settings, endpoints)
+    try:
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        try:
+            for table, statement in repair_sql(settings.names.vault):
+                cur.execute(statement)
+                removed[table] = int(cur.fetchone()[0])
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+    return StepReport("repair hubs and links", time.perf_counter() - started, {"removed": removed})
+
+
 def vault_counts(session: Any, settings: Settings) -> dict[str, int]:
     """Rows in every hub, link and satellite, in one statement."""
     from procedures import vault

@@ -93,7 +93,10 @@ def quarantine_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
 def hub_sql(vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> str:
     """New keys from the hub's own entity (record source: that entity) and from every
     reference to it (a key only referenced takes the alphabetically first referring
-    source). Same key, same business key: one row per key, without a window."""
+    source). One row per hash key, whatever arrives: the hash recipe trims and upper-cases
+    the business key, so ``C001`` from the entity and `` c001 `` from a reference are one
+    key, and the hub keeps the spelling of the row whose source sorts first (the entity's
+    own), then the smallest spelling."""
     sources = [
         f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, '0' || record_source AS src "
         f"FROM {work_table(hub.entity, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
@@ -111,8 +114,9 @@ def hub_sql(vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> st
     table = f"{quote(vault)}.{quote(hub.name)}"
     return (
         f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id) "
-        f"SELECT hk, bk, {load_ts}, SUBSTR(MIN(src), 2), {sql_literal(batch)} FROM ({union}) src "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.{quote(hub.hash_key)} = src.hk) GROUP BY hk, bk"
+        f"SELECT hk, MIN_BY(bk, src || '|' || bk), {load_ts}, SUBSTR(MIN(src), 2), {sql_literal(batch)} "
+        f"FROM ({union}) src WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.{quote(hub.hash_key)} = src.hk) "
+        "GROUP BY hk"
     )
 
 
@@ -175,6 +179,31 @@ def superseded_sql(vault: str, batch: str, run_id: str) -> str:
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
         for sat in V.SATELLITES
     )
+
+
+def repair_sql(vault: str) -> list[tuple[str, str]]:
+    """(table, DELETE) for every hub and link: the rows beyond the first per hash key.
+
+    Hubs and links are insert-only, and a load never writes a second row for a key; a lake
+    loaded before that was enforced may hold two spellings of one business key under one
+    hash key (every join through it doubles). The repair keeps the earliest row per key
+    (then the source and spelling that sort first, the rule the loader applies) and
+    deletes the rest; satellites and links refer to the hash key only, so nothing else
+    changes. ``lake repair`` runs it in one transaction."""
+    out = []
+    for table, key, tie in [(h.name, h.hash_key, h.business_key) for h in V.HUBS] + [
+        (k.name, k.hash_key, k.hash_key) for k in V.LINKS
+    ]:
+        name, hk, bk = f"{quote(vault)}.{quote(table)}", quote(key), quote(tie)
+        out.append(
+            (
+                table,
+                f"DELETE FROM {name} d WHERE EXISTS (SELECT 1 FROM {name} k WHERE k.{hk} = d.{hk} AND "
+                f"(k.load_ts < d.load_ts OR (k.load_ts = d.load_ts AND "
+                f"k.record_source || '|' || k.{bk} < d.record_source || '|' || d.{bk})))",
+            )
+        )
+    return out
 
 
 def batch_statements(vault: str, batch: str, load_ts: str, run_id: str) -> list[Statement]:

@@ -165,8 +165,6 @@ def test_the_native_apps_procedures_declare_what_their_handlers_import() -> None
 
 
 def test_requirements_txt_lists_every_package_a_procedure_declares() -> None:
-    listed = {
-        line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line and line[0] != "#"
-    }
+    listed = {line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line and line[0] != "#"}
     declared = {p for proc in deploy.procedures() for p in deploy.packages(proc)}
     assert declared == listed

@@ -320,3 +320,52 @@ def test_duplicates_within_a_batch_give_one_hub_row_and_the_latest_satellite_row
         "ON h.customer_hk = s.customer_hk WHERE h.customer_id = 'CDUP000'"
     )
     assert [(e, str(t)) for e, t in cur.fetchall()] == [("later@example.com", "2034-01-01 17:30:00")]
+
+
+def test_one_hub_row_per_key_whatever_the_spelling(
+    settings: Settings, loaded: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """The entity and two references spell one business key three ways (case, spaces):
+    the recipe makes them one hash key, and the hub holds one row for it."""
+    import pyarrow as pa
+
+    customers = landed_table(conn, "customers", "B20260105", "CSPELL", 1)
+    accounts = landed_table(conn, "accounts", "B20260105", "ASPELL", 1)
+    orders = landed_table(conn, "orders", "B20260105", "OSPELL", 1)
+    accounts = accounts.set_column(
+        accounts.schema.get_field_index("customer_id"), "customer_id", pa.array([" cspell000 "])
+    )
+    orders = orders.set_column(orders.schema.get_field_index("customer_id"), "customer_id", pa.array(["Cspell000"]))
+    for entity, table in (("customers", customers), ("accounts", accounts), ("orders", orders)):
+        batch = land_files(applied, entity, "2032-02-02", {"part-0000.parquet": table})
+    pipeline.ingest(settings, applied, batch_id=batch)
+    pipeline.load(settings, applied, batch_id=batch)
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT customer_id, record_source FROM VAULT.HUB_CUSTOMER WHERE customer_hk = "
+        "(SELECT customer_hk FROM VAULT.HUB_CUSTOMER WHERE customer_id = 'CSPELL000')"
+    )
+    assert [r[0] for r in cur.fetchall()] == ["CSPELL000"]  # one row, the entity's own spelling
+    for table, key in [(h.name, h.hash_key) for h in V.HUBS] + [(k.name, k.hash_key) for k in V.LINKS]:
+        total, distinct = cur.execute(f"SELECT COUNT(*), COUNT(DISTINCT {key}) FROM VAULT.{table}").fetchone()
+        assert total == distinct, table
+
+
+def test_lake_repair_keeps_the_first_row_of_a_doubled_hub_key(
+    settings: Settings, loaded: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """A lake loaded before one row per key was enforced: a second spelling under one hash
+    key is removed, the first row kept, and a clean lake is left as it is."""
+    cur = conn.cursor()
+    hk, bk, source = cur.execute(
+        "SELECT customer_hk, customer_id, record_source FROM VAULT.HUB_CUSTOMER ORDER BY customer_hk LIMIT 1"
+    ).fetchone()
+    cur.execute(
+        "INSERT INTO VAULT.HUB_CUSTOMER (customer_hk, customer_id, load_ts, record_source, batch_id) "
+        "SELECT %s, %s, DATEADD(DAY, 1, MAX(load_ts)), %s, 'B20991231' FROM VAULT.HUB_CUSTOMER",
+        (hk, f" {bk.lower()} ", source),
+    )
+    report = pipeline.repair(settings, applied)
+    assert report.detail["removed"]["hub_customer"] == 1 and sum(report.detail["removed"].values()) == 1
+    assert cur.execute("SELECT customer_id FROM VAULT.HUB_CUSTOMER WHERE customer_hk = %s", (hk,)).fetchall() == [(bk,)]
+    assert sum(pipeline.repair(settings, applied).detail["removed"].values()) == 0
