@@ -42,6 +42,7 @@ CONTROL_TABLE = "CONTROL_FILES"
 ERRORS_TABLE = "INGEST_ERRORS"
 RECONCILIATION_TABLE = "RECONCILIATION"
 DRIFT_TABLE = "SCHEMA_DRIFT"
+FILES_TABLE = "INGESTED_FILES"
 # named file formats (sql/020_landing.sql) that INFER_SCHEMA reads each file's columns with
 SCHEMA_FORMATS = {"parquet": "PARQUET_TEXT", "csv": "CSV_HEADER", "json": "JSON_TEXT"}
 CONTROL_PATH = re.compile(
@@ -112,6 +113,21 @@ def ddl() -> str:
                 ("recorded_at", "TIMESTAMP_NTZ"),
             ],
             "Where a batch differs from its control files: missing or unreadable files, row counts",
+        )
+        + "\n"
+    )
+    parts.append(
+        _create(
+            FILES_TABLE,
+            [
+                ("batch_id", "VARCHAR"),
+                ("file_name", "VARCHAR"),
+                ("status", "VARCHAR"),
+                ("rows_loaded", "NUMBER(38,0)"),
+                ("ingested_at", "TIMESTAMP_NTZ"),
+            ],
+            "Every data file ingestion loaded, with its row count (0 for an empty extract), "
+            "so reconciliation tells a quiet day from a missing file",
         )
         + "\n"
     )
@@ -277,6 +293,10 @@ def _copy_file(
         return FileResult(path, ent.name, "FAILED", error=f"unknown file format {file_format!r} in the control file")
     try:
         columns = file_columns(session, stage, schema, path, file_format)
+        if not columns:
+            # an empty extract (no bytes): nothing to copy, and a quiet day to record
+            _record_file(session, schema, batch, path, "LOADED", 0)
+            return FileResult(path, ent.name, "LOADED")
         projection, extra, missing = copy_projection(ent, columns, file_format)
         missing_literal = sql_literal(",".join(missing)) if missing else "NULL"
         statement = (
@@ -291,6 +311,8 @@ def _copy_file(
             f"INSERT INTO {schema}.{ERRORS_TABLE} VALUES (?, ?, ?, SYSDATE())", params=[batch, path, reason]
         ).collect()
         return FileResult(path, ent.name, "FAILED", error=reason)
+    if status == "LOADED":
+        _record_file(session, schema, batch, path, status, loaded)
     if status == "LOADED" and (extra or missing):
         changes = [(c, "extra_column") for c in extra] + [(c, "missing_column") for c in missing]
         values = ", ".join("(?, ?, ?, ?, ?, SYSDATE())" for _ in changes)
@@ -299,6 +321,12 @@ def _copy_file(
             params=[v for column, change in changes for v in (batch, path, ent.name, column, change)],
         ).collect()
     return FileResult(path, ent.name, status, rows=loaded, extra_columns=tuple(extra), missing_columns=tuple(missing))
+
+
+def _record_file(session: Any, schema: str, batch: str, path: str, status: str, rows: int) -> None:
+    session.sql(
+        f"INSERT INTO {schema}.{FILES_TABLE} VALUES (?, ?, ?, ?, SYSDATE())", params=[batch, path, status, rows]
+    ).collect()
 
 
 def copy_outcome(rows: list[Any]) -> tuple[str, int]:
@@ -325,13 +353,18 @@ def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
     in_batches = ", ".join(sql_literal(b) for b in batches)
     prefix = "REGEXP_REPLACE(c.control_path, '_control[.]csv$', '')"
     session.sql(f"DELETE FROM {schema}.{RECONCILIATION_TABLE} WHERE batch_id IN ({in_batches})").collect()
+    # a file is missing when it neither landed a row nor was recorded as loaded (an empty
+    # extract promised as 0 rows loads nothing, and reconciles)
     session.sql(
         f"INSERT INTO {schema}.{RECONCILIATION_TABLE} "
         f"SELECT c.batch_id, c.producer, c.entity, {prefix} || c.file_name, "
-        "CASE WHEN l.n IS NULL THEN 'missing_or_unreadable' ELSE 'row_count_mismatch' END, "
+        "CASE WHEN l.n IS NULL AND i.file_name IS NULL THEN 'missing_or_unreadable' ELSE 'row_count_mismatch' END, "
         "TRY_CAST(c.row_count AS NUMBER), COALESCE(l.n, 0), SYSDATE() "
         f"FROM {schema}.{CONTROL_TABLE} c LEFT JOIN ({entity_counts}) l ON l.file_name = {prefix} || c.file_name "
-        f"WHERE c.batch_id IN ({in_batches}) AND COALESCE(l.n, -1) <> TRY_CAST(c.row_count AS NUMBER)"
+        f"LEFT JOIN (SELECT DISTINCT file_name FROM {schema}.{FILES_TABLE} WHERE status = 'LOADED') i "
+        f"ON i.file_name = {prefix} || c.file_name "
+        f"WHERE c.batch_id IN ({in_batches}) AND ((l.n IS NULL AND i.file_name IS NULL) "
+        "OR COALESCE(l.n, 0) <> TRY_CAST(c.row_count AS NUMBER))"
     ).collect()
     found = session.sql(
         f"SELECT COUNT(*) FROM {schema}.{RECONCILIATION_TABLE} WHERE batch_id IN ({in_batches})"

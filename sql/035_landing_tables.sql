@@ -169,6 +169,15 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.RECONCILIATION (
 )
     COMMENT = 'Where a batch differs from its control files: missing or unreadable files, row counts';
 
+CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.INGESTED_FILES (
+    BATCH_ID VARCHAR,
+    FILE_NAME VARCHAR,
+    STATUS VARCHAR,
+    ROWS_LOADED NUMBER(38,0),
+    INGESTED_AT TIMESTAMP_NTZ
+)
+    COMMENT = 'Every data file ingestion loaded, with its row count (0 for an empty extract), so reconciliation tells a quiet day from a missing file';
+
 CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.SCHEMA_DRIFT (
     BATCH_ID VARCHAR,
     FILE_NAME VARCHAR,

@@ -106,8 +106,9 @@ def landed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def land_files(endpoints: Endpoints, entity: str, load_date: str, files: dict[str, Any]) -> str:
-    """Put hand-made producer files (name -> pyarrow table, format from the extension) and
-    their control file into the local landing bucket; returns the batch id."""
+    """Put hand-made producer files (name -> pyarrow table, or (bytes, promised rows); format
+    from the extension) and their control file into the local landing bucket; returns the
+    batch id."""
     from lake.local.serve import s3_client
     from procedures import landing
     from procedures import spec as S
@@ -120,7 +121,8 @@ def land_files(endpoints: Endpoints, entity: str, load_date: str, files: dict[st
     control = []
     for name, table in files.items():
         fmt = formats[name.rsplit(".", 1)[1]]
-        body = landing.serialise(table, fmt)
+        # a pyarrow table is serialised as the producers do; (bytes, rows) is landed as it is
+        body, rows = (landing.serialise(table, fmt), table.num_rows) if hasattr(table, "num_rows") else table
         s3.put_object(Bucket=endpoints.bucket, Key=prefix + name, Body=body)
         control.append(
             {
@@ -130,7 +132,7 @@ def land_files(endpoints: Endpoints, entity: str, load_date: str, files: dict[st
                 "load_date": load_date,
                 "file_name": name,
                 "file_format": fmt,
-                "row_count": table.num_rows,
+                "row_count": rows,
                 "bytes": len(body),
                 "md5": landing.md5_hex(body),
             }

@@ -138,13 +138,16 @@ def parse_infer_schema(sql: str) -> exp.Expr | None:
     quoted = url.replace("'", "''")
     reader = {
         "PARQUET": f"read_parquet('{quoted}', hive_partitioning = false)",
-        "CSV": f"read_csv('{quoted}', header = true, all_varchar = true, hive_partitioning = false)",
+        # the named format's delimiter (a comma, Snowflake's default), never a sniffed one
+        "CSV": f"read_csv('{quoted}', header = true, sep = ',', all_varchar = true, hive_partitioning = false)",
         "JSON": f"read_json('{quoted}', format = 'newline_delimited', hive_partitioning = false)",
     }[str(format_row[0]).upper()]
     assert _instance is not None
     try:
         with _instance.duck_conn.cursor() as cur:
-            described = cur.execute(f"describe select * from {reader}").fetchall()
+            size = cur.execute(f"select size from read_blob('{quoted}')").fetchone()
+            # an empty file has no columns: Snowflake's INFER_SCHEMA answers no rows for it
+            described = cur.execute(f"describe select * from {reader}").fetchall() if size and size[0] else []
     except duckdb.Error as err:
         first_line = str(err).splitlines()[0]
         message = f"Cannot infer the schema of '@{stage_name}/{path}': {first_line}"
@@ -339,13 +342,31 @@ def server_fixes(app: Any) -> Any:
     return wrapped
 
 
+def csv_options(call: exp.Expr, delimiter: str) -> exp.Expr:
+    """A fakesnow ``read_csv(...)`` call read as Snowflake reads a CSV file: fields as the
+    text they are ("007" stays "007"); split on the file format's delimiter, never a
+    sniffed one (fakesnow leaves the default comma unsaid, and DuckDB then guesses: a
+    ``;`` file loaded as columns locally and as one column on Snowflake); and a skipped
+    header read as the header, so a file holding only its header line still has its
+    columns (0 rows) instead of one column and a failed positional reference."""
+    make_eq = copy_into.FileTypeHandler.make_eq
+    args = call.expressions
+    names = {a.this.name.lower() for a in args if isinstance(a, exp.EQ)}
+    if "skip" in names:
+        kept = [a for a in args if not (isinstance(a, exp.EQ) and a.this.name.lower() in ("skip", "header"))]
+        call.set("expressions", [*kept, make_eq("header", True)])
+    if "sep" not in names:
+        call.append("expressions", make_eq("sep", delimiter))
+    call.append("expressions", make_eq("all_varchar", True))
+    return call
+
+
 def _without_hive_partitions(read_expression: Any) -> Any:
     def wrapped(self: Any, url: str) -> exp.Expr:
         call = read_expression(self, url)
         call.append("expressions", copy_into.FileTypeHandler.make_eq("hive_partitioning", False))
         if isinstance(self, copy_into.ReadCSV):
-            # Snowflake loads CSV fields as the text they are ("007" stays "007")
-            call.append("expressions", copy_into.FileTypeHandler.make_eq("all_varchar", True))
+            call = csv_options(call, self.delimiter or ",")
         return call
 
     return wrapped

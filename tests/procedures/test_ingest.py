@@ -77,3 +77,48 @@ def test_an_unreadable_file_is_recorded_and_the_batch_goes_on(
     assert [e[0] for e in errors] == [broken] and errors[0][1]
     cur.execute("SELECT file_name, issue, landed_rows FROM LANDING.RECONCILIATION WHERE batch_id = 'B20300101'")
     assert cur.fetchall() == [(broken, "missing_or_unreadable", 0)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        pytest.param("part-0000.csv", None, id="header_only_csv"),
+        pytest.param("part-0000.csv", b"", id="empty_csv"),
+        pytest.param("part-0000.jsonl", b"", id="empty_jsonl"),
+    ],
+)
+def test_a_quiet_day_reconciles_clean(
+    settings: Settings, ingested: dict[str, Any], applied: Endpoints, conn: Any, name: str, body: bytes | None
+) -> None:
+    """A producer's empty extract (a header line only, or no bytes) promised as 0 rows loads
+    and reconciles without an issue, as it does on Snowflake."""
+    from tests.conftest import land_files
+
+    header = ",".join(S.entity("interactions").column_names).encode() + b"\n"
+    day = {"header_only_csv": "2033-03-01", "empty_csv": "2033-03-02", "empty_jsonl": "2033-03-03"}
+    load_date = day["empty_jsonl" if name.endswith("jsonl") else "header_only_csv" if body is None else "empty_csv"]
+    batch = land_files(applied, "interactions", load_date, {name: (header if body is None else body, 0)})
+    result = pipeline.ingest(settings, applied, batch_id=batch).detail
+    assert not result["failed_files"], result["failed_files"]
+    assert result["reconciliation_issues"] == 0
+    assert count(conn, f"SELECT COUNT(*) FROM LANDING.RECONCILIATION WHERE batch_id = '{batch}'") == 0
+
+
+@pytest.mark.integration
+def test_a_csv_is_read_with_its_file_formats_delimiter_not_a_guess(
+    settings: Settings, ingested: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """Snowflake splits a CSV on the file format's FIELD_DELIMITER (a comma here) and never
+    sniffs: a file delimited by ';' is one column per line there, so its rows lack every
+    spec column and are quarantined, not loaded as if the delimiter were known."""
+    from tests.conftest import land_files
+
+    ent = S.entity("interactions")
+    lines = [";".join(ent.column_names)] + [";".join(f"v{i}_{c}" for c in ent.column_names) for i in range(3)]
+    batch = land_files(applied, "interactions", "2033-04-01", {"part-0000.csv": ("\n".join(lines).encode() + b"\n", 3)})
+    pipeline.ingest(settings, applied, batch_id=batch)
+    cur = conn.cursor()
+    cur.execute(f"SELECT interaction_id, missing_columns FROM LANDING.interactions WHERE batch_id = '{batch}'")
+    rows = cur.fetchall()
+    assert len(rows) == 3 and all(r[0] is None and r[1] for r in rows)
