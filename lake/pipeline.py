@@ -226,7 +226,7 @@ def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
         try:
             for table, statement in repair_sql(settings.names.vault):
                 cur.execute(statement)
-                removed[table] = int(cur.fetchone()[0])
+                removed[table] = int(cur.rowcount or 0)
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
