@@ -159,6 +159,7 @@ ENV: dict[str, str] = {
     "LAKE_ROLE_PREFIX": "names.role_prefix",
 }
 SECRET_KEYS = ("password", "private_key_passphrase", "token")
+SECRET_LIKE = re.compile(r"pass|pwd|secret|token|private_key(?!_file$)|credential", re.IGNORECASE)
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -264,5 +265,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         got = first.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        # a key nobody recognised may hold a credential under another name (passwd,
+        # private_key ...): its value is never echoed, nor one of a secret-looking key
+        hidden = isinstance(got, dict) or first["type"] == "extra_forbidden" or SECRET_LIKE.search(key)
+        shown = "" if hidden else f" (got {got!r})"
         raise ConfigError(f"{source}: config key '{key}': {first['msg']}{shown}") from None

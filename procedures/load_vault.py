@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from procedures import spec as S
-from procedures import vault as V
 from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import CONTROL_TABLE, landing_table
 from procedures.vault import quote, sql_literal
@@ -186,13 +185,20 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
 
 
 def _audit(session: Any, load: BatchLoad, audit: str, status: str, error: str | None, seconds: float) -> None:
-    """One row per table the load wrote, or one row for the whole batch ('*')."""
+    """One row per table the load wrote, and one for the rows it quarantined (table
+    ``quarantine``; the quarantine statement covers every entity at once), or one row
+    for the whole batch ('*')."""
     quarantined = load.inserted.get("quarantined", 0)
     values = [
-        f"({sql_literal(load.run_id)}, {sql_literal(load.batch)}, {sql_literal(table)}, {rows}, "
-        f"{quarantined if table == V.HUBS[0].name else 0}, {superseded}, {secs:.4f}, '{status}', NULL)"
+        f"({sql_literal(load.run_id)}, {sql_literal(load.batch)}, {sql_literal(table)}, {rows}, 0, "
+        f"{superseded}, {secs:.4f}, '{status}', NULL)"
         for table, rows, superseded, secs in load.tables
     ]
+    if values:
+        values.append(
+            f"({sql_literal(load.run_id)}, {sql_literal(load.batch)}, 'quarantine', {quarantined}, {quarantined}, "
+            f"0, 0, '{status}', NULL)"
+        )
     params = None
     if status != "SUCCEEDED" or not values:
         values = [

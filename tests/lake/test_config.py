@@ -116,3 +116,14 @@ def test_an_infrastructure_environment_gives_the_names_its_stack_creates() -> No
     assert load_settings(env={**env, "LAKE_DATABASE": "OTHER"}).names.database == "OTHER"
     with pytest.raises(ConfigError, match=r"LAKE_ENVIRONMENT=qa: no \[qa\] in .*known: dev, prod"):
         load_settings(env={"LAKE_ENVIRONMENT": "qa"})
+
+
+@pytest.mark.parametrize("key", ["passwd", "private_key_file_pwd", "private_key", "api_secret"])
+def test_an_unknown_key_is_named_without_its_value(tmp_path: Path, key: str) -> None:
+    config = tmp_path / "lake.toml"
+    config.write_text(
+        f'[snowflake]\naccount = "a"\nuser = "u"\nlanding_url = "s3://bucket-x/l/"\n{key} = "hunter2-s3cr3t"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path=config, env={})
+    assert f"snowflake.{key}" in str(caught.value) and "hunter2" not in str(caught.value)

@@ -106,6 +106,18 @@ def test_every_load_is_audited(loaded: dict[str, Any], conn: Any) -> None:
         inserted = {r[0]: r[1] for r in rows}
         in_vault = one(conn, f"SELECT COUNT(*) FROM VAULT.SAT_CUSTOMER WHERE batch_id = '{batch}'")
         assert in_vault == inserted["sat_customer"], batch
+        # the batch's quarantined rows are filed under the quarantine, not under a hub
+        quarantined = one(
+            conn,
+            "SELECT COALESCE(SUM(rows_quarantined), 0) FROM AUDIT.VAULT_LOAD_RUNS "
+            f"WHERE batch_id = '{batch}' AND run_id = '{first_run}' AND table_name <> 'quarantine'",
+        )
+        assert quarantined == 0, batch
+        assert inserted["quarantine"] == one(
+            conn,
+            f"SELECT COUNT(*) FROM VAULT.QUARANTINE WHERE batch_id = '{batch}' AND load_ts = "
+            f"(SELECT load_ts FROM VAULT.LOADED_BATCHES WHERE batch_id = '{batch}')",
+        ), batch
         # a later run of a loaded batch is audited as such
         cur.execute(f"SELECT DISTINCT status FROM AUDIT.VAULT_LOAD_RUNS WHERE run_id = '{detail['run_id']}'")
         assert {r[0] for r in cur.fetchall()} <= {"SUCCEEDED", "ALREADY_LOADED"}
