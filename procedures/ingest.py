@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,19 @@ ERRORS_TABLE = "INGEST_ERRORS"
 RECONCILIATION_TABLE = "RECONCILIATION"
 DRIFT_TABLE = "SCHEMA_DRIFT"
 FILES_TABLE = "INGESTED_FILES"
+LOCK_TABLE = "INGEST_LOCK"
+LOCK_NAME = "INGEST_LANDING"
+# a run that died holding the ingestion lease frees it after this long
+LEASE_MINUTES = 60
+# Snowflake makes a second writer of the lock row wait; DuckDB refuses it ("Conflict on
+# update"): both are retried
+RETRYABLE = re.compile(r"conflict|lock", re.IGNORECASE)
+
+
+class IngestBusy(RuntimeError):
+    """Another INGEST_LANDING held the ingestion lease for longer than this run would wait."""
+
+
 # named file formats (sql/020_landing.sql) that INFER_SCHEMA reads each file's columns with
 SCHEMA_FORMATS = {"parquet": "PARQUET_TEXT", "csv": "CSV_HEADER", "json": "JSON_TEXT"}
 CONTROL_PATH = re.compile(
@@ -147,10 +162,65 @@ def ddl() -> str:
         )
         + "\n"
     )
+    parts.append(
+        _create(
+            LOCK_TABLE,
+            [("lock_name", "VARCHAR"), ("run_id", "VARCHAR"), ("locked_at", "TIMESTAMP_NTZ")],
+            "The ingestion lease: one INGEST_LANDING at a time, so two runs never land a file twice",
+        )
+    )
+    parts.append(
+        f"INSERT INTO {_landing(LOCK_TABLE)} (lock_name)\n"
+        f"    SELECT '{LOCK_NAME}' WHERE NOT EXISTS (SELECT 1 FROM {_landing(LOCK_TABLE)} "
+        f"WHERE lock_name = '{LOCK_NAME}');\n"
+    )
     return "\n".join(parts)
 
 
+def _landing(table: str) -> str:
+    return f"<% database %>.<% landing_schema %>.{table}"
+
+
 # --------------------------------------------------------------------------- ingestion
+
+
+@contextmanager
+def lease(session: Any, schema: str, run_id: str, wait_seconds: float = 900.0) -> Iterator[None]:
+    """Hold the ingestion lease for the block: one INGEST_LANDING at a time (a manual run
+    beside the schedule waits, then finds the files loaded). Taken with one autocommitted
+    UPDATE of the lock row, so no transaction stays open while files are copied; a run that
+    died holding it frees it after ``LEASE_MINUTES``."""
+    table = f"{schema}.{LOCK_TABLE}"
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.2
+    while True:
+        try:
+            taken = session.sql(
+                f"UPDATE {table} SET run_id = ?, locked_at = SYSDATE() WHERE lock_name = '{LOCK_NAME}' "
+                f"AND (run_id IS NULL OR locked_at < DATEADD(MINUTE, -{LEASE_MINUTES}, SYSDATE()))",
+                params=[run_id],
+            ).collect()
+            if int(taken[0][0]):
+                break
+        except Exception as err:
+            if not RETRYABLE.search(str(err)):
+                raise
+        if time.monotonic() >= deadline:
+            held = session.sql(f"SELECT run_id, locked_at FROM {table} WHERE lock_name = '{LOCK_NAME}'").collect()
+            holder, since = (held[0][0], held[0][1]) if held else ("?", "?")
+            raise IngestBusy(
+                f"INGEST_LANDING run {holder} has held {table} since {since} UTC; waited {wait_seconds:.0f}s "
+                f"(a run that died frees it after {LEASE_MINUTES} minutes)"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
+    try:
+        yield
+    finally:
+        session.sql(
+            f"UPDATE {table} SET run_id = NULL, locked_at = NULL WHERE lock_name = '{LOCK_NAME}' AND run_id = ?",
+            params=[run_id],
+        ).collect()
 
 
 @dataclass
@@ -214,11 +284,18 @@ def control_paths(session: Any, stage: str) -> Iterator[tuple[str, re.Match[str]
             yield path, match
 
 
-def ingest(session: Any, stage: str, landing_schema: str, batch_id: str = "") -> IngestResult:
-    """Load every batch not ingested yet (or only ``batch_id``)."""
+def ingest(
+    session: Any, stage: str, landing_schema: str, batch_id: str = "", run_id: str = "", wait_seconds: float = 900.0
+) -> IngestResult:
+    """Load every batch not ingested yet (or only ``batch_id``), holding the ingestion lease."""
+    schema = quote(landing_schema)
+    with lease(session, schema, run_id or uuid.uuid4().hex, wait_seconds):
+        return _ingest(session, stage, schema, batch_id)
+
+
+def _ingest(session: Any, stage: str, schema: str, batch_id: str) -> IngestResult:
     started = time.perf_counter()
     result = IngestResult()
-    schema = quote(landing_schema)
     done = {r[0] for r in session.sql(f"SELECT DISTINCT control_path FROM {schema}.{CONTROL_TABLE}").collect()}
     pending = [
         (path, m)

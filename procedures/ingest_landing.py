@@ -25,7 +25,7 @@ def run(
     checked_name(stage, "stage")
     checked_name(landing_schema, "landing_schema")
     with audited(session, PROCEDURE, {"batch_id": batch_id}, audit_table) as audit:
-        summary = ingest(session, stage, landing_schema, batch_id).as_dict()
+        summary = ingest(session, stage, landing_schema, batch_id, run_id=audit.run_id).as_dict()
         audit.rows_written = int(summary["total_rows"])
         audit.result = summary
     return summary

@@ -187,3 +187,12 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.SCHEMA_DRIFT (
     RECORDED_AT TIMESTAMP_NTZ
 )
     COMMENT = 'Files whose columns differ from the spec: extra_column (ignored, rows load) or missing_column (rows quarantined)';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.INGEST_LOCK (
+    LOCK_NAME VARCHAR,
+    RUN_ID VARCHAR,
+    LOCKED_AT TIMESTAMP_NTZ
+)
+    COMMENT = 'The ingestion lease: one INGEST_LANDING at a time, so two runs never land a file twice';
+INSERT INTO <% database %>.<% landing_schema %>.INGEST_LOCK (lock_name)
+    SELECT 'INGEST_LANDING' WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% landing_schema %>.INGEST_LOCK WHERE lock_name = 'INGEST_LANDING');

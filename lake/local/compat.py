@@ -199,20 +199,28 @@ def refresh_directory(sql: str) -> exp.Expr | None:
     _ensure_directory_table()
     assert _instance is not None
     quoted = (url + "**").replace("'", "''")
-    with _instance.duck_conn.cursor() as cur:
-        cur.execute("BEGIN")
-        cur.execute(f"DELETE FROM {DIRECTORY_TABLE} WHERE stage_url = ?", [url])
-        try:
-            cur.execute(
-                f"INSERT INTO {DIRECTORY_TABLE} SELECT ?, substr(filename, ?), size, last_modified, NULL "
-                f"FROM read_blob('{quoted}')",
-                [url, len(url) + 1],
-            )
-        except duckdb.IOException as err:
-            if "No files found" not in str(err):
+    for attempt in range(20):  # Snowflake serves concurrent refreshes; DuckDB conflicts, so retry
+        with _instance.duck_conn.cursor() as cur:
+            try:
+                cur.execute("BEGIN")
+                cur.execute(f"DELETE FROM {DIRECTORY_TABLE} WHERE stage_url = ?", [url])
+                try:
+                    cur.execute(
+                        f"INSERT INTO {DIRECTORY_TABLE} SELECT ?, substr(filename, ?), size, last_modified, NULL "
+                        f"FROM read_blob('{quoted}')",
+                        [url, len(url) + 1],
+                    )
+                except duckdb.IOException as err:
+                    if "No files found" not in str(err):
+                        cur.execute("ROLLBACK")
+                        raise ProgrammingError(msg=f"Cannot refresh '{match.group(1)}': {err}", errno=91016) from None
+                cur.execute("COMMIT")
+                break
+            except duckdb.TransactionException:
                 cur.execute("ROLLBACK")
-                raise ProgrammingError(msg=f"Cannot refresh '{match.group(1)}': {err}", errno=91016) from None
-        cur.execute("COMMIT")
+                if attempt == 19:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
     return exp.select(exp.Literal.string(f"refreshed {match.group(1)}").as_("status"))
 
 

@@ -122,3 +122,46 @@ def test_a_csv_is_read_with_its_file_formats_delimiter_not_a_guess(
     cur.execute(f"SELECT interaction_id, missing_columns FROM LANDING.interactions WHERE batch_id = '{batch}'")
     rows = cur.fetchall()
     assert len(rows) == 3 and all(r[0] is None and r[1] for r in rows)
+
+
+@pytest.mark.integration
+def test_two_ingests_at_once_land_every_file_once(
+    settings: Settings, session: Any, ingested: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """A manual run beside the schedule: both succeed, one waits for the other's lease,
+    and every file's rows, control rows and reconciliation land once."""
+    import threading
+
+    generate_sample_data.run(session, scale=30, start_date="2034-05-01", formats="crm=csv,finance=json")
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(pipeline.ingest(settings, applied, batch_id="B20340501").detail)
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert sorted(r["total_rows"] for r in results)[0] == 0  # the second found everything loaded
+    for ent in S.ENTITIES:
+        doubled = count(
+            conn,
+            f"SELECT COUNT(*) FROM (SELECT file_name, file_row_number FROM LANDING.{ent.name} "
+            "WHERE batch_id = 'B20340501' GROUP BY 1, 2 HAVING COUNT(*) > 1)",
+        )
+        assert doubled == 0, ent.name
+    controls = count(
+        conn,
+        "SELECT COUNT(*) - COUNT(DISTINCT control_path || file_name) FROM LANDING.CONTROL_FILES "
+        "WHERE batch_id = 'B20340501'",
+    )
+    assert controls == 0
+    assert count(conn, "SELECT COUNT(*) FROM LANDING.INGEST_LOCK WHERE run_id IS NOT NULL") == 0
