@@ -78,6 +78,18 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _show_warnings() -> None:
+    """A procedure's warnings (a load waiting on the vault's lock, say) on stderr, one line each."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("procedures").addHandler(handler)
+
+
+_show_warnings()
+
+
 def _settings() -> Any:
     from lake.config import load_settings
 
@@ -100,6 +112,12 @@ def up(
         already = stack.running()
         with console.status("starting the local servers"):
             ep = stack.start(persist_s3=persist_s3)
+        from lake import pipeline
+
+        if not pipeline.schema_exists(settings, ep):
+            with console.status("applying sql/ (a new state folder)"):
+                applied = pipeline.setup(settings, ep)
+            console.print(f"applied sql/: {applied.detail['statements']} statements in {applied.seconds:.1f}s")
         console.print(("already running" if already else "started") + f" (pid {ep.pid}), state in {stack.state_dir}")
         console.print(f"  S3         {ep.s3_endpoint}  bucket {ep.bucket}")
         console.print(
@@ -198,6 +216,13 @@ def run(
     defect_rate: DefectOpt = 0.005,
     late_rate: LateOpt = 0.02,
     start_date: StartOpt = "2026-01-05",
+    generate_data: Annotated[
+        bool,
+        typer.Option(
+            "--generate/--no-generate",
+            help="Generate sample data first (default), or run on the files producers dropped (lake upload).",
+        ),
+    ] = True,
 ) -> None:
     """Run the whole pipeline on the target and print a summary."""
     from lake import pipeline
@@ -217,6 +242,7 @@ def run(
                 report = pipeline.run(
                     settings,
                     progress_for=progress_for,
+                    generate_data=generate_data,
                     scale=scale,
                     days=days,
                     seed=seed,
@@ -263,7 +289,8 @@ def _print_run(settings: Any, report: Any) -> None:
             text = ", ".join(f"{k} {v}" for k, v in detail.items())
         steps.add_row(step.name, f"{step.seconds:.1f}", text)
     console.print(steps)
-    _print_generation(gen, report.ingestion)
+    if gen:
+        _print_generation(gen, report.ingestion)
     if report.vault:
         _print_vault(report.vault)
     if report.dbt:
@@ -562,6 +589,72 @@ def setup() -> None:
             step = pipeline.setup(settings, endpoints)
         d = step.detail
         console.print(f"{d['statements']} statements from {d['files']} files in sql/ applied in {step.seconds:.1f}s")
+
+
+BatchOpt = Annotated[str, typer.Option("--batch", help="One batch, e.g. B20260105 (default: every pending one).")]
+
+
+def _step(run_step: Any) -> Any:
+    from lake import pipeline
+
+    settings = _settings()
+    with pipeline.target(settings) as endpoints:
+        return run_step(settings, endpoints)
+
+
+@app.command()
+def ingest(batch: BatchOpt = "") -> None:
+    """INGEST_LANDING: the producers' files named by their control files into the landing
+    tables, reconciled (what `lake upload` put in the landing zone, or a producer dropped)."""
+    from lake import pipeline
+
+    with _errors():
+        step = _step(lambda s, e: pipeline.ingest(s, e, batch_id=batch))
+        d = step.detail
+        files = ", ".join(f"{n} {status.lower()}" for status, n in d["files"].items()) or "no new files"
+        console.print(
+            f"INGEST_LANDING: {d['total_rows']:,} rows landed from {', '.join(d['batches']) or 'no batch'} "
+            f"({files}), {d['reconciliation_issues']} reconciliation issues, {step.seconds:.1f}s"
+        )
+        for failed in d["failed_files"]:
+            err_console.print(f"  unreadable: {failed['file']}: {failed['error']}")
+
+
+@app.command()
+def load(batch: BatchOpt = "") -> None:
+    """LOAD_VAULT: ingested batches into the hubs, links and satellites (one transaction each)."""
+    from lake import pipeline
+
+    with _errors():
+        step = _step(lambda s, e: pipeline.load(s, e, batch_id=batch))
+        d = step.detail
+        rows = sum(n for t, n in d["inserted"].items() if t != "quarantined")
+        console.print(
+            f"LOAD_VAULT: {rows:,} vault rows from {', '.join(d['batches']) or 'no pending batch'}, "
+            f"{d['inserted'].get('quarantined', 0):,} quarantined, {step.seconds:.1f}s"
+        )
+
+
+@app.command()
+def validate(
+    layer: Annotated[
+        str, typer.Option(help="landing, vault, bronze, silver, gold, marts or all (comma-separated).")
+    ] = "landing,vault",
+    batch: BatchOpt = "",
+) -> None:
+    """VALIDATE_DATA: the quality rules of the layers, pushed down; exits 1 when an
+    error-severity rule fails (the results are written either way)."""
+    from lake import pipeline
+    from procedures.validate_data import layers_of
+
+    with _errors():
+        layers_of(layer)  # a bad layer fails before the servers start
+        step = _step(lambda s, e: pipeline.validate(s, e, layer=layer, batch_id=batch))
+        d = step.detail
+        console.print(
+            f"VALIDATE_DATA {layer}: {d['rules_run']} rules, {d['passed']} passed, {d['warned']} warned, "
+            f"{d['failed']} failed; {d['exceptions']:,} exception rows, {step.seconds:.1f}s"
+        )
 
 
 @app.command()

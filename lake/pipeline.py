@@ -114,6 +114,24 @@ def call(
         return handler(session)
 
 
+def schema_exists(settings: Settings, endpoints: Endpoints | None) -> bool:
+    """Whether ``sql/`` was applied on the target (the audit table of runs is there)."""
+    conn = connect(settings, endpoints)
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            f"SELECT COUNT(*) FROM {settings.names.database}.INFORMATION_SCHEMA.TABLES "
+            "WHERE UPPER(TABLE_SCHEMA) = %s AND UPPER(TABLE_NAME) = 'PROCEDURE_RUNS'",
+            (settings.names.audit,),
+        )
+        row = cur.fetchone()
+        return bool(row and row[0])
+    except Exception:  # no database yet
+        return False
+    finally:
+        conn.close()
+
+
 def generate(
     settings: Settings,
     endpoints: Endpoints | None,
@@ -379,17 +397,20 @@ def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepRe
 def run(
     settings: Settings,
     progress_for: Callable[[int], Progress] | None = None,
+    generate_data: bool = True,
     **arguments: Any,
 ) -> RunReport:
-    """Every pipeline step that exists, in order, on the configured target."""
+    """Every pipeline step that exists, in order, on the configured target. Without
+    ``generate_data`` the pipeline runs on the files producers dropped (``lake upload``)."""
     report = RunReport()
-    plan = Plan.build(**{k: v for k, v in arguments.items() if k in _PLAN_ARGS})
+    plan = Plan.build(**{k: v for k, v in arguments.items() if k in _PLAN_ARGS}) if generate_data else None
     with target(settings) as endpoints:
         report.steps.append(setup(settings, endpoints))
-        progress = progress_for(expected_rows(plan)) if progress_for else None
-        step = generate(settings, endpoints, progress=progress, **arguments)
-        report.steps.append(step)
-        report.generation = step.detail
+        if plan is not None:
+            progress = progress_for(expected_rows(plan)) if progress_for else None
+            step = generate(settings, endpoints, progress=progress, **arguments)
+            report.steps.append(step)
+            report.generation = step.detail
         report.steps.append(reconcile_landing(settings, endpoints))
         report.steps.append(catalog_sync(settings, endpoints))
         graph = task_graph.walk(settings, endpoints, RUNNERS)

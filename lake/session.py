@@ -35,7 +35,9 @@ def connection_kwargs(
             "protocol": "http",
             "database": names.database,
             **in_schema,
-            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+            # the local server rolls back this client's open transaction as soon as its
+            # process is gone (lake/local/compat.abort_idle_transactions)
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False, "LAKE_CLIENT_PID": os.getpid()},
             "login_timeout": 30,
             # socket_timeout bounds one HTTP attempt; the default (60 s) would cut off,
             # and then re-send, a long load. No network_timeout: the connector also uses

@@ -204,7 +204,23 @@ class S3Sink:
     client: Any
 
     def put(self, key: str, body: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body)
+        """Write a new object; landing files are immutable once written. The write is
+        conditional (``If-None-Match: *``, so two writers cannot both create it); the same
+        bytes again are accepted (a re-run with the same seed writes identical files), other
+        bytes under an existing name are refused."""
+        name = self.prefix + key
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=name, Body=body, IfNoneMatch="*")
+        except Exception as err:
+            status = getattr(err, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status not in (409, 412):
+                raise
+            existing = str(self.client.head_object(Bucket=self.bucket, Key=name).get("ETag", "")).strip('"')
+            if existing != md5_hex(body):
+                raise LandingError(
+                    f"s3://{self.bucket}/{name} already holds another file: landing files are immutable once "
+                    "written (ingestion may have loaded it). Write a new load date or part name instead."
+                ) from None
 
     def check_writable(self) -> None:
         """Fail early, naming the bucket, rather than after generating a day of data."""

@@ -9,6 +9,8 @@ first, so two at once run one after the other and never duplicate a hub key. See
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from procedures.vault import quote, sql_literal
 from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, stage_batch_sql
 
 PROCEDURE = "LOAD_VAULT"
+log = logging.getLogger("procedures.load_vault")
 
 
 LOCK_TABLE = "LOAD_LOCK"
@@ -152,6 +155,7 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
     for ent in S.ENTITIES:
         session.sql(stage_batch_sql(landing, ent, load.batch, load.run_id)).collect()
     deadline = time.monotonic() + lock_wait_seconds
+    last_said = -math.inf
     pause = 0.2
     try:
         while True:
@@ -172,6 +176,18 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
                 session.sql("ROLLBACK").collect()
                 if not RETRYABLE.search(str(err)):
                     raise
+                now = time.monotonic()
+                if now >= last_said + 30:
+                    # say what it waits on, and for how long (the first time, then every 30 s)
+                    log.warning(
+                        "batch %s: another LOAD_VAULT holds %s.%s; retrying for up to %.0f s more (%s)",
+                        load.batch,
+                        vault,
+                        LOCK_TABLE,
+                        max(deadline - now, 0),
+                        str(err).splitlines()[0][:120],
+                    )
+                    last_said = now
                 if time.monotonic() >= deadline:
                     raise LockTimeout(
                         f"batch {load.batch}: another LOAD_VAULT held {vault}.{LOCK_TABLE} for over "

@@ -43,7 +43,9 @@ procedures' SQL:
   ever). Snowflake aborts such a detached transaction once it has been idle for five
   minutes while blocking another. ``abort_idle_transactions`` does the local
   equivalent: a session with no request in flight for longer than the limit has its
-  open transaction rolled back (the server calls it every second).
+  open transaction rolled back (the server calls it every second), and a session whose
+  client process has exited (its pid, given at login as ``LAKE_CLIENT_PID``, is gone from
+  this machine) at once, so a re-run after ``kill -9`` does not wait five minutes.
 * DuckDB keeps temporary tables in its own ``temp`` catalog, so ``CREATE TEMPORARY
   TABLE db.schema.t`` (what dbt's unit tests and incremental models issue) fails.
   ``local_temporary`` makes such a *qualified* temporary table a plain table in that
@@ -63,9 +65,11 @@ that comes out is the same (``tests/lake/test_compat.py``).
 from __future__ import annotations
 
 import functools
+import gzip
 import importlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -263,6 +267,34 @@ class _Activity:
 
 _activity: dict[str, _Activity] = {}
 _activity_lock = threading.Lock()
+# session token -> the process id its client gave at login (session parameter
+# LAKE_CLIENT_PID, set by lake.session for the local target): the server and its clients
+# share this machine, so a session whose client process is gone is known at once
+CLIENT_PID_PARAMETER = "LAKE_CLIENT_PID"
+_client_pids: dict[str, int] = {}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def client_pid(login_body: bytes) -> int | None:
+    """The client's process id from a login request's body, if it gave one."""
+    try:
+        if login_body[:2] == b"\x1f\x8b":
+            login_body = gzip.decompress(login_body)
+        value = json.loads(login_body)["data"]["SESSION_PARAMETERS"].get(CLIENT_PID_PARAMETER)
+        return int(value) if value is not None else None
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
+
+
 TOKEN_HEADER = re.compile(r'^Snowflake Token="(?P<token>[^"]+)"$')
 
 
@@ -274,7 +306,8 @@ def _session_token(scope: dict[str, Any]) -> str | None:
 
 
 def abort_idle_transactions(idle_seconds: float) -> int:
-    """Roll back the open transaction of every session idle for over ``idle_seconds``;
+    """Roll back the open transaction of every session idle for over ``idle_seconds``, and
+    at once that of a session whose client process has exited (a killed ``lake run``);
     returns how many were rolled back."""
     aborted = 0
     now = time.monotonic()
@@ -283,8 +316,11 @@ def abort_idle_transactions(idle_seconds: float) -> int:
             conn = fakesnow_server.sessions.get(token)
             if conn is None:
                 del _activity[token]
+                _client_pids.pop(token, None)
                 continue
-            if activity.in_flight or now - activity.last < idle_seconds:
+            pid = _client_pids.get(token)
+            orphaned = pid is not None and not _pid_alive(pid)
+            if activity.in_flight or (now - activity.last < idle_seconds and not orphaned):
                 continue
             activity.last = now
             try:
@@ -293,7 +329,11 @@ def abort_idle_transactions(idle_seconds: float) -> int:
                 continue  # no transaction open
             conn._in_transaction = False
             aborted += 1
-            log.warning("rolled back the transaction of a session idle for over %.0f s", idle_seconds)
+            if orphaned:
+                _client_pids.pop(token, None)
+                log.warning("rolled back the transaction of a session whose client (pid %s) has exited", pid)
+            else:
+                log.warning("rolled back the transaction of a session idle for over %.0f s", idle_seconds)
     return aborted
 
 
@@ -313,6 +353,14 @@ def server_fixes(app: Any) -> Any:
             return
         login = scope["path"] == "/session/v1/login-request"
         held: dict[str, Any] = {}
+        body = bytearray()
+
+        async def recording_receive() -> dict[str, Any]:
+            message = await receive()
+            if message.get("type") == "http.request":
+                body.extend(message.get("body", b""))
+            return message
+
         token = _session_token(scope)
         activity = None
         if token is not None:
@@ -328,10 +376,12 @@ def server_fixes(app: Any) -> Any:
                     held["start"] = message
                     return
             elif login and message["type"] == "http.response.body":
-                body = json.loads(message.get("body", b"{}") or b"{}")
-                if isinstance(body.get("data"), dict) and "token" in body["data"]:
-                    body["data"].setdefault("masterToken", body["data"]["token"])
-                payload = json.dumps(body).encode()
+                answer = json.loads(message.get("body", b"{}") or b"{}")
+                if isinstance(answer.get("data"), dict) and "token" in answer["data"]:
+                    answer["data"].setdefault("masterToken", answer["data"]["token"])
+                    if (pid := client_pid(bytes(body))) is not None:
+                        _client_pids[answer["data"]["token"]] = pid
+                payload = json.dumps(answer).encode()
                 start = held["start"]
                 headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
                 headers.append((b"content-length", str(len(payload)).encode()))
@@ -340,7 +390,7 @@ def server_fixes(app: Any) -> Any:
             await send(message)
 
         try:
-            await app(scope, receive, patched_send)
+            await app(scope, recording_receive if login else receive, patched_send)
         finally:
             if activity is not None:
                 with _activity_lock:

@@ -168,3 +168,15 @@ def test_requirements_txt_lists_every_package_a_procedure_declares() -> None:
     listed = {line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line and line[0] != "#"}
     declared = {p for proc in deploy.procedures() for p in deploy.packages(proc)}
     assert declared == listed
+
+
+def test_a_real_account_needs_the_iam_role_arn_not_a_dummy() -> None:
+    from lake import sqlfiles
+
+    target = SnowflakeTarget(account="a", user="u", landing_url="s3://bucket-x/landing/", role="LAKE_ADMIN")
+    settings = Settings(target="snowflake", snowflake=target)
+    with pytest.raises(sqlfiles.SqlFileError, match="LAKE_AWS_ROLE_ARN is not set"):
+        sqlfiles.apply(None, settings)  # refused before any statement is sent
+    with pytest.raises(ConfigError, match="LAKE_AWS_ROLE_ARN"):
+        deploy.execute(settings)
+    assert "000000000000" not in sqlfiles.variables(settings)["aws_role_arn"]

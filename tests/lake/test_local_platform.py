@@ -313,3 +313,59 @@ def test_copy_transformation_keeps_file_name_and_row_number(
         for number, row in enumerate(landing.read_back(body, fmt).to_pylist(), start=1)  # type: ignore[arg-type]
     ]
     assert got == expected
+
+
+@pytest.mark.integration
+def test_the_pipeline_runs_on_files_producers_dropped(tmp_path: Path) -> None:
+    """No generation: producer files uploaded with `lake upload` go through `lake ingest`,
+    `lake load` and `lake validate`, each audited like the graph's tasks, on a state folder
+    whose schema `lake up` created."""
+
+    runner = CliRunner()
+    env = {"LAKE_STATE_DIR": str(tmp_path / "state"), "COLUMNS": "200"}
+    dropped = tmp_path / "dropped"
+    made = runner.invoke(
+        app, ["generate", "--out", str(dropped), "--scale", "60", "--start-date", "2035-06-01"], env=env
+    )
+    assert made.exit_code == 0, made.output
+    up = runner.invoke(app, ["up", "--no-persist-s3"], env=env)
+    try:
+        assert up.exit_code == 0 and "applied sql/" in up.output, up.output
+        assert runner.invoke(app, ["upload", str(dropped)], env=env).exit_code == 0
+        ingested = runner.invoke(app, ["ingest"], env=env)
+        assert ingested.exit_code == 0 and "B20350601" in ingested.output, ingested.output
+        assert " 0 reconciliation issues" in ingested.output
+        loaded = runner.invoke(app, ["load", "--batch", "B20350601"], env=env)
+        assert loaded.exit_code == 0 and "LOAD_VAULT:" in loaded.output, loaded.output
+        validated = runner.invoke(app, ["validate", "--layer", "landing,vault"], env=env)
+        assert validated.exit_code == 0 and " 0 failed" in validated.output, validated.output
+        audit = runner.invoke(
+            app,
+            ["sql", "SELECT procedure_name, status FROM AUDIT.PROCEDURE_RUNS ORDER BY started_at", "-f", "csv"],
+            env=env,
+        )
+        assert audit.output.splitlines()[1:] == [
+            "INGEST_LANDING,SUCCEEDED",
+            "LOAD_VAULT,SUCCEEDED",
+            "VALIDATE_DATA,SUCCEEDED",
+        ], audit.output
+        bad = runner.invoke(app, ["validate", "--layer", "platinum"], env=env)
+        assert bad.exit_code == 1 and "layer must be one of" in bad.output
+    finally:
+        runner.invoke(app, ["down"], env=env)
+
+
+@pytest.mark.integration
+def test_landing_files_are_never_overwritten(session: Any, applied: Endpoints) -> None:
+    """The same seed and date again writes the same bytes (accepted); another scale over a
+    date already landed is refused, naming the file, and the landed file is untouched."""
+    from lake.local.serve import s3_client
+
+    generate_sample_data.run(session, scale=20, start_date="2027-07-05", formats="csv")
+    key = "landing/crm/customers/load_date=2027-07-05/part-0000.csv"
+    s3 = s3_client(applied.s3_endpoint)
+    before = s3.get_object(Bucket=applied.bucket, Key=key)["Body"].read()
+    generate_sample_data.run(session, scale=20, start_date="2027-07-05", formats="csv")  # identical: fine
+    with pytest.raises(landing.LandingError, match=r"s3://lake-landing/landing/.*load_date=2027-07-05/.* immutable"):
+        generate_sample_data.run(session, scale=25, start_date="2027-07-05", formats="csv")
+    assert s3.get_object(Bucket=applied.bucket, Key=key)["Body"].read() == before

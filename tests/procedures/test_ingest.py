@@ -132,7 +132,7 @@ def test_two_ingests_at_once_land_every_file_once(
     and every file's rows, control rows and reconciliation land once."""
     import threading
 
-    generate_sample_data.run(session, scale=30, start_date="2034-05-01", formats="crm=csv,finance=json")
+    generate_sample_data.run(session, scale=30, start_date="2027-05-03", formats="crm=csv,finance=json")
     results: list[dict[str, Any]] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -140,7 +140,7 @@ def test_two_ingests_at_once_land_every_file_once(
     def run() -> None:
         try:
             start.wait()
-            results.append(pipeline.ingest(settings, applied, batch_id="B20340501").detail)
+            results.append(pipeline.ingest(settings, applied, batch_id="B20270503").detail)
         except BaseException as err:  # reported below
             errors.append(err)
 
@@ -155,13 +155,13 @@ def test_two_ingests_at_once_land_every_file_once(
         doubled = count(
             conn,
             f"SELECT COUNT(*) FROM (SELECT file_name, file_row_number FROM LANDING.{ent.name} "
-            "WHERE batch_id = 'B20340501' GROUP BY 1, 2 HAVING COUNT(*) > 1)",
+            "WHERE batch_id = 'B20270503' GROUP BY 1, 2 HAVING COUNT(*) > 1)",
         )
         assert doubled == 0, ent.name
     controls = count(
         conn,
         "SELECT COUNT(*) - COUNT(DISTINCT control_path || file_name) FROM LANDING.CONTROL_FILES "
-        "WHERE batch_id = 'B20340501'",
+        "WHERE batch_id = 'B20270503'",
     )
     assert controls == 0
     assert count(conn, "SELECT COUNT(*) FROM LANDING.INGEST_LOCK WHERE run_id IS NOT NULL") == 0

@@ -81,11 +81,13 @@ def test_a_load_killed_between_statements_then_rerun_equals_a_clean_run(
     assert "killed before" in killed.stdout
     # nothing of the killed load is visible: the batch commits as a whole or not at all
     assert snapshot(conn, vault) == before
-    # the re-run waits for the killed session's lock (released when its transaction is
-    # rolled back as idle), then loads the batch in full
+    # the re-run waits for the killed session's lock, released as soon as the server sees
+    # that session's client process is gone (not after the idle limit), then loads the batch
     rerun = load_vault.run(session, batch_id=last, vault_schema=vault, lock_wait_seconds=120)
     assert rerun["already_loaded"] == [] and sum(rerun["inserted"].values()) > 0
     assert snapshot(conn, vault) == clean
+    log = (settings.local.state_dir / "servers.log").read_text()
+    assert "rolled back the transaction of a session whose client (pid" in log
 
 
 def test_two_loads_at_once_run_one_after_the_other(
