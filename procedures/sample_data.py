@@ -926,8 +926,16 @@ def inject_defects(rows: Rows, columns: dict[str, pa.Array], day: int) -> Inject
     kinds = applicable_defects(ent)
     salt_rows = rows.ids.astype(np.uint64) ^ (rows.kinds.astype(np.uint64) << np.uint64(60))
     h = _mix(salt_rows ^ _salt(plan.seed, ent.name, "defect", day))
-    hit = np.nonzero((h >> np.uint64(11)).astype(np.float64) / (1 << 53) < plan.defect_rate)[0]
-    choice = (_mix(h[hit]) % np.uint64(len(kinds))).astype(np.int64)
+    draw = (h >> np.uint64(11)).astype(np.float64) / (1 << 53)
+    hit = np.nonzero(draw < plan.defect_rate)[0]
+    if day == 1 and plan.defect_rate > 0 and len(hit) < len(kinds) <= len(draw):
+        # every kind at least once a run, so a small run exercises every rule: the rows
+        # with the lowest draws, a few more than the rate gives at a small scale
+        hit = np.sort(np.argsort(draw, kind="stable")[: len(kinds)])
+    # kinds dealt round-robin in an order the seed decides, so hits of any number at least
+    # as large as the kinds cover every kind
+    choice = np.empty(len(hit), dtype=np.int64)
+    choice[np.argsort(_mix(h[hit]), kind="stable")] = np.arange(len(hit)) % len(kinds)
     original_keys = columns[ent.key]
     rec_index: list[np.ndarray] = []
     rec_kind: list[str] = []

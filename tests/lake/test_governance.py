@@ -347,3 +347,14 @@ def test_freshness_is_measured_by_a_dmf_that_takes_the_utc_load_timestamps() -> 
         assert "TIMESTAMP_NTZ" in governance.custom_dmf(rule) and "SYSDATE()" in governance.custom_dmf(rule)
     shipped = (sqlfiles.SQL_DIR / "075_data_metrics.sql").read_text().splitlines()
     assert not [line for line in shipped if "SNOWFLAKE.CORE.FRESHNESS" in line and not line.startswith("--")]
+
+
+@pytest.mark.unit
+def test_every_mart_analysts_read_with_client_rows_has_the_row_access_policy() -> None:
+    """Analysts read gold; a gold model with a row per client, or per account of a client,
+    carries the region row access policy on a country column (gold_order_metrics is per
+    month and has none)."""
+    readable = set(G.ACCESS["ANALYST"])
+    for model in governance.dbt_models():
+        if model.layer in readable and "customer_id" in model.columns:
+            assert model.row_access == "country_code", model.name

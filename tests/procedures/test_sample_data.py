@@ -251,3 +251,12 @@ def test_defect_rate_zero_injects_nothing(tmp_path: Path) -> None:
     assert result.defects == Counter()
     table = pq.read_table(next(tmp_path.glob("_generator/manifest/load_date=2026-01-06/manifest.parquet")))
     assert pc.all(pc.equal(table["category"], "arrival")).as_py()
+
+
+def test_the_default_run_draws_every_defect_kind(tmp_path: Path) -> None:
+    """`make run`'s scale exercises every quality rule: each kind of defect appears (a bad
+    e-mail among them, which a random draw at this scale often missed)."""
+    result = generate(Plan.build(scale=1000, days=3, seed=42), DirectorySink(str(tmp_path / "default")))
+    assert set(result.defects) == set(DEFECTS)
+    tiny = generate(Plan.build(scale=30, days=1, seed=7), DirectorySink(str(tmp_path / "tiny")))
+    assert set(tiny.defects) == set(DEFECTS)

@@ -45,6 +45,7 @@ pipeline as (
 combined as (
     select
         c.customer_id,
+        c.country_code,
         c.client_segment,
         c.lifecycle_stage,
         c.value_tier,

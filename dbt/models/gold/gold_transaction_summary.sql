@@ -1,6 +1,7 @@
 -- Per account: transaction counts and volumes, the ledger balance, the last activity,
 -- and dormancy. An account is dormant when its status is DORMANT or it has had no
--- booking within `dormant_after_days` of the as-of date.
+-- booking within `dormant_after_days` of the as-of date. The client's country carries the
+-- row access policy (an analyst reads the accounts of the regions entitled to).
 with activity as (
     select
         account_id,
@@ -16,11 +17,17 @@ with activity as (
 
 as_of as (
     select {{ as_of_date() }} as as_of_date
+),
+
+clients as (
+    select customer_id, country_code
+    from {{ ref('silver_customers') }}
 )
 
 select
     a.account_id,
     a.customer_id,
+    c.country_code,
     {{ standardised('a.account_type', 'account_types') }} as account_type,
     {{ standardised('a.status', 'account_statuses') }} as account_status,
     {{ standardised('a.currency', 'currencies') }} as currency,
@@ -41,3 +48,4 @@ select
 from {{ ref('bronze_accounts') }} as a
 cross join as_of
 left join activity as t on a.account_id = t.account_id
+left join clients as c on a.customer_id = c.customer_id
