@@ -928,9 +928,10 @@ def inject_defects(rows: Rows, columns: dict[str, pa.Array], day: int) -> Inject
     h = _mix(salt_rows ^ _salt(plan.seed, ent.name, "defect", day))
     draw = (h >> np.uint64(11)).astype(np.float64) / (1 << 53)
     hit = np.nonzero(draw < plan.defect_rate)[0]
-    if day == 1 and plan.defect_rate > 0 and len(hit) < len(kinds) <= len(draw):
-        # every kind at least once a run, so a small run exercises every rule: the rows
-        # with the lowest draws, a few more than the rate gives at a small scale
+    if day == 1 and len(draw) * plan.defect_rate >= 1 and len(hit) < len(kinds) <= len(draw):
+        # every kind at least once a run wherever the rate promises defects at all (make
+        # run's scale among them), so the run exercises every rule: the rows with the
+        # lowest draws, a few more than chance gave
         hit = np.sort(np.argsort(draw, kind="stable")[: len(kinds)])
     # kinds dealt round-robin in an order the seed decides, so hits of any number at least
     # as large as the kinds cover every kind

@@ -20,7 +20,9 @@ as_of as (
 ),
 
 clients as (
-    select customer_id, country_code
+    select
+        customer_id,
+        country_code
     from {{ ref('silver_customers') }}
 )
 
