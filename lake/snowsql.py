@@ -4,7 +4,9 @@ sqlglot's Snowflake dialect parses queries and most DDL, but falls back to an op
 ``Command`` (no structure, no syntax check) for the governance and orchestration
 statements this project ships: masking and row access policies, tag assignments,
 roles and role grants, bulk grants (``ON ALL`` / ``ON FUTURE``), data metric
-functions, alerts, tasks, ``ALTER SCHEMA ... SET`` and ``CALL``. The ``Lake`` dialect
+functions, alerts, tasks, ``ALTER SCHEMA ... SET`` and ``CALL``, and what ``lake deploy``
+sends: network rules, secrets, external access integrations, dbt project objects and
+``ALTER STAGE ... REFRESH`` / ``SET DIRECTORY``. The ``Lake`` dialect
 adds a grammar for each, so a typo in a policy body or an alert's condition fails a
 test instead of a deployment. Everything else goes to sqlglot's own parser.
 

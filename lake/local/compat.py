@@ -2,7 +2,7 @@
 
 Pinned because it is the last release that runs on DuckDB 1.5.5, the last DuckDB whose
 httpfs extension is on PyPI, which lets the local COPY read the moto S3 bucket for real.
-Two gaps of that release are bridged here, in one tested place, never in the
+The gaps of that release are bridged here, in one tested place, never in the
 procedures' SQL:
 
 * SQL ``BEGIN`` in server mode: the statement runs, but the server then describes its
@@ -53,6 +53,16 @@ procedures' SQL:
   stays temporary.
 * The login answer has no master token, so the connector's ``close()`` never completes;
   ``server_fixes`` adds one.
+* Directory tables (``SELECT ... FROM DIRECTORY(@stage)``, what INGEST_LANDING reads
+  instead of LIST) are not in fakesnow. ``refresh_directory`` answers ``ALTER STAGE s
+  REFRESH`` by snapshotting the stage's files into a table of the persisted catalog, and
+  ``directory_sql`` reads that snapshot, with Snowflake's columns (MD5 is NULL locally).
+* The server's session time zone is Snowflake's default (lake/local/strict.py), and
+  fakesnow could only send UTC-zoned timestamps to the connector; ``utc_timestamps``
+  relabels the same instants as UTC.
+* fakesnow's CSV reader left the default comma unsaid, so DuckDB sniffed the delimiter
+  (a ``;`` file loaded as columns), and read a header-only file as one column;
+  ``csv_options`` passes the delimiter and reads a skipped header as the header.
 
 One change is for speed alone: fakesnow rewrites every statement through 76 sqlglot
 transforms, and each one first deep-copies the whole tree. For a long statement (a

@@ -110,3 +110,18 @@ def test_the_local_servers_connections_send_without_delay() -> None:
     finally:
         for sock in (accepted, client, listening):
             sock.close()
+
+
+@pytest.mark.unit
+def test_csv_reading_names_the_delimiter_and_reads_a_skipped_header_as_the_header() -> None:
+    """fakesnow's ``read_csv(url, header = false, skip = 1)`` for ``SKIP_HEADER = 1`` and the
+    default comma: DuckDB then sniffed the delimiter and read a header-only file as one column."""
+    from fakesnow.copy_into import FileTypeHandler
+    from sqlglot import exp
+
+    eq = FileTypeHandler.make_eq
+    call = exp.func("read_csv", exp.Literal.string("s3://b/x.csv"), eq("header", False), eq("skip", 1))
+    read = compat.csv_options(call, ",").sql(dialect="duckdb")
+    assert (
+        "skip" not in read.lower() and "header = TRUE" in read and "sep = ','" in read and "all_varchar = TRUE" in read
+    )
