@@ -618,6 +618,8 @@ def ingest(batch: BatchOpt = "") -> None:
         )
         for failed in d["failed_files"]:
             err_console.print(f"  unreadable: {failed['file']}: {failed['error']}")
+        for changed in d.get("changed_after_load", []):
+            err_console.print(f"  rewritten after it was loaded (the vault holds the earlier content): {changed}")
 
 
 @app.command()

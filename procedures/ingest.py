@@ -240,6 +240,7 @@ class IngestResult:
     files: list[FileResult] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     issues: int = 0
+    changed: list[str] = field(default_factory=list)  # landing files rewritten after their load
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -252,6 +253,7 @@ class IngestResult:
             "rows": self.rows,
             "total_rows": sum(self.rows.values()),
             "reconciliation_issues": self.issues,
+            "changed_after_load": self.changed,
             "failed_files": [{"file": f.file_name, "error": f.error} for f in self.files if f.status == "FAILED"],
             "schema_drift": [
                 {
@@ -319,8 +321,35 @@ def _ingest(session: Any, stage: str, schema: str, batch_id: str) -> IngestResul
             result.files.append(file_result)
             result.rows[ent.name] = result.rows.get(ent.name, 0) + file_result.rows
     result.issues = _reconcile(session, schema, result.batches)
+    result.changed = _changed_after_load(session, stage, schema)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _changed_after_load(session: Any, stage: str, schema: str) -> list[str]:
+    """Landing files rewritten after ingestion loaded them (the directory's LAST_MODIFIED
+    is later than the load): the vault holds what was loaded, the landing zone no longer
+    does. Landing files are immutable (``landing.S3Sink`` never overwrites), so this is a
+    producer's tool at work; each is recorded once in RECONCILIATION as
+    ``changed_after_load`` under the batch that loaded it."""
+    changed = (
+        f"SELECT f.batch_id, f.file_name FROM {schema}.{FILES_TABLE} f "
+        f"JOIN DIRECTORY(@{stage}) d ON d.RELATIVE_PATH = f.file_name "
+        "WHERE f.status = 'LOADED' "
+        "AND CONVERT_TIMEZONE('UTC', d.LAST_MODIFIED)::TIMESTAMP_NTZ > f.ingested_at"
+    )
+    session.sql(
+        f"INSERT INTO {schema}.{RECONCILIATION_TABLE} (batch_id, producer, entity, file_name, issue, expected_rows, "
+        "landed_rows, recorded_at) "
+        "SELECT c.batch_id, SPLIT_PART(c.file_name, '/', 1), SPLIT_PART(c.file_name, '/', 2), c.file_name, "
+        f"'changed_after_load', NULL, NULL, SYSDATE() FROM ({changed}) c "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {schema}.{RECONCILIATION_TABLE} r WHERE r.file_name = c.file_name "
+        "AND r.issue = 'changed_after_load')"
+    ).collect()
+    rows = session.sql(
+        f"SELECT file_name FROM {schema}.{RECONCILIATION_TABLE} WHERE issue = 'changed_after_load' ORDER BY 1"
+    ).collect()
+    return [str(r[0]) for r in rows]
 
 
 def _copy_control(session: Any, stage: str, schema: str, path: str) -> None:

@@ -165,3 +165,31 @@ def test_two_ingests_at_once_land_every_file_once(
     )
     assert controls == 0
     assert count(conn, "SELECT COUNT(*) FROM LANDING.INGEST_LOCK WHERE run_id IS NOT NULL") == 0
+
+
+@pytest.mark.integration
+def test_a_landing_file_rewritten_after_its_load_is_reported(
+    settings: Settings, ingested: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """Landing files are immutable; when a producer's tool overwrites one that was loaded,
+    the next ingestion names it (the load history would otherwise skip it in silence)."""
+    import time
+
+    from lake.local.serve import s3_client
+    from tests.conftest import land_files
+
+    ent = S.entity("interactions")
+    header = ",".join(ent.column_names).encode() + b"\n"
+    row = ",".join(f"I{c}" if c == ent.key else "x" for c in ent.column_names).encode() + b"\n"
+    batch = land_files(applied, "interactions", "2033-05-01", {"part-0000.csv": (header + row, 1)})
+    assert pipeline.ingest(settings, applied, batch_id=batch).detail["changed_after_load"] == []
+    time.sleep(1.1)  # S3 keeps modification times to the second
+    path = "crm/interactions/load_date=2033-05-01/part-0000.csv"
+    s3_client(applied.s3_endpoint).put_object(Bucket=applied.bucket, Key=f"landing/{path}", Body=header + row + row)
+    again = pipeline.ingest(settings, applied, batch_id=batch).detail
+    assert path in again["changed_after_load"]
+    cur = conn.cursor()
+    cur.execute(
+        f"SELECT batch_id FROM LANDING.RECONCILIATION WHERE issue = 'changed_after_load' AND file_name = '{path}'"
+    )
+    assert cur.fetchall() == [(batch,)]
