@@ -468,6 +468,31 @@ def account_owner(ids: np.ndarray) -> np.ndarray:
     return ids // ACCOUNTS_PER_CUSTOMER
 
 
+# Accounts that book nothing during a run, a fixed property of the account: DORMANT ones
+# (status DORMANT in every version) and quiet ones (open or active, yet no bookings), so
+# gold's dormancy comes from both of its rules, status and inactivity, as documented.
+DORMANT_SHARE = 0.08
+QUIET_SHARE = 0.04
+
+
+def account_activity(seed: int, account_ids: np.ndarray) -> np.ndarray:
+    """0 for an account that books, 1 for a DORMANT one, 2 for a quiet one."""
+    u = (stream(seed, "accounts", "activity", account_ids) >> np.uint64(11)).astype(np.float64) / (1 << 53)
+    return np.where(u < DORMANT_SHARE, 1, np.where(u < DORMANT_SHARE + QUIET_SHARE, 2, 0))
+
+
+def booking_accounts(seed: int, account_ids: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """``account_ids`` with every account that books nothing replaced by the next that does
+    (below ``limit``, the accounts existing that day)."""
+    ids = account_ids.copy()
+    for step in range(1, 32):
+        idle = account_activity(seed, ids) != 0
+        if not idle.any():
+            break
+        ids[idle] = (account_ids[idle] + step) % limit[idle]
+    return ids
+
+
 def account_currency(seed: int, account_ids: np.ndarray) -> np.ndarray:
     u = (stream(seed, "accounts", "currency", account_ids) >> np.uint64(11)).astype(np.float64) / (1 << 53)
     cum = np.cumsum([0.4, 0.25, 0.15, 0.06, 0.04, 0.03, 0.03, 0.02, 0.02])
@@ -586,10 +611,21 @@ def _accounts(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
         "account_type": pick_weighted(S.ACCOUNT_TYPES, (0.35, 0.3, 0.1, 0.1, 0.05, 0.1), rows.u("type")),
         "currency": coded(_text(S.CURRENCIES), account_currency(plan.seed, rows.ids)),
         "balance": money(log_uniform(rows.u("balance", mutable=True), 2, 8)),
-        "status": pick_weighted(S.ACCOUNT_STATUSES, (0.1, 0.72, 0.1, 0.02, 0.06), rows.u("status", mutable=True)),
+        "status": _account_status(plan.seed, rows),
         "opened_at": date_text(opened),
         "updated_at": ts_text(event_ts(rows, "updated_at")),
     }
+
+
+def _account_status(seed: int, rows: Rows) -> pa.Array:
+    """DORMANT for the accounts that book nothing as dormant, OPEN or ACTIVE for quiet ones,
+    any other status (DORMANT aside) for the rest."""
+    activity = account_activity(seed, rows.ids)
+    u = rows.u("status", mutable=True)
+    others = weighted((0.11, 0.8, 0.0, 0.02, 0.07), u)  # OPEN, ACTIVE, -, FROZEN, CLOSED
+    quiet = weighted((0.2, 0.8, 0.0, 0.0, 0.0), u)
+    index = np.where(activity == 1, S.ACCOUNT_STATUSES.index("DORMANT"), np.where(activity == 2, quiet, others))
+    return coded(_text(S.ACCOUNT_STATUSES), index)
 
 
 _CREDIT_TYPES = {"DEPOSIT", "TRADE_SELL", "INTEREST", "DIVIDEND", "TRANSFER_IN"}
@@ -598,8 +634,10 @@ _CREDIT_TYPES = {"DEPOSIT", "TRADE_SELL", "INTEREST", "DIVIDEND", "TRANSFER_IN"}
 def _transactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     e = S.entity("transactions")
     plan = rows.plan
-    # a transaction's account exists by the day the transaction is delivered
-    account_ids = _existing(rows, "accounts", "account")
+    # a transaction's account exists by the day the transaction is delivered, and books
+    created = plan.created_day(rows.entity, rows.ids)
+    limit = plan.counts_by_day("accounts").astype(np.int64)[created]
+    account_ids = booking_accounts(plan.seed, _existing(rows, "accounts", "account"), limit)
     type_idx = np.searchsorted(
         np.cumsum([0.12, 0.1, 0.25, 0.22, 0.08, 0.06, 0.07, 0.05, 0.05]), rows.u("type"), side="right"
     ).clip(0, len(S.TRANSACTION_TYPES) - 1)

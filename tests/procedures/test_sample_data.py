@@ -259,3 +259,22 @@ def test_the_default_run_draws_every_defect_kind(tmp_path: Path) -> None:
     for seed in (42, 7):
         result = generate(Plan.build(scale=1000, days=3, seed=seed), DirectorySink(str(tmp_path / str(seed))))
         assert set(result.defects) == set(DEFECTS), seed
+
+
+def test_dormant_accounts_book_nothing_and_quiet_ones_are_dormant_by_inactivity(landed_dir: Path) -> None:
+    """Gold's dormancy rule has two parts, status DORMANT and no booking within the window:
+    the data exercises both. An account DORMANT in any version books no transaction, and
+    some OPEN or ACTIVE accounts book none either."""
+    statuses: dict[str, set[str]] = {}
+    for table in read_entity(landed_dir, S.entity("accounts")).values():
+        for account, status in zip(table["account_id"].to_pylist(), table["status"].to_pylist(), strict=True):
+            statuses.setdefault(account, set()).add(status)
+    booked = {
+        account
+        for table in read_entity(landed_dir, S.entity("transactions")).values()
+        for account in table["account_id"].to_pylist()
+    }
+    dormant = {a for a, s in statuses.items() if "DORMANT" in s}
+    assert dormant and not dormant & booked
+    quiet = {a for a, s in statuses.items() if s <= {"OPEN", "ACTIVE"} and a not in booked}
+    assert len(quiet) > 10
