@@ -346,11 +346,9 @@ def build_dbt(settings: Settings, out: Path) -> Path:
 
 
 def _egress(settings: Settings, reveal: bool) -> list[Step]:
-    values = egress_values(settings, reveal=True) if reveal else egress_values(settings, reveal=False)
-    shown_values = egress_values(settings, reveal=False)
     text = EGRESS_SQL.read_text()
-    statements = sqlfiles.split(sqlfiles.render(text, values, EGRESS_SQL.name))
-    shown = sqlfiles.split(sqlfiles.render(text, shown_values, EGRESS_SQL.name))
+    statements = sqlfiles.split(sqlfiles.render(text, egress_values(settings, reveal), EGRESS_SQL.name))
+    shown = sqlfiles.split(sqlfiles.render(text, egress_values(settings, reveal=False), EGRESS_SQL.name))
     return [
         Step("2. the generator's egress (sql/deploy/egress.sql)", s, shown=v if v != s else "")
         for s, v in zip(statements, shown, strict=True)

@@ -100,34 +100,40 @@ def call(
         passed = [a for a in names if a in arguments]
         placeholders = ", ".join(f"{a} => %s" for a in passed)
         schema = settings.names.schemas[proc.layer]
-        conn = connect(settings, endpoints)
-        try:
-            cur = conn.cursor()
-            cur.execute(
-                f"CALL {settings.names.database}.{schema}.{procedure}({placeholders})", [arguments[a] for a in passed]
-            )
-            row = cur.fetchone()
-        finally:
-            conn.close()
-        return json.loads(row[0]) if row and row[0] else {}
+        # arguments by name: https://docs.snowflake.com/en/sql-reference/sql/call
+        rows = fetch(
+            settings,
+            endpoints,
+            f"CALL {settings.names.database}.{schema}.{procedure}({placeholders})",
+            [arguments[a] for a in passed],
+        )
+        return json.loads(rows[0][0]) if rows and rows[0][0] else {}
     with procedure_session(settings, endpoints, procedure) as session:
         return handler(session)
 
 
 def schema_exists(settings: Settings, endpoints: Endpoints | None) -> bool:
     """Whether ``sql/`` was applied on the target (the audit table of runs is there)."""
-    conn = connect(settings, endpoints)
     try:
-        cur = conn.cursor()
-        cur.execute(
+        rows = fetch(
+            settings,
+            endpoints,
             f"SELECT COUNT(*) FROM {settings.names.database}.INFORMATION_SCHEMA.TABLES "
             "WHERE UPPER(TABLE_SCHEMA) = %s AND UPPER(TABLE_NAME) = 'PROCEDURE_RUNS'",
             (settings.names.audit,),
         )
-        row = cur.fetchone()
-        return bool(row and row[0])
     except Exception:  # no database yet
         return False
+    return bool(rows and rows[0][0])
+
+
+def fetch(settings: Settings, endpoints: Endpoints | None, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """Every row of one statement, on a connection of its own."""
+    conn = connect(settings, endpoints)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql, params)
+        return list(cur.fetchall())
     finally:
         conn.close()
 
@@ -326,17 +332,16 @@ def defects_caught(settings: Settings, endpoints: Endpoints | None, run_id: str)
             if obj["Key"].endswith(".parquet"):
                 body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
                 manifest += [r for r in pq.read_table(io.BytesIO(body)).to_pylist() if r["category"] == "defect"]
-    conn = connect(settings, endpoints)
-    try:
-        cur = conn.cursor()
-        cur.execute(
+    flagged = {
+        (str(f), int(n))
+        for f, n in fetch(
+            settings,
+            endpoints,
             f"SELECT DISTINCT FILE_NAME, FILE_ROW_NUMBER FROM {settings.names.quality}.RULE_EXCEPTIONS "
             "WHERE RUN_ID = %s AND LAYER = 'landing'",
             (run_id,),
         )
-        flagged = {(str(f), int(n)) for f, n in cur.fetchall()}
-    finally:
-        conn.close()
+    }
     by_kind: dict[str, list[int]] = {}
     for r in manifest:
         caught = (r["file_name"], int(r["row_number"])) in flagged
@@ -375,13 +380,7 @@ def mart_counts(
         if layer in layers
         for model in models
     )
-    conn = connect(settings, endpoints)
-    try:
-        cur = conn.cursor()
-        cur.execute(union)
-        return {str(name): int(rows) for name, rows in cur.fetchall()}
-    finally:
-        conn.close()
+    return {str(name): int(rows) for name, rows in fetch(settings, endpoints, union)}
 
 
 def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport:

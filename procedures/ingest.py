@@ -27,7 +27,7 @@ from typing import Any
 
 from procedures import landing
 from procedures import spec as S
-from procedures.vault import create_table_ddl, quote, sql_literal
+from procedures.vault import LOCK_CONFLICT, create_table_ddl, quote, seed_row_sql, sql_literal
 
 LINEAGE_COLUMNS = (
     ("file_name", "VARCHAR", "Stage-relative path of the file the row came from."),
@@ -49,9 +49,6 @@ LOCK_TABLE = "INGEST_LOCK"
 LOCK_NAME = "INGEST_LANDING"
 # a run that died holding the ingestion lease frees it after this long
 LEASE_MINUTES = 60
-# Snowflake makes a second writer of the lock row wait; DuckDB refuses it ("Conflict on
-# update"): both are retried
-RETRYABLE = re.compile(r"conflict|lock", re.IGNORECASE)
 
 
 class IngestBusy(RuntimeError):
@@ -169,16 +166,8 @@ def ddl() -> str:
             "The ingestion lease: one INGEST_LANDING at a time, so two runs never land a file twice",
         )
     )
-    parts.append(
-        f"INSERT INTO {_landing(LOCK_TABLE)} (lock_name)\n"
-        f"    SELECT '{LOCK_NAME}' WHERE NOT EXISTS (SELECT 1 FROM {_landing(LOCK_TABLE)} "
-        f"WHERE lock_name = '{LOCK_NAME}');\n"
-    )
+    parts.append(seed_row_sql(f"<% database %>.<% landing_schema %>.{LOCK_TABLE}", "LOCK_NAME", LOCK_NAME))
     return "\n".join(parts)
-
-
-def _landing(table: str) -> str:
-    return f"<% database %>.<% landing_schema %>.{table}"
 
 
 # --------------------------------------------------------------------------- ingestion
@@ -203,7 +192,7 @@ def lease(session: Any, schema: str, run_id: str, wait_seconds: float = 900.0) -
             if int(taken[0][0]):
                 break
         except Exception as err:
-            if not RETRYABLE.search(str(err)):
+            if not LOCK_CONFLICT.search(str(err)):
                 raise
         if time.monotonic() >= deadline:
             held = session.sql(f"SELECT run_id, locked_at FROM {table} WHERE lock_name = '{LOCK_NAME}'").collect()

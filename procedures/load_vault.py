@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from typing import Any
 from procedures import spec as S
 from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import CONTROL_TABLE, landing_table
-from procedures.vault import quote, sql_literal
+from procedures.vault import LOCK_CONFLICT, quote, sql_literal
 from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, stage_batch_sql
 
 PROCEDURE = "LOAD_VAULT"
@@ -29,9 +28,6 @@ log = logging.getLogger("procedures.load_vault")
 
 LOCK_TABLE = "LOAD_LOCK"
 LOCK_NAME = "LOAD_VAULT"
-# Snowflake makes a second load wait for the lock (and reports a timeout as a lock error);
-# the local engine refuses the second writer at once ("Conflict on update"): both retry.
-RETRYABLE = re.compile(r"conflict|lock", re.IGNORECASE)
 
 
 class LockTimeout(RuntimeError):
@@ -174,7 +170,7 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
                 return
             except Exception as err:
                 session.sql("ROLLBACK").collect()
-                if not RETRYABLE.search(str(err)):
+                if not LOCK_CONFLICT.search(str(err)):
                     raise
                 now = time.monotonic()
                 if now >= last_said + 30:

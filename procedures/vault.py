@@ -24,6 +24,7 @@ The same recipe is implemented twice, as SQL for the engines and in Python
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -303,6 +304,19 @@ def views_ddl() -> str:
     return "\n".join(parts)
 
 
+def seed_row_sql(table: str, column: str, value: str) -> str:
+    """The one row a lock table needs, inserted once (safe to run again)."""
+    return (
+        f"INSERT INTO {table} ({column})\n"
+        f"    SELECT '{value}' WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {column} = '{value}');\n"
+    )
+
+
+# a lock row another writer holds: Snowflake makes the second writer wait (and reports a
+# timeout as a lock error), the local engine refuses it at once ("Conflict on update")
+LOCK_CONFLICT = re.compile(r"conflict|lock", re.IGNORECASE)
+
+
 def ddl() -> str:
     """The whole raw vault's DDL, as shipped in sql/040_vault.sql."""
     lock = "<% database %>.<% vault_schema %>.LOAD_LOCK"
@@ -352,8 +366,7 @@ def ddl() -> str:
             "One row that each LOAD_VAULT transaction updates first, so loads run one at a time.",
         )
         + "\n",
-        f"INSERT INTO {lock} (LOCK_NAME)\n"
-        f"    SELECT 'LOAD_VAULT' WHERE NOT EXISTS (SELECT 1 FROM {lock} WHERE LOCK_NAME = 'LOAD_VAULT');\n",
+        seed_row_sql(lock, "LOCK_NAME", "LOAD_VAULT"),
     ]
     return "\n".join(parts)
 

@@ -194,5 +194,5 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.INGEST_LOCK (
     LOCKED_AT TIMESTAMP_NTZ
 )
     COMMENT = 'The ingestion lease: one INGEST_LANDING at a time, so two runs never land a file twice';
-INSERT INTO <% database %>.<% landing_schema %>.INGEST_LOCK (lock_name)
-    SELECT 'INGEST_LANDING' WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% landing_schema %>.INGEST_LOCK WHERE lock_name = 'INGEST_LANDING');
+INSERT INTO <% database %>.<% landing_schema %>.INGEST_LOCK (LOCK_NAME)
+    SELECT 'INGEST_LANDING' WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% landing_schema %>.INGEST_LOCK WHERE LOCK_NAME = 'INGEST_LANDING');

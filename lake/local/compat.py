@@ -79,7 +79,6 @@ import gzip
 import importlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -95,6 +94,8 @@ import fakesnow.transforms.stage as stage
 from fakesnow.instance import FakeSnow
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import errors, exp
+
+from lake.local.stack import pid_alive
 
 # the package's `server` function shadows its `server` module as an attribute
 fakesnow_server: Any = importlib.import_module("fakesnow.server")
@@ -284,16 +285,6 @@ CLIENT_PID_PARAMETER = "LAKE_CLIENT_PID"
 _client_pids: dict[str, int] = {}
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def client_pid(login_body: bytes) -> int | None:
     """The client's process id from a login request's body, if it gave one."""
     try:
@@ -329,7 +320,7 @@ def abort_idle_transactions(idle_seconds: float) -> int:
                 _client_pids.pop(token, None)
                 continue
             pid = _client_pids.get(token)
-            orphaned = pid is not None and not _pid_alive(pid)
+            orphaned = pid is not None and not pid_alive(pid)
             if activity.in_flight or (now - activity.last < idle_seconds and not orphaned):
                 continue
             activity.last = now

@@ -39,7 +39,8 @@ class Endpoints:
         }
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie child of ours is reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -77,7 +78,7 @@ class LocalStack:
             info = json.loads(self.info_file.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
-        if not _alive(int(info["pid"])):
+        if not pid_alive(int(info["pid"])):
             self.info_file.unlink(missing_ok=True)
             return None
         return Endpoints(
@@ -125,7 +126,7 @@ class LocalStack:
             return False
         os.kill(found.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(found.pid):
+        while pid_alive(found.pid):
             if time.monotonic() > deadline:
                 os.kill(found.pid, signal.SIGKILL)
                 raise StackError(f"the local servers (pid {found.pid}) did not stop within {timeout:.0f}s; killed")

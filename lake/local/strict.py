@@ -23,7 +23,9 @@ Rules (enforced locally, as Snowflake does):
   ``CURRENT_TIMESTAMP()`` is in it, so ``CURRENT_TIMESTAMP()::TIMESTAMP_NTZ`` is Los Angeles
   wall-clock time. https://docs.snowflake.com/en/sql-reference/parameters#timezone
   The local server's DuckDB runs in that zone too, so a zone mistake shows locally; the
-  platform stores UTC everywhere (``SYSDATE()``, Python's UTC clock).
+  platform stores UTC everywhere: ``SYSDATE()`` "returns the current timestamp for the
+  system in the UTC time zone" (https://docs.snowflake.com/en/sql-reference/functions/sysdate),
+  and Python's UTC clock.
 * ``copy_status``: COPY INTO that processes no file (every file loaded before) answers one
   row with one column, ``status`` = "Copy executed with 0 files processed.", not one
   ``LOAD_SKIPPED`` row per file. https://docs.snowflake.com/en/sql-reference/sql/copy-into-table
@@ -134,16 +136,11 @@ def owners_rights_refusal(statement: str) -> str | None:
     return None
 
 
-class UnsupportedStatement(Exception):
-    """What Snowflake raises for a refused statement inside an owner's-rights procedure."""
-
-
 def _error(kind: str, statement: str) -> Exception:
     from snowflake.snowpark.exceptions import SnowparkSQLException
 
-    shown = "USE" if kind == "USE" else kind
     return SnowparkSQLException(
-        f"090236 (42601): Stored procedure execution error: Unsupported statement type '{shown}'.",
+        f"090236 (42601): Stored procedure execution error: Unsupported statement type '{kind}'.",
         error_code="1304",
         sql_error_code=90236,
         query=statement,
