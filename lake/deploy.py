@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,6 @@ from typing import Any
 import yaml
 
 from lake import sqlfiles, task_graph
-from lake.app import zip_procedures
 from lake.config import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,7 @@ PACKAGE_DIR = ROOT / "procedures"
 DBT_DIR = ROOT / "dbt"
 EGRESS_SQL = ROOT / "sql" / "deploy" / "egress.sql"
 DEFAULT_OUT = ROOT / "build" / "deploy"
+ARCHIVE = ROOT / "build" / "procedures.zip"  # the Native App's copy (lake/app.py)
 CODE_STAGE = "LAKE_CODE"  # internal stage in the landing schema (sql/020_landing.sql)
 DBT_PROJECT = "LAKE_DBT"
 # the dbt Core that EXECUTE DBT PROJECT runs, and that pyproject.toml pins locally
@@ -154,6 +155,22 @@ def procedure(name: str) -> Procedure:
     raise DeployError(f"no procedure {name!r} in {PROJECT_DEFINITION.name}; known: {known}")
 
 
+def zip_procedures(out: Path = ARCHIVE, package: Path = PACKAGE_DIR) -> Path:
+    """Zip the package's .py, .yml and py.typed files, in a stable order (no caches)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = sorted(
+        p
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".yml", ".typed"}
+    )
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(str(path.relative_to(package.parent)), date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return out
+
+
 def _module_file(module: str, package_dir: Path) -> Path | None:
     parts = module.split(".")
     if parts[0] != package_dir.name:
@@ -240,30 +257,40 @@ def _secret_object(settings: Settings, value: str) -> str:
     return _ENV_REF.sub(lambda m: env[m.group(1)], value)
 
 
-def create_procedure_sql(settings: Settings, proc: Procedure, archive: str) -> str:
-    """``CREATE OR REPLACE PROCEDURE`` for one entity, importing the artifact on the stage."""
+def procedure_ddl(proc: Procedure, name: str, imports: str, secrets: tuple[tuple[str, str], ...] = ()) -> str:
+    """``CREATE OR REPLACE PROCEDURE name`` for one entity, importing ``imports`` (a stage
+    path); the PACKAGES its handler's imports need. Used by ``lake deploy`` and, with the
+    app's names, by the Native App's setup script (lake/app.py)."""
     arguments = ", ".join(
         f"{a.name} {a.sql_type}" + (f" DEFAULT {a.default}" if a.default is not None else "") for a in proc.arguments
     )
     listed = ", ".join(f"'{p}'" for p in packages(proc))
     lines = [
-        f"CREATE OR REPLACE PROCEDURE {_qualified(settings, proc.layer, proc.name)}({arguments})",
+        f"CREATE OR REPLACE PROCEDURE {name}({arguments})",
         f"    RETURNS {proc.returns}",
         "    LANGUAGE PYTHON",
         f"    RUNTIME_VERSION = '{PYTHON_RUNTIME}'",
         f"    PACKAGES = ({listed})",
-        f"    IMPORTS = ('@{code_stage(settings)}/{archive}')",
+        f"    IMPORTS = ('{imports}')",
         f"    HANDLER = '{proc.handler}'",
     ]
     if proc.integrations:
         lines.append(f"    EXTERNAL_ACCESS_INTEGRATIONS = ({', '.join(proc.integrations)})")
-    if proc.secrets:
-        pairs = ", ".join(f"'{key}' = {_secret_object(settings, value)}" for key, value in proc.secrets)
+    if secrets:
+        pairs = ", ".join(f"'{key}' = {value}" for key, value in secrets)
         lines.append(f"    SECRETS = ({pairs})")
     # owner's rights (the default, said explicitly): the handlers send only what such a
     # procedure may run (lake/local/strict.py enforces that locally)
     lines.append("    EXECUTE AS OWNER")
     return "\n".join(lines)
+
+
+def create_procedure_sql(settings: Settings, proc: Procedure, archive: str) -> str:
+    """``CREATE OR REPLACE PROCEDURE`` for one entity, importing the artifact on the stage."""
+    secrets = tuple((key, _secret_object(settings, value)) for key, value in proc.secrets)
+    return procedure_ddl(
+        proc, _qualified(settings, proc.layer, proc.name), f"@{code_stage(settings)}/{archive}", secrets
+    )
 
 
 # --------------------------------------------------------------------------- the plan

@@ -38,18 +38,25 @@ class Node:
     statement: str = ""
     # session parameters of the task (CREATE TASK ... <parameter> = <value>)
     parameters: tuple[tuple[str, int], ...] = ()
+    # the CALL's arguments, as SQL literals (none: the procedure's defaults)
+    arguments: str = ""
 
     def call(self, database: str, schemas: dict[str, str]) -> str:
         if self.statement:
             return self.statement.format(database=database, **{f"{k}_schema": v for k, v in schemas.items()})
-        return f"CALL {database}.{schemas[self.schema]}.{self.procedure}()"
+        return f"CALL {database}.{schemas[self.schema]}.{self.procedure}({self.arguments})"
+
+    def call_in(self, code_schema: str) -> str:
+        """The CALL with every procedure in one schema (the Native App's code schema)."""
+        if self.statement:
+            raise ValueError(f"task {self.task} runs a statement, not a procedure of the app")
+        return f"CALL {code_schema}.{self.procedure}({self.arguments})"
 
 
 DBT_PROJECT = (
     "EXECUTE DBT PROJECT {database}.{gold_schema}.LAKE_DBT "
     "ARGS = 'build --select %s --indirect-selection buildable --target snowflake --exclude-resource-type unit_test'"
 )
-VALIDATE = "CALL {database}.{quality_schema}.VALIDATE_DATA('%s')"
 
 # The graph. Each layer is validated before the next is built on it: an error-severity
 # rule fails VALIDATE_DATA and so its task, and the graph stops there. Gold is built
@@ -69,15 +76,21 @@ NODES: tuple[Node, ...] = (
         ("LAKE_INGEST_LANDING",),
         parameters=(("LOCK_TIMEOUT", 60), ("USER_TASK_TIMEOUT_MS", 3_600_000)),
     ),
-    Node("LAKE_VALIDATE_RAW", "VALIDATE_DATA", "quality", ("LAKE_LOAD_VAULT",), statement=VALIDATE % "landing,vault"),
+    Node("LAKE_VALIDATE_RAW", "VALIDATE_DATA", "quality", ("LAKE_LOAD_VAULT",), arguments="'landing,vault'"),
     # dbt Projects on Snowflake: `snow dbt deploy LAKE_DBT` puts dbt/ in the gold schema
     # https://docs.snowflake.com/en/user-guide/data-engineering/dbt-projects-on-snowflake
     Node("LAKE_DBT_SILVER", "LAKE_DBT", "gold", ("LAKE_VALIDATE_RAW",), statement=DBT_PROJECT % "bronze silver"),
-    Node(
-        "LAKE_VALIDATE_SILVER", "VALIDATE_DATA", "quality", ("LAKE_DBT_SILVER",), statement=VALIDATE % "bronze,silver"
-    ),
+    Node("LAKE_VALIDATE_SILVER", "VALIDATE_DATA", "quality", ("LAKE_DBT_SILVER",), arguments="'bronze,silver'"),
     Node("LAKE_DBT_GOLD", "LAKE_DBT", "gold", ("LAKE_VALIDATE_SILVER",), statement=DBT_PROJECT % "gold"),
-    Node("LAKE_VALIDATE_GOLD", "VALIDATE_DATA", "quality", ("LAKE_DBT_GOLD",), statement=VALIDATE % "gold"),
+    Node("LAKE_VALIDATE_GOLD", "VALIDATE_DATA", "quality", ("LAKE_DBT_GOLD",), arguments="'gold'"),
+)
+
+# The Native App's graph: the same nodes up to the validated raw vault. The app ships no
+# dbt project (a Native App cannot run EXECUTE DBT PROJECT on the consumer's behalf), so
+# its dashboard shows the vault and the quality results; the marts come from the
+# standalone deployment's dbt graph.
+APP_NODES: tuple[Node, ...] = tuple(
+    n for n in NODES if n.task in {"LAKE_INGEST_LANDING", "LAKE_LOAD_VAULT", "LAKE_VALIDATE_RAW"}
 )
 
 
@@ -103,55 +116,89 @@ def order(nodes: tuple[Node, ...] = NODES) -> list[Node]:
     return ordered
 
 
-def finalizer_sql(database: str, audit_schema: str) -> str:
+def finalizer_sql(database: str, audit_schema: str, nodes: tuple[Node, ...] = NODES) -> str:
     """The finalizer's statement: one PIPELINE_RUNS row with the graph run's real outcome,
     from this run's task history. SUCCEEDED when every task of the graph succeeded (a task
     whose predecessor failed never runs, so it has no SUCCEEDED row); otherwise FAILED, with
     the first failed task and its error
     (https://docs.snowflake.com/en/sql-reference/functions/task_history,
-    https://docs.snowflake.com/en/user-guide/tasks-graphs#finalizer-task)."""
+    https://docs.snowflake.com/en/user-guide/tasks-graphs#finalizer-task). ``database``
+    empty: names resolve in the current database (the Native App's)."""
+    db = f"{database}." if database else ""
     graph_run = "SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')"
     failed = "IFF(h.STATE IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED', 'CANCELLED'), h.COMPLETED_TIME, NULL)"
-    tasks = len(NODES) + 1  # and the root
-    steps = json.dumps([n.task for n in order()]).replace("'", "''")
+    tasks = len(nodes) + 1  # and the root
+    steps = json.dumps([n.task for n in order(nodes)]).replace("'", "''")
     return (
-        f"INSERT INTO {database}.{audit_schema}.PIPELINE_RUNS "
+        f"INSERT INTO {db}{audit_schema}.PIPELINE_RUNS "
         "(graph_run_id, started_at, finished_at, status, failed_task, error, steps) "
         f"SELECT {graph_run}, CONVERT_TIMEZONE('UTC', MIN(h.SCHEDULED_TIME))::TIMESTAMP_NTZ, SYSDATE(), "
         f"IFF(COUNT_IF(h.STATE = 'SUCCEEDED') = {tasks}, 'SUCCEEDED', 'FAILED'), "
         f"MIN_BY(h.NAME, {failed}), MIN_BY(h.ERROR_MESSAGE, {failed}), '{steps}' "
-        f"FROM TABLE({database}.INFORMATION_SCHEMA.TASK_HISTORY("
+        f"FROM TABLE({db}INFORMATION_SCHEMA.TASK_HISTORY("
         "SCHEDULED_TIME_RANGE_START => DATEADD(DAY, -2, CURRENT_TIMESTAMP()), RESULT_LIMIT => 10000)) AS h "
         f"WHERE h.GRAPH_RUN_GROUP_ID = {graph_run} AND h.NAME <> '{FINALIZER}'"
     )
 
 
-def snowflake_sql(database: str, schemas: dict[str, str], warehouse: str) -> list[str]:
-    """The graph as Snowflake statements (tasks in the audit schema), in deployment order:
+def graph_sql(
+    tasks: str,
+    warehouse: str,
+    calls: dict[str, str],
+    finalizer: str,
+    nodes: tuple[Node, ...],
+    schedule: str,
+    comment: str = "Daily landing-to-gold run",
+) -> list[str]:
+    """The graph as Snowflake statements, tasks in schema ``tasks``, in deployment order:
     the root suspended (a graph's tasks cannot change while its root runs), every task
     created (CREATE TASK creates it suspended), dependents enabled, the root resumed
-    (https://docs.snowflake.com/en/user-guide/tasks-graphs)."""
-    audit_schema = schemas["audit"]
-    qualified = f"{database}.{audit_schema}"
+    (https://docs.snowflake.com/en/user-guide/tasks-graphs). ``schedule`` is the root's
+    SCHEDULE value as SQL (a literal, or an expression in a procedure's body)."""
     statements = [
-        f"ALTER TASK IF EXISTS {qualified}.{ROOT} SUSPEND",
-        f"CREATE OR REPLACE TASK {qualified}.{ROOT} WAREHOUSE = {warehouse} SCHEDULE = '{SCHEDULE}' "
-        "COMMENT = 'Daily landing-to-gold run' AS SELECT 1",
+        f"ALTER TASK IF EXISTS {tasks}.{ROOT} SUSPEND",
+        f"CREATE OR REPLACE TASK {tasks}.{ROOT} WAREHOUSE = {warehouse} SCHEDULE = {schedule} "
+        f"COMMENT = '{comment}' AS SELECT 1",
     ]
-    for node in order():
-        after = ", ".join(f"{qualified}.{a}" for a in node.after)
+    for node in order(nodes):
+        after = ", ".join(f"{tasks}.{a}" for a in node.after)
         parameters = "".join(f" {name} = {value}" for name, value in node.parameters)
         statements.append(
-            f"CREATE OR REPLACE TASK {qualified}.{node.task} WAREHOUSE = {warehouse}{parameters} AFTER {after} "
-            f"AS {node.call(database, schemas)}"
+            f"CREATE OR REPLACE TASK {tasks}.{node.task} WAREHOUSE = {warehouse}{parameters} AFTER {after} "
+            f"AS {calls[node.task]}"
         )
     statements.append(
-        f"CREATE OR REPLACE TASK {qualified}.{FINALIZER} WAREHOUSE = {warehouse} FINALIZE = {qualified}.{ROOT} AS "
-        + finalizer_sql(database, audit_schema)
+        f"CREATE OR REPLACE TASK {tasks}.{FINALIZER} WAREHOUSE = {warehouse} FINALIZE = {tasks}.{ROOT} AS {finalizer}"
     )
-    statements.append(f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('{qualified}.{ROOT}')")
-    statements.append(f"ALTER TASK {qualified}.{ROOT} RESUME")
+    statements.append(f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('{tasks}.{ROOT}')")
+    statements.append(f"ALTER TASK {tasks}.{ROOT} RESUME")
     return statements
+
+
+def snowflake_sql(database: str, schemas: dict[str, str], warehouse: str) -> list[str]:
+    """The standalone deployment's graph, tasks in the audit schema."""
+    return graph_sql(
+        f"{database}.{schemas['audit']}",
+        warehouse,
+        {n.task: n.call(database, schemas) for n in NODES},
+        finalizer_sql(database, schemas["audit"]),
+        NODES,
+        f"'{SCHEDULE}'",
+    )
+
+
+def app_sql(tasks_schema: str, code_schema: str, audit_schema: str, warehouse: str, schedule: str) -> list[str]:
+    """The Native App's graph: tasks in a plain (non-versioned) schema of the app, calling
+    the app's procedures in its versioned code schema; names resolve in the app."""
+    return graph_sql(
+        tasks_schema,
+        warehouse,
+        {n.task: n.call_in(code_schema) for n in APP_NODES},
+        finalizer_sql("", audit_schema, APP_NODES),
+        APP_NODES,
+        schedule,
+        "Daily landing-to-validated-vault run of the app",
+    )
 
 
 # --------------------------------------------------------------------------- local walk

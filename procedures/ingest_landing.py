@@ -1,7 +1,8 @@
-"""``CALL INGEST_LANDING(batch_id)``: producer files from the S3 stage into landing tables.
+"""``CALL INGEST_LANDING(batch_id, stage)``: producer files from the S3 stage into landing tables.
 
-Default: every batch whose control files have not been ingested yet. See
-``procedures/ingest.py`` for what lands where.
+Default: every batch whose control files have not been ingested yet, from the stage
+``LANDING.SETTINGS`` names (``CALL BIND_LANDING_STAGE``), else ``LANDING.LANDING_STAGE``.
+See ``procedures/ingest.py`` for what lands where.
 """
 
 from __future__ import annotations
@@ -12,30 +13,43 @@ from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import ingest
 
 PROCEDURE = "INGEST_LANDING"
+DEFAULT_STAGE = "LANDING_STAGE"
+STAGE_SETTING = "LANDING_STAGE"
+
+
+def landing_stage(session: Any, landing_schema: str = "LANDING") -> str:
+    """The stage to ingest from: the one bound with ``BIND_LANDING_STAGE`` (a Native App
+    consumer's own external stage) if any, else the landing schema's ``LANDING_STAGE``."""
+    rows = session.sql(
+        f"SELECT VALUE FROM {checked_name(landing_schema, 'landing_schema')}.SETTINGS WHERE NAME = '{STAGE_SETTING}'"
+    ).collect()
+    return str(rows[0][0]) if rows and rows[0][0] else f"{landing_schema}.{DEFAULT_STAGE}"
 
 
 def run(
     session: Any,
     batch_id: str = "",
-    stage: str = "LANDING.LANDING_STAGE",
+    stage: str = "",
     landing_schema: str = "LANDING",
     audit_table: str = "AUDIT.PROCEDURE_RUNS",
 ) -> dict[str, Any]:
     checked_batch_id(batch_id)
-    checked_name(stage, "stage")
     checked_name(landing_schema, "landing_schema")
-    with audited(session, PROCEDURE, {"batch_id": batch_id}, audit_table) as audit:
+    stage = checked_name(stage or landing_stage(session, landing_schema), "stage")
+    with audited(session, PROCEDURE, {"batch_id": batch_id, "stage": stage}, audit_table) as audit:
         summary = ingest(session, stage, landing_schema, batch_id, run_id=audit.run_id).as_dict()
         audit.rows_written = int(summary["total_rows"])
         audit.result = summary
     return summary
 
 
-def main(session: Any, batch_id: str = "") -> dict[str, Any]:
+def main(session: Any, batch_id: str = "", stage: str = "") -> dict[str, Any]:
     """Stored procedure handler for INGEST_LANDING.
 
     Args:
         batch_id: one batch to (re)ingest, e.g. ``B20260105``; default: every batch whose
             control files were not ingested yet. Files loaded before are skipped.
+        stage: the stage to read, e.g. ``MY_DB.LANDING.S3_LANDING``; default: the one bound
+            with ``BIND_LANDING_STAGE``, else ``LANDING.LANDING_STAGE``.
     """
-    return run(session, batch_id=batch_id)
+    return run(session, batch_id=batch_id, stage=stage)

@@ -51,3 +51,13 @@ ALTER STAGE <% database %>.<% landing_schema %>.<% landing_stage %> SET DIRECTOR
 -- uploaded by `lake deploy` (lake/deploy.py).
 CREATE STAGE IF NOT EXISTS <% database %>.<% landing_schema %>.LAKE_CODE
     COMMENT = 'Procedure artifacts and the dbt project (lake deploy)';
+
+-- Settings of the landing layer: LANDING_STAGE names the stage INGEST_LANDING reads when
+-- called without one (CALL BIND_LANDING_STAGE sets it; a Native App has no stage of its
+-- own, so its consumer binds theirs). No row: <landing schema>.LANDING_STAGE.
+CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.SETTINGS (
+    NAME VARCHAR NOT NULL,
+    VALUE VARCHAR,
+    UPDATED_AT TIMESTAMP_NTZ
+)
+    COMMENT = 'Landing settings: LANDING_STAGE, the stage INGEST_LANDING reads by default';

@@ -37,6 +37,18 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     (r"^\s*(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?(DATABASE\s+)?ROLE\b", "no roles locally"),
     (r"^\s*(GRANT|REVOKE)\b", "no access control locally"),
     (
+        r"^\s*(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?APPLICATION\s+ROLE\b",
+        "no application roles locally (lake app install --local: every role sees every object)",
+    ),
+    (
+        r"^\s*CREATE\s+OR\s+ALTER\s+VERSIONED\s+SCHEMA\b",
+        "no versioned schemas locally: lake app install --local creates a plain schema of that name",
+    ),
+    (
+        r"^\s*(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?STREAMLIT\b",
+        "no Streamlit objects locally; `lake ui` runs the same dashboard",
+    ),
+    (
         r"^\s*ALTER\s+(DATABASE|SCHEMA|TABLE)\s+[\s\S]*\bSET\s+DATA_RETENTION_TIME_IN_DAYS\b",
         "no time travel locally",
     ),

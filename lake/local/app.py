@@ -1,0 +1,234 @@
+"""``lake app install --local``: the Native App installed and run on the local engine.
+
+What Snowflake does on ``CREATE APPLICATION`` / ``ALTER APPLICATION ... UPGRADE``, done
+with the bundle ``snow app bundle`` builds:
+
+* the manifest and setup script are checked against the rules Snowflake enforces
+  (``lake.app.check``: reference object types and privileges, no USE in a setup script, no
+  task, tag or policy in a versioned schema ...), so a bundle Snowflake would refuse is
+  refused here;
+* a fresh database stands in for the application; the setup script runs in it, statement
+  by statement. What only Snowflake runs (application roles, GRANTs, Streamlit, SQL
+  procedures, tasks) goes through the documented skip list (lake/local/unsupported.py).
+  A versioned schema becomes a plain one: locally nothing lives in it (its procedures are
+  registered, its Streamlit is skipped);
+* each ``CREATE PROCEDURE ... LANGUAGE PYTHON`` is registered (name, handler, IMPORTS) in
+  ``<state dir>/apps/<APP>/<version>/procedures.json``, beside the bundle's files;
+* ``call`` runs a registered procedure as Snowflake would: in a process of its own whose
+  ``procedures`` package is the installed version's archive (so an upgrade replaces the
+  code), with a Session in the app's code schema under owner's-rights rules.
+
+Upgrading is installing another bundle into the same database: state schemas keep their
+rows, the setup script's ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` adds new columns, and
+the registry points at the new archive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lake import app as native_app
+from lake import sqlfiles
+from lake.config import Settings
+from lake.local.stack import Endpoints
+from lake.local.unsupported import skipped_locally
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SNOW = ROOT / ".venv-snow" / "bin" / "snow"
+DEFAULT_APP = "LAKE_APP"
+_PYTHON_PROC = re.compile(
+    r"CREATE\s+OR\s+REPLACE\s+PROCEDURE\s+([\w.]+)\s*\(.*?\)\s+RETURNS\s+\w+\s+LANGUAGE\s+PYTHON\b.*?"
+    r"IMPORTS\s*=\s*\(([^)]*)\).*?HANDLER\s*=\s*'([\w.]+)'",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+class AppInstallError(RuntimeError):
+    """Installing or calling the app locally failed; says what and where."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str  # SCHEMA.PROCEDURE
+    handler: str
+    imports: tuple[str, ...]  # paths inside the bundle
+
+
+@dataclass
+class Installed:
+    app: str
+    version: str
+    directory: Path
+    seconds: float
+    statements_run: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> statements
+    procedures: dict[str, Registered] = field(default_factory=dict)
+    upgraded_from: str | None = None
+
+
+def app_settings(settings: Settings, app: str) -> Settings:
+    """``settings`` with the application's database in place of the lake's."""
+    return settings.model_copy(update={"names": settings.names.model_copy(update={"database": app})})
+
+
+def apps_dir(settings: Settings) -> Path:
+    return settings.local.state_dir / "apps"
+
+
+def bundle(out: Path | None = None) -> Path:
+    """``snow app bundle`` (snowflake-cli, offline) on this checkout: the application
+    package's files as ``snow app run`` would upload them (``output/deploy``)."""
+    if not SNOW.exists():
+        raise AppInstallError("snowflake-cli is not installed: run `make snow-env` (make test does it)")
+    native_app.zip_procedures()
+    result = subprocess.run(
+        [str(SNOW), "app", "bundle"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    deploy = ROOT / "output" / "deploy"
+    if result.returncode != 0 or not deploy.is_dir():
+        raise AppInstallError(f"snow app bundle failed: {(result.stdout + result.stderr).strip()[-2000:]}")
+    if out is not None:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(deploy, out)
+        return out
+    return deploy
+
+
+def _registered(statement: str) -> Registered | None:
+    match = _PYTHON_PROC.match(statement)
+    if not match:
+        return None
+    imports = tuple(p.strip().strip("'").lstrip("/") for p in match.group(2).split(",") if p.strip())
+    return Registered(match.group(1).upper(), match.group(3), imports)
+
+
+def _current_file(settings: Settings, app: str) -> Path:
+    return apps_dir(settings) / app / "current"
+
+
+def install(settings: Settings, endpoints: Endpoints, bundle_dir: Path, app: str = DEFAULT_APP) -> Installed:
+    """Install (or upgrade to) the bundle in ``bundle_dir`` as application ``app``."""
+    from lake.session import connect
+
+    started = time.perf_counter()
+    manifest_path, setup_path = bundle_dir / "manifest.yml", bundle_dir / "setup_script.sql"
+    for path in (manifest_path, setup_path):
+        if not path.is_file():
+            raise AppInstallError(f"{path}: not in the bundle (build it with `snow app bundle`)")
+    manifest = yaml.safe_load(manifest_path.read_text()) or {}
+    setup_file = bundle_dir / str((manifest.get("artifacts") or {}).get("setup_script", "setup_script.sql"))
+    statements = sqlfiles.split(setup_file.read_text())
+    native_app.check(manifest, statements)
+    version = str((manifest.get("version") or {}).get("name") or "UNVERSIONED").upper()
+
+    current = _current_file(settings, app)
+    previous = current.read_text().strip() if current.is_file() else None
+    target = apps_dir(settings) / app / version
+    if target.resolve() != bundle_dir.resolve():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(bundle_dir, target)
+
+    lake_conn = connect(settings, endpoints)
+    try:
+        lake_conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {app}")
+    finally:
+        lake_conn.close()
+    installed = Installed(app, version, target, 0.0, upgraded_from=previous)
+    conn = connect(app_settings(settings, app), endpoints)
+    try:
+        cur = conn.cursor()
+        for number, statement in enumerate(statements, start=1):
+            if registered := _registered(statement):
+                installed.procedures[registered.name] = registered
+            versioned = re.match(r"CREATE\s+OR\s+ALTER\s+VERSIONED\s+SCHEMA\s+(\w+)", statement, re.IGNORECASE)
+            if versioned:
+                # no versioned schemas locally: a plain one, which the procedures' sessions open in
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {versioned.group(1)}")
+            if why := skipped_locally(statement):
+                installed.skipped[why] = installed.skipped.get(why, 0) + 1
+                continue
+            try:
+                cur.execute(statement)
+            except Exception as err:
+                first = statement.splitlines()[0][:100]
+                raise AppInstallError(f"{setup_file.name}, statement {number} ({first}): {err}") from err
+            installed.statements_run += 1
+    finally:
+        conn.close()
+    (target / "procedures.json").write_text(
+        json.dumps({k: dataclasses.asdict(v) for k, v in sorted(installed.procedures.items())}, indent=2)
+    )
+    current.write_text(version + "\n")
+    installed.seconds = time.perf_counter() - started
+    return installed
+
+
+def registry(settings: Settings, app: str = DEFAULT_APP) -> tuple[Path, dict[str, Registered]]:
+    current = _current_file(settings, app)
+    if not current.is_file():
+        raise AppInstallError(f"application {app} is not installed locally: run `lake app install --local`")
+    directory = apps_dir(settings) / app / current.read_text().strip()
+    entries = json.loads((directory / "procedures.json").read_text())
+    return directory, {k: Registered(v["name"], v["handler"], tuple(v["imports"])) for k, v in entries.items()}
+
+
+def call(
+    settings: Settings, endpoints: Endpoints, procedure: str, *arguments: Any, app: str = DEFAULT_APP
+) -> dict[str, Any]:
+    """``CALL <app>.<procedure>(arguments)``: the installed version's handler, in a
+    process of its own (lake/local/app_call.py)."""
+    directory, procedures = registry(settings, app)
+    name = procedure.upper() if "." in procedure else f"{native_app.CODE_SCHEMA}.{procedure.upper()}"
+    if name not in procedures:
+        raise AppInstallError(f"application {app} has no procedure {name}; it has {', '.join(sorted(procedures))}")
+    proc = procedures[name]
+    job = {
+        "procedure": name.rpartition(".")[2],
+        "schema": name.partition(".")[0],
+        "handler": proc.handler,
+        "imports": [str(directory / p) for p in proc.imports],
+        "arguments": list(arguments),
+        "settings": json.loads(app_settings(settings, app).model_dump_json()),
+        "endpoints": dataclasses.asdict(endpoints),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "lake.local.app_call"],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    answer = json.loads(lines[-1]) if lines else {}
+    if result.returncode != 0 or "error" in answer:
+        detail = answer.get("error") or result.stderr.strip()[-2000:] or f"exit status {result.returncode}"
+        raise AppInstallError(f"CALL {app}.{name}: {detail}")
+    return dict(answer["result"])
+
+
+def uninstall(settings: Settings, endpoints: Endpoints, app: str = DEFAULT_APP) -> bool:
+    """``DROP APPLICATION``: the database and the installed versions."""
+    from lake.session import connect
+
+    conn = connect(settings, endpoints)
+    try:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS {app}")
+    finally:
+        conn.close()
+    existed = (apps_dir(settings) / app).exists()
+    shutil.rmtree(apps_dir(settings) / app, ignore_errors=True)
+    return existed
