@@ -30,6 +30,11 @@ infra_app = typer.Typer(
     help="Infrastructure as code (cdktf/): synthesize offline and gate with checkov.", no_args_is_help=True
 )
 app.add_typer(infra_app, name="infra")
+native_app = typer.Typer(
+    help="The Snowflake Native App (native_app/): install it on the local engine, call its procedures.",
+    no_args_is_help=True,
+)
+app.add_typer(native_app, name="app")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line for grep and logs
 
@@ -37,12 +42,14 @@ err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line fo
 def _user_errors() -> tuple[type[Exception], ...]:
     from snowflake.connector.errors import Error as SnowflakeError
 
+    from lake.app import AppError
     from lake.config import ConfigError
     from lake.dbt import DbtError
     from lake.deploy import DeployError
     from lake.governance import GovernanceSpecError
     from lake.infra import InfraError
     from lake.lineage import LineageError
+    from lake.local.app import AppInstallError
     from lake.local.stack import StackError
     from lake.sqlfiles import SqlFileError
     from procedures.audit import ArgumentError
@@ -58,6 +65,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
         InfraError,
         GovernanceSpecError,
         LineageError,
+        AppError,
+        AppInstallError,
         StackError,
         SqlFileError,
         ArgumentError,
@@ -927,3 +936,111 @@ def config() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+# --------------------------------------------------------------------------- the Native App
+
+AppNameOpt = Annotated[str, typer.Option("--name", help="The application's name (its database locally).")]
+
+
+def _local_only(local: bool, what: str) -> None:
+    if not local:
+        err_console.print(
+            f"[bold red]error:[/] {what} on Snowflake is `make app-deploy` (snow app run); "
+            "add --local to do it on the local engine"
+        )
+        raise typer.Exit(2)
+
+
+@native_app.command("install")
+def app_install(
+    local: Annotated[
+        bool, typer.Option("--local", help="Install on the local engine (the only place lake installs it).")
+    ] = False,
+    name: AppNameOpt = "LAKE_APP",
+    bundle: Annotated[
+        Path | None, typer.Option(help="A bundle `snow app bundle` built (default: bundle this checkout).")
+    ] = None,
+    scale: Annotated[int, typer.Option(min=1, help="Clients to generate when the landing zone is empty.")] = 1000,
+) -> None:
+    """Install the app from its bundle into a database standing in for the application,
+    bind the local landing stage, and run INGEST_LANDING, LOAD_VAULT and VALIDATE_DATA
+    through the app's own procedures. Installing again upgrades (state kept)."""
+    _local_only(local, "installing the app")
+    from lake import pipeline
+    from lake.local import app as local_app
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints, console.status(f"installing {name} and running its procedures"):
+            report = local_app.install_and_run(settings, endpoints, bundle, name, scale)
+        inst = report.installed
+        skipped = sum(inst.skipped.values())
+        how = f"upgraded from {inst.upgraded_from}" if inst.upgraded_from else "installed"
+        console.print(
+            f"{name} {how} to {inst.version}: {inst.statements_run} setup statements run, {skipped} only Snowflake "
+            f"runs skipped, {len(inst.procedures)} procedures from {inst.directory}"
+        )
+        steps = Table("step", "seconds", "detail", title=f"{name}: the app's task graph, called in order")
+        steps.title_justify = "left"
+        for step in report.steps:
+            steps.add_row(step.name, f"{step.seconds:.1f}", _app_step_detail(step.detail))
+        console.print(steps)
+        app_rows, lake_rows = sum(report.app_vault.values()), sum(report.lake_vault.values())
+        console.print(f"vault inside {name}: {app_rows:,} rows in {len(report.app_vault)} tables")
+        if report.lake_vault:
+            differ = sorted(t for t in report.app_vault if report.app_vault[t] != report.lake_vault.get(t))
+            same = "the same counts" if not differ else f"different counts in {', '.join(differ)}"
+            console.print(f"standalone lake ({settings.names.database}): {lake_rows:,} rows, {same}")
+        console.print(f'look inside: lake sql "select * from {name}.AUDIT.PROCEDURE_RUNS order by started_at desc"')
+
+
+def _app_step_detail(detail: dict[str, Any]) -> str:
+    if "rules_run" in detail:
+        return (
+            f"{detail['rules_run']} rules: {detail['passed']} passed, {detail['warned']} warned, "
+            f"{detail['failed']} failed"
+        )
+    if "inserted" in detail:
+        rows = sum(n for t, n in detail["inserted"].items() if t != "quarantined")
+        quarantined = detail["inserted"].get("quarantined", 0)
+        return f"{rows:,} vault rows from {len(detail['batches'])} batches, {quarantined:,} quarantined"
+    if "total_rows" in detail and "files" in detail and isinstance(detail["files"], dict):
+        return f"{detail['total_rows']:,} rows landed from {', '.join(detail['batches']) or 'no batch'}"
+    if "stage" in detail:
+        return f"{detail['stage']} ({detail['files']} files)"
+    return ", ".join(f"{k} {v}" for k, v in detail.items() if not isinstance(v, dict | list))
+
+
+@native_app.command("call")
+def app_call(
+    procedure: Annotated[str, typer.Argument(help="A procedure of the app, e.g. VALIDATE_DATA.")],
+    arguments: Annotated[list[str] | None, typer.Argument(help="Its arguments, as strings.")] = None,
+    name: AppNameOpt = "LAKE_APP",
+) -> None:
+    """CALL one of the locally installed app's procedures; prints its result as JSON."""
+    from lake import pipeline
+    from lake.local import app as local_app
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            result = local_app.call(settings, endpoints, procedure, *(arguments or []), app=name)
+        print(json.dumps(result, indent=2, default=str))
+
+
+@native_app.command("uninstall")
+def app_uninstall(
+    local: Annotated[bool, typer.Option("--local", help="Uninstall from the local engine.")] = False,
+    name: AppNameOpt = "LAKE_APP",
+) -> None:
+    """Drop the locally installed app: its database and installed versions."""
+    _local_only(local, "uninstalling the app (DROP APPLICATION)")
+    from lake import pipeline
+    from lake.local import app as local_app
+
+    with _errors():
+        settings = _settings()
+        with pipeline.target(settings) as endpoints:
+            existed = local_app.uninstall(settings, endpoints, name)
+        console.print(f"{name} {'dropped' if existed else 'was not installed; nothing to drop'}")

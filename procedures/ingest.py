@@ -265,7 +265,14 @@ def control_paths(session: Any, stage: str) -> Iterator[tuple[str, re.Match[str]
     The directory lists what the last refresh found, so the procedure refreshes it first
     (USAGE on an external stage allows that:
     https://docs.snowflake.com/en/user-guide/data-load-dirtables-manage)."""
-    session.sql(f"ALTER STAGE {stage} REFRESH").collect()
+    try:
+        session.sql(f"ALTER STAGE {stage} REFRESH").collect()
+    except Exception as err:
+        raise landing.LandingError(
+            f"stage {stage} cannot be read ({str(err).splitlines()[0]}): it must exist, have a directory table, "
+            "and be readable by this procedure's owner; a Native App reads the stage its consumer named with "
+            "CALL BIND_LANDING_STAGE('DATABASE.SCHEMA.STAGE')"
+        ) from err
     rows = session.sql(
         f"SELECT RELATIVE_PATH FROM DIRECTORY(@{stage}) WHERE RIGHT(RELATIVE_PATH, 13) = '/_control.csv'"
     ).collect()

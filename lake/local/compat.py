@@ -203,6 +203,32 @@ def _ensure_directory_table() -> None:
     )
 
 
+DROP_DATABASE = re.compile(r"^\s*DROP\s+DATABASE\s+(IF\s+EXISTS\s+)?(\w+)\s*;?\s*$", re.IGNORECASE)
+
+
+def drop_database(sql: str) -> exp.Expr | None:
+    """``DROP DATABASE [IF EXISTS] name``, which fakesnow cannot run: the database is
+    detached and its file deleted (no Time Travel locally, so no UNDROP), and the answer is
+    Snowflake's status row. What ``lake app uninstall --local`` sends."""
+    match = DROP_DATABASE.match(sql)
+    if not match or _instance is None:
+        return None
+    name = match.group(2).upper()
+    found = _instance.duck_conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE UPPER(database_name) = ?", [name]
+    ).fetchone()
+    if found is None:
+        if match.group(1):
+            return exp.select(
+                exp.Literal.string(f"Drop statement executed successfully ({name} already dropped).").as_("status")
+            )
+        raise errors.ParseError(f"Database '{name}' does not exist or not authorized.")
+    _instance.duck_conn.execute(f"DETACH DATABASE {name}")
+    if found[0]:
+        Path(found[0]).unlink(missing_ok=True)
+    return exp.select(exp.Literal.string(f"{name} successfully dropped.").as_("status"))
+
+
 def refresh_directory(sql: str) -> exp.Expr | None:
     """``ALTER STAGE s REFRESH``: snapshot the stage's files as its directory table, as
     Snowflake does (the directory lists what the last refresh found). None for any other
@@ -623,6 +649,7 @@ def apply(instance: FakeSnow) -> None:
             parse_list(sql)
             or parse_infer_schema(sql)
             or refresh_directory(sql)
+            or drop_database(sql)
             or local_temporary(cursor_parse(sql, *args, **kwargs))
         )
 
@@ -634,7 +661,12 @@ def apply(instance: FakeSnow) -> None:
         # the server parses only to learn the statement type; on a syntax error let the
         # cursor parse again and answer with a proper error instead of HTTP 500
         try:
-            if INFER_SCHEMA.search(sql) or DIRECTORY.search(sql) or ALTER_STAGE_REFRESH.match(sql):
+            if (
+                INFER_SCHEMA.search(sql)
+                or DIRECTORY.search(sql)
+                or ALTER_STAGE_REFRESH.match(sql)
+                or DROP_DATABASE.match(sql)
+            ):
                 return exp.select("1")
             return parse_list(sql) or server_parse(sql, *args, **kwargs)
         except errors.ParseError:

@@ -177,6 +177,12 @@ def serve(
     warehouse.mkdir(exist_ok=True)
     instance = FakeSnow(db_path=warehouse, nop_regexes=NOP_REGEXES)
     compat.persist_global(instance, warehouse / "_fs_global.db")
+    # every database of the account is visible to every session, as on Snowflake: attach
+    # each database file now (fakesnow attaches one only when a session logs into it), so
+    # `lake sql` reads the Native App's database (LAKE_APP) after a restart too
+    for db_file in sorted(warehouse.glob("*.db")):
+        if not db_file.stem.startswith("_fs"):
+            instance.connect(database=db_file.stem.upper()).close()
     compat.apply(instance)
     strict.apply(instance.duck_conn)
     instance.duck_conn.execute(f"LOAD '{_httpfs_path()}'")

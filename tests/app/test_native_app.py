@@ -14,7 +14,8 @@ import pytest
 import yaml
 from sqlglot import exp
 
-from lake import app, snowsql, sqlfiles
+from lake import app, snowsql, sqlfiles, task_graph
+from lake.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SNOW = ROOT / ".venv-snow" / "bin" / "snow"
@@ -95,22 +96,26 @@ def test_the_setup_script_parses_with_no_unparsed_command() -> None:
 
 
 def test_the_task_graph_the_app_creates_parses_and_calls_the_apps_procedures() -> None:
-    """START_PIPELINE's statements (strings in a Snowflake Scripting body) parse too."""
-    text = SETUP.read_text()
-    body = text[text.index("PROCEDURE APP_CODE.START_PIPELINE") :]
+    """START_PIPELINE runs the app's graph (strings in a Snowflake Scripting body): each
+    statement parses, the tasks live in the plain schema PIPELINE and call the app's
+    procedures on the consumer's warehouse, and the body holds exactly those statements."""
     schedule = "'USING CRON 0 2 * * * UTC'"
-    parsed = [
-        snowsql.parse(sql.replace("''' || SCHEDULE || '''", schedule).replace("''", "'"), "START_PIPELINE")
-        for sql in re.findall(r"EXECUTE IMMEDIATE '(.*)';", body)
-    ]
+    statements = task_graph.app_sql(app.TASKS_SCHEMA, app.CODE_SCHEMA, "AUDIT", app.WAREHOUSE, schedule)
+    parsed = [snowsql.parse(s, "START_PIPELINE") for s in statements]
     tasks = [p for p in parsed if isinstance(p, snowsql.CreateTask)]
-    assert len(tasks) == 3
-    called = {t.args["body"].this.name for t in tasks}
+    assert len(tasks) == len(task_graph.APP_NODES) + 2  # root and finalizer
+    assert {t.this.sql().split(".")[0] for t in tasks} == {"PIPELINE"}
+    called = {t.args["body"].this.name for t in tasks if isinstance(t.args["body"], snowsql.Call)}
     assert called == {"APP_CODE.INGEST_LANDING", "APP_CODE.LOAD_VAULT", "APP_CODE.VALIDATE_DATA"}
     for task in tasks:
         warehouse = next(p for p in task.args["properties"] if p.name.upper() == "WAREHOUSE")
         assert warehouse.args["value"].sql().lower() == "reference('consumer_warehouse')"
-    assert sum(isinstance(p, snowsql.AlterObject) for p in parsed) == 3, "every task of the graph is resumed"
+    body = SETUP.read_text()
+    body = body[body.index("PROCEDURE APP_CODE.START_PIPELINE") : body.index("PROCEDURE APP_CODE.STOP_PIPELINE")]
+    for statement in statements:
+        if schedule not in statement:
+            assert f"EXECUTE IMMEDIATE '{statement.replace(chr(39), chr(39) * 2)}';" in body, statement[:80]
+    assert "ALTER TASK IF EXISTS PIPELINE.LAKE_PIPELINE_ROOT SUSPEND" in SETUP.read_text(), "STOP_PIPELINE"
 
 
 def test_the_application_roles_form_a_hierarchy_and_every_procedure_is_granted() -> None:
@@ -123,27 +128,37 @@ def test_the_application_roles_form_a_hierarchy_and_every_procedure_is_granted()
         assert re.search(rf"GRANT USAGE ON PROCEDURE {re.escape(name)}\(", text), f"{name} is granted to no role"
 
 
-def _columns(sql: str, table: str) -> list[str]:
+def _tables(sql: str) -> dict[str, list[tuple[str, str]]]:
+    found = {}
     for statement in (snowsql.parse(s) for s in sqlfiles.split(sql)):
         target = statement.this if isinstance(statement, exp.Create) else None
-        if isinstance(target, exp.Schema) and target.this.name.upper() == table:
-            return [c.name.upper() for c in target.expressions if isinstance(c, exp.ColumnDef)]
-    raise AssertionError(f"{table} is not created")
+        if isinstance(target, exp.Schema) and statement.args.get("kind") == "TABLE":
+            found[target.this.sql().split(".")[-1].upper()] = [
+                (c.name.upper(), c.args["kind"].sql("snowflake"))
+                for c in target.expressions
+                if isinstance(c, exp.ColumnDef)
+            ]
+    return found
 
 
-@pytest.mark.parametrize(
-    ("file", "table"),
-    [
-        ("030_audit.sql", "PROCEDURE_RUNS"),
-        ("030_audit.sql", "PIPELINE_RUNS"),
-        ("060_quality.sql", "RULE_RESULTS"),
-        ("060_quality.sql", "RULE_EXCEPTIONS"),
-    ],
-)
-def test_the_apps_state_tables_match_the_shipped_ddl(file: str, table: str) -> None:
-    shipped = sqlfiles.render(
-        (ROOT / "sql" / file).read_text(),
-        {"database": "LAKE", "audit_schema": "AUDIT", "quality_schema": "QUALITY"},
-        file,
+def test_the_app_creates_every_table_of_the_shipped_ddl_with_the_same_columns() -> None:
+    """One source for both deployments: each table sql/ creates for the procedures is in
+    the setup script with the same columns, and each column is also added by ALTER TABLE
+    ... ADD COLUMN IF NOT EXISTS (an upgrade adds a new version's columns)."""
+    values = {"database": "LAKE", **{f"{k}_schema": v for k, v in Settings().names.schemas.items()}}
+    values |= {"landing_stage": "LANDING_STAGE", "landing_url": "s3://b/landing/", "storage_integration": "I"}
+    values |= {"aws_role_arn": "arn", "role_prefix": "LAKE"}
+    shipped: dict[str, list[tuple[str, str]]] = {}
+    for name in app.STATE_FILES:
+        shipped |= _tables(sqlfiles.render((ROOT / "sql" / name).read_text(), values, name))
+    text = SETUP.read_text()
+    assert _tables(text) == shipped
+    assert {"LOAD_LOCK", "LOADED_BATCHES", "INGESTED_FILES", "SETTINGS", "PROCEDURE_RUNS", "RULE_RESULTS"} <= set(
+        shipped
     )
-    assert _columns(SETUP.read_text(), table) == _columns(shipped, table)
+    for table, columns in shipped.items():
+        for column, _ in columns:
+            assert re.search(rf"ALTER TABLE \w+\.{table} ADD COLUMN IF NOT EXISTS {column} ", text, re.I), (
+                table,
+                column,
+            )
