@@ -41,6 +41,15 @@ Rules (enforced locally, as Snowflake does):
   https://docs.snowflake.com/en/user-guide/data-load-dirtables-manage
   Locally ``DIRECTORY(@stage)`` reads a snapshot that ``ALTER STAGE ... REFRESH`` takes
   (``lake/local/compat.py``), so a missing refresh lists nothing, as on Snowflake.
+* ``app_references``, ``app_setup_script``: a Native App's manifest reference holds only
+  the object types and privileges Snowflake lists (no stage), and its setup script does not
+  USE a database, schema or role, create an EXECUTE AS CALLER procedure, or put a task, tag,
+  masking policy or bulk grant in a versioned schema.
+  https://docs.snowflake.com/en/developer-guide/native-apps/requesting-refs,
+  https://docs.snowflake.com/en/developer-guide/native-apps/creating-setup-script,
+  https://docs.snowflake.com/en/developer-guide/native-apps/versioned-schema
+  ``lake app install --local`` refuses such a bundle before installing anything
+  (``lake.app.check``; tests/app/test_app_local.py, one case per rule).
 
 Bridges that make the local engine MORE lenient than Snowflake (gaps, each justified):
 
@@ -55,6 +64,12 @@ Bridges that make the local engine MORE lenient than Snowflake (gaps, each justi
   The pipeline's roles are exempt from both on Snowflake by design
   (``procedures/governance.PIPELINE_FUNCTIONS``), so the local run reads what they read.
 * Privileges are not checked locally (no roles).
+* The locally installed Native App: application roles and their grants are skipped, its
+  versioned schema is a plain one (nothing lives in it locally), its SQL procedures
+  (REGISTER_REFERENCE, START_PIPELINE, STOP_PIPELINE) and tasks do not run (the statements
+  they EXECUTE are parsed by the tests, and ``lake app install --local`` calls the graph's
+  procedures in order instead), and the app reads the lake's landing stage without the
+  consumer's USAGE grant.
 * fakesnow parses a statement once; Snowflake compiles it with the current role's view
   of the catalog. Object-not-found and not-authorized errors can therefore differ in
   wording, not in whether they happen.
@@ -93,6 +108,16 @@ RULES: tuple[Rule, ...] = (
         "metadata_filename",
         f"{DOCS}/user-guide/querying-metadata",
         "METADATA$FILENAME includes the path of the file in the stage's location",
+    ),
+    Rule(
+        "app_references",
+        f"{DOCS}/developer-guide/native-apps/requesting-refs",
+        "a manifest reference holds only the listed object types, with their privileges",
+    ),
+    Rule(
+        "app_setup_script",
+        f"{DOCS}/developer-guide/native-apps/versioned-schema",
+        "no task, tag, policy or bulk grant in a versioned schema; no USE or EXECUTE AS CALLER in a setup script",
     ),
     Rule(
         "directory_refresh",

@@ -41,18 +41,18 @@ def test_every_statement_of_the_plan_parses_as_snowflake_sql(plan: deploy.Plan) 
         snowsql.parse(step.statement, step.section)  # raises on a syntax error or an opaque command
 
 
-def test_four_procedures_each_with_snowpark_and_their_imports(plan: deploy.Plan) -> None:
+def test_every_procedure_is_created_with_snowpark_and_its_imports(plan: deploy.Plan) -> None:
     created = [s.statement for s in plan.steps if s.statement.startswith("CREATE OR REPLACE PROCEDURE")]
     names = [re.match(r"CREATE OR REPLACE PROCEDURE (\S+)\(", s)[1] for s in created]  # type: ignore[index]
-    assert names == ["LAKE.LANDING.GENERATE_SAMPLE_DATA", "LAKE.LANDING.INGEST_LANDING", "LAKE.VAULT.LOAD_VAULT",
-                     "LAKE.QUALITY.VALIDATE_DATA"]  # fmt: skip
+    assert names == ["LAKE.LANDING.GENERATE_SAMPLE_DATA", "LAKE.LANDING.INGEST_LANDING",
+                     "LAKE.LANDING.BIND_LANDING_STAGE", "LAKE.VAULT.LOAD_VAULT", "LAKE.QUALITY.VALIDATE_DATA"]  # fmt: skip
     for statement in created:
         assert "PACKAGES = ('snowflake-snowpark-python'" in statement
         assert "EXECUTE AS OWNER" in statement
     generator = created[0]
     assert "EXTERNAL_ACCESS_INTEGRATIONS = (LAKE_LANDING_ACCESS)" in generator
     assert "SECRETS = ('landing_s3' = LAKE.LANDING.LANDING_S3)" in generator
-    assert "'faker'" in generator and "'pyyaml'" in created[3]
+    assert "'faker'" in generator and "'pyyaml'" in created[4]
 
 
 def test_the_generators_egress_objects_are_created_before_it(plan: deploy.Plan) -> None:

@@ -30,6 +30,8 @@ def test_every_rule_names_its_documentation_page() -> None:
         "copy_status",
         "metadata_filename",
         "directory_refresh",
+        "app_references",
+        "app_setup_script",
     }
     assert all(r.page.startswith("https://docs.snowflake.com/") for r in strict.RULES)
 

@@ -118,7 +118,13 @@ def _call(
 
 def test_every_procedure_is_declared_with_snowpark_from_the_archive(plan: deploy.Plan) -> None:
     declared = _declared(plan)
-    assert set(declared) == {"GENERATE_SAMPLE_DATA", "INGEST_LANDING", "LOAD_VAULT", "VALIDATE_DATA"}
+    assert set(declared) == {
+        "GENERATE_SAMPLE_DATA",
+        "INGEST_LANDING",
+        "BIND_LANDING_STAGE",
+        "LOAD_VAULT",
+        "VALIDATE_DATA",
+    }
     for name, d in declared.items():
         assert d["packages"][0] == "snowflake-snowpark-python", name
         assert d["archive"] == "procedures/procedures.zip", name
@@ -141,7 +147,10 @@ def test_each_handler_runs_from_the_archive_with_only_its_packages(
 
     generated = run("GENERATE_SAMPLE_DATA", scale=40, days=1, formats="crm=csv,finance=json")
     assert generated["total_rows"] > 0
-    ingested = run("INGEST_LANDING")
+    stage = f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}"
+    bound = run("BIND_LANDING_STAGE", stage=stage)
+    assert bound["stage"] == stage and bound["files"] > generated["files"]  # data, control and manifest files
+    ingested = run("INGEST_LANDING")  # from the bound stage
     assert ingested["total_rows"] > 0 and ingested["files"].get("LOADED", 0) > 0
     loaded = run("LOAD_VAULT")
     assert loaded["inserted"]["hub_customer"] > 0
