@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +221,11 @@ def _markers(block: str) -> tuple[str, str]:
 
 def setup_script(current: str, sql_dir: Path = sqlfiles.SQL_DIR) -> str:
     """``current`` (the setup script) with its generated blocks renewed."""
-    parts = {"state": lambda: state_sql(sql_dir), "code": code_sql, "pipeline": pipeline_sql}
+    parts: dict[str, Callable[[], str]] = {
+        "state": lambda: state_sql(sql_dir),
+        "code": code_sql,
+        "pipeline": pipeline_sql,
+    }
     text = current
     for block in BLOCKS:
         begin, end = _markers(block)

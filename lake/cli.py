@@ -757,6 +757,9 @@ def ui(
         Path | None,
         typer.Option(help="Instead of serving: open the dashboard in headless Chromium and save a PNG here."),
     ] = None,
+    native: Annotated[
+        str | None, typer.Option("--app", help="Show a locally installed Native App's objects (lake app install).")
+    ] = None,
 ) -> None:
     """Serve the Streamlit dashboard (the Native App's) on 127.0.0.1 against the target."""
     import os
@@ -767,6 +770,11 @@ def ui(
 
     with _errors():
         settings = _settings()
+        if native:
+            from lake.local.app import app_settings, registry
+
+            registry(settings, native.upper())  # says how to install it when it is not
+            settings = app_settings(settings, native.upper())
         if settings.target == "local" and LocalStack(settings.local).running() is None:
             err_console.print("[bold red]error:[/] the local servers are not running: start them with `lake up`")
             raise typer.Exit(1)
@@ -973,7 +981,9 @@ def app_install(
     with _errors():
         settings = _settings()
         with pipeline.target(settings) as endpoints, console.status(f"installing {name} and running its procedures"):
-            report = local_app.install_and_run(settings, endpoints, bundle, name, scale)
+            report = local_app.install_and_run(
+                settings, local_app.local_endpoints(settings, endpoints), bundle, name, scale
+            )
         inst = report.installed
         skipped = sum(inst.skipped.values())
         how = f"upgraded from {inst.upgraded_from}" if inst.upgraded_from else "installed"
@@ -1025,7 +1035,8 @@ def app_call(
     with _errors():
         settings = _settings()
         with pipeline.target(settings) as endpoints:
-            result = local_app.call(settings, endpoints, procedure, *(arguments or []), app=name)
+            ready = local_app.local_endpoints(settings, endpoints)
+            result = local_app.call(settings, ready, procedure, *(arguments or []), app=name)
         print(json.dumps(result, indent=2, default=str))
 
 
@@ -1042,5 +1053,5 @@ def app_uninstall(
     with _errors():
         settings = _settings()
         with pipeline.target(settings) as endpoints:
-            existed = local_app.uninstall(settings, endpoints, name)
+            existed = local_app.uninstall(settings, local_app.local_endpoints(settings, endpoints), name)
         console.print(f"{name} {'dropped' if existed else 'was not installed; nothing to drop'}")

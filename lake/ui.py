@@ -20,7 +20,12 @@ DASHBOARD = Path(__file__).resolve().parent.parent / "native_app" / "streamlit" 
 
 def environment(settings: Settings) -> dict[str, str]:
     """What the dashboard reads: local mode, and the schema names of this configuration."""
-    env = {"LAKE_UI_LOCAL": "1", "LAKE_TARGET": settings.target, "LAKE_STATE_DIR": str(settings.local.state_dir)}
+    env = {
+        "LAKE_UI_LOCAL": "1",
+        "LAKE_TARGET": settings.target,
+        "LAKE_STATE_DIR": str(settings.local.state_dir),
+        "LAKE_DATABASE": settings.names.database,  # the lake's, or a locally installed app's
+    }
     for layer in ("audit", "vault", "quality", "gold"):
         env[f"LAKE_UI_{layer.upper()}_SCHEMA"] = settings.names.schemas[layer]
     return env

@@ -78,6 +78,16 @@ class Installed:
     upgraded_from: str | None = None
 
 
+def local_endpoints(settings: Settings, endpoints: Endpoints | None) -> Endpoints:
+    """The local servers' endpoints; on the Snowflake target the app is installed with
+    `make app-deploy` (snow app run), not by lake."""
+    if settings.target != "local" or endpoints is None:
+        raise AppInstallError(
+            "lake installs and calls the app on the local target only; on Snowflake: make app-deploy (snow app run)"
+        )
+    return endpoints
+
+
 def app_settings(settings: Settings, app: str) -> Settings:
     """``settings`` with the application's database in place of the lake's."""
     return settings.model_copy(update={"names": settings.names.model_copy(update={"database": app})})

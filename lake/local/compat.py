@@ -63,6 +63,11 @@ procedures' SQL:
 * fakesnow's CSV reader left the default comma unsaid, so DuckDB sniffed the delimiter
   (a ``;`` file loaded as columns), and read a header-only file as one column;
   ``csv_options`` passes the delimiter and reads a skipped header as the header.
+* The stage lookups above resolved a one- or two-part name in any database, so a Native
+  App installed locally read the lake's ``LANDING.LANDING_STAGE`` as its own; a shorter
+  name now resolves in the session's current database and schema, as on Snowflake.
+* ``DROP DATABASE`` is not in fakesnow; ``drop_database`` detaches the database and
+  deletes its file (what ``lake app uninstall --local`` sends).
 
 One change is for speed alone: fakesnow rewrites every statement through 76 sqlglot
 transforms, and each one first deep-copies the whole tree. For a long statement (a
@@ -74,6 +79,7 @@ that comes out is the same (``tests/lake/test_compat.py``).
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import gzip
 import importlib
@@ -126,10 +132,21 @@ def parse_list(sql: str) -> exp.Expr | None:
     )
 
 
+# the database and schema of the session whose statement is being parsed (set by the
+# cursor's execute, below): a name of one or two parts resolves in them, as on Snowflake
+_session_context: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
+    "lake_session_context", default=(None, None)
+)
+
+
 def _catalog_row(table: str, dotted: str, columns: str) -> tuple[Any, ...] | None:
-    """A stage or file format from fakesnow's catalog, by a name of one to three parts."""
+    """A stage or file format from fakesnow's catalog, by a name of one to three parts;
+    shorter names resolve in the session's current database and schema."""
     assert _instance is not None, "compat.apply() was not called"
     parts = [p.strip('"').upper() for p in dotted.split(".")]
+    database, schema = _session_context.get()
+    if len(parts) < 3 and database:
+        parts = [database.upper(), *parts] if len(parts) == 2 else [database.upper(), (schema or "").upper(), *parts]
     where = " and ".join(f"upper({col}) = ?" for col in ("database_name", "schema_name", "name")[3 - len(parts) :])
     with _instance.duck_conn.cursor() as cur:
         return cur.execute(
@@ -637,6 +654,16 @@ def apply(instance: FakeSnow) -> None:
         return describe_last(self)
 
     cursor_cls._describe_last_sql = describe_last_sql  # type: ignore[method-assign]
+    execute = cursor_cls.execute
+
+    def execute_in_context(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _session_context.set((self._conn.database, self._conn.schema))
+        try:
+            return execute(self, *args, **kwargs)
+        finally:
+            _session_context.reset(token)
+
+    cursor_cls.execute = execute_in_context  # type: ignore[method-assign]
     exp.Expression.transform = _transform_in_place  # type: ignore[method-assign]
     cursor_cls._transform = transform_once(cursor_cls._transform)  # type: ignore[method-assign]
 

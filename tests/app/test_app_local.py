@@ -20,7 +20,6 @@ from lake import pipeline, sqlfiles
 from lake.config import Settings
 from lake.local import app as local_app
 from lake.local.stack import Endpoints
-from lake.session import connect
 from tests.conftest import SMALL_BATCHES
 
 pytestmark = pytest.mark.integration
@@ -43,10 +42,39 @@ def _counts(settings: Settings, endpoints: Endpoints, database: str) -> dict[str
     return {str(r[0]): int(r[1]) for r in pipeline.fetch(settings, endpoints, union)}
 
 
-def test_the_installed_app_loads_the_same_vault_and_quality_results_as_the_standalone_lake(
+APP = "LAKE_APP_TEST"
+
+
+@pytest.fixture(scope="module")
+def app_run(
     settings: Settings, applied: Endpoints, generated: dict[str, Any], loaded: dict[str, Any], bundle_dir: Path
+) -> dict[str, Any]:
+    """`lake app install --local`: the app installed, bound to the lake's landing stage,
+    and its graph's procedures called in order."""
+    report = local_app.install_and_run(settings, applied, bundle_dir, APP)
+    steps = {s.name: s.detail for s in report.steps}
+    assert list(steps) == [
+        f"install {APP} V1",
+        "CALL BIND_LANDING_STAGE",
+        "CALL INGEST_LANDING",
+        "CALL LOAD_VAULT",
+        "CALL VALIDATE_DATA",
+    ]
+    assert report.app_vault and report.lake_vault
+    return {
+        "installed": report.installed,
+        "stage": f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}",
+        "bound": steps["CALL BIND_LANDING_STAGE"],
+        "ingested": steps["CALL INGEST_LANDING"],
+        "loaded": steps["CALL LOAD_VAULT"],
+        "validated": steps["CALL VALIDATE_DATA"],
+    }
+
+
+def test_the_installed_app_loads_the_same_vault_and_quality_results_as_the_standalone_lake(
+    settings: Settings, applied: Endpoints, app_run: dict[str, Any]
 ) -> None:
-    installed = local_app.install(settings, applied, bundle_dir, "LAKE_APP_TEST")
+    installed = app_run["installed"]
     assert installed.version == "V1" and installed.upgraded_from is None
     assert set(installed.procedures) == {
         "APP_CODE.BIND_LANDING_STAGE",
@@ -54,25 +82,20 @@ def test_the_installed_app_loads_the_same_vault_and_quality_results_as_the_stand
         "APP_CODE.LOAD_VAULT",
         "APP_CODE.VALIDATE_DATA",
     }
-    stage = f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}"
-    bound = local_app.call(settings, applied, "BIND_LANDING_STAGE", stage, app="LAKE_APP_TEST")
-    assert bound["stage"] == stage and bound["files"] > 0
-    ingested = local_app.call(settings, applied, "INGEST_LANDING", app="LAKE_APP_TEST")
-    assert set(SMALL_BATCHES) <= set(ingested["batches"]), ingested["batches"]
-    local_app.call(settings, applied, "LOAD_VAULT", app="LAKE_APP_TEST")
+    assert app_run["bound"]["stage"] == app_run["stage"] and app_run["bound"]["files"] > 0
+    assert set(SMALL_BATCHES) <= set(app_run["ingested"]["batches"]), app_run["ingested"]["batches"]
 
-    in_app = _counts(settings, applied, "LAKE_APP_TEST")
+    in_app = _counts(settings, applied, APP)
     assert sum(in_app.values()) > 1000
     assert in_app == _counts(settings, applied, settings.names.database)
 
-    app_quality = local_app.call(settings, applied, "VALIDATE_DATA", "landing,vault", app="LAKE_APP_TEST")
     lake_quality = pipeline.validate(settings, applied, layer="landing,vault").detail
-    assert app_quality["rules"] == lake_quality["rules"]
+    assert app_run["validated"]["rules"] == lake_quality["rules"]
     # the app's runs are audited inside the app, with the stage it read
     audit = pipeline.fetch(
         settings,
         applied,
-        "SELECT procedure_name, status, arguments FROM LAKE_APP_TEST.AUDIT.PROCEDURE_RUNS ORDER BY started_at",
+        f"SELECT procedure_name, status, arguments FROM {APP}.AUDIT.PROCEDURE_RUNS ORDER BY started_at",
     )
     assert [r[:2] for r in audit] == [
         ("BIND_LANDING_STAGE", "SUCCEEDED"),
@@ -80,7 +103,25 @@ def test_the_installed_app_loads_the_same_vault_and_quality_results_as_the_stand
         ("LOAD_VAULT", "SUCCEEDED"),
         ("VALIDATE_DATA", "SUCCEEDED"),
     ]
-    assert stage in audit[1][2]
+    assert app_run["stage"] in audit[1][2]
+
+
+def test_the_dashboard_reads_the_apps_objects(
+    settings: Settings, app_run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from lake import ui
+
+    for key, value in ui.environment(local_app.app_settings(settings, APP)).items():
+        monkeypatch.setenv(key, value)
+    dashboard = AppTest.from_file(str(ui.DASHBOARD), default_timeout=120)
+    dashboard.run()
+    assert not dashboard.exception, [e.value for e in dashboard.exception]
+    calls = next(m.value for m in dashboard.metric if m.label == "Procedure calls")
+    assert int(calls) == 4  # the app's own audit trail: bind, ingest, load, validate
+    dashboard.sidebar.radio[0].set_value("Gold KPIs").run()
+    assert not dashboard.exception, [e.value for e in dashboard.exception]  # no marts in the app: said, not raised
 
 
 def _version_2(v1: Path, out: Path) -> Path:
@@ -226,11 +267,7 @@ def test_a_bundle_snowflake_would_refuse_is_refused_before_anything_is_installed
     bad = _bundle_with(bundle_dir, tmp_path / "bad", manifest_edit, setup_edit)
     with pytest.raises(native_app.AppError, match=refusal):
         local_app.install(settings, applied, bad, "LAKE_APP_REFUSED")
-    conn = connect(settings, applied)
-    try:
-        databases = {r[1].upper() for r in conn.cursor().execute("SHOW DATABASES").fetchall()}
-    finally:
-        conn.close()
+    databases = {str(r[1]).upper() for r in pipeline.fetch(settings, applied, "SHOW DATABASES")}
     assert "LAKE_APP_REFUSED" not in databases
 
 
@@ -240,3 +277,13 @@ def test_the_shipped_app_keeps_every_rule(bundle_dir: Path) -> None:
     assert native_app.manifest_problems(manifest) == []
     assert native_app.setup_script_problems(statements) == []
     assert not re.search(r"CREATE\s+(OR\s+REPLACE\s+)?TASK\s+APP_CODE\.", "\n".join(statements), re.I)
+
+
+def test_the_command_line_installs_on_the_local_engine_only() -> None:
+    from typer.testing import CliRunner
+
+    from lake.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["app", "install"])
+    assert result.exit_code == 2
+    assert "make app-deploy" in result.output and "--local" in result.output

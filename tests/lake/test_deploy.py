@@ -44,8 +44,13 @@ def test_every_statement_of_the_plan_parses_as_snowflake_sql(plan: deploy.Plan) 
 def test_every_procedure_is_created_with_snowpark_and_its_imports(plan: deploy.Plan) -> None:
     created = [s.statement for s in plan.steps if s.statement.startswith("CREATE OR REPLACE PROCEDURE")]
     names = [re.match(r"CREATE OR REPLACE PROCEDURE (\S+)\(", s)[1] for s in created]  # type: ignore[index]
-    assert names == ["LAKE.LANDING.GENERATE_SAMPLE_DATA", "LAKE.LANDING.INGEST_LANDING",
-                     "LAKE.LANDING.BIND_LANDING_STAGE", "LAKE.VAULT.LOAD_VAULT", "LAKE.QUALITY.VALIDATE_DATA"]  # fmt: skip
+    assert names == [
+        "LAKE.LANDING.GENERATE_SAMPLE_DATA",
+        "LAKE.LANDING.INGEST_LANDING",
+        "LAKE.LANDING.BIND_LANDING_STAGE",
+        "LAKE.VAULT.LOAD_VAULT",
+        "LAKE.QUALITY.VALIDATE_DATA",
+    ]
     for statement in created:
         assert "PACKAGES = ('snowflake-snowpark-python'" in statement
         assert "EXECUTE AS OWNER" in statement
