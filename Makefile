@@ -65,7 +65,7 @@ down: env  ## stop the local servers
 status: env  ## target, servers and last runs
 	$(BIN)/lake status
 
-ddl: env  ## regenerate the spec-derived DDL (sql/035 to 080), dbt's governance spec and the app's state tables
+ddl: env  ## regenerate the spec-derived DDL (sql/035 to 080), dbt's governance spec and the Native App setup script's generated blocks
 	$(BIN)/python -m procedures.ingest > sql/035_landing_tables.sql
 	$(BIN)/python -m procedures.vault > sql/040_vault.sql
 	$(BIN)/python -m procedures.staging > sql/045_staging.sql

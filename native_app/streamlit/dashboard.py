@@ -26,7 +26,9 @@ SCHEMAS = {
 
 
 @st.cache_resource
-def _connection() -> Any:
+def _connection(where: str = "") -> Any:
+    """One connection per configuration: ``where`` (the local database and state folder)
+    keys the cache, so a process showing the lake and then an installed app reads each."""
     if os.environ.get("LAKE_UI_LOCAL"):
         from lake.config import load_settings
         from lake.local.stack import LocalStack
@@ -44,7 +46,7 @@ def _connection() -> Any:
 
 def query(sql: str) -> pd.DataFrame:
     """One query's rows, with lower-case column names."""
-    conn = _connection()
+    conn = _connection(f"{os.environ.get('LAKE_DATABASE', '')}@{os.environ.get('LAKE_STATE_DIR', '')}")
     if hasattr(conn, "cursor"):
         cur = conn.cursor()
         cur.execute(sql)

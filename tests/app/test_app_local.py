@@ -160,6 +160,11 @@ def test_an_upgrade_keeps_the_state_replaces_the_code_and_adds_the_new_column(
     app = "LAKE_APP_UPGRADE"
     stage = f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}"
     local_app.install(settings, applied, bundle_dir, app)
+    # nothing bound yet: INGEST_LANDING reads LANDING.LANDING_STAGE, which an app does not have
+    with pytest.raises(
+        local_app.AppInstallError, match=r"stage LANDING\.LANDING_STAGE cannot be read.*BIND_LANDING_STAGE"
+    ):
+        local_app.call(settings, applied, "INGEST_LANDING", app=app)
     local_app.call(settings, applied, "BIND_LANDING_STAGE", stage, app=app)
     first = local_app.call(settings, applied, "INGEST_LANDING", SMALL_BATCHES[0], app=app)
     assert "app_version" not in first
@@ -186,25 +191,20 @@ def test_an_upgrade_keeps_the_state_replaces_the_code_and_adds_the_new_column(
     runs = pipeline.fetch(
         settings, applied, f"SELECT procedure_name, app_version FROM {app}.AUDIT.PROCEDURE_RUNS ORDER BY started_at"
     )
-    assert len(runs) == 5 and all(version is None for _, version in runs), "the new column is missing or filled"
+    assert len(runs) == 6 and all(version is None for _, version in runs), "the new column is missing or filled"
     assert local_app.uninstall(settings, applied, app)
 
 
 def test_binding_a_stage_the_app_cannot_read_fails_naming_the_stage_and_the_grant(
-    settings: Settings, applied: Endpoints, bundle_dir: Path
+    settings: Settings, applied: Endpoints, app_run: dict[str, Any]
 ) -> None:
-    app = "LAKE_APP_BIND"
-    local_app.install(settings, applied, bundle_dir, app)
     with pytest.raises(local_app.AppInstallError, match=r"LAKE\.LANDING\.NO_SUCH_STAGE cannot be read.*GRANT USAGE"):
-        local_app.call(settings, applied, "BIND_LANDING_STAGE", "LAKE.LANDING.NO_SUCH_STAGE", app=app)
+        local_app.call(settings, applied, "BIND_LANDING_STAGE", "LAKE.LANDING.NO_SUCH_STAGE", app=APP)
     with pytest.raises(local_app.AppInstallError, match=r"stage must be fully qualified"):
-        local_app.call(settings, applied, "BIND_LANDING_STAGE", "LANDING_STAGE", app=app)
-    # nothing bound: INGEST_LANDING reads the app's LANDING.LANDING_STAGE, which an app does not have
-    with pytest.raises(
-        local_app.AppInstallError, match=r"stage LANDING\.LANDING_STAGE cannot be read.*BIND_LANDING_STAGE"
-    ):
-        local_app.call(settings, applied, "INGEST_LANDING", app=app)
-    assert local_app.uninstall(settings, applied, app)
+        local_app.call(settings, applied, "BIND_LANDING_STAGE", "LANDING_STAGE", app=APP)
+    # the binding made before still holds
+    bound = pipeline.fetch(settings, applied, f"SELECT VALUE FROM {APP}.LANDING.SETTINGS WHERE NAME = 'LANDING_STAGE'")
+    assert bound == [(app_run["stage"],)]
 
 
 # --------------------------------------------------------------------------- Snowflake's rules
