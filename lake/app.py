@@ -28,6 +28,7 @@ from typing import Any
 from lake import deploy, sqlfiles, task_graph
 from lake.config import Names
 from lake.deploy import ARCHIVE, zip_procedures
+from procedures.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "native_app"
@@ -58,7 +59,7 @@ ROLE_OF = {"BIND_LANDING_STAGE": "APP_ADMIN"}
 WAREHOUSE = "reference('consumer_warehouse')"
 
 
-class AppError(RuntimeError):
+class AppError(UserError, RuntimeError):
     """The app's manifest or setup script breaks a rule Snowflake enforces; names it."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,11 +20,12 @@ from typing import Any
 
 from lake.config import Settings
 from lake.local.stack import Endpoints
+from procedures.errors import UserError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 
 
-class DbtError(RuntimeError):
+class DbtError(UserError, RuntimeError):
     """dbt exited with an error; the message carries the command and its exit code."""
 
 
@@ -76,15 +78,53 @@ def _tool(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def run(settings: Settings, endpoints: Endpoints | None, args: Sequence[str]) -> float:
+# "12:00:01  3 of 71 OK created sql view model ..." (dbt's text log, one line per node)
+_NODE_DONE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
+
+
+def log_file(settings: Settings) -> Path:
+    """Where ``lake run`` keeps dbt's whole output (the summary names it)."""
+    return state_dir(settings) / "logs" / "lake-dbt.log"
+
+
+def run(settings: Settings, endpoints: Endpoints | None, args: Sequence[str], capture: bool = False) -> float:
     """Run ``dbt <args>`` with the target's environment (the project and profile come from
-    DBT_PROJECT_DIR and DBT_PROFILES_DIR), streaming its output; returns the seconds it
-    took. Raises DbtError on a non-zero exit."""
+    DBT_PROJECT_DIR and DBT_PROFILES_DIR); returns the seconds it took. Its output streams
+    to the terminal, or with ``capture`` goes to ``log_file`` while its node count is
+    reported to ``progress.current()``. Raises DbtError on a non-zero exit."""
+    from lake import progress
+
     started = time.perf_counter()
     cmd = [_tool("dbt"), *(args or ["--help"])]
-    completed = subprocess.run(cmd, env={**os.environ, **environment(settings, endpoints)}, check=False)
-    if completed.returncode != 0:
-        raise DbtError(f"`dbt {' '.join(args)}` exited with code {completed.returncode} (its output is above)")
+    env = {**os.environ, **environment(settings, endpoints)}
+    if not capture:
+        completed = subprocess.run(cmd, env=env, check=False)
+        if completed.returncode != 0:
+            raise DbtError(f"`dbt {' '.join(args)}` exited with code {completed.returncode} (its output is above)")
+        return time.perf_counter() - started
+    reporter = progress.current()
+    path = log_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = 0
+    errors: list[str] = []
+    env["DBT_USE_COLORS"] = "false"
+    with path.open("a") as log:
+        log.write(f"\n==== dbt {' '.join(args)}\n")
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                if match := _NODE_DONE.search(line):
+                    done += 1
+                    reporter.update(done, int(match.group(2)), "nodes")
+                    if match.group(3) in ("ERROR", "FAIL"):
+                        errors.append(line[match.start() :].strip())
+                elif not errors and re.search(r"\b(Error|error)\b", line) and "0 errors" not in line.lower():
+                    errors.append(line.strip())
+        returncode = proc.returncode
+    if returncode != 0:
+        first = errors[0] if errors else "see the log"
+        raise DbtError(f"`dbt {' '.join(args)}` exited with code {returncode}: {first} (whole output: {path})")
     return time.perf_counter() - started
 
 

@@ -39,6 +39,7 @@ import yaml
 
 from lake import sqlfiles, task_graph
 from lake.config import ConfigError, Settings
+from procedures.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DEFINITION = ROOT / "snowflake.yml"
@@ -73,7 +74,7 @@ SQL_TYPES = {"number": "NUMBER", "string": "VARCHAR", "float": "FLOAT", "boolean
 DBT_FILES = ("dbt_project.yml", "models", "macros", "tests", "seeds", "snapshots", "analyses", "packages.yml")
 
 
-class DeployError(RuntimeError):
+class DeployError(UserError, RuntimeError):
     """The deployment cannot be planned or run; the message names the file, key or object."""
 
 

@@ -35,6 +35,7 @@ from procedures import governance as G
 from procedures import quality as Q
 from procedures import spec as S
 from procedures import vault as V
+from procedures.errors import UserError
 from procedures.ingest import landing_table
 from procedures.vault import quote, sql_literal
 
@@ -56,7 +57,7 @@ ROW_POLICY = f"{GOV}.CLIENT_REGION_ACCESS"
 COUNTRY_COLUMN = "domicile_country"
 
 
-class GovernanceSpecError(ValueError):
+class GovernanceSpecError(UserError, ValueError):
     """A spec the governance SQL cannot be generated from; names the file, model and column."""
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from procedures.errors import UserError
+
 ROOT = Path(__file__).resolve().parent.parent
 CDKTF_DIR = ROOT / "cdktf"
 SKIPS_FILE = CDKTF_DIR / "checkov_skips.toml"
@@ -25,7 +27,7 @@ DEFAULT_OUT = Path("cdktf.out")
 DEFAULT_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
-class InfraError(RuntimeError):
+class InfraError(UserError, RuntimeError):
     """Synthesis or the checkov gate failed; the message says what and where."""
 
 

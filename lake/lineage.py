@@ -17,12 +17,13 @@ from typing import Any
 
 from procedures import spec as S
 from procedures import vault as V
+from procedures.errors import UserError
 from procedures.ingest import landing_table
 
 LAYERS = ("s3", "landing", "staging", "vault", "vault_views", "bronze", "silver", "gold")
 
 
-class LineageError(RuntimeError):
+class LineageError(UserError, RuntimeError):
     """Lineage that cannot be drawn: a missing manifest or a dangling reference, named."""
 
 

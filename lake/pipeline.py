@@ -285,7 +285,7 @@ def dbt_build(
     command = ["build", "--exclude-resource-type", "unit_test", *dbt.test_scope(settings), *args]
     started = time.time()
     try:
-        seconds = dbt.run(settings, endpoints, command)
+        seconds = dbt.run(settings, endpoints, command, capture=True)
     finally:
         dbt.record_test_failures(settings, started)
     detail = dbt.results(settings)
@@ -393,25 +393,44 @@ def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepRe
     )
 
 
-def run(
-    settings: Settings,
-    progress_for: Callable[[int], Progress] | None = None,
-    generate_data: bool = True,
-    **arguments: Any,
-) -> RunReport:
-    """Every pipeline step that exists, in order, on the configured target. Without
-    ``generate_data`` the pipeline runs on the files producers dropped (``lake upload``)."""
+def run(settings: Settings, generate_data: bool = True, **arguments: Any) -> RunReport:
+    """Every pipeline step that exists, in order, on the configured target, each reported
+    to ``progress.current()`` as it starts and ends. Without ``generate_data`` the pipeline
+    runs on the files producers dropped (``lake upload``)."""
+    from lake import dbt, progress
+
+    reporter = progress.current()
     report = RunReport()
+    dbt.log_file(settings).unlink(missing_ok=True)  # this run's dbt output only
     plan = Plan.build(**{k: v for k, v in arguments.items() if k in _PLAN_ARGS}) if generate_data else None
+
+    def step(name: str, work: Callable[[], StepReport]) -> StepReport:
+        reporter.start(name)
+        began = time.perf_counter()
+        try:
+            done = work()
+        except Exception as err:
+            reporter.fail(name, time.perf_counter() - began, err)
+            raise
+        report.steps.append(done)
+        reporter.finish(done)
+        return done
+
     with target(settings) as endpoints:
-        report.steps.append(setup(settings, endpoints))
+        step("apply sql/", lambda: setup(settings, endpoints))
         if plan is not None:
-            progress = progress_for(expected_rows(plan)) if progress_for else None
-            step = generate(settings, endpoints, progress=progress, **arguments)
-            report.steps.append(step)
-            report.generation = step.detail
-        report.steps.append(reconcile_landing(settings, endpoints))
-        report.steps.append(catalog_sync(settings, endpoints))
+            total = expected_rows(plan)
+            rows = [0]
+
+            def advance(entity: str, count: int) -> None:
+                rows[0] += count
+                reporter.update(rows[0], max(total, rows[0]), "rows")
+
+            report.generation = step(
+                "GENERATE_SAMPLE_DATA", lambda: generate(settings, endpoints, progress=advance, **arguments)
+            ).detail
+        step("reconcile landing", lambda: reconcile_landing(settings, endpoints))
+        step("Glue catalog sync", lambda: catalog_sync(settings, endpoints))
         graph = task_graph.walk(settings, endpoints, RUNNERS)
         report.steps += graph.steps
         by_task = dict(zip([n.task for n in task_graph.order()], graph.steps, strict=False))

@@ -28,8 +28,10 @@ from sqlglot.errors import ErrorLevel, ParseError
 from sqlglot.parsers.snowflake import SnowflakeParser
 from sqlglot.tokens import TokenType
 
+from procedures.errors import UserError
 
-class SqlSyntaxError(ValueError):
+
+class SqlSyntaxError(UserError, ValueError):
     """A statement that is not valid Snowflake SQL; names the statement and the position."""
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from lake.config import Settings
+from procedures.errors import UserError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PLACEHOLDER = re.compile(r"<%\s*(\w+)\s*%>")
 
 
-class SqlFileError(RuntimeError):
+class SqlFileError(UserError, RuntimeError):
     """A shipped SQL file that could not be rendered or applied; names the file and statement."""
 
 

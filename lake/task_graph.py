@@ -218,15 +218,23 @@ Runner = Callable[[Settings, Endpoints | None], Any]
 
 def walk(settings: Settings, endpoints: Endpoints | None, runners: dict[str, Runner]) -> GraphRun:
     """Run every node in order with its local runner; record the outcome like the finalizer."""
+    from lake import progress
+
+    reporter = progress.current()
     run = GraphRun()
     started = time.time()
     try:
         for node in order():
+            reporter.start(node.task)
+            began = time.perf_counter()
             try:
-                run.steps.append(runners[node.task](settings, endpoints))
+                step = runners[node.task](settings, endpoints)
             except Exception as err:
                 run.status, run.failed_task, run.error = "FAILED", node.task, f"{type(err).__name__}: {err}"
+                reporter.fail(node.task, time.perf_counter() - began, err)
                 raise
+            run.steps.append(step)
+            reporter.finish(step)
     finally:
         _finalize(settings, endpoints, run, started)
     return run

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lake.config import Settings
+from procedures.errors import UserError
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "native_app" / "streamlit" / "dashboard.py"
 
@@ -48,7 +49,7 @@ def command(port: int) -> list[str]:
     ]
 
 
-class BrowserError(RuntimeError):
+class BrowserError(UserError, RuntimeError):
     """The dashboard could not be served, or the headless browser could not capture it."""
 
 

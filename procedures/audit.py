@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from procedures.errors import UserError
+
 QUALIFIED = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 
 
-class ArgumentError(ValueError):
+class ArgumentError(UserError, ValueError):
     """A procedure argument that cannot be used; the message names it."""
 
 

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from procedures.errors import UserError
 from procedures.spec import PRODUCERS
 
 FileFormat = Literal["parquet", "csv", "json"]
@@ -51,7 +52,7 @@ CONTROL_COLUMNS = (
 MANIFEST_PREFIX = "_generator/manifest"
 
 
-class LandingError(ValueError):
+class LandingError(UserError, ValueError):
     """A landing location or format argument that cannot be used."""
 
 

@@ -39,6 +39,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 from procedures import spec as S
+from procedures.errors import UserError
 from procedures.vault import quote, sql_literal
 
 Layer = Literal["landing", "vault", "bronze", "silver", "gold"]
@@ -100,7 +101,7 @@ ALLOWED_KEYS = {
 NAME = re.compile(r"^[a-z][a-z0-9_]{2,127}$")
 
 
-class RuleSpecError(ValueError):
+class RuleSpecError(UserError, ValueError):
     """A rule spec that cannot be used; the message names the file, rule and key."""
 
 

@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 
 from procedures import landing
 from procedures import spec as S
+from procedures.errors import UserError
 from procedures.landing import FileFormat, Sink
 
 T = TypeVar("T")
@@ -74,7 +75,7 @@ MANIFEST_SCHEMA = pa.schema(
 )
 
 
-class GenerationError(ValueError):
+class GenerationError(UserError, ValueError):
     """A generation argument that cannot be used; the message names the argument."""
 
 

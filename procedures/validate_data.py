@@ -26,6 +26,7 @@ from typing import Any
 
 from procedures import quality as Q
 from procedures.audit import ArgumentError, audited, checked_batch_id, checked_name
+from procedures.errors import UserError
 from procedures.vault import quote, sql_literal
 
 PROCEDURE = "VALIDATE_DATA"
@@ -33,7 +34,7 @@ GROUPS = {"marts": ("bronze", "silver", "gold"), "all": Q.LAYERS}
 SAMPLE_KEYS = 5
 
 
-class QualityGateError(RuntimeError):
+class QualityGateError(UserError, RuntimeError):
     """An error-severity rule failed; the message names the rules and their counts."""
 
 

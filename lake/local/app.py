@@ -44,6 +44,7 @@ from lake import sqlfiles
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.local.unsupported import skipped_locally
+from procedures.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SNOW = ROOT / ".venv-snow" / "bin" / "snow"
@@ -55,7 +56,7 @@ _PYTHON_PROC = re.compile(
 )
 
 
-class AppInstallError(RuntimeError):
+class AppInstallError(UserError, RuntimeError):
     """Installing or calling the app locally failed; says what and where."""
 
 

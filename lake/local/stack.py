@@ -15,9 +15,10 @@ from pathlib import Path
 
 from lake.config import GLUE_DATABASE, LocalTarget
 from lake.local.serve import LOCAL_KEY_ID, LOCAL_SECRET, S3_REGION
+from procedures.errors import UserError
 
 
-class StackError(RuntimeError):
+class StackError(UserError, RuntimeError):
     """The local servers could not be started, found or stopped."""
 
 
