@@ -176,35 +176,96 @@ def down() -> None:
     console.print("stopped" if stopped else "not running")
 
 
+RUNS_COLUMNS = ("procedure_name", "status", "started_at", "finished_at", "rows_written", "error")
+
+
 @app.command()
-def status() -> None:
-    """Show the target, the local servers, and the last procedure runs."""
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document, for scripts.")] = False,
+) -> None:
+    """Show the target, the local servers, and the last procedure runs (read from the
+    local warehouse's files when the servers are down)."""
     from lake.local.stack import LocalStack
 
     settings = _settings()
-    console.print(f"target: [bold]{settings.target}[/]  database {settings.names.database}")
+    doc: dict[str, Any] = {"target": settings.target, "database": settings.names.database}
+    runs: list[tuple[Any, ...]] = []
+    if settings.target == "local":
+        stack = LocalStack(settings.local)
+        ep = stack.running()
+        doc["state_dir"] = str(stack.state_dir)
+        doc["servers"] = (
+            {"running": True, "pid": ep.pid, "s3": ep.s3_endpoint, "snowflake_port": ep.snowflake_port}
+            if ep
+            else {"running": False}
+        )
+        runs = _recent_runs(settings, ep)
+    doc["recent_runs"] = [dict(zip(RUNS_COLUMNS, r, strict=True)) for r in runs]
+    if as_json:
+        sys.stdout.write(output.to_json(doc) + "\n")
+        return
+    console.print(f"target: [bold]{settings.target}[/]  database {settings.names.database}", highlight=False)
     if settings.target != "local":
         return
-    stack = LocalStack(settings.local)
-    ep = stack.running()
-    console.print(f"state folder: {stack.state_dir}")
-    if not ep:
+    servers = doc["servers"]
+    console.print(f"state folder: {doc['state_dir']}", highlight=False)
+    if servers["running"]:
         console.print(
-            "local servers: [yellow]not running[/] (`lake up` starts them; other commands start them as needed)"
+            f"local servers: [green]running[/] pid {servers['pid']}, S3 {servers['s3']}, "
+            f"Snowflake port {servers['snowflake_port']}",
+            highlight=False,
         )
-        return
-    console.print(
-        f"local servers: [green]running[/] pid {ep.pid}, S3 {ep.s3_endpoint}, Snowflake port {ep.snowflake_port}"
-    )
-    _print_query(
-        settings,
-        f"SELECT procedure_name, status, started_at, finished_at, rows_written, error "
-        f"FROM {settings.names.database}.{settings.names.audit}.PROCEDURE_RUNS ORDER BY started_at DESC LIMIT 5",
-        "table",
-    )
+    else:
+        console.print(
+            f"local servers: [yellow]not running[/] (`{output.lake_command()} up` starts them; "
+            "other commands start them as needed)",
+            highlight=False,
+        )
+    if runs:
+        write_rows(list(RUNS_COLUMNS), runs, "table")
+    else:
+        console.print("no procedure runs yet", highlight=False)
+
+
+def _recent_runs(settings: Any, endpoints: Any, limit: int = 5) -> list[tuple[Any, ...]]:
+    """The last procedure runs: from the running server, or straight from the warehouse's
+    database file when the servers are down (read-only)."""
+    columns = ", ".join(RUNS_COLUMNS)
+    query = f"SELECT {columns} FROM {{table}} ORDER BY started_at DESC LIMIT {limit}"
+    if endpoints is not None:
+        from lake.pipeline import fetch
+
+        try:
+            return fetch(
+                settings,
+                endpoints,
+                query.format(table=f"{settings.names.database}.{settings.names.audit}.PROCEDURE_RUNS"),
+            )
+        except Exception:
+            return []
+    import duckdb
+
+    path = settings.local.state_dir / "warehouse" / f"{settings.names.database}.db"
+    if not path.exists():
+        return []
+    try:
+        with duckdb.connect(str(path), read_only=True) as db:
+            return db.execute(query.format(table=f"{settings.names.audit}.PROCEDURE_RUNS")).fetchall()
+    except duckdb.Error:  # no audit table yet
+        return []
 
 
 # --------------------------------------------------------------------------- pipeline
+
+
+def _batch_id(value: str) -> str:
+    """A batch id, checked when the command line is read (before any server starts)."""
+    from procedures.audit import ArgumentError, checked_batch_id
+
+    try:
+        return checked_batch_id(value)
+    except ArgumentError as err:
+        raise typer.BadParameter(str(err)) from None
 
 
 class Format(StrEnum):
@@ -354,17 +415,25 @@ def upload(
 
     if not folder.is_dir():
         raise landing.LandingError(f"{folder} is not a folder")
-    settings = _settings()
     files = sorted(p for p in folder.rglob("*") if p.is_file())
+    stray = [p.relative_to(folder).as_posix() for p in files if not landing.in_layout(p.relative_to(folder).as_posix())]
+    if stray:
+        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        raise landing.LandingError(
+            f"{len(stray)} files in {folder} are outside the landing layout "
+            f"<producer>/<entity>/load_date=YYYY-MM-DD/<file>: {shown}; nothing was uploaded"
+        )
+    settings = _settings()
     with pipeline.target(settings):
         bucket, prefix = landing.split_landing_url(settings.landing_url)
         sink = landing.S3Sink(bucket, prefix, landing.s3_client())
         sink.check_writable()
-        with Progress(console=err_console, transient=True) as bar:
-            task = bar.add_task("uploading", total=len(files))
-            for path in files:
-                sink.put(path.relative_to(folder).as_posix(), path.read_bytes())
-                bar.advance(task)
+        reporter = output.StepPrinter()
+        reporter.start("uploading")
+        for number, path in enumerate(files, start=1):
+            sink.put(path.relative_to(folder).as_posix(), path.read_bytes())
+            reporter.update(number, len(files), "files")
+        reporter.stop()
     console.print(f"uploaded {len(files)} files to {settings.landing_url}")
 
 
@@ -373,7 +442,9 @@ def quality(
     layer: Annotated[
         str, typer.Option(help="landing, vault, bronze, silver, gold, marts, all, or several comma-separated.")
     ] = "all",
-    batch: Annotated[str, typer.Option(help="Only this batch's landing rows, e.g. B20260105.")] = "",
+    batch: Annotated[
+        str, typer.Option(callback=_batch_id, help="Only this batch's landing rows, e.g. B20260105.")
+    ] = "",
     landing_only: Annotated[bool, typer.Option("--landing-only", help="Only reconcile the landing zone.")] = False,
     with_gx: Annotated[
         bool, typer.Option("--gx", help="Also run the same rules as a Great Expectations checkpoint (Data Docs).")
@@ -386,9 +457,13 @@ def quality(
     from lake import pipeline
     from procedures.validate_data import QualityGateError, layers_of
 
+    try:
+        layers = layers_of(layer)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--layer") from None
     settings = _settings()
     # the control files are the landing layer's: reconcile when landing is checked
-    reconciled = landing_only or "landing" in layers_of(layer)
+    reconciled = landing_only or "landing" in layers
     with pipeline.target(settings) as endpoints:
         result = pipeline.landing_reconciliation(settings, endpoints) if reconciled else None
         if result is not None:
@@ -469,7 +544,9 @@ def setup() -> None:
     console.print(f"{d['statements']} statements from {d['files']} files in sql/ applied in {step.seconds:.1f}s")
 
 
-BatchOpt = Annotated[str, typer.Option("--batch", help="One batch, e.g. B20260105 (default: every pending one).")]
+BatchOpt = Annotated[
+    str, typer.Option("--batch", callback=_batch_id, help="One batch, e.g. B20260105 (default: every pending one).")
+]
 
 
 def _step(run_step: Any) -> Any:

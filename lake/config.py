@@ -84,9 +84,7 @@ class LocalTarget(_Model):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
-            raise ValueError("must be a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-')")
-        return value
+        return checked_bucket(value)
 
     @property
     def landing_url(self) -> str:
@@ -111,12 +109,36 @@ class SnowflakeTarget(_Model):
     # an email notification integration for the quality alerts (sql/080_alerts.sql)
     notification_integration: str = "LAKE_NOTIFICATIONS"
 
+    @field_validator("private_key_file")
+    @classmethod
+    def _key_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"no such file: {value} (a PKCS#8 private key file)")
+        return value.expanduser() if value is not None else None
+
     @field_validator("landing_url")
     @classmethod
     def _s3_url(cls, value: str) -> str:
-        if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(\S*/)?", value):
-            raise ValueError("must be an S3 prefix like s3://bucket/landing/ (ending in /)")
+        match = re.fullmatch(r"s3://([^/]*)/(\S*)", value)
+        if not match:
+            raise ValueError("must be an S3 prefix like s3://bucket/landing/")
+        checked_bucket(match.group(1))
+        if match.group(2) and not match.group(2).endswith("/"):
+            raise ValueError(f"the prefix {match.group(2)!r} must end in / (s3://bucket/landing/)")
         return value
+
+
+def checked_bucket(name: str) -> str:
+    """An S3 bucket name by the rules S3 enforces, or an error saying which one it breaks
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html)."""
+    if not 3 <= len(name) <= 63:
+        raise ValueError(f"bucket name {name!r} is {len(name)} characters long; S3 takes 3 to 63")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
+        raise ValueError(
+            f"bucket name {name!r}: S3 takes lower-case letters, digits, '.' and '-', starting and ending "
+            "with a letter or digit"
+        )
+    return name
 
 
 # the Glue database that catalogues the landing zone, unless configured otherwise
@@ -271,4 +293,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         # private_key ...): its value is never echoed, nor one of a secret-looking key
         hidden = isinstance(got, dict) or first["type"] == "extra_forbidden" or SECRET_LIKE.search(key)
         shown = "" if hidden else f" (got {got!r})"
-        raise ConfigError(f"{source}: config key '{key}': {first['msg']}{shown}") from None
+        variable = next((name for name, dotted in ENV.items() if dotted == key), None)
+        where = f"config key '{key}'" + (f" ({variable})" if variable else "")
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {where}: {message}{shown}") from None

@@ -28,9 +28,11 @@ PLAIN_WIDTH = 1000  # piped output: never wrap or truncate a table cell or a hin
 
 
 def _console(stream: Any) -> Console:
+    """A Console that writes to whatever ``sys.stdout`` / ``sys.stderr`` is when it prints
+    (a test's capture, too), styled for what the stream is when lake starts."""
     tty = stream.isatty()
     return Console(
-        file=stream,
+        stderr=stream is sys.stderr,
         width=None if tty else PLAIN_WIDTH,
         soft_wrap=not tty,
         highlight=tty,
@@ -180,20 +182,21 @@ class StepPrinter(Reporter):
             count = f"{done:,}/{total:,}" if total else f"{done:,}"
             self.status.update(f"{self.name}  {count} {unit}")
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Clear the live line (work that is not a step: an upload)."""
         if self.status is not None:
             self.status.stop()
             self.status = None
 
     def finish(self, step: Any) -> None:
-        self._stop()
+        self.stop()
         self.out.print(
             f"[green]ok[/]     {escape(self.name):<22} {step.seconds:>6.1f}s  {escape(describe(step.detail))}",
             highlight=False,
         )
 
     def fail(self, name: str, seconds: float, error: BaseException) -> None:
-        self._stop()
+        self.stop()
         # the reason follows as the command's one error line
         self.out.print(f"[red]FAILED[/] {escape(name):<22} {seconds:>6.1f}s", highlight=False)
 

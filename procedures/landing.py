@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -50,6 +51,14 @@ CONTROL_COLUMNS = (
     "md5",
 )
 MANIFEST_PREFIX = "_generator/manifest"
+# where a landing file may sit: <producer>/<entity>/load_date=YYYY-MM-DD/<file>, or the
+# generator's manifest of injected defects
+LAYOUT = re.compile(r"^(?:[a-z][a-z_]*/[a-z][a-z_]*|_generator/manifest)/load_date=\d{4}-\d{2}-\d{2}/[^/]+$")
+
+
+def in_layout(path: str) -> bool:
+    """Whether a landing-relative path is in the landing layout."""
+    return bool(LAYOUT.match(path))
 
 
 class LandingError(UserError, ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -113,8 +114,8 @@ class LocalStack:
                 return found
             if proc.poll() is not None:
                 raise StackError(
-                    f"the local servers exited with code {proc.returncode}; last lines of {self.log_file}:\n"
-                    + self.log_tail()
+                    f"the local servers did not start: {self.failure_cause()} (exit code {proc.returncode}; "
+                    f"whole log: {self.log_file})"
                 )
             time.sleep(0.05)
         proc.terminate()
@@ -133,6 +134,15 @@ class LocalStack:
                 raise StackError(f"the local servers (pid {found.pid}) did not stop within {timeout:.0f}s; killed")
             time.sleep(0.05)
         return True
+
+    def failure_cause(self) -> str:
+        """The line of the servers' log that says why they stopped (the exception of the
+        last traceback, e.g. "OSError: [Errno 28] No space left on device")."""
+        lines = [line.strip() for line in self.log_tail(200).splitlines() if line.strip()]
+        for line in reversed(lines):
+            if re.match(r"^[\w.]*(Error|Exception|Exit)\b.*:", line) or "No space left" in line:
+                return line
+        return lines[-1] if lines else "no log"
 
     def log_tail(self, lines: int = 20) -> str:
         try:
