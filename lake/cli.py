@@ -714,16 +714,11 @@ def ui(
         registry(settings, native.upper())  # says how to install it when it is not
         settings = app_settings(settings, native.upper())
     if settings.target == "local" and LocalStack(settings.local).running() is None:
-        err_console.print("[bold red]error:[/] the local servers are not running: start them with `lake up`")
-        raise typer.Exit(1)
+        raise dashboard.BrowserError(f"the local servers are not running: start them with `{output.lake_command()} up`")
     if screenshot is not None:
-        try:
-            with dashboard.served(settings, port) as url:
-                dashboard.capture(url, screenshot, ready="Procedure calls")
-        except dashboard.BrowserError as err:
-            err_console.print(f"[bold red]error:[/] {err}")
-            raise typer.Exit(1) from None
-        console.print(f"screenshot of the dashboard -> {screenshot}")
+        with dashboard.served(settings, port) as url:
+            page = dashboard.capture(url, screenshot, ready="Procedure calls")
+        console.print(f"screenshot of the dashboard ({page.drawn} charts drawn) -> {screenshot}", highlight=False)
         return
     console.print(f"dashboard on http://127.0.0.1:{port} (Ctrl-C stops it)")
     env = {**os.environ, **dashboard.environment(settings)}

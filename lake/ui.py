@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from lake.config import Settings
@@ -95,11 +96,31 @@ BROWSER_FLAGS = (
 )
 
 
-def capture(url: str, out: Path, ready: str, timeout: float = 90.0, size: tuple[int, int] = (1400, 1000)) -> str:
-    """Open ``url`` in headless Chromium (Debian's ``chromium``), wait until the page's text
-    contains ``ready`` (the dashboard has rendered its data), write a PNG screenshot to
-    ``out`` and return the page's text. Driven over the DevTools protocol on loopback.
-    Raises BrowserError if the page shows an exception or ``ready`` never appears."""
+@dataclass(frozen=True)
+class Capture:
+    text: str  # the page's text
+    charts: int  # chart elements on the page
+    drawn: int  # of which drawn (a canvas or svg of real size inside)
+
+
+# What the page is doing: Streamlit's script state ("running" until the script ends, then
+# "notRunning"), the page's text, and how many of its Vega-Lite charts have been drawn.
+PAGE_STATE = """(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  const drawn = charts.filter(c => [...c.querySelectorAll('canvas, svg')].some(e => {
+    const box = e.getBoundingClientRect(); return box.width > 50 && box.height > 50; })).length;
+  return JSON.stringify({state: app ? app.getAttribute('data-test-script-state') : null,
+                         text: document.body ? document.body.innerText : '', charts: charts.length, drawn});
+})()"""
+
+
+def capture(url: str, out: Path, ready: str, timeout: float = 90.0, size: tuple[int, int] = (1400, 1000)) -> Capture:
+    """Open ``url`` in headless Chromium (Debian's ``chromium``), wait until the dashboard
+    has finished running and drawn every chart (``ready`` in its text, Streamlit's script
+    state ``notRunning``, each chart holding a drawn canvas, and the page unchanged for
+    three polls), then write a PNG screenshot to ``out``. Driven over the DevTools protocol
+    on loopback. Raises BrowserError if the page shows an exception or never settles."""
     import base64
     import json
     import re
@@ -157,25 +178,38 @@ def capture(url: str, out: Path, ready: str, timeout: float = 90.0, size: tuple[
                     mobile=False,
                 )
                 call("Page.navigate", url=url)
-                text = ""
+                page_state = {}
+                previous = None
+                stable = 0
                 deadline = time.monotonic() + timeout
                 while time.monotonic() < deadline:
-                    result = call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''")
-                    text = str(dict(result["result"]).get("value", ""))  # type: ignore[call-overload]
+                    result = call("Runtime.evaluate", expression=PAGE_STATE)
+                    page_state = json.loads(str(dict(result["result"]).get("value") or "{}"))  # type: ignore[call-overload]
+                    text = str(page_state.get("text", ""))
                     if "Traceback" in text or "StreamlitAPIException" in text:
                         raise BrowserError(f"the dashboard shows an error:\n{text[:2000]}")
-                    if ready in text and "Running..." not in text:
+                    settled = (
+                        ready in text
+                        and page_state.get("state") == "notRunning"
+                        and page_state.get("charts", 0) > 0
+                        and page_state.get("drawn") == page_state.get("charts")
+                    )
+                    now = (page_state.get("charts"), page_state.get("drawn"), len(text))
+                    stable = stable + 1 if settled and now == previous else 0
+                    previous = now
+                    if stable >= 2:  # the same drawn page three polls running: nothing left to render
                         break
                     time.sleep(0.5)
                 else:
                     raise BrowserError(
-                        f"{ready!r} did not appear within {timeout:.0f}s; the page shows:\n{text[:2000]}"
+                        f"the dashboard did not finish rendering within {timeout:.0f}s (script "
+                        f"{page_state.get('state')}, {page_state.get('drawn')} of {page_state.get('charts')} charts "
+                        f"drawn); the page shows:\n{str(page_state.get('text', ''))[:2000]}"
                     )
-                time.sleep(1.0)  # let the charts finish drawing
                 shot = call("Page.captureScreenshot", format="png")
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(base64.b64decode(str(shot["data"])))
-                return text
+                return Capture(str(page_state["text"]), int(page_state["charts"]), int(page_state["drawn"]))
         finally:
             _stop(process, group=True)
 

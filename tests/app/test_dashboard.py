@@ -85,7 +85,10 @@ def test_a_real_browser_shows_the_dashboard_with_data(
     """Debian's chromium (make browser installs it) opens `lake ui` on loopback."""
     shot = tmp_path / "dashboard.png"
     with ui.served(settings, _free_port()) as url:
-        text = ui.capture(url, shot, ready="Procedure calls")
+        page = ui.capture(url, shot, ready="Procedure calls")
+    text = page.text
+    # the picture is taken once the charts are drawn, not while the page still runs
+    assert page.charts >= 1 and page.drawn == page.charts, page
     numbers = dict(re.findall(r"(Graph runs|Procedure calls)\n+(\d+)", text))
     assert int(numbers["Procedure calls"]) >= 4, text[:1000]
     assert "Exception" not in text and "Error:" not in text, text[:1000]
