@@ -11,7 +11,8 @@ state folder:
 
 Targets: ``--help`` and the bad argument within 1 s (they import no driver: measured
 0.17 s and 0.54 s, the latter the generator's plan check); ``lake sql`` within 2 times
-the connector import plus one second (measured 0.93 times: the import is the cost). Last line: a JSON object with each median and its ratio to its floor.
+the connector import plus one second (measured 0.93 times: the import is the cost).
+Last line: a JSON object with each median and its ratio to its floor.
 """
 
 from __future__ import annotations
