@@ -93,14 +93,14 @@ $(SNOW_VENV)/.installed: requirements-snow.txt
 
 snow-env: $(SNOW_VENV)/.installed  ## snowflake-cli in its own environment (.venv-snow)
 
-# the in-warehouse path on LAKE_TARGET=snowflake (see README, "Deploy to Snowflake")
+# the in-warehouse path on LAKE_TARGET=snowflake (see docs/deploy.md)
 deploy: env  ## lake deploy: sql/, the generator's egress, the procedures, the dbt project, the task graph
 	$(BIN)/lake deploy
 
 deploy-plan: env  ## every step `make deploy` would run, offline (artifacts in build/deploy/)
 	$(BIN)/lake deploy --plan
 
-# the Native App on the Snowflake connection named by SNOWFLAKE_CONNECTION (see README, "Native App")
+# the Native App on the Snowflake connection named by SNOWFLAKE_CONNECTION (see native_app/README.md)
 app-deploy: env snow-env  ## zip the procedures, then `snow app run` (application package + app)
 	$(BIN)/python -m lake.app
 	$(SNOW_VENV)/bin/snow app run $(if $(SNOWFLAKE_CONNECTION),--connection $(SNOWFLAKE_CONNECTION))

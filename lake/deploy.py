@@ -406,7 +406,7 @@ def egress_values(settings: Settings, reveal: bool) -> dict[str, str]:
         if missing:
             raise ConfigError(
                 f"lake deploy needs {' and '.join(missing)}: the AWS key GENERATE_SAMPLE_DATA writes the "
-                "landing bucket with (stored as a Snowflake secret; see README, Deploy to Snowflake)"
+                "landing bucket with (stored as a Snowflake secret; see docs/deploy.md)"
             )
         values["generator_key_id"] = os.environ[GENERATOR_KEY_ID].replace("'", "''")
         values["generator_secret_key"] = os.environ[GENERATOR_SECRET_KEY].replace("'", "''")

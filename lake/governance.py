@@ -448,7 +448,7 @@ def alerts_sql(rules: Iterable[Q.Rule]) -> str:
     warehouse = "<% alert_warehouse %>"
     parts = [
         HEADER + "-- Alerts: a failed error-severity rule and a missed freshness SLA notify the data owners.",
-        "-- The notification integration is an account object made once by an administrator (README).",
+        "-- The notification integration is an account object made once by an administrator (docs/deploy.md).",
         f"CREATE ALERT IF NOT EXISTS {quality}.ERROR_RULE_FAILED\n    WAREHOUSE = {warehouse}\n"
         f"    SCHEDULE = {sql_literal(G.ALERT_SCHEDULE)}\n"
         f"    COMMENT = 'An error-severity data-quality rule failed since the last check'\n"

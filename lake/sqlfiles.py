@@ -33,7 +33,7 @@ def variables(settings: Settings) -> dict[str, str]:
         "storage_integration": "LAKE_LANDING_INTEGRATION",
         "aws_role_arn": "arn:aws:iam::000000000000:role/lake-local",
         "role_prefix": names.role_prefix,
-        # alerts: an email notification integration an administrator creates once (README)
+        # alerts: an email notification integration an administrator creates once (docs/deploy.md)
         "notification_integration": "LAKE_NOTIFICATIONS",
         "alert_warehouse": "LAKE_WH",
     }
@@ -119,7 +119,7 @@ def check_account_values(settings: Settings) -> None:
     if settings.target == "snowflake" and settings.snowflake is not None and not settings.snowflake.aws_role_arn:
         raise SqlFileError(
             "LAKE_AWS_ROLE_ARN is not set: sql/020_landing.sql creates the storage integration with the IAM role "
-            "Snowflake assumes to read the landing bucket (cdktf/ creates it; see README, Deploy to Snowflake)"
+            "Snowflake assumes to read the landing bucket (cdktf/ creates it; see docs/deploy.md)"
         )
 
 
