@@ -775,7 +775,7 @@ def infra_check(
 
     stacks = sorted(p for p in (out / "stacks").glob("*") if p.is_dir()) if (out / "stacks").is_dir() else []
     if not stacks:
-        raise infra.InfraError(f"{out}: no synthesized stacks; run `lake infra synth` first")
+        raise infra.InfraError(f"{out}: no synthesized stacks; run `{output.lake_command()} infra synth` first")
     skips = infra.load_skips()
     reports = [infra.check(stack, skips) for stack in stacks]
     for report in reports:

@@ -56,7 +56,9 @@ def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, st
     }
     if settings.target == "local":
         if endpoints is None:
-            raise DbtError("the local servers are not running: start them with `lake up`")
+            from lake.output import lake_command
+
+            raise DbtError(f"the local servers are not running: start them with `{lake_command()} up`")
         env["LAKE_LOCAL_SNOWFLAKE_PORT"] = str(endpoints.snowflake_port)
     else:
         sf = settings.snowflake

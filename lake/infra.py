@@ -104,7 +104,9 @@ def check(stack_dir: Path, skips: list[Skip] | None = None) -> CheckReport:
     skip list. checkov exits 0 on a file it cannot parse, so parsing errors are read
     from its report and count as failures here."""
     if not (stack_dir / "cdk.tf.json").is_file():
-        raise InfraError(f"{stack_dir}: no cdk.tf.json here; run `lake infra synth` first")
+        from lake.output import lake_command
+
+        raise InfraError(f"{stack_dir}: no cdk.tf.json here; run `{lake_command()} infra synth` first")
     skips = load_skips() if skips is None else skips
     args = [
         str(checkov_binary()),

@@ -115,7 +115,10 @@ def dbt_lineage(graph: Graph, manifest: dict[str, Any], schemas: dict[str, str])
 
 def build(landing_url: str, schemas: dict[str, str], manifest_path: Path) -> Graph:
     if not manifest_path.exists():
-        raise LineageError(f"no dbt manifest at {manifest_path}: run `lake run` (or `lake dbt parse`) first")
+        from lake.output import lake_command
+
+        lake = lake_command()
+        raise LineageError(f"no dbt manifest at {manifest_path}: run `{lake} run` (or `{lake} dbt parse`) first")
     graph = Graph()
     vault_lineage(graph, landing_url, schemas)
     dbt_lineage(graph, json.loads(manifest_path.read_text()), schemas)

@@ -24,7 +24,9 @@ def connection_kwargs(
     in_schema = {"schema": schema} if schema else {}
     if settings.target == "local":
         if endpoints is None:
-            raise ConfigError("the local target needs running servers: start them with `lake up`")
+            from lake.output import lake_command
+
+            raise ConfigError(f"the local target needs running servers: start them with `{lake_command()} up`")
         return {
             # fakesnow accepts any user and password; these are not credentials
             "user": "fake",

@@ -189,7 +189,9 @@ def install(settings: Settings, endpoints: Endpoints, bundle_dir: Path, app: str
 def registry(settings: Settings, app: str = DEFAULT_APP) -> tuple[Path, dict[str, Registered]]:
     current = _current_file(settings, app)
     if not current.is_file():
-        raise AppInstallError(f"application {app} is not installed locally: run `lake app install --local`")
+        from lake.output import lake_command
+
+        raise AppInstallError(f"application {app} is not installed locally: run `{lake_command()} app install --local`")
     directory = apps_dir(settings) / app / current.read_text().strip()
     entries = json.loads((directory / "procedures.json").read_text())
     return directory, {k: Registered(v["name"], v["handler"], tuple(v["imports"])) for k, v in entries.items()}
