@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -285,24 +284,6 @@ LateOpt = Annotated[float, typer.Option(help="Share of late and out-of-order row
 StartOpt = Annotated[str, typer.Option(help="Load date of the first batch, YYYY-MM-DD.")]
 
 
-def _progress(total: int) -> tuple[Progress, Any]:
-    bar = Progress(
-        TextColumn("[bold]{task.description:<14}"),
-        BarColumn(),
-        TextColumn("{task.completed:>12,.0f} / {task.total:,.0f} rows"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
-    task = bar.add_task("generating", total=total)
-
-    def advance(entity: str, rows: int) -> None:
-        bar.update(task, advance=rows, description=entity)
-
-    return bar, advance
-
-
 @app.command()
 def run(
     scale: ScaleOpt = 1000,
@@ -388,20 +369,30 @@ def generate(
         "late_rate": late_rate,
         "start_date": start_date,
     }
+    _check_plan(args)
     plan = Plan.build(**args)
-    bar, advance = _progress(pipeline.expected_rows(plan))
-    if out is not None:
-        sink = landing.DirectorySink(str(out))
-        sink.check_writable()
-        with bar:
+    total = pipeline.expected_rows(plan)
+    reporter = output.StepPrinter(output.err_console)
+    rows = [0]
+
+    def advance(entity: str, count: int) -> None:
+        rows[0] += count
+        reporter.update(rows[0], max(total, rows[0]), "rows")
+
+    reporter.start("GENERATE_SAMPLE_DATA")
+    try:
+        if out is not None:
+            sink = landing.DirectorySink(str(out))
+            sink.check_writable()
             summary = generate_files(plan, sink, progress=advance).as_dict()
-        summary["landing_url"] = str(out.resolve())
-    else:
-        settings = _settings()
-        with pipeline.target(settings) as endpoints:
-            pipeline.setup(settings, endpoints)
-            with bar:
+            summary["landing_url"] = str(out.resolve())
+        else:
+            settings = _settings()
+            with pipeline.target(settings) as endpoints:
+                pipeline.setup(settings, endpoints)
                 summary = pipeline.generate(settings, endpoints, progress=advance, **args).detail
+    finally:
+        reporter.stop()
     output.print_generation(summary)
 
 
