@@ -109,13 +109,6 @@ class SnowflakeTarget(_Model):
     # an email notification integration for the quality alerts (sql/080_alerts.sql)
     notification_integration: str = "LAKE_NOTIFICATIONS"
 
-    @field_validator("private_key_file")
-    @classmethod
-    def _key_file(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.expanduser().is_file():
-            raise ValueError(f"no such file: {value} (a PKCS#8 private key file)")
-        return value.expanduser() if value is not None else None
-
     @field_validator("landing_url")
     @classmethod
     def _s3_url(cls, value: str) -> str:

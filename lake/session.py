@@ -63,7 +63,12 @@ def connection_kwargs(
     if sf.authenticator == "snowflake_jwt":
         if sf.private_key_file is None:
             raise ConfigError("authenticator 'snowflake_jwt' needs SNOWFLAKE_PRIVATE_KEY_FILE (a PKCS#8 key file)")
-        kwargs["private_key_file"] = str(sf.private_key_file)
+        if not sf.private_key_file.expanduser().is_file():
+            raise ConfigError(
+                f"SNOWFLAKE_PRIVATE_KEY_FILE (snowflake.private_key_file): no such file: {sf.private_key_file} "
+                "(the key pair's PKCS#8 private key)"
+            )
+        kwargs["private_key_file"] = str(sf.private_key_file.expanduser())
         if passphrase := os.environ.get("SNOWFLAKE_PRIVATE_KEY_FILE_PWD"):
             kwargs["private_key_file_pwd"] = passphrase
     elif sf.authenticator == "snowflake":

@@ -109,15 +109,21 @@ class LocalStack:
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if (found := self.running()) and found.pid == proc.pid:
-                return found
-            if proc.poll() is not None:
-                raise StackError(
-                    f"the local servers did not start: {self.failure_cause()} (exit code {proc.returncode}; "
-                    f"whole log: {self.log_file})"
-                )
-            time.sleep(0.05)
+        try:
+            while time.monotonic() < deadline:
+                if (found := self.running()) and found.pid == proc.pid:
+                    return found
+                if proc.poll() is not None:
+                    raise StackError(
+                        f"the local servers did not start: {self.failure_cause()} (exit code {proc.returncode}; "
+                        f"whole log: {self.log_file})"
+                    )
+                time.sleep(0.05)
+        except BaseException:  # Ctrl-C while they start: stop what was started, then let it through
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=60)
+            raise
         proc.terminate()
         raise StackError(f"the local servers did not start within {timeout:.0f}s; see {self.log_file}")
 

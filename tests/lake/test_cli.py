@@ -19,8 +19,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from lake.config import Settings
-from lake.local.stack import Endpoints
+from lake.config import LocalTarget, Settings
+from lake.local.stack import Endpoints, LocalStack
 
 LAKE = str(Path(sys.executable).with_name("lake"))
 ESCAPE = "\x1b"
@@ -64,7 +64,7 @@ def fresh(tmp_path: Path) -> dict[str, str]:
                 "SNOWFLAKE_PRIVATE_KEY_FILE": "/no/such/key.p8",
             },
             1,
-            "(SNOWFLAKE_PRIVATE_KEY_FILE): no such file: /no/such/key.p8",
+            "SNOWFLAKE_PRIVATE_KEY_FILE (snowflake.private_key_file): no such file: /no/such/key.p8",
             id="missing_key_file",
         ),
         pytest.param(
@@ -140,6 +140,9 @@ def test_ctrl_c_stops_a_run_with_one_line(fresh: dict[str, str]) -> None:
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err and _last_line(err) == "interrupted", err
+    # the servers the run started are stopped too
+    stack = LocalStack(LocalTarget(state_dir=Path(fresh["LAKE_STATE_DIR"])))
+    assert stack.running() is None
 
 
 @pytest.mark.integration
