@@ -287,7 +287,7 @@ def test_lake_quality_reports_the_rules_and_exits_by_verdict(
     assert ok.exit_code == 0, ok.output
     assert "Data quality (VALIDATE_DATA)" in ok.output and "gold" in ok.output
     bad = CliRunner().invoke(app, ["quality", "--layer", "platinum"], env=env)
-    assert bad.exit_code == 1 and "layer must be one of" in bad.output
+    assert bad.exit_code == 2 and "layer must be one of" in bad.output  # a usage error, before any server
 
 
 @pytest.mark.integration
