@@ -303,17 +303,7 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document of the run, for scripts.")] = False,
 ) -> None:
     """Run the whole pipeline on the target: one line per step as it runs, then a summary."""
-    arguments = {
-        "scale": scale,
-        "days": days,
-        "seed": seed,
-        "formats": formats,
-        "defect_rate": defect_rate,
-        "late_rate": late_rate,
-        "start_date": start_date,
-    }
-    if generate_data:
-        _check_plan(arguments)
+    plan = _plan(scale, days, seed, formats, defect_rate, late_rate, start_date) if generate_data else None
     from lake import dbt, pipeline, progress
 
     settings = _settings()
@@ -323,21 +313,29 @@ def run(
     else:
         console.print(f"lake run on the {settings.target} target ({settings.names.database})", highlight=False)
     with progress.reporting(reporter):
-        report = pipeline.run(settings, generate_data=generate_data, **arguments)
+        report = pipeline.run(settings, plan)
     if as_json:
         sys.stdout.write(output.to_json(dataclasses.asdict(report) | {"seconds": report.seconds}) + "\n")
         return
     output.print_run(settings, report, dbt.log_file(settings))
 
 
-def _check_plan(arguments: dict[str, Any]) -> None:
-    """The generator's arguments, checked before any server starts (a bad one fails in
-    well under a second)."""
+def _plan(scale: int, days: int, seed: int, formats: str, defect_rate: float, late_rate: float, start_date: str) -> Any:
+    """The generator's plan from the command line, checked before any server starts (a bad
+    argument fails in well under a second)."""
     from procedures.sample_data import GenerationError, Plan
 
     try:
-        Plan.build(**arguments)
-    except (GenerationError, ValueError) as err:
+        return Plan.build(
+            scale=scale,
+            days=days,
+            seed=seed,
+            formats=formats,
+            defect_rate=defect_rate,
+            late_rate=late_rate,
+            start_date=start_date,
+        )
+    except GenerationError as err:
         raise typer.BadParameter(str(err)) from None
 
 
@@ -357,20 +355,9 @@ def generate(
     """Generate sample producer files: GENERATE_SAMPLE_DATA on the target, or into a folder."""
     from lake import pipeline
     from procedures import landing
-    from procedures.sample_data import Plan
     from procedures.sample_data import generate as generate_files
 
-    args: dict[str, Any] = {
-        "scale": scale,
-        "days": days,
-        "seed": seed,
-        "formats": formats,
-        "defect_rate": defect_rate,
-        "late_rate": late_rate,
-        "start_date": start_date,
-    }
-    _check_plan(args)
-    plan = Plan.build(**args)
+    plan = _plan(scale, days, seed, formats, defect_rate, late_rate, start_date)
     total = pipeline.expected_rows(plan)
     reporter = output.StepPrinter(output.err_console)
     rows = [0]
@@ -390,7 +377,7 @@ def generate(
             settings = _settings()
             with pipeline.target(settings) as endpoints:
                 pipeline.setup(settings, endpoints)
-                summary = pipeline.generate(settings, endpoints, progress=advance, **args).detail
+                summary = pipeline.generate(settings, endpoints, progress=advance, **plan.arguments()).detail
     finally:
         reporter.stop()
     output.print_generation(summary)

@@ -393,16 +393,15 @@ def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepRe
     )
 
 
-def run(settings: Settings, generate_data: bool = True, **arguments: Any) -> RunReport:
+def run(settings: Settings, plan: Plan | None) -> RunReport:
     """Every pipeline step that exists, in order, on the configured target, each reported
-    to ``progress.current()`` as it starts and ends. Without ``generate_data`` the pipeline
-    runs on the files producers dropped (``lake upload``)."""
+    to ``progress.current()`` as it starts and ends. Sample data from ``plan`` first; with
+    no plan the pipeline runs on the files producers dropped (``lake upload``)."""
     from lake import dbt, progress
 
     reporter = progress.current()
     report = RunReport()
     dbt.log_file(settings).unlink(missing_ok=True)  # this run's dbt output only
-    plan = Plan.build(**{k: v for k, v in arguments.items() if k in _PLAN_ARGS}) if generate_data else None
 
     def step(name: str, work: Callable[[], StepReport]) -> StepReport:
         reporter.start(name)
@@ -427,7 +426,7 @@ def run(settings: Settings, generate_data: bool = True, **arguments: Any) -> Run
                 reporter.update(rows[0], max(total, rows[0]), "rows")
 
             report.generation = step(
-                "GENERATE_SAMPLE_DATA", lambda: generate(settings, endpoints, progress=advance, **arguments)
+                "GENERATE_SAMPLE_DATA", lambda: generate(settings, endpoints, progress=advance, **plan.arguments())
             ).detail
         step("reconcile landing", lambda: reconcile_landing(settings, endpoints))
         step("Glue catalog sync", lambda: catalog_sync(settings, endpoints))
@@ -461,16 +460,19 @@ def merge_dbt(*details: dict[str, Any]) -> dict[str, Any]:
 
 BUILDABLE = ("--indirect-selection", "buildable")
 
-# What each task of the graph runs locally: the handler its Snowflake task calls.
+
+def _validator(node: task_graph.Node) -> task_graph.Runner:
+    (layer,) = node.values()  # the layers its task passes to VALIDATE_DATA
+    return lambda s, e: validate(s, e, layer)
+
+
+# What each task of the graph runs locally: the handler its Snowflake task calls, with the
+# arguments the task passes (task_graph.NODES).
 RUNNERS: dict[str, task_graph.Runner] = {
     "LAKE_INGEST_LANDING": ingest,
     "LAKE_LOAD_VAULT": load,
-    "LAKE_VALIDATE_RAW": lambda s, e: validate(s, e, "landing,vault"),
+    **{n.task: _validator(n) for n in task_graph.NODES if n.procedure == "VALIDATE_DATA"},
     # a test runs with the build that has all its models (gold's reconciliations with gold)
     "LAKE_DBT_SILVER": lambda s, e: dbt_build(s, e, ("--select", "bronze", "silver", *BUILDABLE), ("bronze", "silver")),
-    "LAKE_VALIDATE_SILVER": lambda s, e: validate(s, e, "bronze,silver"),
     "LAKE_DBT_GOLD": lambda s, e: dbt_build(s, e, ("--select", "gold", *BUILDABLE)),
-    "LAKE_VALIDATE_GOLD": lambda s, e: validate(s, e, "gold"),
 }
-
-_PLAN_ARGS = {"scale", "days", "seed", "start_date", "formats", "defect_rate", "late_rate"}

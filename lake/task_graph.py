@@ -46,6 +46,12 @@ class Node:
             return self.statement.format(database=database, **{f"{k}_schema": v for k, v in schemas.items()})
         return f"CALL {database}.{schemas[self.schema]}.{self.procedure}({self.arguments})"
 
+    def values(self) -> tuple[Any, ...]:
+        """The CALL's arguments as Python values, for running the procedure locally."""
+        import ast
+
+        return tuple(ast.literal_eval(f"({self.arguments},)")) if self.arguments else ()
+
     def call_in(self, code_schema: str) -> str:
         """The CALL with every procedure in one schema (the Native App's code schema)."""
         if self.statement:

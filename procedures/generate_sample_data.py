@@ -58,22 +58,13 @@ def run(
         defect_rate=defect_rate,
         late_rate=late_rate,
     )
-    arguments = {
-        "scale": scale,
-        "days": days,
-        "seed": seed,
-        "start_date": plan.start_date.isoformat(),
-        "formats": formats,
-        "defect_rate": defect_rate,
-        "late_rate": late_rate,
-    }
     url = landing_url or stage_url(session, stage)
     if sink is None:
         bucket, prefix = landing.split_landing_url(url)
         s3 = landing.S3Sink(bucket, prefix, landing.s3_client())
         s3.check_writable()
         sink = s3
-    with audited(session, PROCEDURE, {**arguments, "landing_url": url}, audit_table) as audit:
+    with audited(session, PROCEDURE, {**plan.arguments(), "landing_url": url}, audit_table) as audit:
         summary = generate(plan, sink, progress=progress, workers=workers).as_dict()
         summary["landing_url"] = url
         audit.rows_written = int(summary["total_rows"])  # type: ignore[call-overload]

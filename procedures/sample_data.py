@@ -33,7 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property, lru_cache, partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -177,6 +177,21 @@ class Plan:
             chunk_rows=chunk_rows,
             entities=names or tuple(e.name for e in S.ENTITIES),
         )
+
+    def arguments(self) -> dict[str, Any]:
+        """The procedure's arguments that build this plan (GENERATE_SAMPLE_DATA's signature,
+        the audit row, a CALL by name): ``Plan.build(**plan.arguments())`` is the same plan."""
+        kinds = set(self.formats.values())
+        formats = next(iter(kinds)) if len(kinds) == 1 else ",".join(f"{p}={f}" for p, f in self.formats.items())
+        return {
+            "scale": self.scale,
+            "days": self.days,
+            "seed": self.seed,
+            "start_date": self.start_date.isoformat(),
+            "formats": formats,
+            "defect_rate": self.defect_rate,
+            "late_rate": self.late_rate,
+        }
 
     def load_date(self, day: int) -> date:
         return self.start_date + timedelta(days=day - 1)

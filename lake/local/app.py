@@ -265,12 +265,6 @@ class AppRun:
     lake_vault: dict[str, int] = field(default_factory=dict)  # the standalone lake's, for comparison
 
 
-def _arguments(node_arguments: str) -> tuple[Any, ...]:
-    import ast
-
-    return tuple(ast.literal_eval(f"({node_arguments},)")) if node_arguments else ()
-
-
 def install_and_run(
     settings: Settings,
     endpoints: Endpoints,
@@ -300,7 +294,7 @@ def install_and_run(
         )
     report.steps.append(bound)
     for node in task_graph.order(task_graph.APP_NODES):
-        args = _arguments(node.arguments)
+        args = node.values()
         report.steps.append(
             _timed(f"CALL {node.procedure}", lambda n=node, a=args: call(settings, endpoints, n.procedure, *a, app=app))
         )
