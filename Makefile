@@ -65,13 +65,8 @@ down: env  ## stop the local servers
 status: env  ## target, servers and last runs
 	$(BIN)/lake status
 
-ddl: env  ## regenerate the spec-derived DDL (sql/035 to 080), dbt's governance spec and the Native App setup script's generated blocks
-	$(BIN)/python -m procedures.ingest > sql/035_landing_tables.sql
-	$(BIN)/python -m procedures.vault > sql/040_vault.sql
-	$(BIN)/python -m procedures.staging > sql/045_staging.sql
-	$(BIN)/python -m procedures.vault views > sql/050_vault_views.sql
-	$(BIN)/python -m procedures.quality > sql/060_quality.sql
-	$(BIN)/python -m lake.governance
+ddl: env  ## regenerate every generated file (sql/035 to 080, dbt's governance spec, the Native App's setup-script blocks)
+	$(BIN)/python -m lake.generated
 
 lock: env  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev --extra infra pyproject.toml -o requirements.lock

@@ -23,7 +23,6 @@ ones it cannot run (``lake.local.unsupported``) and runs the rest (the entitleme
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -529,13 +528,12 @@ def generated(rules: list[Q.Rule] | None = None, models: list[Model] | None = No
     }
 
 
-def main() -> int:
-    for path, text in generated().items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        print(f"wrote {_shown(path)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def generated_paths() -> tuple[Path, ...]:
+    """The files ``generated`` writes (lake/generated.py lists every generated file)."""
+    return (
+        SQL_DIR / "070_governance.sql",
+        SQL_DIR / "075_data_metrics.sql",
+        SQL_DIR / "080_alerts.sql",
+        DBT_SPEC,
+        APP_SETUP,
+    )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lake import generated
+
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,3 +62,10 @@ def test_the_secrets_scan_finds_nothing() -> None:
     )
     findings = json.loads(result.stdout)["results"]
     assert findings == {}, json.dumps(findings, indent=2)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("path", list(generated.files()), ids=generated.shown)
+def test_every_generated_file_is_current(path: Path) -> None:
+    """One table of generated files (lake/generated.py), one `make ddl`."""
+    assert path.read_text() == generated.files()[path](), f"{generated.shown(path)} is stale: run `make ddl`"

@@ -9,7 +9,6 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from lake import sqlfiles
 from lake.local.stack import Endpoints
 from procedures import spec as S
 from procedures import staging
@@ -17,12 +16,6 @@ from procedures import vault as V
 from tests.conftest import SMALL_BATCHES
 
 BATCHES = ", ".join(f"'{b}'" for b in SMALL_BATCHES)
-
-
-@pytest.mark.unit
-def test_shipped_staging_ddl_is_generated_from_the_spec() -> None:
-    shipped = (sqlfiles.SQL_DIR / "045_staging.sql").read_text()
-    assert shipped == staging.ddl(), "sql/045_staging.sql is stale: run `make ddl`"
 
 
 def manifest_rows(endpoints: Endpoints) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from lake import sqlfiles
 from procedures import spec as S
 from procedures import vault as V
 
@@ -27,12 +26,6 @@ def test_the_brief_names() -> None:
     assert {h.name for h in V.HUBS} == {f"hub_{n}" for n in BRIEF_HUBS}
     assert {link.name for link in V.LINKS} == {f"link_{n}" for n in BRIEF_LINKS}
     assert {s.name for s in V.SATELLITES} == {f"sat_{n}" for n in BRIEF_HUBS}
-
-
-@pytest.mark.unit
-def test_shipped_ddl_is_generated_from_the_spec() -> None:
-    shipped = (sqlfiles.SQL_DIR / "040_vault.sql").read_text()
-    assert shipped == V.ddl(), "sql/040_vault.sql is stale: run `python -m procedures.vault > sql/040_vault.sql`"
 
 
 @pytest.mark.unit
@@ -104,9 +97,3 @@ def test_vault_tables_exist_after_setup(conn: Any) -> None:
     tables = {r[0].lower() for r in cur.fetchall()}
     expected = {h.name for h in V.HUBS} | {k.name for k in V.LINKS} | {s.name for s in V.SATELLITES}
     assert expected <= tables
-
-
-@pytest.mark.unit
-def test_shipped_vault_views_are_generated_from_the_spec() -> None:
-    shipped = (sqlfiles.SQL_DIR / "050_vault_views.sql").read_text()
-    assert shipped == V.views_ddl(), "sql/050_vault_views.sql is stale: run `make ddl`"
