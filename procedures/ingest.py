@@ -81,7 +81,7 @@ def _create(name: str, columns: list[tuple[str, str]], comment: str) -> str:
 def ddl() -> str:
     """Landing tables (one per entity, every column text) and ingestion's bookkeeping."""
     parts = [
-        "-- Generated from procedures/spec.py by `python -m procedures.ingest`; do not edit by hand",
+        "-- Generated from procedures/spec.py by `make ddl`; do not edit by hand",
         "-- (tests/procedures/test_ingest.py fails when this file and the spec disagree).",
         "",
     ]
@@ -472,7 +472,3 @@ def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
         f"SELECT COUNT(*) FROM {schema}.{RECONCILIATION_TABLE} WHERE batch_id IN ({in_batches})"
     ).collect()
     return int(found[0][0])
-
-
-if __name__ == "__main__":
-    print(ddl(), end="")

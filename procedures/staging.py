@@ -82,13 +82,9 @@ def view_ddl(entity: S.Entity) -> str:
 
 def ddl() -> str:
     parts = [
-        "-- Generated from procedures/spec.py by `python -m procedures.staging`; do not edit by hand",
+        "-- Generated from procedures/spec.py by `make ddl`; do not edit by hand",
         "-- (tests/procedures/test_staging.py fails when this file and the spec disagree).",
         "",
     ]
     parts += [view_ddl(e) + "\n" for e in S.ENTITIES]
     return "\n".join(parts)
-
-
-if __name__ == "__main__":
-    print(ddl(), end="")

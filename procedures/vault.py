@@ -296,7 +296,7 @@ END_OF_TIME_SQL = f"CAST('{END_OF_TIME}' AS TIMESTAMP_NTZ)"
 def views_ddl() -> str:
     """Current views of every satellite and the point-in-time views, as in sql/050_vault_views.sql."""
     parts = [
-        "-- Generated from procedures/spec.py by `python -m procedures.vault views`; do not edit by hand.",
+        "-- Generated from procedures/spec.py by `make ddl`; do not edit by hand.",
         "",
         *(current_view_ddl(s) + "\n" for s in SATELLITES),
         *(pit_ddl(h) + "\n" for h in HUBS if h.entity.singular in PIT_HUBS),
@@ -321,7 +321,7 @@ def ddl() -> str:
     """The whole raw vault's DDL, as shipped in sql/040_vault.sql."""
     lock = "<% database %>.<% vault_schema %>.LOAD_LOCK"
     parts = [
-        "-- Generated from procedures/spec.py by `python -m procedures.vault`; do not edit by hand",
+        "-- Generated from procedures/spec.py by `make ddl`; do not edit by hand",
         "-- (tests/procedures/test_vault.py fails when this file and the spec disagree).",
         "-- Hubs, links and satellites of the raw vault; hashing recipe in procedures/vault.py.",
         "-- Links and satellites of the large entities carry cluster keys (hash key, load_ts):",
@@ -369,9 +369,3 @@ def ddl() -> str:
         seed_row_sql(lock, "LOCK_NAME", "LOAD_VAULT"),
     ]
     return "\n".join(parts)
-
-
-if __name__ == "__main__":
-    import sys
-
-    print(views_ddl() if sys.argv[1:] == ["views"] else ddl(), end="")

@@ -1,4 +1,4 @@
--- Generated from procedures/spec.py by `python -m procedures.ingest`; do not edit by hand
+-- Generated from procedures/spec.py by `make ddl`; do not edit by hand
 -- (tests/procedures/test_ingest.py fails when this file and the spec disagree).
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.CUSTOMERS (

@@ -1,4 +1,4 @@
--- Generated from procedures/spec.py by `python -m procedures.vault`; do not edit by hand
+-- Generated from procedures/spec.py by `make ddl`; do not edit by hand
 -- (tests/procedures/test_vault.py fails when this file and the spec disagree).
 -- Hubs, links and satellites of the raw vault; hashing recipe in procedures/vault.py.
 -- Links and satellites of the large entities carry cluster keys (hash key, load_ts):

@@ -1,4 +1,4 @@
--- Generated from procedures/spec.py by `python -m procedures.staging`; do not edit by hand
+-- Generated from procedures/spec.py by `make ddl`; do not edit by hand
 -- (tests/procedures/test_staging.py fails when this file and the spec disagree).
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_CUSTOMERS

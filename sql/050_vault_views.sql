@@ -1,4 +1,4 @@
--- Generated from procedures/spec.py by `python -m procedures.vault views`; do not edit by hand.
+-- Generated from procedures/spec.py by `make ddl`; do not edit by hand.
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_CUSTOMER_CURRENT
     COMMENT = 'Rows of sat_customer with valid_from, valid_to and is_current'
