@@ -279,19 +279,14 @@ def print_vault(detail: dict[str, Any], schema: str = "VAULT") -> None:
 
 
 def print_dbt(detail: dict[str, Any]) -> None:
-    marts = Table(
-        "layer",
-        "model",
-        "rows",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        title="dbt marts (dbt build)",
-        title_justify="left",
-    )
+    """The marts dbt built, one line per layer (model: rows), then what did not pass."""
+    console.print("dbt marts (dbt build)", highlight=False)
+    layers: dict[str, list[str]] = {}
     for name, rows in detail["marts"].items():
         layer, model = name.split(".")
-        marts.add_row(layer, model, f"{rows:,}")
-    console.print(marts)
+        layers.setdefault(layer, []).append(f"{model} {rows:,}")
+    for layer, models in layers.items():
+        console.print(f"  {layer:<7} {', '.join(models)}", highlight=False)
     for problem in detail["problems"]:
         console.print(f"[yellow]{problem['status']}[/] {problem['node']} ({problem['failures']} rows)")
 
