@@ -32,8 +32,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from procedures import landing  # noqa: E402
-from procedures import spec as S  # noqa: E402
+from procedures import landing, spec  # noqa: E402
 from procedures.sample_data import Plan, generate  # noqa: E402
 
 CUSTOMERS = 1_000_000
@@ -86,11 +85,11 @@ def faker_row_by_row(rows: int) -> float:
                 "address_line": fake.street_address(),
                 "city": fake.city(),
                 "postal_code": fake.postcode(),
-                "domicile_country": rnd.choice(S.DOMICILES),
-                "client_segment": rnd.choice(S.CLIENT_SEGMENTS),
-                "lifecycle_stage": rnd.choice(S.LIFECYCLE_STAGES),
-                "risk_rating": rnd.choice(S.RISK_RATINGS),
-                "kyc_status": rnd.choice(S.KYC_STATUSES),
+                "domicile_country": rnd.choice(spec.DOMICILES),
+                "client_segment": rnd.choice(spec.CLIENT_SEGMENTS),
+                "lifecycle_stage": rnd.choice(spec.LIFECYCLE_STAGES),
+                "risk_rating": rnd.choice(spec.RISK_RATINGS),
+                "kyc_status": rnd.choice(spec.KYC_STATUSES),
                 "onboarded_at": fake.date_between(start_date="-15y", end_date="today").isoformat(),
                 "updated_at": fake.date_time_between(start_date="-1y", end_date="now").strftime("%Y-%m-%d %H:%M:%S"),
             }

@@ -33,8 +33,11 @@ from lake import pipeline  # noqa: E402
 from lake.config import LocalTarget, Settings  # noqa: E402
 from lake.local.stack import LocalStack  # noqa: E402
 from lake.session import open_session  # noqa: E402
-from procedures import load_vault, staging  # noqa: E402
-from procedures import spec as S  # noqa: E402
+from procedures import (  # noqa: E402
+    load_vault,
+    spec,
+    staging,
+)
 
 BATCH = "B20260105"
 
@@ -72,7 +75,7 @@ def main() -> None:
                 assert not any(full["inserted"].values()), "a full re-run inserted rows"
 
                 started = time.perf_counter()
-                for ent in S.ENTITIES:
+                for ent in spec.ENTITIES:
                     session.sql(
                         f"CREATE OR REPLACE TABLE VAULT.BENCH_FLOOR_{ent.name.upper()} AS "
                         f"SELECT * FROM LANDING.{staging.view_name(ent)} WHERE batch_id = '{BATCH}'"

@@ -34,13 +34,16 @@ sys.path.insert(0, str(ROOT))
 from lake import gx, pipeline  # noqa: E402
 from lake.config import LocalTarget, Settings  # noqa: E402
 from lake.local.stack import LocalStack  # noqa: E402
-from procedures import quality as Q  # noqa: E402
-from procedures import validate_data  # noqa: E402
+from procedures import quality, validate_data  # noqa: E402
 
 
 def floor(session: object, schemas: dict[str, str]) -> float:
     """The counting queries alone: what any implementation must at least run."""
-    statements = [sql for rules in Q.by_table(Q.load_rules().rules).values() for sql in Q.counting_sql(rules, schemas)]
+    statements = [
+        sql
+        for rules in quality.by_table(quality.load_rules().rules).values()
+        for sql in quality.counting_sql(rules, schemas)
+    ]
     started = time.perf_counter()
     for sql in statements:
         session.sql(sql).collect()  # type: ignore[attr-defined]
@@ -53,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lake-bench-quality-") as state:
         settings = Settings(local=LocalTarget(state_dir=Path(state)))
-        schemas = {layer: settings.names.schemas[layer] for layer in Q.LAYERS}
+        schemas = {layer: settings.names.schemas[layer] for layer in quality.LAYERS}
         with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
             pipeline.setup(settings, endpoints)
             pipeline.generate(settings, endpoints, scale=args.scale, days=1, seed=42)

@@ -20,8 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from procedures import landing
-from procedures import spec as S
+from procedures import landing, spec
 
 PARTITION = re.compile(
     r"^(?P<producer>[a-z_]+)/(?P<entity>[a-z_]+)/load_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<file>[^/]+)$"
@@ -65,7 +64,7 @@ class CatalogReport:
         }
 
 
-def table_name(entity: S.Entity) -> str:
+def table_name(entity: spec.Entity) -> str:
     return f"{entity.producer}_{entity.name}"
 
 
@@ -95,7 +94,7 @@ def sync(glue: Any, s3: Any, landing_url: str, database: str) -> CatalogReport:
     with contextlib.suppress(glue.exceptions.AlreadyExistsException):
         glue.create_database(DatabaseInput={"Name": database, "Description": "Producer files in the landing zone"})
     partitions = landed_partitions(s3, bucket, prefix)
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         dates = partitions.get((ent.producer, ent.name), {})
         location = f"s3://{bucket}/{prefix}{ent.producer}/{ent.name}/"
         columns = [{"Name": c.name, "Type": "string", "Comment": c.description[:255]} for c in ent.columns]

@@ -30,13 +30,12 @@ from typing import Any
 
 import yaml
 
-from procedures import governance as G
-from procedures import quality as Q
-from procedures import spec as S
-from procedures import vault as V
+from procedures import governance, vault
+from procedures import quality as quality_rules
+from procedures import spec as entity_spec
 from procedures.errors import UserError
 from procedures.ingest import landing_table
-from procedures.vault import quote, sql_literal
+from procedures.sql import quote, sql_literal
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = ROOT / "sql"
@@ -81,17 +80,17 @@ class PiiColumn:
 
 def spec_pii() -> dict[str, str]:
     """Column name -> PII class, from the entity spec."""
-    return {c.name: c.pii for e in S.ENTITIES for c in e.columns if c.pii}
+    return {c.name: c.pii for e in entity_spec.ENTITIES for c in e.columns if c.pii}
 
 
 def warehouse_pii() -> list[PiiColumn]:
     """PII columns of the tables the SQL files create: landing tables and satellites."""
     found = []
-    for entity in S.ENTITIES:
+    for entity in entity_spec.ENTITIES:
         for column in entity.columns:
             if column.pii:
                 found.append(PiiColumn("landing", landing_table(entity), quote(column.name), column.pii))
-    for sat in V.SATELLITES:
+    for sat in vault.SATELLITES:
         for column in sat.payload:
             if column.pii:
                 found.append(PiiColumn("vault", quote(sat.name), quote(column.name), column.pii))
@@ -122,10 +121,10 @@ def dbt_models(models_dir: Path = DBT_MODELS) -> list[Model]:
                 name = column["name"]
                 columns.append(name)
                 declared = ((column.get("meta") or {}) | (column.get("config", {}).get("meta") or {})).get("pii")
-                if declared is not None and declared not in S.PII_CLASSES:
+                if declared is not None and declared not in entity_spec.PII_CLASSES:
                     raise GovernanceSpecError(
                         f"{_shown(path)}: {model['name']}.{name}: meta.pii {declared!r} is not one of "
-                        f"{', '.join(S.PII_CLASSES)}"
+                        f"{', '.join(entity_spec.PII_CLASSES)}"
                     )
                 if name in named and declared is None:
                     raise GovernanceSpecError(
@@ -161,12 +160,12 @@ def _string_treatment(treatment: str, pii: str) -> str:
         return "SHA2(val, 256)"
     if treatment == "partial":
         return {
-            "email": f"REGEXP_REPLACE(val, '^[^@]+', '{G.MASK}')",
-            "phone": f"'{G.MASK}' || RIGHT(val, 4)",
-            "name": f"LEFT(val, 1) || '{G.MASK}'",
-            "account_number": f"LEFT(val, 2) || '{G.MASK}' || RIGHT(val, 4)",
-        }.get(pii, f"'{G.MASK}'")
-    return f"'{G.MASK}'"
+            "email": f"REGEXP_REPLACE(val, '^[^@]+', '{governance.MASK}')",
+            "phone": f"'{governance.MASK}' || RIGHT(val, 4)",
+            "name": f"LEFT(val, 1) || '{governance.MASK}'",
+            "account_number": f"LEFT(val, 2) || '{governance.MASK}' || RIGHT(val, 4)",
+        }.get(pii, f"'{governance.MASK}'")
+    return f"'{governance.MASK}'"
 
 
 def _date_treatment(treatment: str) -> str:
@@ -179,7 +178,7 @@ def masking_body(data_type: str) -> str:
     session decides, by the column's PII class (read from its tag); anyone else: masked."""
     tag_value = f"SYSTEM$GET_TAG_ON_CURRENT_COLUMN('{TAG}')"
     lines = ["CASE", "        WHEN val IS NULL THEN NULL"]
-    for function, treatments in G.MASKING:
+    for function, treatments in governance.MASKING:
         by_class: dict[str, list[str]] = {}
         for pii, treatment in treatments.items():
             expression = _string_treatment(treatment, pii) if data_type == "STRING" else _date_treatment(treatment)
@@ -197,7 +196,7 @@ def masking_body(data_type: str) -> str:
 
 
 def row_access_body() -> str:
-    privileged = " OR ".join(_role_in_session(f) for f in G.ALL_ROWS)
+    privileged = " OR ".join(_role_in_session(f) for f in governance.ALL_ROWS)
     return (
         f"{privileged}\n    OR EXISTS (\n        SELECT 1 FROM {GOV}.ENTITLEMENTS AS e\n"
         f"        INNER JOIN {GOV}.COUNTRY_REGIONS AS r ON r.REGION = e.REGION\n"
@@ -211,10 +210,10 @@ def row_access_body() -> str:
 def _entitlement_tables() -> list[str]:
     regions = " UNION ALL ".join(
         f"SELECT {sql_literal(country)}, {sql_literal(region)}"
-        for region, countries in G.REGIONS.items()
+        for region, countries in governance.REGIONS.items()
         for country in countries
     )
-    grants = " UNION ALL ".join(f"SELECT '{role(r)}', {sql_literal(region)}" for r, region in G.ENTITLEMENTS)
+    grants = " UNION ALL ".join(f"SELECT '{role(r)}', {sql_literal(region)}" for r, region in governance.ENTITLEMENTS)
     return [
         "-- Which region each client domicile belongs to, and which role may read which region's clients.",
         f"CREATE TABLE IF NOT EXISTS {GOV}.COUNTRY_REGIONS (\n    COUNTRY_CODE VARCHAR NOT NULL,\n"
@@ -230,7 +229,7 @@ def _entitlement_tables() -> list[str]:
 
 
 def _policies() -> list[str]:
-    classes = ", ".join(sql_literal(c) for c in S.PII_CLASSES)
+    classes = ", ".join(sql_literal(c) for c in entity_spec.PII_CLASSES)
     out = [
         "-- PII: one tag whose value is the class; the tag carries a masking policy per data type,",
         "-- so tagging a column is what protects it (https://docs.snowflake.com/en/user-guide/tag-based-masking-policies).",
@@ -270,11 +269,11 @@ def _warehouse_protection() -> list[str]:
     out = ["-- Tags on every PII column of the landing tables and satellites (views over them inherit)."]
     for c in warehouse_pii():
         out.append(tag_statement("TABLE", f"{schema(c.layer)}.{c.table}", c.column, c.pii) + ";")
-    customers = S.entity("customers")
+    customers = entity_spec.entity("customers")
     out.append("-- Client rows in landing and the vault.")
     for relation in (
         f"{schema('landing')}.{landing_table(customers)}",
-        f"{schema('vault')}.{quote(V.Satellite(customers).name)}",
+        f"{schema('vault')}.{quote(vault.Satellite(customers).name)}",
     ):
         out += [s + ";" for s in row_policy_statements("TABLE", relation, quote(COUNTRY_COLUMN))]
     return out
@@ -282,18 +281,18 @@ def _warehouse_protection() -> list[str]:
 
 def _roles() -> list[str]:
     out = ["-- Roles (CDKTF creates the same from procedures/governance.py) and least-privilege grants."]
-    every = (*G.FUNCTIONS, *G.REGION_ROLES)
+    every = (*governance.FUNCTIONS, *governance.REGION_ROLES)
     out += [f"CREATE ROLE IF NOT EXISTS {role(r)} COMMENT = 'lake {r.lower()}';" for r in every]
-    for r, parent in G.PARENT.items():
+    for r, parent in governance.PARENT.items():
         out.append(f"GRANT ROLE {role(r)} TO ROLE {role(parent) if parent in every else parent};")
-    for r, inherited in G.INHERITS.items():
+    for r, inherited in governance.INHERITS.items():
         out += [f"GRANT ROLE {role(i)} TO ROLE {role(r)};" for i in inherited]
     for r in every:
         out.append(f"GRANT USAGE ON DATABASE {DB} TO ROLE {role(r)};")
-    for layer in G.LAYERS:
+    for layer in governance.LAYERS:
         out.append(f"GRANT ALL ON SCHEMA {schema(layer)} TO ROLE {role('ADMIN')};")
-    for function, layers in G.ACCESS.items():
-        schema_privileges = G.ENGINEER_SCHEMA if function == "ENGINEER" else ("USAGE",)
+    for function, layers in governance.ACCESS.items():
+        schema_privileges = governance.ENGINEER_SCHEMA if function == "ENGINEER" else ("USAGE",)
         for layer, privileges in layers.items():
             out.append(f"GRANT {', '.join(schema_privileges)} ON SCHEMA {schema(layer)} TO ROLE {role(function)};")
             for scope in ("ALL", "FUTURE"):
@@ -307,7 +306,7 @@ def _roles() -> list[str]:
 
 def _retention() -> list[str]:
     out = ["-- Time travel per layer (days above 1 need Enterprise edition)."]
-    for layer, days in G.TIME_TRAVEL_DAYS.items():
+    for layer, days in governance.TIME_TRAVEL_DAYS.items():
         out.append(f"ALTER SCHEMA {schema(layer)} SET DATA_RETENTION_TIME_IN_DAYS = {days};")
     return out
 
@@ -341,7 +340,7 @@ VALIDATE_ONLY = ("parseable", "expression", "value_tier", "reconcile", "row_coun
 
 @dataclass(frozen=True)
 class Metric:
-    rule: Q.Rule
+    rule: quality_rules.Rule
     function: str  # fully qualified
     columns: str  # the ON (...) list
     expectation: str
@@ -353,11 +352,11 @@ class Metric:
         )
 
 
-def dmf_name(rule: Q.Rule) -> str:
+def dmf_name(rule: quality_rules.Rule) -> str:
     return f"{DB}.<% quality_schema %>.DMF_{quote(rule.name)}"
 
 
-def metric(rule: Q.Rule) -> Metric | None:
+def metric(rule: quality_rules.Rule) -> Metric | None:
     """The DMF association that monitors a rule in production, or None (VALIDATE_ONLY)."""
     if rule.type in SYSTEM_DMFS:
         return Metric(rule, f"SNOWFLAKE.CORE.{SYSTEM_DMFS[rule.type]}", quote(rule.column or ""), "VALUE = 0")
@@ -372,7 +371,7 @@ def metric(rule: Q.Rule) -> Metric | None:
     return None
 
 
-def custom_dmf(rule: Q.Rule) -> str:
+def custom_dmf(rule: quality_rules.Rule) -> str:
     """CREATE DATA METRIC FUNCTION counting the rows that break ``rule`` (the same condition
     VALIDATE_DATA uses, so production monitoring and the gate agree)."""
     column = quote(rule.column or "")
@@ -388,7 +387,7 @@ def custom_dmf(rule: Q.Rule) -> str:
         body = FRESHNESS_SQL.format(column=column)
     else:
         signature = f"t TABLE({column} {CUSTOM_DMF_TYPES[rule.type]})"
-        body = f"SELECT COUNT_IF({Q.failure_condition(rule, {})}) FROM t"
+        body = f"SELECT COUNT_IF({quality_rules.failure_condition(rule, {})}) FROM t"
     comment = sql_literal(f"{rule.severity} rule {rule.name} ({rule.owner}): {rule.description or rule.type}")
     return (
         f"CREATE DATA METRIC FUNCTION IF NOT EXISTS {dmf_name(rule)}({signature})\n"
@@ -396,12 +395,12 @@ def custom_dmf(rule: Q.Rule) -> str:
     )
 
 
-def monitored_rules(rules: Iterable[Q.Rule]) -> list[Q.Rule]:
+def monitored_rules(rules: Iterable[quality_rules.Rule]) -> list[quality_rules.Rule]:
     """Rules on persistent objects (the vault and the marts; landing rules are per batch)."""
     return [r for r in rules if r.layer != "landing" and metric(r) is not None]
 
 
-def data_metrics_sql(rules: Iterable[Q.Rule]) -> str:
+def data_metrics_sql(rules: Iterable[quality_rules.Rule]) -> str:
     monitored = monitored_rules(rules)
     parts = [
         HEADER + "-- Data metric functions: continuous monitoring in Snowflake of the rules VALIDATE_DATA gates on.",
@@ -414,7 +413,8 @@ def data_metrics_sql(rules: Iterable[Q.Rule]) -> str:
     parts.append("-- Measure the vault daily after the pipeline run (dbt sets the same on the marts).")
     tables = sorted({r.table for r in monitored if r.layer == "vault"})
     parts += [
-        f"ALTER TABLE {schema('vault')}.{quote(t)} SET DATA_METRIC_SCHEDULE = {sql_literal(G.DATA_METRIC_SCHEDULE)};"
+        f"ALTER TABLE {schema('vault')}.{quote(t)} "
+        f"SET DATA_METRIC_SCHEDULE = {sql_literal(governance.DATA_METRIC_SCHEDULE)};"
         for t in tables
     ]
     return "\n".join(parts) + "\n"
@@ -423,7 +423,7 @@ def data_metrics_sql(rules: Iterable[Q.Rule]) -> str:
 # --------------------------------------------------------------------------- sql/080
 
 
-def alerts_sql(rules: Iterable[Q.Rule]) -> str:
+def alerts_sql(rules: Iterable[quality_rules.Rule]) -> str:
     quality = f"{DB}.<% quality_schema %>"
     # each failure alerts once: only results since the last successful check
     window = (
@@ -449,22 +449,22 @@ def alerts_sql(rules: Iterable[Q.Rule]) -> str:
         HEADER + "-- Alerts: a failed error-severity rule and a missed freshness SLA notify the data owners.",
         "-- The notification integration is an account object made once by an administrator (docs/deploy.md).",
         f"CREATE ALERT IF NOT EXISTS {quality}.ERROR_RULE_FAILED\n    WAREHOUSE = {warehouse}\n"
-        f"    SCHEDULE = {sql_literal(G.ALERT_SCHEDULE)}\n"
+        f"    SCHEDULE = {sql_literal(governance.ALERT_SCHEDULE)}\n"
         f"    COMMENT = 'An error-severity data-quality rule failed since the last check'\n"
         f"    IF (EXISTS ({failed}))\n"
         f"    THEN {notify.format(message=sql_literal('lake: an error-severity rule failed; see RULE_RESULTS'))};",
         f"CREATE ALERT IF NOT EXISTS {quality}.FRESHNESS_SLA_MISSED\n    WAREHOUSE = {warehouse}\n"
-        f"    SCHEDULE = {sql_literal(G.ALERT_SCHEDULE)}\n"
+        f"    SCHEDULE = {sql_literal(governance.ALERT_SCHEDULE)}\n"
         f"    COMMENT = 'A table the freshness rules watch has not loaded within its SLA'\n"
         f"    IF (EXISTS ({' UNION ALL '.join(stale)}))\n"
         f"    THEN {notify.format(message=sql_literal('lake: a freshness SLA was missed; see the freshness rules'))};",
         f"ALTER ALERT {quality}.ERROR_RULE_FAILED RESUME;",
         f"ALTER ALERT {quality}.FRESHNESS_SLA_MISSED RESUME;",
-        f"-- Retention of failing rows: exceptions older than {G.EXCEPTION_DAYS} days go (the verdicts stay).",
+        f"-- Retention of failing rows: exceptions older than {governance.EXCEPTION_DAYS} days go (the verdicts stay).",
         f"CREATE TASK IF NOT EXISTS {quality}.PURGE_OLD_EXCEPTIONS\n    WAREHOUSE = {warehouse}\n"
         f"    SCHEDULE = 'USING CRON 0 4 * * * UTC'\n"
         f"    AS DELETE FROM {quality}.RULE_EXCEPTIONS\n"
-        f"    WHERE CHECKED_AT < DATEADD(DAY, -{G.EXCEPTION_DAYS}, SYSDATE());",
+        f"    WHERE CHECKED_AT < DATEADD(DAY, -{governance.EXCEPTION_DAYS}, SYSDATE());",
         f"ALTER TASK {quality}.PURGE_OLD_EXCEPTIONS RESUME;",
     ]
     return "\n".join(parts) + "\n"
@@ -473,7 +473,7 @@ def alerts_sql(rules: Iterable[Q.Rule]) -> str:
 # --------------------------------------------------------------------------- dbt
 
 
-def dbt_spec(models: list[Model], rules: Iterable[Q.Rule]) -> dict[str, Any]:
+def dbt_spec(models: list[Model], rules: Iterable[quality_rules.Rule]) -> dict[str, Any]:
     """Per model (and per vault table, for on-run-end): statements with ``{relation}`` and
     ``{kind}`` for dbt to fill in, and the DMF associations with their expectations."""
     by_table: dict[str, list[Metric]] = {}
@@ -481,7 +481,7 @@ def dbt_spec(models: list[Model], rules: Iterable[Q.Rule]) -> dict[str, Any]:
         m = metric(rule)
         assert m is not None
         by_table.setdefault(rule.table.lower(), []).append(m)
-    spec: dict[str, Any] = {"models": {}, "vault": {}, "schedule": G.DATA_METRIC_SCHEDULE}
+    spec: dict[str, Any] = {"models": {}, "vault": {}, "schedule": governance.DATA_METRIC_SCHEDULE}
     for model in models:
         statements = [tag_statement("{kind}", "{relation}", quote(c), p) for c, p in model.pii.items()]
         if model.row_access:
@@ -514,10 +514,10 @@ def dbt_macro(spec: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def generated(rules: list[Q.Rule] | None = None, models: list[Model] | None = None) -> dict[Path, str]:
+def generated(rules: list[quality_rules.Rule] | None = None, models: list[Model] | None = None) -> dict[Path, str]:
     from lake import app
 
-    rules = rules if rules is not None else Q.load_rules().rules
+    rules = rules if rules is not None else quality_rules.load_rules().rules
     models = models if models is not None else dbt_models()
     return {
         SQL_DIR / "070_governance.sql": governance_sql(),

@@ -29,8 +29,8 @@ from typing import Any
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.session import connection_kwargs
-from procedures import quality as Q
-from procedures.vault import quote
+from procedures import quality
+from procedures.sql import quote
 
 NATIVE = {"not_null", "unique", "pattern", "accepted_values", "range", "freshness", "row_count_change"}
 
@@ -65,7 +65,7 @@ def _url(settings: Settings) -> str:
     return f"snowflake://{credentials}@{account}/{names.database}/{names.landing}?warehouse={warehouse}&role={role}"
 
 
-def _asset_query(table: str, rules: list[Q.Rule], schemas: Mapping[str, str], batch_id: str) -> str:
+def _asset_query(table: str, rules: list[quality.Rule], schemas: Mapping[str, str], batch_id: str) -> str:
     layer = rules[0].layer
     columns: dict[str, str] = {}
     for rule in rules:
@@ -83,7 +83,7 @@ def _asset_query(table: str, rules: list[Q.Rule], schemas: Mapping[str, str], ba
             columns[f"{rule.column}__ts"] = f"CAST({col} AS TIMESTAMP_NTZ)"
     # the table's own columns too: the SQL-based expectations query the batch with them
     derived = "".join(f", {expr} AS {quote(alias)}" for alias, expr in columns.items())
-    return f"SELECT t.*{derived} FROM {Q.table_ref(layer, table, schemas)} AS t{Q.scope(layer, batch_id)}"
+    return f"SELECT t.*{derived} FROM {quality.table_ref(layer, table, schemas)} AS t{quality.scope(layer, batch_id)}"
 
 
 def view_name(layer: str, table: str) -> str:
@@ -93,7 +93,7 @@ def view_name(layer: str, table: str) -> str:
 def _create_views(
     settings: Settings,
     endpoints: Endpoints | None,
-    by_table: Mapping[tuple[str, str], list[Q.Rule]],
+    by_table: Mapping[tuple[str, str], list[quality.Rule]],
     schemas: Mapping[str, str],
     batch_id: str,
 ) -> dict[tuple[str, str], str]:
@@ -119,12 +119,12 @@ def _create_views(
     return views
 
 
-def _unexpected_rows_query(rule: Q.Rule, schemas: Mapping[str, str]) -> str:
+def _unexpected_rows_query(rule: quality.Rule, schemas: Mapping[str, str]) -> str:
     """The failing rows of a rule GX has no native expectation for, from its batch
     (``{batch}``: the table's asset, already limited to the landing batch)."""
     if rule.type == "referential":
         assert rule.parent is not None and rule.parent.column and rule.column
-        parent = Q.table_ref(rule.parent.layer, rule.parent.table, schemas)
+        parent = quality.table_ref(rule.parent.layer, rule.parent.table, schemas)
         # GX names the batch's subquery itself, so the anti-join is a NOT IN over the
         # parent's non-null keys (the same rows as the procedure's NOT EXISTS)
         key, parent_key = quote(rule.column), quote(rule.parent.column)
@@ -134,19 +134,19 @@ def _unexpected_rows_query(rule: Q.Rule, schemas: Mapping[str, str]) -> str:
         )
     if rule.type == "reconcile":
         assert rule.other is not None and rule.other.expression
-        where = f" WHERE {Q.expand(rule.other.where, schemas)}" if rule.other.where else ""
-        other_table = Q.table_ref(rule.other.layer, rule.other.table, schemas)
-        other = f"SELECT {Q.expand(rule.other.expression, schemas)} FROM {other_table}{where}"
-        this = f"SELECT {Q.expand(rule.expression or '', schemas)} FROM {{batch}}"
+        where = f" WHERE {quality.expand(rule.other.where, schemas)}" if rule.other.where else ""
+        other_table = quality.table_ref(rule.other.layer, rule.other.table, schemas)
+        other = f"SELECT {quality.expand(rule.other.expression, schemas)} FROM {other_table}{where}"
+        this = f"SELECT {quality.expand(rule.expression or '', schemas)} FROM {{batch}}"
         allowed = f"GREATEST({float(rule.tolerance)!r}, ABS(COALESCE(o, 0)) * 1e-9)"
         return (
             f"SELECT * FROM (SELECT ({this}) AS x, ({other}) AS o) "
             f"WHERE ABS(COALESCE(x, 0) - COALESCE(o, 0)) > {allowed}"
         )
-    return f"SELECT * FROM {{batch}} WHERE ({Q.failure_condition(rule, schemas)})"
+    return f"SELECT * FROM {{batch}} WHERE ({quality.failure_condition(rule, schemas)})"
 
 
-def _expectation(rule: Q.Rule, schemas: Mapping[str, str], batch_id: str, previous: dict[str, int]) -> Any:
+def _expectation(rule: quality.Rule, schemas: Mapping[str, str], batch_id: str, previous: dict[str, int]) -> Any:
     import great_expectations.expectations as gxe
 
     meta = {"rule": rule.name, "severity": rule.severity, "owner": rule.owner}
@@ -215,8 +215,8 @@ def run(
     started = time.perf_counter()
     wanted = layers_of(layer)
     names = settings.names
-    schemas = {name: names.schemas[name] for name in Q.LAYERS}
-    rules = [r for r in Q.load_rules().rules if r.layer in wanted]
+    schemas = {name: names.schemas[name] for name in quality.LAYERS}
+    rules = [r for r in quality.load_rules().rules if r.layer in wanted]
     previous = previous_row_counts(settings, endpoints) if previous is None else previous
     root = context_dir(settings)
     # suites, validation definitions and the checkpoint are generated from the rule
@@ -230,7 +230,7 @@ def run(
     source = context.data_sources.add_or_update_snowflake(  # type: ignore[call-overload]
         name="lake", connection_string=_url(settings), kwargs={"connect_args": connect_args}
     )
-    by_table = Q.by_table(rules)
+    by_table = quality.by_table(rules)
     views = _create_views(settings, endpoints, by_table, schemas, batch_id)
     definitions = []
     for (lay, table), table_rules in by_table.items():

@@ -15,8 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from procedures import spec as S
-from procedures import vault as V
+from procedures import spec, vault
 from procedures.errors import UserError
 from procedures.ingest import landing_table
 
@@ -65,7 +64,7 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
 
     # LOAD_VAULT records every batch it commits; the point-in-time views read the batches
     batches = table("vault", "LOADED_BATCHES")
-    for entity in S.ENTITIES:
+    for entity in spec.ENTITIES:
         prefix = f"{landing_url}{entity.producer}/{entity.name}/"
         s3 = graph.node(prefix, "s3", "s3_prefix", prefix)
         landed = table("landing", landing_table(entity))
@@ -73,16 +72,16 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
         graph.edge(s3, landed, "INGEST_LANDING (COPY INTO)")
         graph.edge(landed, staged, "view")
         graph.edge(staged, batches, "LOAD_VAULT")
-        sat = V.Satellite(entity)
-        for target in (V.Hub(entity).name, sat.name):
+        sat = vault.Satellite(entity)
+        for target in (vault.Hub(entity).name, sat.name):
             graph.edge(staged, table("vault", target), "LOAD_VAULT")
         graph.edge(table("vault", sat.name), table("vault", f"{sat.name}_current", "view", "vault_views"), "view")
-    for link in V.LINKS:
+    for link in vault.LINKS:
         graph.edge(
             table("landing", f"STG_{link.child.name}", "view", "staging"), table("vault", link.name), "LOAD_VAULT"
         )
-    for hub_name in V.PIT_HUBS:
-        hub = V.Hub(S.entity(next(e.name for e in S.ENTITIES if e.singular == hub_name)))
+    for hub_name in vault.PIT_HUBS:
+        hub = vault.Hub(spec.entity(next(e.name for e in spec.ENTITIES if e.singular == hub_name)))
         pit = table("vault", f"pit_{hub_name}", "table", "vault_views")
         graph.edge(table("vault", hub.name), pit, "point in time")
         graph.edge(table("vault", f"sat_{hub_name}"), pit, "point in time")

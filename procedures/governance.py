@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from procedures import spec as S
+from procedures import spec
 
 # --------------------------------------------------------------------------- roles and grants
 
@@ -72,9 +72,9 @@ Treatment = Literal["clear", "hash", "partial", "full"]
 # Checked in this order; a role in the session that inherits another (ADMIN inherits all)
 # matches the first listed, so the most privileged comes first. Unlisted roles: full.
 MASKING: tuple[tuple[str, dict[str, Treatment]], ...] = (
-    ("ADMIN", dict.fromkeys(S.PII_CLASSES, "clear")),
-    ("ENGINEER", dict.fromkeys(S.PII_CLASSES, "clear")),
-    ("AUDITOR", dict.fromkeys(S.PII_CLASSES, "hash")),
+    ("ADMIN", dict.fromkeys(spec.PII_CLASSES, "clear")),
+    ("ENGINEER", dict.fromkeys(spec.PII_CLASSES, "clear")),
+    ("AUDITOR", dict.fromkeys(spec.PII_CLASSES, "hash")),
     (
         "ANALYST",
         {
@@ -124,11 +124,11 @@ ALERT_SCHEDULE = "USING CRON */15 * * * * UTC"
 def _check() -> None:
     """The spec is consistent with the entity spec (fails at import, naming what is wrong)."""
     placed = [c for countries in REGIONS.values() for c in countries]
-    missing = sorted(set(S.DOMICILES) - set(placed))
+    missing = sorted(set(spec.DOMICILES) - set(placed))
     twice = sorted({c for c in placed if placed.count(c) > 1})
     assert not missing and not twice, f"REGIONS: domiciles without a region {missing}, in two regions {twice}"
     for role, treatments in MASKING:
-        assert set(treatments) == set(S.PII_CLASSES), f"MASKING[{role}] must treat every PII class"
+        assert set(treatments) == set(spec.PII_CLASSES), f"MASKING[{role}] must treat every PII class"
     assert set(TIME_TRAVEL_DAYS) == set(LAYERS), "TIME_TRAVEL_DAYS needs every layer"
     clear = {role for role, treatments in MASKING if set(treatments.values()) == {"clear"}}
     assert set(PIPELINE_FUNCTIONS) <= clear, f"PIPELINE_FUNCTIONS must read clear values: {PIPELINE_FUNCTIONS}"

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from procedures import landing
-from procedures import spec as S
-from procedures.vault import LOCK_CONFLICT, create_table_ddl, quote, seed_row_sql, sql_literal
+from procedures import spec as entity_spec
+from procedures.sql import LOCK_CONFLICT, create_table_ddl, quote, seed_row_sql, sql_literal
 
 LINEAGE_COLUMNS = (
     ("file_name", "VARCHAR", "Stage-relative path of the file the row came from."),
@@ -67,7 +67,7 @@ FILE_FORMATS = {
 }
 
 
-def landing_table(entity: S.Entity) -> str:
+def landing_table(entity: entity_spec.Entity) -> str:
     return quote(entity.name)
 
 
@@ -85,7 +85,7 @@ def ddl() -> str:
         "-- (tests/procedures/test_ingest.py fails when this file and the spec disagree).",
         "",
     ]
-    for ent in S.ENTITIES:
+    for ent in entity_spec.ENTITIES:
         columns = [(c, "VARCHAR") for c in ent.column_names]
         columns += [(c, kind) for c, kind, _ in LINEAGE_COLUMNS]
         parts.append(_create(ent.name, columns, f"{ent.producer} {ent.name} as landed, every field as text") + "\n")
@@ -306,7 +306,7 @@ def _ingest(session: Any, stage: str, schema: str, batch_id: str) -> IngestResul
             result.batches.append(batch)
         if path not in done:
             _copy_control(session, stage, schema, path)
-        ent = S.entity(match["entity"])
+        ent = entity_spec.entity(match["entity"])
         control = session.sql(
             f"SELECT file_name, file_format, row_count FROM {schema}.{CONTROL_TABLE} "
             f"WHERE control_path = {sql_literal(path)}"
@@ -366,7 +366,9 @@ def file_columns(session: Any, stage: str, landing_schema: str, path: str, file_
     return [str(r[0]) for r in rows]
 
 
-def copy_projection(ent: S.Entity, columns: list[str], file_format: str) -> tuple[list[str], list[str], list[str]]:
+def copy_projection(
+    ent: entity_spec.Entity, columns: list[str], file_format: str
+) -> tuple[list[str], list[str], list[str]]:
     """COPY's projection of the spec columns from a file with ``columns``, matched by name
     (case-insensitively), never by position: NULL for a column the file lacks.
 
@@ -389,7 +391,7 @@ def copy_projection(ent: S.Entity, columns: list[str], file_format: str) -> tupl
 
 
 def _copy_file(
-    session: Any, stage: str, schema: str, ent: S.Entity, path: str, file_format: str, batch: str
+    session: Any, stage: str, schema: str, ent: entity_spec.Entity, path: str, file_format: str, batch: str
 ) -> FileResult:
     if file_format not in FILE_FORMATS:
         return FileResult(path, ent.name, "FAILED", error=f"unknown file format {file_format!r} in the control file")
@@ -450,7 +452,8 @@ def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
     if not batches:
         return 0
     entity_counts = " UNION ALL ".join(
-        f"SELECT file_name, COUNT(*) AS n FROM {schema}.{landing_table(e)} GROUP BY file_name" for e in S.ENTITIES
+        f"SELECT file_name, COUNT(*) AS n FROM {schema}.{landing_table(e)} GROUP BY file_name"
+        for e in entity_spec.ENTITIES
     )
     in_batches = ", ".join(sql_literal(b) for b in batches)
     prefix = "REGEXP_REPLACE(c.control_path, '_control[.]csv$', '')"

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from procedures import spec as S
+from procedures import spec
 from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import CONTROL_TABLE, landing_table
-from procedures.vault import LOCK_CONFLICT, quote, sql_literal
+from procedures.sql import LOCK_CONFLICT, quote, sql_literal
 from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, stage_batch_sql
 
 PROCEDURE = "LOAD_VAULT"
@@ -46,7 +46,7 @@ def landed_rows(session: Any, landing: str, batch: str) -> int:
     """Rows of ``batch`` in the landing tables now."""
     counts = " UNION ALL ".join(
         f"SELECT COUNT(*) AS n FROM {quote(landing)}.{landing_table(e)} WHERE batch_id = {sql_literal(batch)}"
-        for e in S.ENTITIES
+        for e in spec.ENTITIES
     )
     return int(session.sql(f"SELECT SUM(n) FROM ({counts})").collect()[0][0] or 0)
 
@@ -148,7 +148,7 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
     # Temporary tables are made in the current schema: LOAD_VAULT's own (the vault), as an
     # owner's-rights procedure resolves unqualified names in the schema it was created in
     # and may not run USE (https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights).
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         session.sql(stage_batch_sql(landing, ent, load.batch, load.run_id)).collect()
     deadline = time.monotonic() + lock_wait_seconds
     last_said = -math.inf
@@ -192,7 +192,7 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
     finally:
-        for ent in S.ENTITIES:
+        for ent in spec.ENTITIES:
             session.sql(drop_batch_sql(ent, load.batch, load.run_id)).collect()
 
 

@@ -38,9 +38,9 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from procedures import spec as S
+from procedures import spec
 from procedures.errors import UserError
-from procedures.vault import quote, sql_literal
+from procedures.sql import quote, sql_literal
 
 Layer = Literal["landing", "vault", "bronze", "silver", "gold"]
 LAYERS: tuple[str, ...] = get_args(Layer)
@@ -261,7 +261,7 @@ def entity_rules() -> list[Rule]:
     """The landing layer's structural rules, from the entity spec (owner: ingestion)."""
     rules: list[Rule] = []
 
-    def add(entity: S.Entity, suffix: str, kind: str, column: str, **extra: Any) -> None:
+    def add(entity: spec.Entity, suffix: str, kind: str, column: str, **extra: Any) -> None:
         rules.append(
             Rule(
                 name=f"landing_{entity.name}_{suffix}",
@@ -276,7 +276,7 @@ def entity_rules() -> list[Rule]:
             )
         )
 
-    for e in S.ENTITIES:
+    for e in spec.ENTITIES:
         add(e, f"{e.key}_present", "not_null", e.key, description="Rows without a business key are quarantined.")
         add(e, f"{e.key}_unique_in_batch", "unique", e.key, description="A key appears once per batch.")
         for ref in e.references:
@@ -347,7 +347,7 @@ def failure_condition(rule: Rule, schemas: Mapping[str, str]) -> str:
         return f"NOT COALESCE(({expand(rule.expression or '', schemas)}), FALSE)"
     if rule.type == "value_tier":
         amount = quote(rule.amount or "")
-        cases = " ".join(f"WHEN {amount} >= {minimum} THEN {sql_literal(name)}" for name, minimum in S.VALUE_TIERS)
+        cases = " ".join(f"WHEN {amount} >= {minimum} THEN {sql_literal(name)}" for name, minimum in spec.VALUE_TIERS)
         return f"{col} IS DISTINCT FROM (CASE {cases} END)"
     raise AssertionError(f"{rule.type} is not a row rule")
 
@@ -440,13 +440,13 @@ def counting_sql(rules: list[Rule], schemas: Mapping[str, str], batch_id: str = 
 def key_column(rule: Rule) -> str:
     """The column that identifies a failing row in the exceptions table."""
     if rule.layer == "landing":
-        return S.entity(rule.table).key
+        return spec.entity(rule.table).key
     return rule.column if rule.type in ("unique", "referential") and rule.column else _first_key(rule)
 
 
 def _first_key(rule: Rule) -> str:
     table = rule.table
-    for e in S.ENTITIES:
+    for e in spec.ENTITIES:
         if table.endswith(f"_{e.name}") or table.endswith(f"_{e.singular}"):
             return e.key if not table.startswith(("hub_", "sat_", "link_")) else f"{e.singular}_hk"
     return {

@@ -39,8 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from procedures import landing
-from procedures import spec as S
+from procedures import landing, spec
 from procedures.errors import UserError
 from procedures.landing import FileFormat, Sink
 
@@ -124,7 +123,7 @@ class Plan:
     defect_rate: float = 0.005
     late_rate: float = 0.02
     chunk_rows: int = 250_000
-    entities: tuple[str, ...] = tuple(e.name for e in S.ENTITIES)
+    entities: tuple[str, ...] = tuple(e.name for e in spec.ENTITIES)
 
     @classmethod
     def build(
@@ -164,8 +163,8 @@ class Plan:
             raise GenerationError(str(err)) from None
         names = tuple(n.strip() for n in entities.split(",") if n.strip()) if isinstance(entities, str) else entities
         for n in names:
-            if n not in S.ENTITY_BY_NAME:
-                raise GenerationError(f"unknown entity {n!r} in entities; known: {', '.join(S.ENTITY_BY_NAME)}")
+            if n not in spec.ENTITY_BY_NAME:
+                raise GenerationError(f"unknown entity {n!r} in entities; known: {', '.join(spec.ENTITY_BY_NAME)}")
         return cls(
             scale=scale,
             days=days,
@@ -175,7 +174,7 @@ class Plan:
             defect_rate=float(defect_rate),
             late_rate=float(late_rate),
             chunk_rows=chunk_rows,
-            entities=names or tuple(e.name for e in S.ENTITIES),
+            entities=names or tuple(e.name for e in spec.ENTITIES),
         )
 
     def arguments(self) -> dict[str, Any]:
@@ -439,7 +438,7 @@ def ascii_codes(values: tuple[str, ...]) -> np.ndarray:
     return np.frombuffer("".join(values).encode(), dtype=np.uint8).reshape(len(values), -1)
 
 
-def id_text(entity: S.Entity, ids: np.ndarray) -> pa.Array:
+def id_text(entity: spec.Entity, ids: np.ndarray) -> pa.Array:
     return digits(ids, entity.id_width, entity.id_prefix)
 
 
@@ -512,7 +511,7 @@ def booking_accounts(seed: int, account_ids: np.ndarray, limit: np.ndarray) -> n
 def account_currency(seed: int, account_ids: np.ndarray) -> np.ndarray:
     u = (stream(seed, "accounts", "currency", account_ids) >> np.uint64(11)).astype(np.float64) / (1 << 53)
     cum = np.cumsum([0.4, 0.25, 0.15, 0.06, 0.04, 0.03, 0.03, 0.02, 0.02])
-    return np.searchsorted(cum / cum[-1], u, side="right").clip(0, len(S.CURRENCIES) - 1)
+    return np.searchsorted(cum / cum[-1], u, side="right").clip(0, len(spec.CURRENCIES) - 1)
 
 
 def product_price_cents(seed: int, product_ids: np.ndarray) -> np.ndarray:
@@ -535,7 +534,7 @@ def _existing(rows: Rows, parent: str, name: str) -> np.ndarray:
 
 
 def _customers(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
-    e = S.entity("customers")
+    e = spec.entity("customers")
     plan = rows.plan
     first_idx = rows.h("first_name") % np.uint64(len(vocab.first_names))
     last_idx = rows.h("last_name") % np.uint64(len(vocab.last_names))
@@ -544,8 +543,8 @@ def _customers(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
         np.cumsum([0.3, 0.15, 0.08, 0.06, 0.07, 0.05, 0.04, 0.04, 0.06, 0.04, 0.03, 0.03, 0.03, 0.02]) / 1.0,
         rows.u("domicile"),
         side="right",
-    ).clip(0, len(S.DOMICILES) - 1)
-    domicile = coded(_text(S.DOMICILES), dom_idx)
+    ).clip(0, len(spec.DOMICILES) - 1)
+    domicile = coded(_text(spec.DOMICILES), dom_idx)
     mailbox = join(coded(vocab.first_mail, first_idx), coded(vocab.last_mail, last_idx), ".")
     email = join(
         mailbox,
@@ -556,13 +555,13 @@ def _customers(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     )
     # E.164: "+", the domicile's dialling code, then subscriber digits to 11 digits in all
     phone = digit_matrix(rows.h("phone", mutable=True) % np.uint64(10**11), 11, "+")
-    code_len = np.array([len(c) for c in S.DIALLING_CODES])[dom_idx]
+    code_len = np.array([len(c) for c in spec.DIALLING_CODES])[dom_idx]
     for width in (1, 2, 3):
         hit = code_len == width
-        codes = [c if len(c) == width else "0" * width for c in S.DIALLING_CODES]
+        codes = [c if len(c) == width else "0" * width for c in spec.DIALLING_CODES]
         phone[hit, 1 : 1 + width] = ascii_codes(tuple(codes))[dom_idx[hit]]
     tax_id = digit_matrix(rows.h("tax_id") % np.uint64(10**9), 9, "XX")
-    tax_id[:, :2] = ascii_codes(S.DOMICILES)[dom_idx]
+    tax_id[:, :2] = ascii_codes(spec.DOMICILES)[dom_idx]
     start = plan.load_day(1)
     age_days = 25 * 365 + (rows.h("dob") % np.uint64(50 * 365)).astype(np.int64)
     created = plan.created_day("customers", rows.ids)
@@ -573,7 +572,7 @@ def _customers(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     )
     u_stage = rows.u("lifecycle", mutable=True)
     lifecycle = coded(
-        _text(S.LIFECYCLE_STAGES),
+        _text(spec.LIFECYCLE_STAGES),
         np.where(
             rows.versions == 0,
             weighted((0.05, 0.1, 0.7, 0.1, 0.05), u_stage),
@@ -598,18 +597,18 @@ def _customers(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
         "postal_code": digits(rows.h("postal", mutable=True) % np.uint64(100000), 5),
         "domicile_country": domicile,
         "client_segment": pick_weighted(
-            S.CLIENT_SEGMENTS, (0.22, 0.15, 0.12, 0.1, 0.1, 0.18, 0.03, 0.1), rows.u("segment", mutable=True)
+            spec.CLIENT_SEGMENTS, (0.22, 0.15, 0.12, 0.1, 0.1, 0.18, 0.03, 0.1), rows.u("segment", mutable=True)
         ),
         "lifecycle_stage": lifecycle,
-        "risk_rating": pick_weighted(S.RISK_RATINGS, (0.6, 0.3, 0.1), rows.u("risk", mutable=True)),
-        "kyc_status": pick_weighted(S.KYC_STATUSES, (0.1, 0.8, 0.08, 0.02), rows.u("kyc", mutable=True)),
+        "risk_rating": pick_weighted(spec.RISK_RATINGS, (0.6, 0.3, 0.1), rows.u("risk", mutable=True)),
+        "kyc_status": pick_weighted(spec.KYC_STATUSES, (0.1, 0.8, 0.08, 0.02), rows.u("kyc", mutable=True)),
         "onboarded_at": date_text(onboarded),
         "updated_at": ts_text(event_ts(rows, "updated_at")),
     }
 
 
 def _accounts(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
-    e = S.entity("accounts")
+    e = spec.entity("accounts")
     plan = rows.plan
     owners = account_owner(rows.ids)
     start = plan.load_day(1)
@@ -622,10 +621,10 @@ def _accounts(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     number = join("LU", digits(rows.h("check") % np.uint64(100), 2), "LAKE", digits(rows.ids, 14), "")
     return {
         "account_id": id_text(e, rows.ids),
-        "customer_id": id_text(S.entity("customers"), owners),
+        "customer_id": id_text(spec.entity("customers"), owners),
         "account_number": number,
-        "account_type": pick_weighted(S.ACCOUNT_TYPES, (0.35, 0.3, 0.1, 0.1, 0.05, 0.1), rows.u("type")),
-        "currency": coded(_text(S.CURRENCIES), account_currency(plan.seed, rows.ids)),
+        "account_type": pick_weighted(spec.ACCOUNT_TYPES, (0.35, 0.3, 0.1, 0.1, 0.05, 0.1), rows.u("type")),
+        "currency": coded(_text(spec.CURRENCIES), account_currency(plan.seed, rows.ids)),
         "balance": money(log_uniform(rows.u("balance", mutable=True), 2, 8)),
         "status": _account_status(plan.seed, rows),
         "opened_at": date_text(opened),
@@ -640,15 +639,15 @@ def _account_status(seed: int, rows: Rows) -> pa.Array:
     u = rows.u("status", mutable=True)
     others = weighted((0.11, 0.8, 0.0, 0.02, 0.07), u)  # OPEN, ACTIVE, -, FROZEN, CLOSED
     quiet = weighted((0.2, 0.8, 0.0, 0.0, 0.0), u)
-    index = np.where(activity == 1, S.ACCOUNT_STATUSES.index("DORMANT"), np.where(activity == 2, quiet, others))
-    return coded(_text(S.ACCOUNT_STATUSES), index)
+    index = np.where(activity == 1, spec.ACCOUNT_STATUSES.index("DORMANT"), np.where(activity == 2, quiet, others))
+    return coded(_text(spec.ACCOUNT_STATUSES), index)
 
 
 _CREDIT_TYPES = {"DEPOSIT", "TRADE_SELL", "INTEREST", "DIVIDEND", "TRANSFER_IN"}
 
 
 def _transactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
-    e = S.entity("transactions")
+    e = spec.entity("transactions")
     plan = rows.plan
     # a transaction's account exists by the day the transaction is delivered, and books
     created = plan.created_day(rows.entity, rows.ids)
@@ -656,22 +655,22 @@ def _transactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     account_ids = booking_accounts(plan.seed, _existing(rows, "accounts", "account"), limit)
     type_idx = np.searchsorted(
         np.cumsum([0.12, 0.1, 0.25, 0.22, 0.08, 0.06, 0.07, 0.05, 0.05]), rows.u("type"), side="right"
-    ).clip(0, len(S.TRANSACTION_TYPES) - 1)
-    direction_of_type = _text(["CREDIT" if t in _CREDIT_TYPES else "DEBIT" for t in S.TRANSACTION_TYPES])
+    ).clip(0, len(spec.TRANSACTION_TYPES) - 1)
+    direction_of_type = _text(["CREDIT" if t in _CREDIT_TYPES else "DEBIT" for t in spec.TRANSACTION_TYPES])
     return {
         "transaction_id": id_text(e, rows.ids),
-        "account_id": id_text(S.entity("accounts"), account_ids),
-        "transaction_type": coded(_text(S.TRANSACTION_TYPES), type_idx),
+        "account_id": id_text(spec.entity("accounts"), account_ids),
+        "transaction_type": coded(_text(spec.TRANSACTION_TYPES), type_idx),
         "direction": direction_of_type.take(pa.array(type_idx)),
         "amount": money(log_uniform(rows.u("amount"), 1, 6.5)),
-        "currency": coded(_text(S.CURRENCIES), account_currency(plan.seed, account_ids)),
-        "status": pick_weighted(S.TRANSACTION_STATUSES, (0.95, 0.04, 0.01), rows.u("status")),
+        "currency": coded(_text(spec.CURRENCIES), account_currency(plan.seed, account_ids)),
+        "status": pick_weighted(spec.TRANSACTION_STATUSES, (0.95, 0.04, 0.01), rows.u("status")),
         "transaction_at": ts_text(event_ts(rows, "transaction_at")),
     }
 
 
 def _orders(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
-    e = S.entity("orders")
+    e = spec.entity("orders")
     plan = rows.plan
     created = plan.created_day("orders", rows.ids)
     customers = _existing(rows, "customers", "customer")
@@ -691,7 +690,7 @@ def _orders(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     history = (rows.versions == 0) & (created == 1)
     u_status = rows.u("status", mutable=True)
     status = coded(
-        _text(S.ORDER_STATUSES),
+        _text(spec.ORDER_STATUSES),
         np.select(
             [history, rows.versions == 0],
             [
@@ -704,13 +703,13 @@ def _orders(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     updated = np.where(history, ordered_at + 3 * 86400, event_ts(rows, "updated_at"))
     return {
         "order_id": id_text(e, rows.ids),
-        "customer_id": id_text(S.entity("customers"), customers),
-        "product_id": id_text(S.entity("products"), products),
+        "customer_id": id_text(spec.entity("customers"), customers),
+        "product_id": id_text(spec.entity("products"), products),
         "quantity": pc.cast(pa.array(rows.h("quantity") % np.uint64(500) + np.uint64(1)), pa.string()),
         "unit_price": money(product_price_cents(plan.seed, products)),
-        "currency": coded(_text(S.CURRENCIES), product_currency(plan.seed, products)),
+        "currency": coded(_text(spec.CURRENCIES), product_currency(plan.seed, products)),
         "order_status": status,
-        "channel": pick_weighted(S.ORDER_CHANNELS, (0.4, 0.25, 0.2, 0.1, 0.05), rows.u("channel")),
+        "channel": pick_weighted(spec.ORDER_CHANNELS, (0.4, 0.25, 0.2, 0.1, 0.05), rows.u("channel")),
         "ordered_at": ts_text(ordered_at),
         # a change comes after the order it changes, even when it arrives late
         "updated_at": ts_text(np.where(updated > ordered_at, updated, ordered_at + np.where(history, 0, 3600))),
@@ -731,10 +730,10 @@ _PRODUCT_NOUNS = {
 
 
 def _products(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
-    e = S.entity("products")
+    e = spec.entity("products")
     plan = rows.plan
-    cls_idx = (rows.h("asset_class") % np.uint64(len(S.ASSET_CLASSES))).astype(np.int64)
-    noun = coded(_text([_PRODUCT_NOUNS[c] for c in S.ASSET_CLASSES]), cls_idx)
+    cls_idx = (rows.h("asset_class") % np.uint64(len(spec.ASSET_CLASSES))).astype(np.int64)
+    noun = coded(_text([_PRODUCT_NOUNS[c] for c in spec.ASSET_CLASSES]), cls_idx)
     name = join(
         pick(_text(_PRODUCT_WORDS), rows.h("word")),
         pick(_text(_PRODUCT_REGIONS), rows.h("region")),
@@ -749,8 +748,8 @@ def _products(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     return {
         "product_id": id_text(e, rows.ids),
         "product_name": name,
-        "asset_class": coded(_text(S.ASSET_CLASSES), cls_idx),
-        "currency": coded(_text(S.CURRENCIES), product_currency(plan.seed, rows.ids)),
+        "asset_class": coded(_text(spec.ASSET_CLASSES), cls_idx),
+        "currency": coded(_text(spec.CURRENCIES), product_currency(plan.seed, rows.ids)),
         "list_price": money(price),
         "is_active": coded(_text(["false", "true"]), rows.u("active", mutable=True) < 0.92),
         "launched_at": date_text(start - 60 - (rows.h("launched") % np.uint64(3650)).astype(np.int64)),
@@ -759,16 +758,16 @@ def _products(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
 
 
 def _interactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
-    e = S.entity("interactions")
+    e = spec.entity("interactions")
     customers = _existing(rows, "customers", "customer")
     return {
         "interaction_id": id_text(e, rows.ids),
-        "customer_id": id_text(S.entity("customers"), customers),
-        "channel": pick_weighted(S.INTERACTION_CHANNELS, (0.35, 0.3, 0.15, 0.15, 0.05), rows.u("channel")),
+        "customer_id": id_text(spec.entity("customers"), customers),
+        "channel": pick_weighted(spec.INTERACTION_CHANNELS, (0.35, 0.3, 0.15, 0.15, 0.05), rows.u("channel")),
         "interaction_type": pick_weighted(
-            S.INTERACTION_TYPES, (0.25, 0.3, 0.05, 0.15, 0.05, 0.2), rows.u("interaction_type")
+            spec.INTERACTION_TYPES, (0.25, 0.3, 0.05, 0.15, 0.05, 0.2), rows.u("interaction_type")
         ),
-        "sentiment": pick_weighted(S.SENTIMENTS, (0.45, 0.45, 0.1), rows.u("sentiment")),
+        "sentiment": pick_weighted(spec.SENTIMENTS, (0.45, 0.45, 0.1), rows.u("sentiment")),
         "duration_minutes": pc.cast(pa.array(rows.h("duration") % np.uint64(176) + np.uint64(5)), pa.string()),
         "relationship_manager": pick(vocab.managers, rows.h("manager")),
         "interaction_at": ts_text(event_ts(rows, "interaction_at")),
@@ -786,26 +785,26 @@ _STAGE_PROBABILITY = {
 
 
 def _opportunities(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
-    e = S.entity("opportunities")
+    e = spec.entity("opportunities")
     customers = _existing(rows, "customers", "customer")
     u = rows.u("stage", mutable=True)
     early = np.searchsorted(np.cumsum([0.35, 0.3, 0.2, 0.1, 0.03, 0.02]), u, side="right")
     late = np.searchsorted(np.cumsum([0.05, 0.1, 0.2, 0.25, 0.25, 0.15]), u, side="right")
-    stage_idx = np.where(rows.versions == 0, early, late).clip(0, len(S.OPPORTUNITY_STAGES) - 1)
+    stage_idx = np.where(rows.versions == 0, early, late).clip(0, len(spec.OPPORTUNITY_STAGES) - 1)
     close = rows.event_day + 30 + (rows.h("close", mutable=True) % np.uint64(150)).astype(np.int64)
     return {
         "opportunity_id": id_text(e, rows.ids),
-        "customer_id": id_text(S.entity("customers"), customers),
+        "customer_id": id_text(spec.entity("customers"), customers),
         "opportunity_name": join(
             pick(_text(_PRODUCT_WORDS), rows.h("word")),
             pick(_text(_PRODUCT_REGIONS), rows.h("region")),
             "mandate",
             " ",
         ),
-        "stage": coded(_text(S.OPPORTUNITY_STAGES), stage_idx),
+        "stage": coded(_text(spec.OPPORTUNITY_STAGES), stage_idx),
         "amount": money(log_uniform(rows.u("amount", mutable=True), 4, 7)),
-        "currency": pick_weighted(S.CURRENCIES[:4], (0.5, 0.3, 0.15, 0.05), rows.u("currency")),
-        "probability_pct": _text([_STAGE_PROBABILITY[s] for s in S.OPPORTUNITY_STAGES]).take(pa.array(stage_idx)),
+        "currency": pick_weighted(spec.CURRENCIES[:4], (0.5, 0.3, 0.15, 0.05), rows.u("currency")),
+        "probability_pct": _text([_STAGE_PROBABILITY[s] for s in spec.OPPORTUNITY_STAGES]).take(pa.array(stage_idx)),
         "expected_close_date": date_text(close),
         "updated_at": ts_text(event_ts(rows, "updated_at")),
     }
@@ -920,7 +919,7 @@ _BAD_STATUSES = ("UNKNOWN", "N/A", "STATUS_9", "TBD")
 _BAD_DATES = ("2026-02-31", "31/13/2026", "yesterday", "2026-13-45 25:61:00")
 
 
-def _defect_column(ent: S.Entity, kind: str) -> str:
+def _defect_column(ent: spec.Entity, kind: str) -> str:
     if kind in ("null_key", "duplicate"):
         return ent.key
     if kind == "bad_email":
@@ -948,7 +947,7 @@ def _defect_values(kind: str, originals: list[str | None]) -> list[str | None]:
     return [_BAD_DATES[i % len(_BAD_DATES)] for i in range(len(originals))]
 
 
-def applicable_defects(entity: S.Entity) -> tuple[str, ...]:
+def applicable_defects(entity: spec.Entity) -> tuple[str, ...]:
     kinds = ["null_key", "unparseable_date", "duplicate"]
     if entity.references:
         kinds.append("null_reference")
@@ -975,7 +974,7 @@ class Injected:
 
 def inject_defects(rows: Rows, columns: dict[str, pa.Array], day: int) -> Injected:
     """Give a ``defect_rate`` share of rows exactly one defect each; duplicates go at the end."""
-    ent = S.entity(rows.entity)
+    ent = spec.entity(rows.entity)
     plan = rows.plan
     kinds = applicable_defects(ent)
     salt_rows = rows.ids.astype(np.uint64) ^ (rows.kinds.astype(np.uint64) << np.uint64(60))
@@ -1100,7 +1099,7 @@ def _ordered(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterator[T],
 def _build_part(
     plan: Plan,
     vocab: Vocab,
-    ent: S.Entity,
+    ent: spec.Entity,
     fmt: FileFormat,
     prefix: str,
     batch: str,
@@ -1138,7 +1137,7 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
             load_date = plan.load_date(day)
             batch = landing.batch_id_for(load_date)
             manifest: list[pa.Table] = []
-            for ent in S.ENTITIES:
+            for ent in spec.ENTITIES:
                 if ent.name not in plan.entities:
                     continue
                 fmt = plan.formats[ent.producer]
@@ -1182,7 +1181,7 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
 
 def _manifest_chunk(
     plan: Plan,
-    ent: S.Entity,
+    ent: spec.Entity,
     batch: str,
     load_date: date,
     file_name: str,

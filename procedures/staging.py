@@ -20,24 +20,23 @@ So for every batch and entity: rows landed = rows staged clean + rows quarantine
 
 from __future__ import annotations
 
-from procedures import spec as S
-from procedures import vault as V
+from procedures import spec, vault
 from procedures.ingest import landing_table
-from procedures.vault import quote
+from procedures.sql import quote
 
 
-def view_name(entity: S.Entity) -> str:
+def view_name(entity: spec.Entity) -> str:
     return f"STG_{entity.name.upper()}"
 
 
-def _typed(column: S.Column) -> str:
+def _typed(column: spec.Column) -> str:
     name = quote(column.name)
     if column.type == "VARCHAR":
         return f"NULLIF(TRIM({name}), '')"
     return f"TRY_CAST(NULLIF(TRIM({name}), '') AS {column.type})"
 
 
-def quarantine_reason_sql(entity: S.Entity) -> str:
+def quarantine_reason_sql(entity: spec.Entity) -> str:
     key = quote(entity.key)
     cases = [
         "WHEN MISSING_COLUMNS IS NOT NULL THEN 'file lacks required column(s): ' || MISSING_COLUMNS",
@@ -54,19 +53,19 @@ def quarantine_reason_sql(entity: S.Entity) -> str:
     return "CASE\n        " + "\n        ".join(cases) + "\n        END"
 
 
-def view_ddl(entity: S.Entity) -> str:
-    sat = V.Satellite(entity)
+def view_ddl(entity: spec.Entity) -> str:
+    sat = vault.Satellite(entity)
     hub = sat.hub
     lines = [
-        f"{V.hash_key_sql([entity.key])} AS {quote(hub.hash_key)}",
+        f"{vault.hash_key_sql([entity.key])} AS {quote(hub.hash_key)}",
         f"NULLIF(TRIM({quote(entity.key)}), '') AS {quote(entity.key)}",
     ]
-    for link in (link for link in V.LINKS if link.child.name == entity.name):
+    for link in (link for link in vault.LINKS if link.child.name == entity.name):
         parent_hub, column = link.hubs[0]
-        lines.append(f"{V.reference_key_sql(column)} AS {quote(parent_hub.hash_key)}")
+        lines.append(f"{vault.reference_key_sql(column)} AS {quote(parent_hub.hash_key)}")
         lines.append(f"NULLIF(TRIM({quote(column)}), '') AS {quote(column)}")
-        lines.append(f"{V.hash_key_sql([column, entity.key])} AS {quote(link.hash_key)}")
-    lines.append(f"{V.hashdiff_sql([c.name for c in sat.payload])} AS HASHDIFF")
+        lines.append(f"{vault.hash_key_sql([column, entity.key])} AS {quote(link.hash_key)}")
+    lines.append(f"{vault.hashdiff_sql([c.name for c in sat.payload])} AS HASHDIFF")
     lines += [f"{_typed(c)} AS {quote(c.name)}" for c in sat.payload]
     lines.append(f"{quarantine_reason_sql(entity)} AS QUARANTINE_REASON")
     lines.append(f"'{entity.producer}.{entity.name}' AS RECORD_SOURCE")
@@ -86,5 +85,5 @@ def ddl() -> str:
         "-- (tests/procedures/test_staging.py fails when this file and the spec disagree).",
         "",
     ]
-    parts += [view_ddl(e) + "\n" for e in S.ENTITIES]
+    parts += [view_ddl(e) + "\n" for e in spec.ENTITIES]
     return "\n".join(parts)

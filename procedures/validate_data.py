@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from procedures import quality as Q
+from procedures import quality as quality_rules
 from procedures.audit import ArgumentError, audited, checked_batch_id, checked_name
 from procedures.errors import UserError
-from procedures.vault import quote, sql_literal
+from procedures.sql import quote, sql_literal
 
 PROCEDURE = "VALIDATE_DATA"
-GROUPS = {"marts": ("bronze", "silver", "gold"), "all": Q.LAYERS}
+GROUPS = {"marts": ("bronze", "silver", "gold"), "all": quality_rules.LAYERS}
 SAMPLE_KEYS = 5
 
 
@@ -40,7 +40,7 @@ class QualityGateError(UserError, RuntimeError):
 
 @dataclass
 class Outcome:
-    rule: Q.Rule
+    rule: quality_rules.Rule
     rows_checked: int
     rows_failed: int
     detail: dict[str, Any] = field(default_factory=dict)
@@ -58,15 +58,17 @@ def layers_of(layer: str) -> tuple[str, ...]:
     for part in (layer or "").lower().replace(" ", "").split(","):
         if part in GROUPS:
             wanted |= set(GROUPS[part])
-        elif part in Q.LAYERS:
+        elif part in quality_rules.LAYERS:
             wanted.add(part)
         else:
-            known = ", ".join((*Q.LAYERS, *GROUPS))
+            known = ", ".join((*quality_rules.LAYERS, *GROUPS))
             raise ArgumentError(f"layer must be one of {known} (or several, comma-separated), got {layer!r}")
-    return tuple(name for name in Q.LAYERS if name in wanted)
+    return tuple(name for name in quality_rules.LAYERS if name in wanted)
 
 
-def warehouse_columns(session: Any, rules: list[Q.Rule], schemas: Mapping[str, str]) -> dict[tuple[str, str], set[str]]:
+def warehouse_columns(
+    session: Any, rules: list[quality_rules.Rule], schemas: Mapping[str, str]
+) -> dict[tuple[str, str], set[str]]:
     """The columns of every table the rules read, as the warehouse describes them: one
     INFORMATION_SCHEMA query, then DESCRIBE VIEW for what it does not list (the local
     engine lists no views there). A table that does not exist is left out, so
@@ -85,7 +87,7 @@ def warehouse_columns(session: Any, rules: list[Q.Rule], schemas: Mapping[str, s
             found.setdefault(key, set()).add(str(column))
     for layer, table in sorted(tables - set(found)):
         try:
-            rows = session.sql(f"DESCRIBE VIEW {Q.table_ref(layer, table, schemas)}").collect()
+            rows = session.sql(f"DESCRIBE VIEW {quality_rules.table_ref(layer, table, schemas)}").collect()
         except Exception as err:  # the engine's "does not exist" error, whatever its class
             if "exist" not in str(err).lower() and "not found" not in str(err).lower():
                 raise
@@ -94,12 +96,12 @@ def warehouse_columns(session: Any, rules: list[Q.Rule], schemas: Mapping[str, s
     return found
 
 
-def _previous_counts(session: Any, quality: str, rules: list[Q.Rule]) -> dict[str, int]:
+def _previous_counts(session: Any, quality: str, rules: list[quality_rules.Rule]) -> dict[str, int]:
     names = [r.name for r in rules if r.type == "row_count_change"]
     if not names:
         return {}
     rows = session.sql(
-        f"SELECT RULE_NAME, ROWS_CHECKED FROM {quote(quality)}.{Q.RESULTS_TABLE} "
+        f"SELECT RULE_NAME, ROWS_CHECKED FROM {quote(quality)}.{quality_rules.RESULTS_TABLE} "
         f"WHERE RULE_NAME IN ({', '.join(sql_literal(n) for n in names)}) "
         "QUALIFY ROW_NUMBER() OVER (PARTITION BY RULE_NAME ORDER BY CHECKED_AT DESC) = 1"
     ).collect()
@@ -107,9 +109,14 @@ def _previous_counts(session: Any, quality: str, rules: list[Q.Rule]) -> dict[st
 
 
 def _scan(
-    session: Any, table: str, rules: list[Q.Rule], schemas: Mapping[str, str], batch: str, previous: dict[str, int]
+    session: Any,
+    table: str,
+    rules: list[quality_rules.Rule],
+    schemas: Mapping[str, str],
+    batch: str,
+    previous: dict[str, int],
 ) -> list[Outcome]:
-    row = session.sql(Q.scan_sql(table, rules, schemas, batch)).collect()[0]
+    row = session.sql(quality_rules.scan_sql(table, rules, schemas, batch)).collect()[0]
     checked, now = int(row[0]), row[1]
     outcomes = []
     for i, rule in enumerate(rules):
@@ -129,13 +136,13 @@ def _scan(
     return outcomes
 
 
-def _referential(session: Any, rule: Q.Rule, schemas: Mapping[str, str], batch: str) -> Outcome:
-    row = session.sql(Q.referential_sql(rule, schemas, batch)).collect()[0]
+def _referential(session: Any, rule: quality_rules.Rule, schemas: Mapping[str, str], batch: str) -> Outcome:
+    row = session.sql(quality_rules.referential_sql(rule, schemas, batch)).collect()[0]
     return Outcome(rule, int(row[0]), int(row[1] or 0))
 
 
-def _reconcile(session: Any, rule: Q.Rule, schemas: Mapping[str, str]) -> Outcome:
-    row = session.sql(Q.reconcile_sql(rule, schemas)).collect()[0]
+def _reconcile(session: Any, rule: quality_rules.Rule, schemas: Mapping[str, str]) -> Outcome:
+    row = session.sql(quality_rules.reconcile_sql(rule, schemas)).collect()[0]
     this, other = float(row[0] or 0), float(row[1] or 0)
     # a tolerance in absolute units, widened to one part in a billion of a large total
     # (sums of 10M amounts differ in their last bits with the order of addition)
@@ -158,19 +165,19 @@ def run(
     (after the results are written) unless ``fail_on_error`` is false."""
     checked_batch_id(batch_id)
     wanted = layers_of(layer)
-    schemas = dict(schemas or {name: name.upper() for name in Q.LAYERS})
+    schemas = dict(schemas or {name: name.upper() for name in quality_rules.LAYERS})
     for name in (*schemas.values(), quality_schema, audit_schema):
         checked_name(name, "schema")
     arguments = {"layer": layer, "batch_id": batch_id}
     with audited(session, PROCEDURE, arguments, f"{audit_schema}.PROCEDURE_RUNS") as audit:
         started = time.perf_counter()
-        ruleset = Q.load_rules()
+        ruleset = quality_rules.load_rules()
         rules = [r for r in ruleset.rules if r.layer in wanted]
-        Q.validate(rules, warehouse_columns(session, rules, schemas))
+        quality_rules.validate(rules, warehouse_columns(session, rules, schemas))
         previous = _previous_counts(session, quality_schema, rules)
         outcomes: list[Outcome] = []
-        by_table = Q.by_table(rules)
-        exceptions_table = f"{quote(quality_schema)}.{Q.EXCEPTIONS_TABLE}"
+        by_table = quality_rules.by_table(rules)
+        exceptions_table = f"{quote(quality_schema)}.{quality_rules.EXCEPTIONS_TABLE}"
         exceptions = 0
         for (_layer, table), table_rules in by_table.items():
             scanned = [r for r in table_rules if r.type not in ("referential", "reconcile")]
@@ -180,7 +187,9 @@ def run(
             outcomes += mine
             failing = [o.rule for o in mine if o.rows_failed and (o.rule.row_level or o.rule.type == "referential")]
             if failing:
-                sql = Q.exceptions_sql(failing, schemas, audit.run_id, batch_id, exceptions_table, exception_cap)
+                sql = quality_rules.exceptions_sql(
+                    failing, schemas, audit.run_id, batch_id, exceptions_table, exception_cap
+                )
                 exceptions += int(session.sql(sql).collect()[0][0])
         samples = _samples(session, exceptions_table, audit.run_id) if exceptions else {}
         _write_results(session, quality_schema, audit.run_id, batch_id, outcomes, samples)
@@ -192,7 +201,8 @@ def run(
             names = ", ".join(f"{o.rule.name} ({o.rows_failed} rows)" for o in failed)
             raise QualityGateError(
                 f"{len(failed)} error-severity rule(s) failed in {'/'.join(wanted)}: {names}; "
-                f"see {quality_schema}.{Q.RESULTS_TABLE} and {Q.EXCEPTIONS_TABLE} for run {audit.run_id}"
+                f"see {quality_schema}.{quality_rules.RESULTS_TABLE} and {quality_rules.EXCEPTIONS_TABLE} "
+                f"for run {audit.run_id}"
             )
     return summary
 
@@ -231,7 +241,8 @@ def _write_results(
             "SYSDATE())"
         )
     session.sql(
-        f"INSERT INTO {quote(quality)}.{Q.RESULTS_TABLE} (RUN_ID, RULE_NAME, LAYER, TABLE_NAME, COLUMN_NAME, "
+        f"INSERT INTO {quote(quality)}.{quality_rules.RESULTS_TABLE} "
+        "(RUN_ID, RULE_NAME, LAYER, TABLE_NAME, COLUMN_NAME, "
         "RULE_TYPE, SEVERITY, OWNER, BATCH_ID, ROWS_CHECKED, ROWS_FAILED, VERDICT, SAMPLE_KEYS, DETAIL, CHECKED_AT) "
         f"VALUES {', '.join(rows)}"
     ).collect()

@@ -24,11 +24,11 @@ The same recipe is implemented twice, as SQL for the engines and in Python
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from procedures import spec as S
+from procedures import spec
+from procedures.sql import create_table_ddl, quote, seed_row_sql, sql_literal
 
 DELIMITER = "||"
 NULL_PLACEHOLDER = "^^"
@@ -42,7 +42,7 @@ LARGE_ENTITIES = frozenset({"transactions", "orders", "interactions"})
 
 @dataclass(frozen=True)
 class Hub:
-    entity: S.Entity
+    entity: spec.Entity
 
     @property
     def name(self) -> str:
@@ -61,12 +61,12 @@ class Hub:
 class Link:
     """A relationship from ``child`` (the entity holding the reference) to ``parent``."""
 
-    child: S.Entity
-    reference: S.Reference
+    child: spec.Entity
+    reference: spec.Reference
 
     @property
-    def parent(self) -> S.Entity:
-        return S.entity(self.reference.entity)
+    def parent(self) -> spec.Entity:
+        return spec.entity(self.reference.entity)
 
     @property
     def short(self) -> str:
@@ -92,7 +92,7 @@ class Link:
 
 @dataclass(frozen=True)
 class Satellite:
-    entity: S.Entity
+    entity: spec.Entity
 
     @property
     def name(self) -> str:
@@ -103,7 +103,7 @@ class Satellite:
         return Hub(self.entity)
 
     @property
-    def payload(self) -> tuple[S.Column, ...]:
+    def payload(self) -> tuple[spec.Column, ...]:
         """Descriptive columns: everything but the business key and the references."""
         keys = {self.entity.key, *(r.column for r in self.entity.references)}
         return tuple(c for c in self.entity.columns if c.name not in keys)
@@ -113,24 +113,12 @@ class Satellite:
         return self.entity.name in LARGE_ENTITIES
 
 
-HUBS: tuple[Hub, ...] = tuple(Hub(e) for e in S.ENTITIES)
-LINKS: tuple[Link, ...] = tuple(Link(e, r) for e in S.ENTITIES for r in e.references)
-SATELLITES: tuple[Satellite, ...] = tuple(Satellite(e) for e in S.ENTITIES)
+HUBS: tuple[Hub, ...] = tuple(Hub(e) for e in spec.ENTITIES)
+LINKS: tuple[Link, ...] = tuple(Link(e, r) for e in spec.ENTITIES for r in e.references)
+SATELLITES: tuple[Satellite, ...] = tuple(Satellite(e) for e in spec.ENTITIES)
 
 
 # --------------------------------------------------------------------------- the recipe in SQL
-
-
-def quote(identifier: str) -> str:
-    """A spec identifier, validated, as an unquoted upper-case Snowflake name."""
-    if not identifier.replace("_", "").isalnum() or identifier[0].isdigit():
-        raise ValueError(f"not a plain identifier: {identifier!r}")
-    return identifier.upper()
-
-
-def sql_literal(value: str) -> str:
-    """A Snowflake string literal (quotes doubled, backslashes escaped)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _key_part(column: str) -> str:
@@ -182,19 +170,6 @@ AUDIT_COLUMNS = (
     ("record_source", "VARCHAR NOT NULL", "Producer and file the row came from."),
     ("batch_id", "VARCHAR NOT NULL", "Landing batch, e.g. B20260105."),
 )
-
-
-def create_table_ddl(
-    schema: str, name: str, columns: list[tuple[str, str]], comment: str, cluster: Sequence[str] = ()
-) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` in ``<% database %>.<% <schema>_schema %>``, as the
-    generated sql/ files write it."""
-    body = ",\n".join(f"    {quote(col)} {kind}" for col, kind in columns)
-    clustered = f"\n    CLUSTER BY ({', '.join(quote(c) for c in cluster)})" if cluster else ""
-    return (
-        f"CREATE TABLE IF NOT EXISTS <% database %>.<% {schema}_schema %>.{quote(name)} (\n{body}\n)"
-        f"{clustered}\n    COMMENT = {sql_literal(comment)};"
-    )
 
 
 def _table(name: str, columns: list[tuple[str, str]], comment: str, cluster: Sequence[str] = ()) -> str:
@@ -302,19 +277,6 @@ def views_ddl() -> str:
         *(pit_ddl(h) + "\n" for h in HUBS if h.entity.singular in PIT_HUBS),
     ]
     return "\n".join(parts)
-
-
-def seed_row_sql(table: str, column: str, value: str) -> str:
-    """The one row a lock table needs, inserted once (safe to run again)."""
-    return (
-        f"INSERT INTO {table} ({column})\n"
-        f"    SELECT '{value}' WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {column} = '{value}');\n"
-    )
-
-
-# a lock row another writer holds: Snowflake makes the second writer wait (and reports a
-# timeout as a lock error), the local engine refuses it at once ("Conflict on update")
-LOCK_CONFLICT = re.compile(r"conflict|lock", re.IGNORECASE)
 
 
 def ddl() -> str:

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from procedures import spec as S
-from procedures import staging
-from procedures import vault as V
-from procedures.vault import quote, sql_literal
+from procedures import spec, staging
+from procedures import vault as vault_spec
+from procedures.sql import quote, sql_literal
 
 QUARANTINE_TABLE = "QUARANTINE"
 LOADED_TABLE = "LOADED_BATCHES"
@@ -39,11 +38,11 @@ class Statement:
     sql: str
 
 
-def _stg(landing: str, ent: S.Entity) -> str:
+def _stg(landing: str, ent: spec.Entity) -> str:
     return f"{quote(landing)}.{staging.view_name(ent)}"
 
 
-def work_table(ent: S.Entity, batch: str, run_id: str) -> str:
+def work_table(ent: spec.Entity, batch: str, run_id: str) -> str:
     """The batch's staged rows of one entity, computed once (casts, hashes) and read by
     every statement of the load instead of re-evaluating the staging view each time.
 
@@ -53,11 +52,11 @@ def work_table(ent: S.Entity, batch: str, run_id: str) -> str:
     return quote(f"WORK_{staging.view_name(ent)}_{batch}_{run_id[:12]}")
 
 
-def stage_batch_sql(landing: str, ent: S.Entity, batch: str, run_id: str) -> str:
+def stage_batch_sql(landing: str, ent: spec.Entity, batch: str, run_id: str) -> str:
     """The work table of one entity, with ``BATCH_RANK``: 1 for the key's latest clean row
     in the batch (by business timestamp, then file and row number), which is the row its
     hub, satellite and the superseded count read, so no later statement needs a window."""
-    hk = quote(V.Hub(ent).hash_key)
+    hk = quote(vault_spec.Hub(ent).hash_key)
     rank = (
         f"ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY (QUARANTINE_REASON IS NULL) DESC, "
         f"{quote(ent.event_column)} DESC NULLS LAST, FILE_NAME DESC, FILE_ROW_NUMBER DESC)"
@@ -69,7 +68,7 @@ def stage_batch_sql(landing: str, ent: S.Entity, batch: str, run_id: str) -> str
     )
 
 
-def drop_batch_sql(ent: S.Entity, batch: str, run_id: str) -> str:
+def drop_batch_sql(ent: spec.Entity, batch: str, run_id: str) -> str:
     return f"DROP TABLE IF EXISTS {work_table(ent, batch, run_id)}"
 
 
@@ -79,7 +78,7 @@ def quarantine_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
         f"SELECT {sql_literal(ent.name)} AS entity, batch_id, file_name, file_row_number, "
         f"{quote(ent.key)} AS business_key, quarantine_reason FROM {work_table(ent, batch, run_id)} "
         "WHERE quarantine_reason IS NOT NULL"
-        for ent in S.ENTITIES
+        for ent in spec.ENTITIES
     )
     return (
         f"INSERT INTO {quote(vault)}.{QUARANTINE_TABLE} "
@@ -90,7 +89,7 @@ def quarantine_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
     )
 
 
-def hub_sql(vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> str:
+def hub_sql(vault: str, hub: vault_spec.Hub, batch: str, load_ts: str, run_id: str) -> str:
     """New keys from the hub's own entity (record source: that entity) and from every
     reference to it (a key only referenced takes the alphabetically first referring
     source). One row per hash key, whatever arrives: the hash recipe trims and upper-cases
@@ -101,14 +100,14 @@ def hub_sql(vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> st
         f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, '0' || record_source AS src "
         f"FROM {work_table(hub.entity, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
     ]
-    for link in V.LINKS:
+    for link in vault_spec.LINKS:
         parent, column = link.hubs[0]
         if parent.name != hub.name:
             continue
         sources.append(
             f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, '1' || record_source AS src "
             f"FROM {work_table(link.child, batch, run_id)} "
-            f"WHERE quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{V.ZERO_KEY}'"
+            f"WHERE quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{vault_spec.ZERO_KEY}'"
         )
     union = " UNION ALL ".join(sources)
     table = f"{quote(vault)}.{quote(hub.name)}"
@@ -120,7 +119,7 @@ def hub_sql(vault: str, hub: V.Hub, batch: str, load_ts: str, run_id: str) -> st
     )
 
 
-def link_sql(vault: str, link: V.Link, batch: str, load_ts: str, run_id: str) -> str:
+def link_sql(vault: str, link: vault_spec.Link, batch: str, load_ts: str, run_id: str) -> str:
     table = f"{quote(vault)}.{quote(link.name)}"
     hub_keys = [quote(hub.hash_key) for hub, _ in link.hubs]
     return (
@@ -134,7 +133,7 @@ def link_sql(vault: str, link: V.Link, batch: str, load_ts: str, run_id: str) ->
     )
 
 
-def _candidates(vault: str, sat: V.Satellite, batch: str, run_id: str) -> str:
+def _candidates(vault: str, sat: vault_spec.Satellite, batch: str, run_id: str) -> str:
     """The batch's latest clean row per key, beside the key's latest satellite row."""
     hk = quote(sat.hub.hash_key)
     event = quote(sat.entity.event_column)
@@ -159,7 +158,7 @@ def _newer(batch: str) -> str:
     )
 
 
-def satellite_sql(vault: str, sat: V.Satellite, batch: str, load_ts: str, run_id: str) -> str:
+def satellite_sql(vault: str, sat: vault_spec.Satellite, batch: str, load_ts: str, run_id: str) -> str:
     hk = quote(sat.hub.hash_key)
     names = ", ".join(quote(c.name) for c in sat.payload)
     return (
@@ -177,7 +176,7 @@ def superseded_sql(vault: str, batch: str, run_id: str) -> str:
         f"SELECT {sql_literal(sat.name)} AS satellite, COUNT(*) AS superseded "
         f"FROM ({_candidates(vault, sat, batch, run_id)}) x "
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
-        for sat in V.SATELLITES
+        for sat in vault_spec.SATELLITES
     )
 
 
@@ -191,8 +190,8 @@ def repair_sql(vault: str) -> list[tuple[str, str]]:
     deletes the rest; satellites and links refer to the hash key only, so nothing else
     changes. ``lake repair`` runs it in one transaction."""
     out = []
-    for table, key, tie in [(h.name, h.hash_key, h.business_key) for h in V.HUBS] + [
-        (k.name, k.hash_key, k.hash_key) for k in V.LINKS
+    for table, key, tie in [(h.name, h.hash_key, h.business_key) for h in vault_spec.HUBS] + [
+        (k.name, k.hash_key, k.hash_key) for k in vault_spec.LINKS
     ]:
         name, hk, bk = f"{quote(vault)}.{quote(table)}", quote(key), quote(tie)
         out.append(
@@ -210,8 +209,10 @@ def batch_statements(vault: str, batch: str, load_ts: str, run_id: str) -> list[
     """Every statement that loads ``batch`` from the work tables of ``run_id``, in order:
     quarantine, hubs, links, then the superseded counts and the satellites."""
     out = [Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(vault, batch, load_ts, run_id))]
-    out += [Statement(hub.name, "hub", hub_sql(vault, hub, batch, load_ts, run_id)) for hub in V.HUBS]
-    out += [Statement(link.name, "link", link_sql(vault, link, batch, load_ts, run_id)) for link in V.LINKS]
+    out += [Statement(hub.name, "hub", hub_sql(vault, hub, batch, load_ts, run_id)) for hub in vault_spec.HUBS]
+    out += [Statement(link.name, "link", link_sql(vault, link, batch, load_ts, run_id)) for link in vault_spec.LINKS]
     out.append(Statement("*", "superseded", superseded_sql(vault, batch, run_id)))
-    out += [Statement(s.name, "satellite", satellite_sql(vault, s, batch, load_ts, run_id)) for s in V.SATELLITES]
+    out += [
+        Statement(s.name, "satellite", satellite_sql(vault, s, batch, load_ts, run_id)) for s in vault_spec.SATELLITES
+    ]
     return out

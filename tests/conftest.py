@@ -110,10 +110,9 @@ def land_files(endpoints: Endpoints, entity: str, load_date: str, files: dict[st
     from the extension) and their control file into the local landing bucket; returns the
     batch id."""
     from lake.local.serve import s3_client
-    from procedures import landing
-    from procedures import spec as S
+    from procedures import landing, spec
 
-    producer = S.entity(entity).producer
+    producer = spec.entity(entity).producer
     batch = landing.batch_id_for_date(load_date)
     prefix = f"landing/{producer}/{entity}/load_date={load_date}/"
     formats = {ext: fmt for fmt, ext in landing.EXTENSIONS.items()}

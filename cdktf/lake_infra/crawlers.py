@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from procedures import landing
-from procedures import spec as S
+from procedures import landing, spec
 
 # the producers' control files are not data (patterns are relative to the entity folder)
 EXCLUSIONS = (f"**/{landing.CONTROL_FILE}",)
@@ -59,4 +58,4 @@ class Target:
 
 
 def targets() -> list[Target]:
-    return [Target(e.producer, e.name, f"{e.producer} {e.name}: {e.description}".strip()[:2048]) for e in S.ENTITIES]
+    return [Target(e.producer, e.name, f"{e.producer} {e.name}: {e.description}".strip()[:2048]) for e in spec.ENTITIES]

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from lake import catalog, infra
-from procedures import governance as G
-from procedures import spec as S
+from procedures import governance, spec
 
 pytestmark = pytest.mark.infra
 
@@ -82,7 +81,7 @@ def test_buckets_are_encrypted_versioned_private_tls_only_and_expire_old_version
         assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] >= 1
         assert rule["abort_incomplete_multipart_upload"][0]["days_after_initiation"] >= 1
         # landed files expire after the governance spec's age; access logs after their own
-        assert rule["expiration"][0]["days"] == G.LANDING_FILE_DAYS or bucket == logs_key
+        assert rule["expiration"][0]["days"] == governance.LANDING_FILE_DAYS or bucket == logs_key
     logging = for_bucket(stack, "aws_s3_bucket_logging", landing_key)
     assert logging["target_bucket"] == ref("aws_s3_bucket", logs_key, "id")
 
@@ -152,7 +151,7 @@ def _schema_of(stack: dict[str, Any], reference: str) -> str:
 def test_governance_roles_are_least_privilege_and_roll_up_to_sysadmin(stack: dict[str, Any]) -> None:
     # names are <prefix>_<ENV>_<FUNCTION>
     roles = {v["name"].split("_", 2)[2]: k for k, v in resources(stack, "snowflake_account_role").items()}
-    assert set(roles) == {"ADMIN", "ENGINEER", "ANALYST", "AUDITOR", *G.REGION_ROLES}
+    assert set(roles) == {"ADMIN", "ENGINEER", "ANALYST", "AUDITOR", *governance.REGION_ROLES}
     parents = set()
     for grant in resources(stack, "snowflake_grant_account_role").values():
         child = next(f for f, k in roles.items() if grant["role_name"] == ref("snowflake_account_role", k, "name"))
@@ -163,7 +162,9 @@ def test_governance_roles_are_least_privilege_and_roll_up_to_sysadmin(stack: dic
         parents.add((child, parent))
     assert parents >= {("ADMIN", "SYSADMIN"), ("ENGINEER", "ADMIN"), ("ANALYST", "ENGINEER"), ("AUDITOR", "ADMIN")}
     # region analysts roll up to the admin and inherit the analyst's grants
-    assert parents == set(G.PARENT.items()) | {(i, r) for r, inherited in G.INHERITS.items() for i in inherited}
+    assert parents == set(governance.PARENT.items()) | {
+        (i, r) for r, inherited in governance.INHERITS.items() for i in inherited
+    }
     grants = _grants(stack)
     # the analyst reads gold and nothing else; the auditor reads audit, quality and the vault
     for function, readable in (("ANALYST", {"GOLD"}), ("AUDITOR", {"AUDIT", "QUALITY", "VAULT", "GOVERNANCE"})):
@@ -198,10 +199,10 @@ def test_database_schemas_and_file_formats_match_the_local_ddl(stack: dict[str, 
 def test_a_glue_crawler_per_landing_entity_names_the_tables_catalog_sync_registers(stack: dict[str, Any]) -> None:
     database_key, database = one(stack, "aws_glue_catalog_database", "glue_database")
     crawlers = list(resources(stack, "aws_glue_crawler").values())
-    assert len(crawlers) == len(S.ENTITIES)
+    assert len(crawlers) == len(spec.ENTITIES)
     landing_url = next(iter(resources(stack, "snowflake_stage_external_s3").values()))["url"]
     by_path = {c["s3_target"][0]["path"]: c for c in crawlers}
-    for entity in S.ENTITIES:
+    for entity in spec.ENTITIES:
         crawler = by_path[f"{landing_url}{entity.producer}/{entity.name}/"]
         # a crawler names the table after the folder, with its prefix: the same name as catalog sync
         assert crawler["table_prefix"] + entity.name == catalog.table_name(entity)

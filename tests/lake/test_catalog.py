@@ -11,7 +11,7 @@ import pytest
 from lake import catalog, pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from procedures import spec as S
+from procedures import spec
 from tests.conftest import SMALL
 
 pytestmark = pytest.mark.integration
@@ -23,12 +23,12 @@ def test_every_landing_entity_is_a_table_with_its_partitions(
     pipeline.catalog_sync(settings, applied)
     glue, _ = pipeline.aws_clients(applied)
     tables = {t["Name"]: t for t in glue.get_tables(DatabaseName=settings.glue_database)["TableList"]}
-    assert set(tables) >= {catalog.table_name(e) for e in S.ENTITIES}
+    assert set(tables) >= {catalog.table_name(e) for e in spec.ENTITIES}
     customers = tables["crm_customers"]
-    assert [c["Name"] for c in customers["StorageDescriptor"]["Columns"]] == list(S.entity("customers").column_names)
+    assert [c["Name"] for c in customers["StorageDescriptor"]["Columns"]] == list(spec.entity("customers").column_names)
     assert customers["PartitionKeys"] == [{"Name": "load_date", "Type": "string"}]
     assert customers["StorageDescriptor"]["Location"] == f"{settings.landing_url}crm/customers/"
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         parts = glue.get_partitions(DatabaseName=settings.glue_database, TableName=catalog.table_name(ent))
         days = {p["Values"][0] for p in parts["Partitions"]}
         assert {"2026-01-05", "2026-01-06", "2026-01-07"} <= days, ent.name
@@ -37,7 +37,7 @@ def test_every_landing_entity_is_a_table_with_its_partitions(
     serde = {p["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] for p in parts if p["Values"][0] < "2027"}
     assert "crm=csv" in SMALL["formats"] and serde == {"org.apache.hadoop.hive.serde2.OpenCSVSerde"}
     again = pipeline.catalog_sync(settings, applied).detail
-    assert again["added_partitions"] == 0 and again["tables"] == len(S.ENTITIES)
+    assert again["added_partitions"] == 0 and again["tables"] == len(spec.ENTITIES)
 
 
 def test_a_restarted_local_server_catalogues_the_landing_zone_it_restores(tmp_path: Any) -> None:

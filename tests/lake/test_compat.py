@@ -21,11 +21,11 @@ from sqlglot.errors import ParseError
 from lake import sqlfiles
 from lake.config import Settings
 from lake.local import compat
-from procedures import quality as Q
+from procedures import quality
 
 pytestmark = pytest.mark.unit
 
-SCHEMAS = {layer: layer.upper() for layer in Q.LAYERS}
+SCHEMAS = {layer: layer.upper() for layer in quality.LAYERS}
 # a stage or file format's creation time, which fakesnow writes into its own catalog
 NOW = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d)?")
 
@@ -35,11 +35,11 @@ def _statements() -> list[str]:
     for path in sqlfiles.files():
         text = sqlfiles.render(path.read_text(), sqlfiles.variables(Settings()), path.name)
         statements += sqlfiles.split(text)
-    for mine in Q.by_table(Q.load_rules().rules).values():
-        statements += Q.counting_sql(mine, SCHEMAS, "B20260105")
+    for mine in quality.by_table(quality.load_rules().rules).values():
+        statements += quality.counting_sql(mine, SCHEMAS, "B20260105")
         failing = [r for r in mine if r.row_level or r.type == "referential"]
         if failing:
-            statements.append(Q.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.X", 10))
+            statements.append(quality.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.X", 10))
     return statements
 
 

@@ -15,10 +15,9 @@ from sqlglot import exp
 
 from lake import governance, snowsql, sqlfiles
 from lake.config import Settings
-from procedures import governance as G
-from procedures import quality as Q
-from procedures import spec as S
-from procedures import validate_data
+from procedures import governance as governance_spec
+from procedures import quality, validate_data
+from procedures import spec as entity_spec
 
 SETTINGS = Settings()
 PREFIX = SETTINGS.names.role_prefix
@@ -37,8 +36,8 @@ def in_session(function: str | None) -> set[str]:
         return set()
     found = {function}
     while True:
-        more = {child for child, parent in G.PARENT.items() if parent in found}
-        more |= {i for r in found for i in G.INHERITS.get(r, ())}
+        more = {child for child, parent in governance_spec.PARENT.items() if parent in found}
+        more |= {i for r in found for i in governance_spec.INHERITS.get(r, ())}
         if more <= found:
             return {f"{PREFIX}_{r}" for r in found}
         found |= more
@@ -88,15 +87,15 @@ def test_every_pii_column_has_a_tag_and_so_a_masking_policy() -> None:
         assert where in tagged, f"{'.'.join(where)} ({pii}) has no PII tag"
         assert tagged[where].args["value"].name == pii and tagged[where].this.name == "PII_CLASS"
     # every PII class of the spec reaches the landing tables and the satellites
-    assert {c.pii for c in governance.warehouse_pii()} == set(S.PII_CLASSES)
+    assert {c.pii for c in governance.warehouse_pii()} == set(entity_spec.PII_CLASSES)
     # the tag carries a masking policy for each data type PII columns have
     (tag_policies,) = [s for s in statements if isinstance(s, snowsql.AlterObject) and s.args["kind"] == "TAG"]
     attached = {p.name for p in tag_policies.args["action"].args["expressions"]}
     assert attached == {"MASK_PII_STRING", "MASK_PII_DATE"}
-    types = {c.type.split("(")[0] for e in S.ENTITIES for c in e.columns if c.pii}
+    types = {c.type.split("(")[0] for e in entity_spec.ENTITIES for c in e.columns if c.pii}
     assert types <= {"VARCHAR", "DATE"}, f"a PII type without a masking policy: {types}"
     # and every dbt model column carrying PII is tagged by its post-hook
-    spec = governance.dbt_spec(governance.dbt_models(), Q.load_rules().rules)
+    spec = governance.dbt_spec(governance.dbt_models(), quality.load_rules().rules)
     for model in governance.dbt_models():
         hooks = spec["models"][model.name]["statements"]
         for column, pii in model.pii.items():
@@ -135,9 +134,9 @@ def test_a_mart_column_carrying_pii_must_declare_it(tmp_path: Path) -> None:
 def test_roles_and_grants_match_the_spec() -> None:
     statements = shipped("070_governance.sql")
     roles = {s.this.name for s in statements if isinstance(s, snowsql.CreateRole)}
-    assert roles == {f"{PREFIX}_{r}" for r in (*G.FUNCTIONS, *G.REGION_ROLES)}
+    assert roles == {f"{PREFIX}_{r}" for r in (*governance_spec.FUNCTIONS, *governance_spec.REGION_ROLES)}
     edges = {(s.this.name, s.args["principal"].this.name) for s in statements if isinstance(s, snowsql.GrantRole)}
-    for child, parent in G.PARENT.items():
+    for child, parent in governance_spec.PARENT.items():
         assert (f"{PREFIX}_{child}", parent if parent == "SYSADMIN" else f"{PREFIX}_{parent}") in edges
     # least privilege: the analyst reads gold and nothing else of the lake's tables
     bulk = [s for s in statements if isinstance(s, snowsql.GrantBulk)]
@@ -156,12 +155,12 @@ def test_retention_per_layer_comes_from_the_spec() -> None:
         for s in shipped("070_governance.sql")
         if isinstance(s, snowsql.AlterObject) and s.args["kind"] == "SCHEMA"
     }
-    assert settings == {SETTINGS.names.schemas[layer]: days for layer, days in G.TIME_TRAVEL_DAYS.items()}
+    assert settings == {SETTINGS.names.schemas[layer]: days for layer, days in governance_spec.TIME_TRAVEL_DAYS.items()}
 
 
 @pytest.mark.unit
 def test_every_monitored_rule_has_a_data_metric_function() -> None:
-    rules = Q.load_rules().rules
+    rules = quality.load_rules().rules
     monitored = governance.monitored_rules(rules)
     created = {s.this.name for s in shipped("075_data_metrics.sql") if isinstance(s, snowsql.CreateDataMetricFunction)}
     for rule in monitored:
@@ -261,9 +260,9 @@ def test_row_access_follows_the_entitlement_table(conn: Any, built: dict[str, An
     everyone = visible("ADMIN")
     assert len(everyone) >= 10
     assert visible("AUDITOR") == everyone
-    regions = {region: visible(f"ANALYST_{region}") for region in G.REGIONS}
+    regions = {region: visible(f"ANALYST_{region}") for region in governance_spec.REGIONS}
     for region, countries in regions.items():
-        assert countries and countries <= set(G.REGIONS[region]), region
+        assert countries and countries <= set(governance_spec.REGIONS[region]), region
     assert set().union(*regions.values()) == everyone  # every client is in some analyst's region
     assert visible("ANALYST") == set()  # an analyst without an entitlement reads no client rows
     assert visible(None) == set()
@@ -283,7 +282,7 @@ def test_custom_dmfs_count_what_validate_data_counts(conn: Any, session: Any, bu
     schemas = SETTINGS.names.schemas
     rules = [
         r
-        for r in governance.monitored_rules(Q.load_rules().rules)
+        for r in governance.monitored_rules(quality.load_rules().rules)
         if r.type in ("range", "pattern", "accepted_values", "referential")
     ]
     summary = validate_data.run(session, layer="vault,bronze,silver,gold", fail_on_error=False)
@@ -299,7 +298,7 @@ def test_custom_dmfs_count_what_validate_data_counts(conn: Any, session: Any, bu
         body = dmfs[f"DMF_{rule.name.upper()}"].args["body"]
         table = exp.to_table(f"{schemas[rule.layer]}.{rule.table}")
 
-        def bind(node: exp.Expr, table: exp.Table = table, rule: Q.Rule = rule) -> exp.Expr:
+        def bind(node: exp.Expr, table: exp.Table = table, rule: quality.Rule = rule) -> exp.Expr:
             # the DMF's table arguments are the table it is attached to and, for a
             # referential rule, the parent table
             if isinstance(node, exp.Table) and node.name.lower() == "t":
@@ -333,7 +332,7 @@ def test_freshness_alert_fires_only_when_an_sla_is_missed(conn: Any, built: dict
 def test_freshness_is_measured_by_a_dmf_that_takes_the_utc_load_timestamps() -> None:
     # SNOWFLAKE.CORE.FRESHNESS takes DATE, TIMESTAMP_LTZ or TIMESTAMP_TZ only
     # (https://docs.snowflake.com/en/sql-reference/functions/dmf_freshness); LOAD_TS is TIMESTAMP_NTZ
-    fresh = [r for r in Q.load_rules().rules if r.type == "freshness" and r.layer != "landing"]
+    fresh = [r for r in quality.load_rules().rules if r.type == "freshness" and r.layer != "landing"]
     assert fresh
     for rule in fresh:
         found = governance.metric(rule)
@@ -348,7 +347,7 @@ def test_every_mart_analysts_read_with_client_rows_has_the_row_access_policy() -
     """Analysts read gold; a gold model with a row per client, or per account of a client,
     carries the region row access policy on a country column (gold_order_metrics is per
     month and has none)."""
-    readable = set(G.ACCESS["ANALYST"])
+    readable = set(governance_spec.ACCESS["ANALYST"])
     for model in governance.dbt_models():
         if model.layer in readable and "customer_id" in model.columns:
             assert model.row_access == "country_code", model.name

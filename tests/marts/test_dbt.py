@@ -14,7 +14,7 @@ import yaml
 from lake import dbt, pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from procedures import spec as S
+from procedures import spec
 from tests.conftest import land_files
 
 PROJECT = dbt.PROJECT_DIR
@@ -23,7 +23,7 @@ PROJECT = dbt.PROJECT_DIR
 @pytest.mark.unit
 def test_value_sets_in_the_dbt_project_are_the_specs() -> None:
     project_vars = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
-    for column in (c for e in S.ENTITIES for c in e.columns if c.values):
+    for column in (c for e in spec.ENTITIES for c in e.columns if c.values):
         named = [k for k, v in project_vars.items() if isinstance(v, list) and v == list(column.values or ())]
         assert named, f"{column.name}: value set {column.values} is not a var in dbt/dbt_project.yml"
 
@@ -32,7 +32,7 @@ def test_value_sets_in_the_dbt_project_are_the_specs() -> None:
 def test_value_tiers_in_the_dbt_project_are_the_specs() -> None:
     """dbt's gold model and the gold quality rule tier clients by the same thresholds."""
     tiers = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]["value_tiers"]
-    assert [(t["name"], t["min"]) for t in tiers] == list(S.VALUE_TIERS)
+    assert [(t["name"], t["min"]) for t in tiers] == list(spec.VALUE_TIERS)
 
 
 def compiled_model(settings: Settings, layer: str, model: str) -> str:
@@ -121,7 +121,7 @@ def test_the_next_batch_takes_the_incremental_path(
     (account,) = cur.fetchone()
     cur.execute(f"SELECT transaction_count FROM GOLD.gold_transaction_summary WHERE account_id = '{account}'")
     (before,) = cur.fetchone()
-    columns = S.entity("transactions").column_names
+    columns = spec.entity("transactions").column_names
     rows = [
         ("TNEXT000001", account, "DEPOSIT", "CREDIT", "125.50", "USD", "BOOKED", "2026-01-09 10:00:00"),
         ("TNEXT000002", account, "FEE", "DEBIT", "5.25", "USD", "BOOKED", "2026-01-09 11:00:00"),

@@ -10,8 +10,7 @@ import pytest
 from lake import pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from procedures import generate_sample_data, ingest_landing
-from procedures import spec as S
+from procedures import generate_sample_data, ingest_landing, spec
 from procedures.audit import ArgumentError
 from tests.conftest import SMALL_BATCHES
 
@@ -32,7 +31,7 @@ def count(conn: Any, sql: str) -> int:
 @pytest.mark.integration
 def test_every_generated_row_lands(generated: dict[str, Any], ingested: dict[str, Any], conn: Any) -> None:
     batches = ", ".join(f"'{b}'" for b in SMALL_BATCHES)
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         landed = count(conn, f"SELECT COUNT(*) FROM LANDING.{ent.name} WHERE batch_id IN ({batches})")
         assert landed == generated["rows"][ent.name], ent.name
     assert all(r["reconciliation_issues"] == 0 and not r["failed_files"] for r in ingested.values())
@@ -61,7 +60,7 @@ def test_an_unreadable_file_is_recorded_and_the_batch_goes_on(
     s3_client(applied.s3_endpoint).put_object(Bucket=applied.bucket, Key=f"landing/{broken}", Body=b"not parquet")
     result = pipeline.ingest(settings, applied, batch_id="B20300101").detail
     assert [f["file"] for f in result["failed_files"]] == [broken]
-    assert result["files"]["LOADED"] == len(S.ENTITIES) - 1
+    assert result["files"]["LOADED"] == len(spec.ENTITIES) - 1
     assert result["rows"]["customers"] == count(
         conn, "SELECT COUNT(*) FROM LANDING.customers WHERE batch_id = 'B20300101'"
     )
@@ -89,7 +88,7 @@ def test_a_quiet_day_reconciles_clean(
     and reconciles without an issue, as it does on Snowflake."""
     from tests.conftest import land_files
 
-    header = ",".join(S.entity("interactions").column_names).encode() + b"\n"
+    header = ",".join(spec.entity("interactions").column_names).encode() + b"\n"
     day = {"header_only_csv": "2033-03-01", "empty_csv": "2033-03-02", "empty_jsonl": "2033-03-03"}
     load_date = day["empty_jsonl" if name.endswith("jsonl") else "header_only_csv" if body is None else "empty_csv"]
     batch = land_files(applied, "interactions", load_date, {name: (header if body is None else body, 0)})
@@ -108,7 +107,7 @@ def test_a_csv_is_read_with_its_file_formats_delimiter_not_a_guess(
     spec column and are quarantined, not loaded as if the delimiter were known."""
     from tests.conftest import land_files
 
-    ent = S.entity("interactions")
+    ent = spec.entity("interactions")
     lines = [";".join(ent.column_names)] + [";".join(f"v{i}_{c}" for c in ent.column_names) for i in range(3)]
     batch = land_files(applied, "interactions", "2033-04-01", {"part-0000.csv": ("\n".join(lines).encode() + b"\n", 3)})
     pipeline.ingest(settings, applied, batch_id=batch)
@@ -145,7 +144,7 @@ def test_two_ingests_at_once_land_every_file_once(
         t.join(timeout=300)
     assert not errors, errors
     assert sorted(r["total_rows"] for r in results)[0] == 0  # the second found everything loaded
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         doubled = count(
             conn,
             f"SELECT COUNT(*) FROM (SELECT file_name, file_row_number FROM LANDING.{ent.name} "
@@ -172,7 +171,7 @@ def test_a_landing_file_rewritten_after_its_load_is_reported(
     from lake.local.serve import s3_client
     from tests.conftest import land_files
 
-    ent = S.entity("interactions")
+    ent = spec.entity("interactions")
     header = ",".join(ent.column_names).encode() + b"\n"
     row = ",".join(f"I{c}" if c == ent.key else "x" for c in ent.column_names).encode() + b"\n"
     batch = land_files(applied, "interactions", "2033-05-01", {"part-0000.csv": (header + row, 1)})

@@ -11,9 +11,7 @@ import pytest
 from lake import pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from procedures import spec as S
-from procedures import staging
-from procedures import vault as V
+from procedures import spec, staging, vault
 from procedures.audit import ArgumentError
 from procedures.load_vault import run as load_vault_run
 from tests.conftest import SMALL_BATCHES, land_files
@@ -29,17 +27,17 @@ def one(conn: Any, sql: str) -> Any:
 
 
 def test_every_table_is_populated_without_duplicate_keys(loaded: dict[str, Any], conn: Any) -> None:
-    for hub in V.HUBS:
+    for hub in vault.HUBS:
         total, distinct = (
             conn.cursor().execute(f"SELECT COUNT(*), COUNT(DISTINCT {hub.hash_key}) FROM VAULT.{hub.name}").fetchone()
         )
         assert total > 1 and total == distinct, hub.name
-    for link in V.LINKS:
+    for link in vault.LINKS:
         total, distinct = (
             conn.cursor().execute(f"SELECT COUNT(*), COUNT(DISTINCT {link.hash_key}) FROM VAULT.{link.name}").fetchone()
         )
         assert total > 0 and total == distinct, link.name
-    for sat in V.SATELLITES:
+    for sat in vault.SATELLITES:
         total, distinct = (
             conn.cursor()
             .execute(f"SELECT COUNT(*), COUNT(DISTINCT {sat.hub.hash_key} || load_ts) FROM VAULT.{sat.name}")
@@ -49,7 +47,7 @@ def test_every_table_is_populated_without_duplicate_keys(loaded: dict[str, Any],
 
 
 def test_generated_equals_loaded_plus_quarantined(generated: dict[str, Any], loaded: dict[str, Any], conn: Any) -> None:
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         clean = one(
             conn,
             f"SELECT COUNT(*) FROM LANDING.{staging.view_name(ent)} "
@@ -63,8 +61,8 @@ def test_generated_equals_loaded_plus_quarantined(generated: dict[str, Any], loa
         missing = one(
             conn,
             f"SELECT COUNT(*) FROM LANDING.{staging.view_name(ent)} s WHERE batch_id IN ({BATCHES}) "
-            f"AND quarantine_reason IS NULL AND NOT EXISTS (SELECT 1 FROM VAULT.{V.Hub(ent).name} h "
-            f"WHERE h.{V.Hub(ent).hash_key} = s.{V.Hub(ent).hash_key})",
+            f"AND quarantine_reason IS NULL AND NOT EXISTS (SELECT 1 FROM VAULT.{vault.Hub(ent).name} h "
+            f"WHERE h.{vault.Hub(ent).hash_key} = s.{vault.Hub(ent).hash_key})",
         )
         assert missing == 0, ent.name
 
@@ -87,9 +85,9 @@ def test_rerunning_a_batch_inserts_nothing(settings: Settings, loaded: dict[str,
 
 
 def test_null_references_link_to_the_ghost_row(loaded: dict[str, Any], conn: Any) -> None:
-    ghost = one(conn, f"SELECT customer_id FROM VAULT.HUB_CUSTOMER WHERE customer_hk = '{V.ZERO_KEY}'")
-    assert ghost == V.GHOST_BUSINESS_KEY
-    assert one(conn, f"SELECT COUNT(*) FROM VAULT.LINK_CUSTOMER_ACCOUNT WHERE customer_hk = '{V.ZERO_KEY}'") > 0
+    ghost = one(conn, f"SELECT customer_id FROM VAULT.HUB_CUSTOMER WHERE customer_hk = '{vault.ZERO_KEY}'")
+    assert ghost == vault.GHOST_BUSINESS_KEY
+    assert one(conn, f"SELECT COUNT(*) FROM VAULT.LINK_CUSTOMER_ACCOUNT WHERE customer_hk = '{vault.ZERO_KEY}'") > 0
 
 
 def test_every_load_is_audited(loaded: dict[str, Any], conn: Any) -> None:
@@ -102,7 +100,7 @@ def test_every_load_is_audited(loaded: dict[str, Any], conn: Any) -> None:
             f"WHERE batch_id = '{batch}' AND run_id = '{first_run}'"
         )
         rows = cur.fetchall()
-        assert {r[0] for r in rows} >= {t.name for t in V.SATELLITES} and {r[2] for r in rows} == {"SUCCEEDED"}
+        assert {r[0] for r in rows} >= {t.name for t in vault.SATELLITES} and {r[2] for r in rows} == {"SUCCEEDED"}
         inserted = {r[0]: r[1] for r in rows}
         in_vault = one(conn, f"SELECT COUNT(*) FROM VAULT.SAT_CUSTOMER WHERE batch_id = '{batch}'")
         assert in_vault == inserted["sat_customer"], batch
@@ -161,7 +159,7 @@ def test_out_of_order_changes_never_become_current(loaded: dict[str, Any], conn:
         "SELECT SUM(rows_superseded) FROM AUDIT.VAULT_LOAD_RUNS WHERE batch_id = 'B20260107' AND status = 'SUCCEEDED'",
     )
     assert superseded > 0
-    for sat in V.SATELLITES:
+    for sat in vault.SATELLITES:
         event = sat.entity.event_column
         older = one(
             conn,
@@ -178,7 +176,7 @@ def test_values_shaped_like_sql_travel_as_data(
     """A producer's text is data all the way: landing, staging, hub and satellite."""
     import pyarrow as pa
 
-    ent = S.entity("customers")
+    ent = spec.entity("customers")
     hostile = {c: f'x\'; DROP TABLE VAULT.HUB_CUSTOMER; -- {c} "quoted" $$ \\ ' for c in ent.column_names}
     hostile.update(
         customer_id="C'||'1; DELETE FROM VAULT.SAT_CUSTOMER --",
@@ -207,7 +205,7 @@ def test_schema_drift_extra_columns_load_missing_columns_quarantine(
     with the column named."""
     import pyarrow as pa
 
-    ent = S.entity("customers")
+    ent = spec.entity("customers")
     extra = landed_table(conn, "customers", "B20260105", "CXTRA", 3).append_column(
         "desk_note", pa.array(["internal"] * 3)
     )
@@ -257,7 +255,7 @@ def landed_table(conn: Any, entity: str, batch: str, prefix: str, n: int) -> Any
     """``n`` clean landed rows of ``entity`` from ``batch`` as text, with new business keys."""
     import pyarrow as pa
 
-    ent = S.entity(entity)
+    ent = spec.entity(entity)
     cur = conn.cursor()
     cur.execute(
         f"SELECT {', '.join(ent.column_names)} FROM LANDING.{ent.name} l WHERE batch_id = '{batch}' AND EXISTS ("
@@ -358,7 +356,7 @@ def test_one_hub_row_per_key_whatever_the_spelling(
         "(SELECT customer_hk FROM VAULT.HUB_CUSTOMER WHERE customer_id = 'CSPELL000')"
     )
     assert [r[0] for r in cur.fetchall()] == ["CSPELL000"]  # one row, the entity's own spelling
-    for table, key in [(h.name, h.hash_key) for h in V.HUBS] + [(k.name, k.hash_key) for k in V.LINKS]:
+    for table, key in [(h.name, h.hash_key) for h in vault.HUBS] + [(k.name, k.hash_key) for k in vault.LINKS]:
         total, distinct = cur.execute(f"SELECT COUNT(*), COUNT(DISTINCT {key}) FROM VAULT.{table}").fetchone()
         assert total == distinct, table
 

@@ -17,15 +17,15 @@ from lake.local import strict
 from lake.local.stack import Endpoints
 from lake.session import connect, open_session
 from procedures import load_vault
-from procedures import vault as V
+from procedures import vault as vault_spec
 from tests.conftest import SMALL_BATCHES
 
 pytestmark = pytest.mark.integration
 VOLATILE = {"LOAD_TS", "RUN_ID"}  # when a row was written, not what it says
 TABLES = (
-    [h.name for h in V.HUBS]
-    + [k.name for k in V.LINKS]
-    + [s.name for s in V.SATELLITES]
+    [h.name for h in vault_spec.HUBS]
+    + [k.name for k in vault_spec.LINKS]
+    + [s.name for s in vault_spec.SATELLITES]
     + ["QUARANTINE", "LOADED_BATCHES"]
 )
 

@@ -15,14 +15,12 @@ from lake import pipeline, snowsql, sqlfiles
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.sqlfiles import SQL_DIR
-from procedures import quality as Q
-from procedures import spec as S
-from procedures import validate_data
+from procedures import quality, spec, validate_data
 from procedures.audit import ArgumentError
 from tests.procedures.test_staging import manifest_rows
 
-SCHEMAS = {layer: layer.upper() for layer in Q.LAYERS}
-RULES = Q.load_rules()
+SCHEMAS = {layer: layer.upper() for layer in quality.LAYERS}
+RULES = quality.load_rules()
 # which landing rule catches each kind of defect the generator injects
 CATCHES = {
     "null_key": "not_null",
@@ -60,7 +58,7 @@ def test_the_spec_has_the_briefs_rules_each_with_severity_and_owner() -> None:
 
 @pytest.mark.unit
 def test_every_entity_gets_its_landing_rules_from_the_spec() -> None:
-    for e in S.ENTITIES:
+    for e in spec.ENTITIES:
         mine = {(r.type, r.column) for r in RULES.layer("landing") if r.table == e.name}
         assert ("not_null", e.key) in mine and ("unique", e.key) in mine
         assert {("not_null", ref.column) for ref in e.references} <= mine
@@ -91,26 +89,26 @@ GOOD = {"name": "silver_x_rule", "table": "silver_customers", "type": "not_null"
 )
 def test_a_bad_rule_fails_at_load_naming_file_and_rule(change: dict[str, Any], message: str) -> None:
     raw = {k: v for k, v in (GOOD | change).items() if v is not None}
-    with pytest.raises(Q.RuleSpecError, match=message) as info:
-        Q.parse_rule(raw, "silver", {"owner": "team"}, "procedures/rules/silver.yml")
+    with pytest.raises(quality.RuleSpecError, match=message) as info:
+        quality.parse_rule(raw, "silver", {"owner": "team"}, "procedures/rules/silver.yml")
     assert "procedures/rules/silver.yml" in str(info.value)
 
 
 @pytest.mark.unit
 def test_a_rule_without_an_owner_or_a_file_without_a_layer_is_refused() -> None:
-    with pytest.raises(Q.RuleSpecError, match="has no owner"):
-        Q.parse_rule(GOOD, "silver", {}, "x.yml")
-    with pytest.raises(Q.RuleSpecError, match=r"x\.yml: 'layer' must be one of"):
-        Q.parse_file("layer: platinum\nrules: []\n", "x.yml")
+    with pytest.raises(quality.RuleSpecError, match="has no owner"):
+        quality.parse_rule(GOOD, "silver", {}, "x.yml")
+    with pytest.raises(quality.RuleSpecError, match=r"x\.yml: 'layer' must be one of"):
+        quality.parse_file("layer: platinum\nrules: []\n", "x.yml")
 
 
 @pytest.mark.unit
 def test_unknown_tables_and_columns_are_named_against_the_warehouse() -> None:
-    rule = Q.parse_rule(GOOD, "silver", {"owner": "team"}, "silver.yml")
-    with pytest.raises(Q.RuleSpecError, match=r"unknown table 'silver_customers' in layer silver"):
-        Q.validate([rule], {})
-    with pytest.raises(Q.RuleSpecError, match=r"unknown column 'email' in silver table 'silver_customers'"):
-        Q.validate([rule], {("silver", "silver_customers"): {"customer_id"}})
+    rule = quality.parse_rule(GOOD, "silver", {"owner": "team"}, "silver.yml")
+    with pytest.raises(quality.RuleSpecError, match=r"unknown table 'silver_customers' in layer silver"):
+        quality.validate([rule], {})
+    with pytest.raises(quality.RuleSpecError, match=r"unknown column 'email' in silver table 'silver_customers'"):
+        quality.validate([rule], {("silver", "silver_customers"): {"customer_id"}})
 
 
 def _parses(sql: str) -> None:
@@ -119,19 +117,19 @@ def _parses(sql: str) -> None:
 
 @pytest.mark.unit
 def test_every_compiled_statement_parses_as_snowflake_sql() -> None:
-    for rules in Q.by_table(RULES.rules).values():
-        for sql in Q.counting_sql(rules, SCHEMAS, "B20260105"):
+    for rules in quality.by_table(RULES.rules).values():
+        for sql in quality.counting_sql(rules, SCHEMAS, "B20260105"):
             _parses(sql)
         failing = [r for r in rules if r.row_level or r.type == "referential"]
         if failing:
-            _parses(Q.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.RULE_EXCEPTIONS", 10))
+            _parses(quality.exceptions_sql(failing, SCHEMAS, "run", "B20260105", "QUALITY.RULE_EXCEPTIONS", 10))
 
 
 @pytest.mark.unit
 def test_layer_argument() -> None:
     assert validate_data.layers_of("silver,bronze") == ("bronze", "silver")
     assert validate_data.layers_of("marts") == ("bronze", "silver", "gold")
-    assert validate_data.layers_of("all") == Q.LAYERS
+    assert validate_data.layers_of("all") == quality.LAYERS
     with pytest.raises(ArgumentError, match=r"layer must be one of .* got 'platinum'"):
         validate_data.layers_of("platinum")
 
@@ -259,14 +257,14 @@ def test_row_count_change_is_judged_against_the_previous_run(validated: dict[str
 
 @pytest.mark.integration
 def test_a_spec_naming_a_missing_column_fails_before_any_query(session: Any, built: dict[str, Any]) -> None:
-    rule = Q.parse_rule(GOOD | {"column": "e_mail"}, "silver", {"owner": "team"}, "procedures/rules/silver.yml")
+    rule = quality.parse_rule(GOOD | {"column": "e_mail"}, "silver", {"owner": "team"}, "procedures/rules/silver.yml")
     columns = validate_data.warehouse_columns(session, [rule], SCHEMAS)
-    with pytest.raises(Q.RuleSpecError, match=r"silver\.yml: rule 'silver_x_rule': unknown column 'e_mail'"):
-        Q.validate([rule], columns)
+    with pytest.raises(quality.RuleSpecError, match=r"silver\.yml: rule 'silver_x_rule': unknown column 'e_mail'"):
+        quality.validate([rule], columns)
     assert "email" in columns[("silver", "silver_customers")]
     missing = dataclasses.replace(rule, table="silver_nothing")
-    with pytest.raises(Q.RuleSpecError, match="unknown table 'silver_nothing'"):
-        Q.validate([missing], validate_data.warehouse_columns(session, [missing], SCHEMAS))
+    with pytest.raises(quality.RuleSpecError, match="unknown table 'silver_nothing'"):
+        quality.validate([missing], validate_data.warehouse_columns(session, [missing], SCHEMAS))
 
 
 @pytest.mark.integration

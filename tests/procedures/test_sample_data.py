@@ -15,8 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from procedures import landing
-from procedures import spec as S
+from procedures import landing, spec
 from procedures.landing import DirectorySink
 from procedures.sample_data import DEFECTS, GenerationError, Plan, generate
 from tests.conftest import SMALL, SmallPlan
@@ -38,7 +37,7 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
-def read_entity(root: Path, entity: S.Entity) -> dict[tuple[str, str], pa.Table]:
+def read_entity(root: Path, entity: spec.Entity) -> dict[tuple[str, str], pa.Table]:
     """Every data file of an entity: (load_date, file key) -> table."""
     out = {}
     for control in sorted(root.glob(f"{entity.producer}/{entity.name}/load_date=*/_control.csv")):
@@ -78,11 +77,11 @@ def test_layout_and_control_files(landed_dir: Path) -> None:
     for f in data:
         m = LAYOUT.match(f)
         assert m
-        assert S.entity(m["entity"]).producer == m["producer"]
+        assert spec.entity(m["entity"]).producer == m["producer"]
         seen.add((m["entity"], m["date"]))
         if m["file"].startswith("part-"):
             assert m["file"].endswith(landing.EXTENSIONS[formats[m["producer"]]])
-    assert seen == {(e.name, f"2026-01-0{d}") for e in S.ENTITIES for d in (5, 6, 7)}
+    assert seen == {(e.name, f"2026-01-0{d}") for e in spec.ENTITIES for d in (5, 6, 7)}
     # each control file lists exactly the data files beside it, with their real counts and checksums
     for control in landed_dir.rglob("_control.csv"):
         rows = list(csv.DictReader(control.read_text().splitlines()))
@@ -100,8 +99,8 @@ def test_every_relationship_holds(landed_dir: Path) -> None:
     listed = manifest(landed_dir).to_pylist()
     nulled = {(r["file_name"], r["row_number"]) for r in listed if r["kind"] in ("null_reference", "null_key")}
     keys: dict[str, set[str]] = {}
-    refs: list[tuple[S.Entity, S.Reference, str, str, int]] = []
-    for ent in S.ENTITIES:
+    refs: list[tuple[spec.Entity, spec.Reference, str, str, int]] = []
+    for ent in spec.ENTITIES:
         # a key blanked by a null_key defect was still generated: the manifest names it
         keys[ent.name] = {r["business_key"] for r in listed if r["kind"] == "null_key" and r["entity"] == ent.name}
         for (_, key), table in read_entity(landed_dir, ent).items():
@@ -124,7 +123,7 @@ def test_manifest_matches_the_files(landed_dir: Path) -> None:
     assert set(DEFECTS) <= set(kinds), kinds
     assert kinds["late_arriving"] > 0 and kinds["out_of_order"] > 0
     tables: dict[str, pa.Table] = {}
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         tables.update({key: t for (_, key), t in read_entity(landed_dir, ent).items()})
     for r in rows:
         table = tables[r["file_name"]]
@@ -139,7 +138,7 @@ def test_manifest_matches_the_files(landed_dir: Path) -> None:
         elif r["category"] == "defect":
             assert value == r["injected_value"], r
         if r["kind"] != "null_key" and r["kind"] != "duplicate":
-            ent = S.entity(r["entity"])
+            ent = spec.entity(r["entity"])
             assert got[ent.key] == r["business_key"], r
 
 
@@ -147,7 +146,7 @@ def test_rows_outside_the_manifest_are_clean(landed_dir: Path) -> None:
     """Every defect is in the manifest: what it does not list passes every check."""
     listed = {(r["file_name"], r["row_number"]) for r in manifest(landed_dir).to_pylist() if r["category"] == "defect"}
     checked = 0
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         for (_load_date, key), table in read_entity(landed_dir, ent).items():
             for i, row in enumerate(table.to_pylist(), start=1):
                 if (key, i) in listed:
@@ -172,7 +171,7 @@ def test_rows_outside_the_manifest_are_clean(landed_dir: Path) -> None:
 
 
 def test_later_days_change_existing_customers(landed_dir: Path) -> None:
-    ent = S.entity("customers")
+    ent = spec.entity("customers")
     by_day: dict[str, dict[str, dict[str, Any]]] = {}
     for (load_date, _), table in read_entity(landed_dir, ent).items():
         by_day.setdefault(load_date, {}).update({r["customer_id"]: r for r in table.to_pylist() if r["customer_id"]})
@@ -205,7 +204,7 @@ def test_formats_carry_the_same_values(tmp_path: Path) -> None:
         root = tmp_path / fmt
         generate(Plan.build(scale=300, days=2, seed=5, formats=fmt), DirectorySink(str(root)))
         tables[fmt] = {
-            load_date: t.to_pylist() for (load_date, _), t in read_entity(root, S.entity("accounts")).items()
+            load_date: t.to_pylist() for (load_date, _), t in read_entity(root, spec.entity("accounts")).items()
         }
     assert tables["json"] == tables["parquet"]
 
@@ -266,12 +265,12 @@ def test_dormant_accounts_book_nothing_and_quiet_ones_are_dormant_by_inactivity(
     the data exercises both. An account DORMANT in any version books no transaction, and
     some OPEN or ACTIVE accounts book none either."""
     statuses: dict[str, set[str]] = {}
-    for table in read_entity(landed_dir, S.entity("accounts")).values():
+    for table in read_entity(landed_dir, spec.entity("accounts")).values():
         for account, status in zip(table["account_id"].to_pylist(), table["status"].to_pylist(), strict=True):
             statuses.setdefault(account, set()).add(status)
     booked = {
         account
-        for table in read_entity(landed_dir, S.entity("transactions")).values()
+        for table in read_entity(landed_dir, spec.entity("transactions")).values()
         for account in table["account_id"].to_pylist()
     }
     dormant = {a for a, s in statuses.items() if "DORMANT" in s}

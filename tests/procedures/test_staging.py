@@ -10,9 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lake.local.stack import Endpoints
-from procedures import spec as S
-from procedures import staging
-from procedures import vault as V
+from procedures import spec, staging, vault
 from tests.conftest import SMALL_BATCHES
 
 BATCHES = ", ".join(f"'{b}'" for b in SMALL_BATCHES)
@@ -38,7 +36,7 @@ def query(conn: Any, sql: str) -> list[tuple[Any, ...]]:
 @pytest.mark.integration
 def test_rows_landed_equal_clean_plus_quarantined(ingested: dict[str, Any], conn: Any) -> None:
     quarantined = 0
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         view = staging.view_name(ent)
         landed = query(conn, f"SELECT COUNT(*) FROM LANDING.{ent.name} WHERE batch_id IN ({BATCHES})")[0][0]
         split = query(
@@ -60,7 +58,7 @@ def test_quarantine_is_exactly_the_typing_defects(ingested: dict[str, Any], conn
         if r["kind"] == "null_key" or (r["kind"] == "unparseable_date")
     }
     got: dict[tuple[str, int], str] = {}
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         for file_name, row, reason in query(
             conn,
             f"SELECT file_name, file_row_number, quarantine_reason FROM LANDING.{staging.view_name(ent)} "
@@ -87,7 +85,7 @@ def test_null_references_map_to_the_zero_key(ingested: dict[str, Any], conn: Any
             f"SELECT customer_hk, quarantine_reason FROM LANDING.STG_ACCOUNTS "
             f"WHERE file_name = '{r['file_name']}' AND file_row_number = {r['row_number']}",
         )[0]
-        assert hk == V.ZERO_KEY and reason is None
+        assert hk == vault.ZERO_KEY and reason is None
 
 
 @pytest.mark.integration
@@ -99,6 +97,6 @@ def test_staged_keys_follow_the_recipe(ingested: dict[str, Any], conn: Any) -> N
     )
     assert len(sample) == 50
     for account_hk, account_id, customer_hk, customer_id, link_hk in sample:
-        assert account_hk == V.hash_key(account_id)
-        assert customer_hk == V.hash_key(customer_id)
-        assert link_hk == V.hash_key(customer_id, account_id)
+        assert account_hk == vault.hash_key(account_id)
+        assert customer_hk == vault.hash_key(customer_id)
+        assert link_hk == vault.hash_key(customer_id, account_id)

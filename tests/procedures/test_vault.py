@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from procedures import spec as S
-from procedures import vault as V
+from procedures import spec, vault
 
 BRIEF_HUBS = {"customer", "account", "transaction", "order", "product", "interaction", "opportunity"}
 BRIEF_LINKS = {
@@ -23,26 +22,26 @@ BRIEF_LINKS = {
 
 @pytest.mark.unit
 def test_the_brief_names() -> None:
-    assert {h.name for h in V.HUBS} == {f"hub_{n}" for n in BRIEF_HUBS}
-    assert {link.name for link in V.LINKS} == {f"link_{n}" for n in BRIEF_LINKS}
-    assert {s.name for s in V.SATELLITES} == {f"sat_{n}" for n in BRIEF_HUBS}
+    assert {h.name for h in vault.HUBS} == {f"hub_{n}" for n in BRIEF_HUBS}
+    assert {link.name for link in vault.LINKS} == {f"link_{n}" for n in BRIEF_LINKS}
+    assert {s.name for s in vault.SATELLITES} == {f"sat_{n}" for n in BRIEF_HUBS}
 
 
 @pytest.mark.unit
 def test_every_landed_column_has_one_home() -> None:
-    for ent in S.ENTITIES:
+    for ent in spec.ENTITIES:
         homes = [ent.key]
         homes += [r.column for r in ent.references]
-        homes += [c.name for c in V.Satellite(ent).payload]
+        homes += [c.name for c in vault.Satellite(ent).payload]
         assert sorted(homes) == sorted(ent.column_names), ent.name
 
 
 @pytest.mark.unit
 def test_large_links_and_satellites_are_clustered() -> None:
-    for link in V.LINKS:
-        assert ("CLUSTER BY" in V.link_ddl(link)) == (link.child.name in V.LARGE_ENTITIES), link.name
-    for sat in V.SATELLITES:
-        assert ("CLUSTER BY (TRANSACTION_HK, LOAD_TS)" in V.satellite_ddl(sat)) == (sat.name == "sat_transaction")
+    for link in vault.LINKS:
+        assert ("CLUSTER BY" in vault.link_ddl(link)) == (link.child.name in vault.LARGE_ENTITIES), link.name
+    for sat in vault.SATELLITES:
+        assert ("CLUSTER BY (TRANSACTION_HK, LOAD_TS)" in vault.satellite_ddl(sat)) == (sat.name == "sat_transaction")
 
 
 @pytest.mark.unit
@@ -56,14 +55,14 @@ def test_large_links_and_satellites_are_clustered() -> None:
     ],
 )
 def test_hash_key_recipe(parts: tuple[str | None, ...], text: str) -> None:
-    assert V.hash_key(*parts) == hashlib.md5(text.encode()).hexdigest()
+    assert vault.hash_key(*parts) == hashlib.md5(text.encode()).hexdigest()
 
 
 @pytest.mark.unit
 def test_zero_key_and_hashdiff() -> None:
-    assert V.reference_key(None) == V.reference_key(" ") == V.ZERO_KEY == "0" * 32
-    assert V.reference_key(" c1") == V.hash_key("C1")
-    assert V.hashdiff([None, " Smith ", "smith"]) == hashlib.md5(b"^^||Smith||smith").hexdigest()
+    assert vault.reference_key(None) == vault.reference_key(" ") == vault.ZERO_KEY == "0" * 32
+    assert vault.reference_key(" c1") == vault.hash_key("C1")
+    assert vault.hashdiff([None, " Smith ", "smith"]) == hashlib.md5(b"^^||Smith||smith").hexdigest()
 
 
 SAMPLES = [
@@ -82,11 +81,13 @@ def test_the_engine_hashes_as_the_recipe(conn: Any) -> None:
     )
     cur = conn.cursor()
     cur.execute(
-        f"SELECT {V.hash_key_sql(['k'])}, {V.reference_key_sql('k')}, {V.hash_key_sql(['k', 'a'])}, "
-        f"{V.hashdiff_sql(['a', 'b'])} FROM (VALUES {values}) AS t(k, a, b)"
+        f"SELECT {vault.hash_key_sql(['k'])}, {vault.reference_key_sql('k')}, {vault.hash_key_sql(['k', 'a'])}, "
+        f"{vault.hashdiff_sql(['a', 'b'])} FROM (VALUES {values}) AS t(k, a, b)"
     )
     got = cur.fetchall()
-    expected = [(V.hash_key(k), V.reference_key(k), V.hash_key(k, a), V.hashdiff([a, b])) for k, a, b in SAMPLES]
+    expected = [
+        (vault.hash_key(k), vault.reference_key(k), vault.hash_key(k, a), vault.hashdiff([a, b])) for k, a, b in SAMPLES
+    ]
     assert got == expected
 
 
@@ -95,5 +96,5 @@ def test_vault_tables_exist_after_setup(conn: Any) -> None:
     cur = conn.cursor()
     cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'VAULT'")
     tables = {r[0].lower() for r in cur.fetchall()}
-    expected = {h.name for h in V.HUBS} | {k.name for k in V.LINKS} | {s.name for s in V.SATELLITES}
+    expected = {h.name for h in vault.HUBS} | {k.name for k in vault.LINKS} | {s.name for s in vault.SATELLITES}
     assert expected <= tables
