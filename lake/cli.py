@@ -908,7 +908,7 @@ def app_install(
     steps = Table("step", "seconds", "detail", title=f"{name}: the app's task graph, called in order")
     steps.title_justify = "left"
     for step in report.steps:
-        steps.add_row(step.name, f"{step.seconds:.1f}", output.describe(step.detail))
+        steps.add_row(step.name, f"{step.seconds:.1f}", output.describe(step.name.removeprefix("CALL "), step.detail))
     console.print(steps)
     app_rows, lake_rows = sum(report.app_vault.values()), sum(report.lake_vault.values())
     console.print(f"vault inside {name}: {app_rows:,} rows in {len(report.app_vault)} tables")

@@ -129,35 +129,58 @@ console = stdout()
 err_console = stderr()
 
 
-def describe(detail: dict[str, Any]) -> str:
-    """One line for a step's summary (a procedure's result, a dbt build, a setup)."""
-    if "bytes" in detail:
-        return f"{detail['total_rows']:,} rows in {detail['files']} files, {detail['bytes'] / 1e6:,.1f} MB"
-    if "rules_run" in detail:
-        return (
-            f"{detail['rules_run']} rules: {detail['passed']} passed, {detail['warned']} warned, "
-            f"{detail['failed']} failed; {detail.get('exceptions', 0):,} exception rows"
-        )
-    if "inserted" in detail:
-        quarantined = detail["inserted"].get("quarantined", 0)
-        rows = sum(n for t, n in detail["inserted"].items() if t != "quarantined")
-        return f"{rows:,} vault rows from {len(detail['batches'])} batches, {quarantined:,} quarantined"
-    if "counts" in detail:
-        nodes = sum(sum(s.values()) for s in detail["counts"].values())
-        statuses: dict[str, int] = {}
-        for by_status in detail["counts"].values():
-            for status, n in by_status.items():
-                statuses[status] = statuses.get(status, 0) + n
-        return f"{nodes} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-    if "reconciliation_issues" in detail:
-        files = ", ".join(f"{n} {status.lower()}" for status, n in detail["files"].items()) or "no new files"
-        text = f"{detail['total_rows']:,} rows landed ({files}), {detail['reconciliation_issues']} issues"
-        if detail.get("schema_drift"):
-            text += f", {len(detail['schema_drift'])} files with schema drift (LANDING.SCHEMA_DRIFT)"
-        return text
-    if "stage" in detail and "files" in detail:
-        return f"{detail['stage']} ({detail['files']} files)"
-    return ", ".join(f"{k} {v}" for k, v in detail.items() if not isinstance(v, dict | list))
+def _generated(d: dict[str, Any]) -> str:
+    return f"{d['total_rows']:,} rows in {d['files']} files, {d['bytes'] / 1e6:,.1f} MB"
+
+
+def _validated(d: dict[str, Any]) -> str:
+    return (
+        f"{d['rules_run']} rules: {d['passed']} passed, {d['warned']} warned, {d['failed']} failed; "
+        f"{d.get('exceptions', 0):,} exception rows"
+    )
+
+
+def _loaded(d: dict[str, Any]) -> str:
+    quarantined = d["inserted"].get("quarantined", 0)
+    rows = sum(n for t, n in d["inserted"].items() if t != "quarantined")
+    return f"{rows:,} vault rows from {len(d['batches'])} batches, {quarantined:,} quarantined"
+
+
+def _built(d: dict[str, Any]) -> str:
+    statuses: dict[str, int] = {}
+    for by_status in d["counts"].values():
+        for status, n in by_status.items():
+            statuses[status] = statuses.get(status, 0) + n
+    return f"{sum(statuses.values())} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+
+
+def _ingested(d: dict[str, Any]) -> str:
+    files = ", ".join(f"{n} {status.lower()}" for status, n in d["files"].items()) or "no new files"
+    text = f"{d['total_rows']:,} rows landed ({files}), {d['reconciliation_issues']} issues"
+    if d.get("schema_drift"):
+        text += f", {len(d['schema_drift'])} files with schema drift (LANDING.SCHEMA_DRIFT)"
+    return text
+
+
+def _listed(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in d.items() if not isinstance(v, dict | list))
+
+
+# One line of what a step did, by what the step is: a procedure's result, a dbt build, a
+# setup (StepReport.kind). Each procedure returns its own summary shape.
+STEP_LINES: dict[str, Any] = {
+    "GENERATE_SAMPLE_DATA": _generated,
+    "INGEST_LANDING": _ingested,
+    "LOAD_VAULT": _loaded,
+    "VALIDATE_DATA": _validated,
+    "BIND_LANDING_STAGE": lambda d: f"{d['stage']} ({d['files']} files)",
+    "dbt build": _built,
+}
+
+
+def describe(kind: str, detail: dict[str, Any]) -> str:
+    """One line for a step's summary, rendered the way its kind reads."""
+    return str(STEP_LINES.get(kind, _listed)(detail))
 
 
 class StepPrinter(Reporter):
@@ -190,10 +213,8 @@ class StepPrinter(Reporter):
 
     def finish(self, step: Any) -> None:
         self.stop()
-        self.out.print(
-            f"[green]ok[/]     {escape(self.name):<22} {step.seconds:>6.1f}s  {escape(describe(step.detail))}",
-            highlight=False,
-        )
+        summary = escape(describe(step.kind, step.detail))
+        self.out.print(f"[green]ok[/]     {escape(self.name):<22} {step.seconds:>6.1f}s  {summary}", highlight=False)
 
     def fail(self, name: str, seconds: float, error: BaseException) -> None:
         self.stop()

@@ -30,6 +30,11 @@ class StepReport:
     seconds: float
     detail: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def kind(self) -> str:
+        """What the step is (a procedure's name, "dbt build", ...): its summary's shape."""
+        return self.name.split(" ", 1)[0] if self.name.startswith("VALIDATE_DATA") else self.name
+
 
 @dataclass
 class RunReport:
