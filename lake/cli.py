@@ -485,10 +485,9 @@ def quality(
 
 def _last_quality_run(settings: Any, endpoints: Any) -> dict[str, Any]:
     """The summary of the newest VALIDATE_DATA run, read back from its results."""
-    from lake.session import connect
+    from lake.session import connection
 
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         cur = conn.cursor()
         cur.execute(
             f"SELECT RULE_NAME, VERDICT, ROWS_FAILED, RUN_ID FROM {settings.names.quality}.RULE_RESULTS "
@@ -496,8 +495,6 @@ def _last_quality_run(settings: Any, endpoints: Any) -> dict[str, Any]:
             "ORDER BY CHECKED_AT DESC LIMIT 1)"
         )
         rows = cur.fetchall()
-    finally:
-        conn.close()
     verdicts = [str(r[1]) for r in rows]
     return {
         "run_id": str(rows[0][3]) if rows else "",
@@ -811,18 +808,15 @@ def sql(
 
 def _print_query(settings: Any, query: str, fmt: str, endpoints: Any = None) -> None:
     from lake.local.stack import LocalStack
-    from lake.session import connect
+    from lake.session import connection
 
     if endpoints is None and settings.target == "local":
         endpoints = LocalStack(settings.local).running()
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         cur = conn.cursor()
         cur.execute(query)
         names = [d[0] for d in cur.description or []]
         rows = cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
     write_rows(names, rows, fmt)
 
 

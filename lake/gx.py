@@ -28,7 +28,7 @@ from typing import Any
 
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from lake.session import connection_kwargs
+from lake.session import connection, connection_kwargs
 from procedures import quality
 from procedures.sql import quote
 
@@ -103,19 +103,15 @@ def _create_views(
     GX gets a table asset over the view rather than a query asset: for a query asset it
     reads the column names by running the query as is, which fetches every row (on
     Snowflake the connector streams lazily; the local server ships the whole result)."""
-    from lake.session import connect
 
     views = {}
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         cur = conn.cursor()
         for (layer, table), rules in by_table.items():
             view = view_name(layer, table)
             query = _asset_query(table, rules, schemas, batch_id)
             cur.execute(f"CREATE OR REPLACE VIEW {settings.names.quality}.{view} AS {query}")
             views[(layer, table)] = view
-    finally:
-        conn.close()
     return views
 
 
@@ -183,10 +179,8 @@ def _expectation(rule: quality.Rule, schemas: Mapping[str, str], batch_id: str, 
 
 def previous_row_counts(settings: Settings, endpoints: Endpoints | None) -> dict[str, int]:
     """The last VALIDATE_DATA row counts of the row-count rules (their baseline)."""
-    from lake.session import connect
 
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         cur = conn.cursor()
         cur.execute(
             f"SELECT RULE_NAME, ROWS_CHECKED FROM {settings.names.quality}.RULE_RESULTS "
@@ -194,8 +188,6 @@ def previous_row_counts(settings: Settings, endpoints: Endpoints | None) -> dict
             "QUALIFY ROW_NUMBER() OVER (PARTITION BY RULE_NAME ORDER BY CHECKED_AT DESC) = 1"
         )
         return {str(n): int(c) for n, c in cur.fetchall()}
-    finally:
-        conn.close()
 
 
 def run(

@@ -19,7 +19,7 @@ from lake import sqlfiles, task_graph
 from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
-from lake.session import connect, open_session, procedure_session
+from lake.session import connection, procedure_session, snowpark_session
 from procedures import generate_sample_data, ingest_landing, landing, load_vault, validate_data
 from procedures.sample_data import Plan, Progress, plan_day
 
@@ -68,11 +68,8 @@ def expected_rows(plan: Plan) -> int:
 
 def setup(settings: Settings, endpoints: Endpoints | None) -> StepReport:
     started = time.perf_counter()
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         applied = sqlfiles.apply(conn, settings)
-    finally:
-        conn.close()
     return StepReport(
         "apply sql/",
         time.perf_counter() - started,
@@ -134,13 +131,10 @@ def schema_exists(settings: Settings, endpoints: Endpoints | None) -> bool:
 
 def fetch(settings: Settings, endpoints: Endpoints | None, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     """Every row of one statement, on a connection of its own."""
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         cur = conn.cursor()
         cur.execute(sql, params)
         return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def generate(
@@ -188,12 +182,9 @@ def catalog_sync(settings: Settings, endpoints: Endpoints | None) -> StepReport:
 
 def landing_reconciliation(settings: Settings, endpoints: Endpoints | None) -> Reconciliation:
     """The landing zone against the producers' control files, on the target."""
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         stage = f"{settings.names.landing}.{settings.names.landing_stage}"
         return reconcile(conn, landing.s3_client(), settings.landing_url, stage)
-    finally:
-        conn.close()
 
 
 def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
@@ -226,8 +217,7 @@ def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") ->
         ),
         batch_id=batch_id,
     )
-    session = open_session(settings, endpoints)
-    try:
+    with snowpark_session(settings, endpoints) as session:
         summary["tables"] = vault_counts(session, settings)
         summary["quarantine"] = {
             str(r[0]): int(r[1])
@@ -236,8 +226,6 @@ def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") ->
                 "GROUP BY 1 ORDER BY 1"
             ).collect()
         }
-    finally:
-        session.close()
     return StepReport("LOAD_VAULT", time.perf_counter() - started, summary)
 
 
@@ -248,8 +236,7 @@ def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
 
     started = time.perf_counter()
     removed: dict[str, int] = {}
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         cur = conn.cursor()
         cur.execute("BEGIN")
         try:
@@ -260,8 +247,6 @@ def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-    finally:
-        conn.close()
     return StepReport("repair hubs and links", time.perf_counter() - started, {"removed": removed})
 
 

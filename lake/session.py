@@ -85,6 +85,28 @@ def connect(settings: Settings, endpoints: Endpoints | None = None) -> Snowflake
     return snowflake.connector.connect(**connection_kwargs(settings, endpoints))
 
 
+@contextmanager
+def connection(settings: Settings, endpoints: Endpoints | None = None) -> Iterator[SnowflakeConnection]:
+    """A connection for the length of the block (closed however the block ends)."""
+    conn = connect(settings, endpoints)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def snowpark_session(
+    settings: Settings, endpoints: Endpoints | None = None, schema: str | None = None
+) -> Iterator[Session]:
+    """A Snowpark Session for the length of the block."""
+    session = open_session(settings, endpoints, schema)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def open_session(settings: Settings, endpoints: Endpoints | None = None, schema: str | None = None) -> Session:
     """A Snowpark Session on the configured target (in ``schema`` when given)."""
     from snowflake.snowpark import Session

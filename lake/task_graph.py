@@ -20,7 +20,7 @@ from typing import Any
 
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from lake.session import connect
+from lake.session import connection
 
 ROOT = "LAKE_PIPELINE_ROOT"
 FINALIZER = "LAKE_PIPELINE_FINALIZER"
@@ -247,8 +247,7 @@ def walk(settings: Settings, endpoints: Endpoints | None, runners: dict[str, Run
 
 
 def _finalize(settings: Settings, endpoints: Endpoints | None, run: GraphRun, started: float) -> None:
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         conn.cursor().execute(
             f"INSERT INTO {settings.names.database}.{settings.names.audit}.PIPELINE_RUNS "
             "(graph_run_id, started_at, finished_at, status, failed_task, error, steps) VALUES "
@@ -262,5 +261,3 @@ def _finalize(settings: Settings, endpoints: Endpoints | None, run: GraphRun, st
                 json.dumps([n.task for n in order()]),
             ),
         )
-    finally:
-        conn.close()

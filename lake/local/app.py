@@ -44,6 +44,7 @@ from lake import sqlfiles
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.local.unsupported import skipped_locally
+from lake.session import connection
 from procedures.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -131,7 +132,6 @@ def _current_file(settings: Settings, app: str) -> Path:
 
 def install(settings: Settings, endpoints: Endpoints, bundle_dir: Path, app: str = DEFAULT_APP) -> Installed:
     """Install (or upgrade to) the bundle in ``bundle_dir`` as application ``app``."""
-    from lake.session import connect
 
     started = time.perf_counter()
     manifest_path, setup_path = bundle_dir / "manifest.yml", bundle_dir / "setup_script.sql"
@@ -151,14 +151,10 @@ def install(settings: Settings, endpoints: Endpoints, bundle_dir: Path, app: str
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(bundle_dir, target)
 
-    lake_conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as lake_conn:
         lake_conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {app}")
-    finally:
-        lake_conn.close()
     installed = Installed(app, version, target, 0.0, upgraded_from=previous)
-    conn = connect(app_settings(settings, app), endpoints)
-    try:
+    with connection(app_settings(settings, app), endpoints) as conn:
         cur = conn.cursor()
         for number, statement in enumerate(statements, start=1):
             if registered := _registered(statement):
@@ -176,8 +172,6 @@ def install(settings: Settings, endpoints: Endpoints, bundle_dir: Path, app: str
                 first = statement.splitlines()[0][:100]
                 raise AppInstallError(f"{setup_file.name}, statement {number} ({first}): {err}") from err
             installed.statements_run += 1
-    finally:
-        conn.close()
     (target / "procedures.json").write_text(
         json.dumps({k: dataclasses.asdict(v) for k, v in sorted(installed.procedures.items())}, indent=2)
     )
@@ -235,13 +229,9 @@ def call(
 
 def uninstall(settings: Settings, endpoints: Endpoints, app: str = DEFAULT_APP) -> bool:
     """``DROP APPLICATION``: the database and the installed versions."""
-    from lake.session import connect
 
-    conn = connect(settings, endpoints)
-    try:
+    with connection(settings, endpoints) as conn:
         conn.cursor().execute(f"DROP DATABASE IF EXISTS {app}")
-    finally:
-        conn.close()
     existed = (apps_dir(settings) / app).exists()
     shutil.rmtree(apps_dir(settings) / app, ignore_errors=True)
     return existed
