@@ -16,10 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lake.config import GLUE_DATABASE, Names
+from lake.config import GLUE_DATABASE, Names, checked_bucket
 
 IDENTIFIER = re.compile(r"^[A-Z_][A-Z0-9_$]{0,254}$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "environments.toml"
 
 
@@ -91,8 +90,10 @@ class Aws(_Model):
     @field_validator("landing_bucket", "access_log_bucket")
     @classmethod
     def _bucket(cls, value: str) -> str:
-        if not BUCKET.match(value) or "--" in value:
-            raise ValueError("must be an S3 bucket name: 3-63 lower-case letters, digits and single '-'")
+        checked_bucket(value)  # S3's own rules, as the lake checks its landing URL
+        if "." in value or "--" in value:
+            # the stack's buckets are reached over virtual-hosted TLS, which a '.' breaks
+            raise ValueError(f"bucket name {value!r}: this stack's S3 bucket names take no '.' and no '--'")
         return value
 
     @field_validator("landing_prefix")

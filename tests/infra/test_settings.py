@@ -39,7 +39,10 @@ def _with(path: str, value: Any) -> dict[str, Any]:
     ("path", "value", "message"),
     [
         pytest.param(
-            "dev.aws.landing_bucket", "Lake_Landing", r"\[dev\.aws\.landing_bucket\].*S3 bucket name", id="bucket_name"
+            "dev.aws.landing_bucket",
+            "Lake_Landing",
+            r"\[dev\.aws\.landing_bucket\].*bucket name 'Lake_Landing': S3 takes lower-case letters",
+            id="bucket_name",
         ),
         pytest.param("dev.aws.region", "europe", r"\[dev\.aws\.region\]", id="region"),
         pytest.param("dev.aws.landing_prefix", "landing", r"\[dev\.aws\.landing_prefix\].*ending in '/'", id="prefix"),
