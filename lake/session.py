@@ -38,13 +38,13 @@ def connection_kwargs(
             "database": names.database,
             **in_schema,
             # the local server rolls back this client's open transaction as soon as its
-            # process is gone (lake/local/compat.abort_idle_transactions)
+            # process is gone (lake/local/compat/sessions.py)
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False, "LAKE_CLIENT_PID": os.getpid()},
             "login_timeout": 30,
             # socket_timeout bounds one HTTP attempt; the default (60 s) would cut off,
             # and then re-send, a long load. No network_timeout: the connector also uses
             # it as a query timeout. Server-side failures come back as failed queries
-            # (see lake/local/compat.server_fixes), so nothing is retried.
+            # (see lake/local/compat/sessions.py), so nothing is retried.
             "socket_timeout": 3600,
         }
     sf = settings.snowflake

@@ -2,7 +2,7 @@
 
 A local run that passes where Snowflake would fail is a test gap, so each Snowflake
 behaviour the platform depends on is enforced here, next to the bridges of
-``lake/local/compat.py``, with the documentation page it comes from. ``RULES`` is the
+``lake/local/compat/``, with the documentation page it comes from. ``RULES`` is the
 list; ``tests/lake/test_strict.py`` has one conformance test per rule, each failing when
 its rule is switched off.
 
@@ -40,7 +40,7 @@ Rules (enforced locally, as Snowflake does):
   REFRESH`` found, not what the bucket holds now.
   https://docs.snowflake.com/en/user-guide/data-load-dirtables-manage
   Locally ``DIRECTORY(@stage)`` reads a snapshot that ``ALTER STAGE ... REFRESH`` takes
-  (``lake/local/compat.py``), so a missing refresh lists nothing, as on Snowflake.
+  (``lake/local/compat/stages.py``), so a missing refresh lists nothing, as on Snowflake.
 * ``app_references``, ``app_setup_script``: a Native App's manifest reference holds only
   the object types and privileges Snowflake lists (no stage), and its setup script does not
   USE a database, schema or role, create an EXECUTE AS CALLER procedure, or put a task, tag,

@@ -84,11 +84,11 @@ def test_a_transform_function_still_gets_copies() -> None:
             seen.append(inner is not node)
         return node
 
-    compat._chain.active = True
+    compat.speed._chain.active = True
     try:
         tree.transform(link)
     finally:
-        compat._chain.active = False
+        compat.speed._chain.active = False
     assert seen == [True]
 
 
@@ -125,3 +125,51 @@ def test_csv_reading_names_the_delimiter_and_reads_a_skipped_header_as_the_heade
     assert (
         "skip" not in read.lower() and "header = TRUE" in read and "sep = ','" in read and "all_varchar = TRUE" in read
     )
+
+
+# --------------------------------------------------------------------------- one test per pure bridge
+
+
+@pytest.mark.unit
+def test_list_of_a_qualified_stage_path_parses_and_remembers_the_sub_path() -> None:
+    from lake.local.compat import stages
+
+    parsed = stages.parse_list("LIST @LAKE.LANDING.LANDING_STAGE/crm/customers/")
+    assert parsed is not None and parsed.args["alias"].this.this == "LAKE.LANDING.LANDING_STAGE"
+    assert stages._list_path.value == "crm/customers/"
+    assert stages.parse_list("SELECT 1") is None
+
+
+@pytest.mark.unit
+def test_a_qualified_temporary_table_becomes_a_plain_one_and_an_unqualified_one_stays_temporary() -> None:
+    import sqlglot
+
+    from lake.local.compat import statements
+
+    qualified = statements.local_temporary(sqlglot.parse_one("CREATE TEMPORARY TABLE db.s.t (a INT)", read="snowflake"))
+    assert "TEMPORARY" not in qualified.sql("snowflake").upper()
+    bare = statements.local_temporary(sqlglot.parse_one("CREATE TEMPORARY TABLE t (a INT)", read="snowflake"))
+    assert "TEMPORARY" in bare.sql("snowflake").upper()
+    assert statements.DROP_DATABASE.match("DROP DATABASE IF EXISTS LAKE_APP")
+    assert not statements.DROP_DATABASE.match("DROP TABLE LAKE_APP")
+
+
+@pytest.mark.unit
+def test_the_client_pid_is_read_from_a_login_request_plain_or_gzipped() -> None:
+    import gzip
+    import json
+
+    from lake.local.compat import sessions
+
+    body = json.dumps({"data": {"SESSION_PARAMETERS": {sessions.CLIENT_PID_PARAMETER: 4242}}}).encode()
+    assert sessions.client_pid(body) == 4242
+    assert sessions.client_pid(gzip.compress(body)) == 4242
+    assert sessions.client_pid(b"not json") is None
+
+
+@pytest.mark.unit
+def test_metadata_filename_keeps_the_stage_locations_prefix() -> None:
+    from lake.local.compat import copying
+
+    url = "s3://lake-landing/landing/crm/customers/load_date=2026-01-05/part-0000.csv"
+    assert copying.metadata_filename(url) == "landing/crm/customers/load_date=2026-01-05/part-0000.csv"
