@@ -84,7 +84,7 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ),
     (
         r"^\s*ALTER\s+STAGE\s+\S+\s+SET\s+DIRECTORY\b",
-        "every local stage has a directory table (a snapshot ALTER STAGE ... REFRESH takes: lake/local/compat/stages.py)",
+        "every local stage has a directory table (a snapshot ALTER STAGE ... REFRESH takes: compat/stages.py)",
     ),
     (
         r"^\s*(CREATE|ALTER|DROP|EXECUTE)\s+(OR\s+REPLACE\s+)?DBT\s+PROJECT\b",
