@@ -20,7 +20,7 @@ from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
 from lake.session import connection, procedure_session, snowpark_session
-from procedures import generate_sample_data, ingest_landing, landing, load_vault, validate_data
+from procedures import generate_sample_data, ingest_landing, landing, load_vault, quality, validate_data
 from procedures.sample_data import Plan, Progress, plan_day
 
 
@@ -263,7 +263,7 @@ def dbt_build(
     settings: Settings,
     endpoints: Endpoints | None,
     args: tuple[str, ...] = (),
-    layers: tuple[str, ...] = ("bronze", "silver", "gold"),
+    layers: tuple[str, ...] = quality.MART_LAYERS,
 ) -> StepReport:
     """``dbt build`` on dbt/ (bronze, silver, gold and their data tests) against the target;
     the summary counts results by kind and status from dbt's run_results.json."""
@@ -296,7 +296,7 @@ def validate(settings: Settings, endpoints: Endpoints | None, layer: str = "all"
             session,
             layer=layer,
             batch_id=batch_id,
-            schemas={layer: names.schemas[layer] for layer in ("landing", "vault", "bronze", "silver", "gold")},
+            schemas={layer: names.schemas[layer] for layer in quality.LAYERS},
             quality_schema=names.quality,
             audit_schema=names.audit,
         ),
@@ -345,28 +345,25 @@ def defects_caught(settings: Settings, endpoints: Endpoints | None, run_id: str)
     }
 
 
-MARTS = {
-    "bronze": ("bronze_customers", "bronze_accounts", "bronze_transactions", "bronze_orders"),
-    "silver": (
-        "silver_customers",
-        "silver_transactions",
-        "silver_orders",
-        "silver_interactions",
-        "silver_opportunities",
-    ),
-    "gold": ("gold_customer_summary", "gold_transaction_summary", "gold_order_metrics", "gold_cross_domain_analytics"),
-}
+def marts() -> dict[str, tuple[str, ...]]:
+    """Every dbt model by layer, as ``dbt/models/<layer>/_<layer>.yml`` declares them."""
+    from lake.governance import dbt_models
+
+    found: dict[str, list[str]] = {}
+    for model in dbt_models():
+        found.setdefault(model.layer, []).append(model.name)
+    return {layer: tuple(found.get(layer, ())) for layer in quality.MART_LAYERS}
 
 
 def mart_counts(
-    settings: Settings, endpoints: Endpoints | None, layers: tuple[str, ...] = ("bronze", "silver", "gold")
+    settings: Settings, endpoints: Endpoints | None, layers: tuple[str, ...] = quality.MART_LAYERS
 ) -> dict[str, int]:
     """Rows in every mart of the layers, as ``{"SCHEMA.model": rows}``, in one statement."""
     names = settings.names
     schemas = names.schemas
     union = " UNION ALL ".join(
         f"SELECT '{schemas[layer]}.{model}', COUNT(*) FROM {names.database}.{schemas[layer]}.{model}"
-        for layer, models in MARTS.items()
+        for layer, models in marts().items()
         if layer in layers
         for model in models
     )

@@ -43,7 +43,8 @@ from procedures.errors import UserError
 from procedures.sql import quote, sql_literal
 
 Layer = Literal["landing", "vault", "bronze", "silver", "gold"]
-LAYERS: tuple[str, ...] = get_args(Layer)
+LAYERS: tuple[str, ...] = get_args(Layer)  # the data layers, in pipeline order
+MART_LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")  # the ones dbt builds
 Severity = Literal["warn", "error"]
 RuleType = Literal[
     "not_null",

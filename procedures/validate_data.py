@@ -30,7 +30,7 @@ from procedures.errors import UserError
 from procedures.sql import quote, sql_literal
 
 PROCEDURE = "VALIDATE_DATA"
-GROUPS = {"marts": ("bronze", "silver", "gold"), "all": quality_rules.LAYERS}
+GROUPS = {"marts": quality_rules.MART_LAYERS, "all": quality_rules.LAYERS}
 SAMPLE_KEYS = 5
 
 

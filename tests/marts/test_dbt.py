@@ -247,7 +247,7 @@ def test_docs_generate_and_sqlfluff(built: dict[str, Any], settings: Settings, a
     catalog = json.loads((dbt.state_dir(settings) / "target" / "catalog.json").read_text())
     # the local engine's information_schema.tables leaves views out, so the catalog lists
     # the table models (silver, gold); on Snowflake it lists the bronze views too
-    tables = {m for layer in ("silver", "gold") for m in pipeline.MARTS[layer]}
+    tables = {m for layer in ("silver", "gold") for m in pipeline.marts()[layer]}
     assert {n.split(".")[-1] for n in catalog["nodes"]} >= tables
     assert (dbt.state_dir(settings) / "target" / "index.html").exists()
     linted = dbt.lint(settings, applied)
