@@ -34,6 +34,7 @@ from lake import dbt, pipeline  # noqa: E402
 from lake.config import LocalTarget, Settings  # noqa: E402
 from lake.local.stack import LocalStack  # noqa: E402
 from procedures import landing  # noqa: E402
+from procedures.sample_data import Plan  # noqa: E402
 
 
 def main() -> None:
@@ -47,9 +48,8 @@ def main() -> None:
         settings = Settings(local=LocalTarget(state_dir=Path(state)))
         with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
             pipeline.setup(settings, endpoints)
-            pipeline.generate(
-                settings, endpoints, scale=args.scale, days=args.days + 1, seed=42, start_date=start.isoformat()
-            )
+            plan = Plan.build(scale=args.scale, days=args.days + 1, seed=42, start_date=start.isoformat())
+            pipeline.generate(settings, endpoints, plan)
             rows = 0
             for batch in batches[:-1]:
                 rows += pipeline.ingest(settings, endpoints, batch_id=batch).detail["total_rows"]

@@ -38,6 +38,7 @@ from procedures import (  # noqa: E402
     spec,
     staging,
 )
+from procedures.sample_data import Plan  # noqa: E402
 
 BATCH = "B20260105"
 
@@ -51,7 +52,7 @@ def main() -> None:
         with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
             pipeline.setup(settings, endpoints)
             started = time.perf_counter()
-            generated = pipeline.generate(settings, endpoints, scale=args.scale, days=1, seed=42).detail
+            generated = pipeline.generate(settings, endpoints, Plan.build(scale=args.scale, days=1, seed=42)).detail
             generate_seconds = time.perf_counter() - started
             started = time.perf_counter()
             ingested = pipeline.ingest(settings, endpoints, batch_id=BATCH).detail

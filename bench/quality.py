@@ -36,6 +36,7 @@ from lake.config import LocalTarget, Settings  # noqa: E402
 from lake.local.stack import LocalStack  # noqa: E402
 from lake.session import open_session  # noqa: E402
 from procedures import quality, validate_data  # noqa: E402
+from procedures.sample_data import Plan  # noqa: E402
 
 
 def floor(session: object, schemas: dict[str, str]) -> float:
@@ -60,7 +61,7 @@ def main() -> None:
         schemas = {layer: settings.names.schemas[layer] for layer in quality.LAYERS}
         with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
             pipeline.setup(settings, endpoints)
-            pipeline.generate(settings, endpoints, scale=args.scale, days=1, seed=42)
+            pipeline.generate(settings, endpoints, Plan.build(scale=args.scale, days=1, seed=42))
             rows = pipeline.ingest(settings, endpoints).detail["total_rows"]
             pipeline.load(settings, endpoints)
             pipeline.dbt_build(settings, endpoints)

@@ -377,7 +377,7 @@ def generate(
             settings = _settings()
             with pipeline.target(settings) as endpoints:
                 pipeline.setup(settings, endpoints)
-                summary = pipeline.generate(settings, endpoints, progress=advance, **plan.arguments()).detail
+                summary = pipeline.generate(settings, endpoints, plan, progress=advance).detail
     finally:
         reporter.stop()
     output.print_generation(summary)

@@ -138,10 +138,7 @@ def fetch(settings: Settings, endpoints: Endpoints | None, sql: str, params: Any
 
 
 def generate(
-    settings: Settings,
-    endpoints: Endpoints | None,
-    progress: Progress | None = None,
-    **arguments: Any,
+    settings: Settings, endpoints: Endpoints | None, plan: Plan, progress: Progress | None = None
 ) -> StepReport:
     started = time.perf_counter()
     summary = call(
@@ -150,12 +147,12 @@ def generate(
         generate_sample_data.PROCEDURE,
         lambda session: generate_sample_data.run(
             session,
+            plan,
             stage=f"{settings.names.landing}.{settings.names.landing_stage}",
             audit_table=f"{settings.names.audit}.PROCEDURE_RUNS",
             progress=progress,
-            **arguments,
         ),
-        **arguments,
+        **plan.arguments(),
     )
     return StepReport("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
 
@@ -413,7 +410,7 @@ def run(settings: Settings, plan: Plan | None) -> RunReport:
                 reporter.update(rows[0], max(total, rows[0]), "rows")
 
             report.generation = step(
-                "GENERATE_SAMPLE_DATA", lambda: generate(settings, endpoints, progress=advance, **plan.arguments())
+                "GENERATE_SAMPLE_DATA", lambda: generate(settings, endpoints, plan, progress=advance)
             ).detail
         step("reconcile landing", lambda: reconcile_landing(settings, endpoints))
         step("Glue catalog sync", lambda: catalog_sync(settings, endpoints))

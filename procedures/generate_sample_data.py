@@ -34,13 +34,7 @@ def stage_url(session: Any, stage: str) -> str:
 
 def run(
     session: Any,
-    scale: int,
-    days: int = 1,
-    seed: int = 42,
-    start_date: str = DEFAULT_START.isoformat(),
-    formats: str = "parquet",
-    defect_rate: float = 0.005,
-    late_rate: float = 0.02,
+    plan: Plan,
     landing_url: str = "",
     stage: str = "LANDING.LANDING_STAGE",
     audit_table: str = "AUDIT.PROCEDURE_RUNS",
@@ -48,16 +42,7 @@ def run(
     progress: Progress | None = None,
     workers: int = 2,
 ) -> dict[str, Any]:
-    """Validate, generate, write, audit; return the summary."""
-    plan = Plan.build(
-        scale=scale,
-        days=days,
-        seed=seed,
-        start_date=start_date,
-        formats=formats,
-        defect_rate=defect_rate,
-        late_rate=late_rate,
-    )
+    """Generate ``plan``, write, audit (with ``plan.arguments()``); return the summary."""
     url = landing_url or stage_url(session, stage)
     if sink is None:
         bucket, prefix = landing.split_landing_url(url)
@@ -98,8 +83,7 @@ def main(
             of order (0 to 0.5).
         landing_url: ``s3://bucket/prefix/``; default: the URL of LANDING.LANDING_STAGE.
     """
-    return run(
-        session,
+    plan = Plan.build(
         scale=int(scale),
         days=int(days),
         seed=int(seed),
@@ -107,5 +91,5 @@ def main(
         formats=formats,
         defect_rate=float(defect_rate),
         late_rate=float(late_rate),
-        landing_url=landing_url,
     )
+    return run(session, plan, landing_url=landing_url)

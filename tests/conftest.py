@@ -17,6 +17,7 @@ from lake.config import LocalTarget, Settings
 from lake.local import strict
 from lake.local.stack import Endpoints, LocalStack
 from lake.session import connect, open_session
+from procedures.sample_data import Plan
 
 
 class SmallPlan(TypedDict):
@@ -73,7 +74,7 @@ def session(settings: Settings, applied: Endpoints) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def generated(settings: Settings, applied: Endpoints) -> dict[str, Any]:
     """Three days of small, mixed-format batches in the local landing bucket."""
-    return pipeline.generate(settings, applied, **SMALL).detail
+    return pipeline.generate(settings, applied, Plan.build(**SMALL)).detail
 
 
 @pytest.fixture(scope="session")

@@ -268,6 +268,7 @@ def install_and_run(
     landing zone when it holds none."""
     from lake import pipeline, task_graph
     from lake.session import open_session
+    from procedures.sample_data import Plan
 
     started = time.perf_counter()
     bundle_dir = bundle_dir or bundle()
@@ -278,7 +279,7 @@ def install_and_run(
     stage = f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}"
     bound = _timed("CALL BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app))
     if not bound.detail.get("files"):
-        report.steps.append(_as_step(pipeline.generate(settings, endpoints, scale=scale, days=1)))
+        report.steps.append(_as_step(pipeline.generate(settings, endpoints, Plan.build(scale=scale, days=1))))
         bound = _timed(
             "CALL BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app)
         )

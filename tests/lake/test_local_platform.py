@@ -19,6 +19,7 @@ from lake.config import LocalTarget, Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.session import connect
 from procedures import generate_sample_data, landing
+from procedures.sample_data import Plan
 from procedures.spec import ENTITIES
 
 pytestmark = pytest.mark.integration
@@ -118,7 +119,7 @@ def test_the_worksheet_call_resolves_the_stage(session: Any, applied: Endpoints)
 
 def test_unwritable_bucket_is_named(session: Any) -> None:
     with pytest.raises(landing.LandingError, match=r"landing bucket s3://no-such-bucket/ is not writable"):
-        generate_sample_data.run(session, scale=10, landing_url="s3://no-such-bucket/landing/")
+        generate_sample_data.run(session, Plan.build(scale=10), landing_url="s3://no-such-bucket/landing/")
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
@@ -127,7 +128,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     stack = LocalStack(settings.local)
     with pipeline.target(settings) as endpoints:
         pipeline.setup(settings, endpoints)
-        pipeline.generate(settings, endpoints, scale=30, days=1, seed=2)
+        pipeline.generate(settings, endpoints, Plan.build(scale=30, days=1, seed=2))
         assert endpoints is not None
         first_port = endpoints.snowflake_port
     assert stack.running() is None
@@ -239,7 +240,7 @@ def test_reconciliation_finds_missing_extra_and_altered_files(
     from lake.local.serve import s3_client
     from lake.reconcile import reconcile
 
-    generate_sample_data.run(session, scale=20, start_date="2029-06-01", formats="csv")
+    generate_sample_data.run(session, Plan.build(scale=20, start_date="2029-06-01", formats="csv"))
     s3 = s3_client(applied.s3_endpoint)
     clean = reconcile(conn, s3, "s3://lake-landing/landing/", "LANDING.LANDING_STAGE")
     assert clean.ok and len(clean.partitions) >= len(ENTITIES)
@@ -361,11 +362,11 @@ def test_landing_files_are_never_overwritten(session: Any, applied: Endpoints) -
     date already landed is refused, naming the file, and the landed file is untouched."""
     from lake.local.serve import s3_client
 
-    generate_sample_data.run(session, scale=20, start_date="2027-07-05", formats="csv")
+    generate_sample_data.run(session, Plan.build(scale=20, start_date="2027-07-05", formats="csv"))
     key = "landing/crm/customers/load_date=2027-07-05/part-0000.csv"
     s3 = s3_client(applied.s3_endpoint)
     before = s3.get_object(Bucket=applied.bucket, Key=key)["Body"].read()
-    generate_sample_data.run(session, scale=20, start_date="2027-07-05", formats="csv")  # identical: fine
+    generate_sample_data.run(session, Plan.build(scale=20, start_date="2027-07-05", formats="csv"))  # identical: fine
     with pytest.raises(landing.LandingError, match=r"s3://lake-landing/landing/.*load_date=2027-07-05/.* immutable"):
-        generate_sample_data.run(session, scale=25, start_date="2027-07-05", formats="csv")
+        generate_sample_data.run(session, Plan.build(scale=25, start_date="2027-07-05", formats="csv"))
     assert s3.get_object(Bucket=applied.bucket, Key=key)["Body"].read() == before

@@ -12,6 +12,7 @@ from lake.config import Settings
 from lake.local.stack import Endpoints
 from procedures import generate_sample_data, ingest_landing, spec
 from procedures.audit import ArgumentError
+from procedures.sample_data import Plan
 from tests.conftest import SMALL_BATCHES
 
 
@@ -55,7 +56,7 @@ def test_an_unreadable_file_is_recorded_and_the_batch_goes_on(
 ) -> None:
     from lake.local.serve import s3_client
 
-    generate_sample_data.run(session, scale=20, start_date="2030-01-01")
+    generate_sample_data.run(session, Plan.build(scale=20, start_date="2030-01-01"))
     broken = "operations/products/load_date=2030-01-01/part-0000.parquet"
     s3_client(applied.s3_endpoint).put_object(Bucket=applied.bucket, Key=f"landing/{broken}", Body=b"not parquet")
     result = pipeline.ingest(settings, applied, batch_id="B20300101").detail
@@ -125,7 +126,7 @@ def test_two_ingests_at_once_land_every_file_once(
     and every file's rows, control rows and reconciliation land once."""
     import threading
 
-    generate_sample_data.run(session, scale=30, start_date="2027-05-03", formats="crm=csv,finance=json")
+    generate_sample_data.run(session, Plan.build(scale=30, start_date="2027-05-03", formats="crm=csv, finance=json"))
     results: list[dict[str, Any]] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
