@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help env run test deploy deploy-plan app-deploy ui browser lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
+.PHONY: help env run test deploy deploy-plan app-deploy app-local ui browser lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -96,6 +96,9 @@ deploy-plan: env  ## every step `make deploy` would run, offline (artifacts in b
 	$(BIN)/lake deploy --plan
 
 # the Native App on the Snowflake connection named by SNOWFLAKE_CONNECTION (see native_app/README.md)
+app-local: env snow-env  ## the Native App's bundle installed and run on the local engine (lake app install --local)
+	$(BIN)/lake app install --local
+
 app-deploy: env snow-env  ## zip the procedures, then `snow app run` (application package + app)
 	$(BIN)/python -m lake.app
 	$(SNOW_VENV)/bin/snow app run $(if $(SNOWFLAKE_CONNECTION),--connection $(SNOWFLAKE_CONNECTION))

@@ -103,7 +103,10 @@ def bundle(out: Path | None = None) -> Path:
     """``snow app bundle`` (snowflake-cli, offline) on this checkout: the application
     package's files as ``snow app run`` would upload them (``output/deploy``)."""
     if not SNOW.exists():
-        raise AppInstallError("snowflake-cli is not installed: run `make snow-env` (make test does it)")
+        raise AppInstallError(
+            "snowflake-cli is not installed: run `make snow-env` "
+            "(or `make app-local`, which installs it and then the app)"
+        )
     native_app.zip_procedures()
     result = subprocess.run(
         [str(SNOW), "app", "bundle"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
