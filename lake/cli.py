@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -899,7 +900,14 @@ def app_install(
         f"{name} {how} to {inst.version}: {inst.statements_run} setup statements run, {skipped} only Snowflake "
         f"runs skipped, {len(inst.procedures)} procedures from {inst.directory}"
     )
-    steps = Table("step", "seconds", "detail", title=f"{name}: the app's task graph, called in order")
+    steps = Table(
+        "step",
+        "seconds",
+        "detail",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        title=f"{name}: the app's graph, called in order",
+    )
     steps.title_justify = "left"
     for step in report.steps:
         steps.add_row(step.name, f"{step.seconds:.1f}", output.describe(step.name.removeprefix("CALL "), step.detail))
@@ -910,7 +918,10 @@ def app_install(
         differ = sorted(t for t in report.app_vault if report.app_vault[t] != report.lake_vault.get(t))
         same = "the same counts" if not differ else f"different counts in {', '.join(differ)}"
         console.print(f"standalone lake ({settings.names.database}): {lake_rows:,} rows, {same}")
-    console.print(f'look inside: lake sql "select * from {name}.AUDIT.PROCEDURE_RUNS order by started_at desc"')
+    audit = f"select * from {name}.AUDIT.PROCEDURE_RUNS order by started_at desc"
+    console.print(
+        f'look inside: {output.lake_command()} sql "{audit}"; the dashboard: {output.lake_command()} ui --app {name}'
+    )
 
 
 @native_app.command("call")
