@@ -29,6 +29,7 @@ from lake import deploy, sqlfiles, task_graph
 from lake.config import Names
 from lake.deploy import ARCHIVE, zip_procedures
 from procedures.errors import UserError
+from procedures.sql import sql_literal
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "native_app"
@@ -84,7 +85,9 @@ _LEFT_OUT = re.compile(r"^(CREATE DATABASE|CREATE STORAGE INTEGRATION|CREATE STA
 
 
 def _add_columns(statement: str) -> list[str]:
-    """``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` for each column of a CREATE TABLE:
+    """``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` for each column of a CREATE TABLE
+    (``ADD [ COLUMN ] [ IF NOT EXISTS ]``: https://docs.snowflake.com/en/sql-reference/sql/alter-table;
+    the local engine runs the same statement, and the upgrade test relies on it):
     a column a new version adds appears on upgrade, where CREATE TABLE IF NOT EXISTS would
     leave the old table as it was. Constraints are left to the CREATE (a NOT NULL column
     cannot be added to a table that has rows)."""
@@ -122,18 +125,16 @@ def state_sql(sql_dir: Path = sqlfiles.SQL_DIR, names: Names | None = None) -> s
                     f"sql/{name}: the app's setup script has no rule for {statement.splitlines()[0][:80]!r}: "
                     "add it to lake/app.py (kept or left out, and why)"
                 )
-            if re.match(r"CREATE SCHEMA IF NOT EXISTS (\w+)", statement) and (
-                re.match(r"CREATE SCHEMA IF NOT EXISTS (\w+)", statement).group(1) in dropped_schemas  # type: ignore[union-attr]
-            ):
+            created = re.match(r"CREATE SCHEMA IF NOT EXISTS (\w+)", statement)
+            if created and created.group(1) in dropped_schemas:
                 continue
             if _APP_DB in statement:
                 raise AppError(f"sql/{name}: a statement names the database: {statement.splitlines()[0][:80]!r}")
             out.append(statement.strip() + ";")
             if statement.upper().startswith("CREATE TABLE"):
                 out.extend(s + ";" for s in _add_columns(statement))
-    schemas = [names.schemas[k] for k in STATE_LAYERS] + [TASKS_SCHEMA]
     out.append(f"CREATE SCHEMA IF NOT EXISTS {TASKS_SCHEMA} COMMENT = 'The task graph (START_PIPELINE)';")
-    for schema in schemas[:-1]:
+    for schema in (names.schemas[k] for k in STATE_LAYERS):
         role = "APP_USER" if schema == names.landing else "APP_VIEWER"
         out.append(f"GRANT USAGE ON SCHEMA {schema} TO APPLICATION ROLE {role};")
         out.append(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO APPLICATION ROLE {role};")
@@ -170,15 +171,12 @@ def code_sql() -> str:
 # --------------------------------------------------------------------------- pipeline block
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def pipeline_sql(names: Names | None = None) -> str:
     """START_PIPELINE(SCHEDULE) and STOP_PIPELINE(): SQL procedures (a setup script cannot
     create tasks that use a reference before it is bound, so the warehouse callback calls
     START_PIPELINE). Each task statement of ``task_graph.app_sql`` runs through EXECUTE
-    IMMEDIATE; the schedule comes in as a bind variable of the root's statement."""
+    IMMEDIATE (https://docs.snowflake.com/en/sql-reference/sql/execute-immediate); the root's
+    statement is built in a variable with the SCHEDULE argument quoted into it."""
     names = names or Names()
     marker = "__SCHEDULE__"
     statements = task_graph.app_sql(TASKS_SCHEMA, CODE_SCHEMA, names.audit, WAREHOUSE, marker)
@@ -186,12 +184,11 @@ def pipeline_sql(names: Names | None = None) -> str:
     for statement in statements:
         if marker in statement:
             before, after = statement.split(marker)
-            body.append(
-                f"    LET root VARCHAR := {_literal(before + chr(39))} || SCHEDULE || {_literal(chr(39) + after)};"
-            )
+            opening, closing = sql_literal(before + "'"), sql_literal("'" + after)
+            body.append(f"    LET root VARCHAR := {opening} || SCHEDULE || {closing};")
             body.append("    EXECUTE IMMEDIATE :root;")
         else:
-            body.append(f"    EXECUTE IMMEDIATE {_literal(statement)};")
+            body.append(f"    EXECUTE IMMEDIATE {sql_literal(statement)};")
     body.append(f"    RETURN 'task graph started in {TASKS_SCHEMA}: ' || SCHEDULE;")
     body.append("END;")
     start = (
@@ -273,12 +270,17 @@ def manifest_problems(manifest: dict[str, Any]) -> list[str]:
     return found
 
 
+_VERSIONED_SCHEMA = re.compile(r"CREATE\s+(?:OR\s+ALTER\s+)?VERSIONED\s+SCHEMA\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I)
+
+
+def versioned_schema(statement: str) -> str | None:
+    """The schema a ``CREATE [OR ALTER] VERSIONED SCHEMA`` statement creates, else None."""
+    match = _VERSIONED_SCHEMA.match(statement)
+    return match.group(1).upper() if match else None
+
+
 def _versioned_schemas(statements: Iterable[str]) -> set[str]:
-    return {
-        m.group(1).upper()
-        for s in statements
-        if (m := re.match(r"CREATE\s+(?:OR\s+ALTER\s+)?VERSIONED\s+SCHEMA\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", s, re.I))
-    }
+    return {name for s in statements if (name := versioned_schema(s))}
 
 
 def setup_script_problems(statements: list[str]) -> list[str]:

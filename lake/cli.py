@@ -354,33 +354,28 @@ def generate(
     ] = None,
 ) -> None:
     """Generate sample producer files: GENERATE_SAMPLE_DATA on the target, or into a folder."""
-    from lake import pipeline
+    from lake import pipeline, progress
     from procedures import landing
     from procedures.sample_data import generate as generate_files
 
     plan = _plan(scale, days, seed, formats, defect_rate, late_rate, start_date)
-    total = pipeline.expected_rows(plan)
+    advance = progress.row_counter(pipeline.expected_rows(plan))
     reporter = output.StepPrinter(output.err_console)
-    rows = [0]
-
-    def advance(entity: str, count: int) -> None:
-        rows[0] += count
-        reporter.update(rows[0], max(total, rows[0]), "rows")
-
     reporter.start("GENERATE_SAMPLE_DATA")
-    try:
-        if out is not None:
-            sink = landing.DirectorySink(str(out))
-            sink.check_writable()
-            summary = generate_files(plan, sink, progress=advance).as_dict()
-            summary["landing_url"] = str(out.resolve())
-        else:
-            settings = _settings()
-            with pipeline.target(settings) as endpoints:
-                pipeline.setup(settings, endpoints)
-                summary = pipeline.generate(settings, endpoints, plan, progress=advance).detail
-    finally:
-        reporter.stop()
+    with progress.reporting(reporter):
+        try:
+            if out is not None:
+                sink = landing.DirectorySink(str(out))
+                sink.check_writable()
+                summary = generate_files(plan, sink, progress=advance).as_dict()
+                summary["landing_url"] = str(out.resolve())
+            else:
+                settings = _settings()
+                with pipeline.target(settings) as endpoints:
+                    pipeline.setup(settings, endpoints)
+                    summary = pipeline.generate(settings, endpoints, plan, progress=advance).detail
+        finally:
+            reporter.stop()
     output.print_generation(summary)
 
 
@@ -910,7 +905,7 @@ def app_install(
     )
     steps.title_justify = "left"
     for step in report.steps:
-        steps.add_row(step.name, f"{step.seconds:.1f}", output.describe(step.name.removeprefix("CALL "), step.detail))
+        steps.add_row(step.name, f"{step.seconds:.1f}", output.describe(step.kind, step.detail))
     console.print(steps)
     app_rows, lake_rows = sum(report.app_vault.values()), sum(report.lake_vault.values())
     console.print(f"vault inside {name}: {app_rows:,} rows in {len(report.app_vault)} tables")

@@ -71,7 +71,9 @@ def error_line(err: BaseException) -> str:
         coded = re.match(r"^(\d{6}) \(\w+\): (?:[\w-]+: )?(.*)$", raw, re.DOTALL)
         text = f"{coded.group(2)} (Snowflake error {coded.group(1)})" if coded else raw
     else:
-        text = f"{type(err).__name__}: {err} (a bug or an environment failure: `lake --debug ...` shows where)"
+        text = (
+            f"{type(err).__name__}: {err} (a bug or an environment failure: `{lake_command()} --debug ...` shows where)"
+        )
     return " ".join(text.split()) or type(err).__name__
 
 
@@ -92,8 +94,6 @@ def _numbers(value: Any) -> Any:
         if value == value.to_integral_value():
             return int(value)
         return f"{_MARK}{format(value, 'f')}{_MARK}"  # written as a bare number below
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return value
     if isinstance(value, dict):
         return {k: _numbers(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

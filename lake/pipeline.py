@@ -33,7 +33,8 @@ class StepReport:
     @property
     def kind(self) -> str:
         """What the step is (a procedure's name, "dbt build", ...): its summary's shape."""
-        return self.name.split(" ", 1)[0] if self.name.startswith("VALIDATE_DATA") else self.name
+        name = self.name.removeprefix("CALL ")
+        return name.split(" ", 1)[0] if name.startswith("VALIDATE_DATA") else name
 
 
 @dataclass
@@ -383,32 +384,18 @@ def run(settings: Settings, plan: Plan | None) -> RunReport:
     no plan the pipeline runs on the files producers dropped (``lake upload``)."""
     from lake import dbt, progress
 
-    reporter = progress.current()
     report = RunReport()
     dbt.log_file(settings).unlink(missing_ok=True)  # this run's dbt output only
 
     def step(name: str, work: Callable[[], StepReport]) -> StepReport:
-        reporter.start(name)
-        began = time.perf_counter()
-        try:
-            done = work()
-        except Exception as err:
-            reporter.fail(name, time.perf_counter() - began, err)
-            raise
+        done = progress.step(name, work)
         report.steps.append(done)
-        reporter.finish(done)
         return done
 
     with target(settings) as endpoints:
         step("apply sql/", lambda: setup(settings, endpoints))
         if plan is not None:
-            total = expected_rows(plan)
-            rows = [0]
-
-            def advance(entity: str, count: int) -> None:
-                rows[0] += count
-                reporter.update(rows[0], max(total, rows[0]), "rows")
-
+            advance = progress.row_counter(expected_rows(plan))
             report.generation = step(
                 "GENERATE_SAMPLE_DATA", lambda: generate(settings, endpoints, plan, progress=advance)
             ).detail

@@ -9,10 +9,13 @@ the call stack reports without every signature carrying it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Reporter:
@@ -45,3 +48,31 @@ def reporting(reporter: Reporter) -> Iterator[Reporter]:
         yield reporter
     finally:
         _current.reset(token)
+
+
+def step(name: str, work: Callable[[], T]) -> T:
+    """Run ``work`` as the step ``name``: started, then finished with its report, or
+    failed with its error and seconds (which is raised on)."""
+    reporter = current()
+    reporter.start(name)
+    began = time.perf_counter()
+    try:
+        done = work()
+    except Exception as err:
+        reporter.fail(name, time.perf_counter() - began, err)
+        raise
+    reporter.finish(done)
+    return done
+
+
+def row_counter(total: int) -> Callable[[str, int], None]:
+    """A generator's progress callback (entity, rows written): the rows so far, out of
+    ``total`` or of what was done if more, reported to the current reporter."""
+    rows = 0
+
+    def advance(entity: str, count: int) -> None:
+        nonlocal rows
+        rows += count
+        current().update(rows, max(total, rows), "rows")
+
+    return advance

@@ -11,6 +11,7 @@ task graph does), and always runs the finalizer.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -226,21 +227,16 @@ def walk(settings: Settings, endpoints: Endpoints | None, runners: dict[str, Run
     """Run every node in order with its local runner; record the outcome like the finalizer."""
     from lake import progress
 
-    reporter = progress.current()
     run = GraphRun()
     started = time.time()
     try:
         for node in order():
-            reporter.start(node.task)
-            began = time.perf_counter()
             try:
-                step = runners[node.task](settings, endpoints)
+                step = progress.step(node.task, functools.partial(runners[node.task], settings, endpoints))
             except Exception as err:
                 run.status, run.failed_task, run.error = "FAILED", node.task, f"{type(err).__name__}: {err}"
-                reporter.fail(node.task, time.perf_counter() - began, err)
                 raise
             run.steps.append(step)
-            reporter.finish(step)
     finally:
         _finalize(settings, endpoints, run, started)
     return run

@@ -44,7 +44,8 @@ from lake import sqlfiles
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.local.unsupported import skipped_locally
-from lake.session import connection
+from lake.pipeline import StepReport
+from lake.session import connection, snowpark_session
 from procedures.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -162,10 +163,9 @@ def install(settings: Settings, endpoints: Endpoints, bundle_dir: Path, app: str
         for number, statement in enumerate(statements, start=1):
             if registered := _registered(statement):
                 installed.procedures[registered.name] = registered
-            versioned = re.match(r"CREATE\s+OR\s+ALTER\s+VERSIONED\s+SCHEMA\s+(\w+)", statement, re.IGNORECASE)
-            if versioned:
+            if versioned := native_app.versioned_schema(statement):
                 # no versioned schemas locally: a plain one, which the procedures' sessions open in
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {versioned.group(1)}")
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {versioned}")
             if why := skipped_locally(statement):
                 installed.skipped[why] = installed.skipped.get(why, 0) + 1
                 continue
@@ -244,16 +244,9 @@ def uninstall(settings: Settings, endpoints: Endpoints, app: str = DEFAULT_APP) 
 
 
 @dataclass
-class Step:
-    name: str
-    seconds: float
-    detail: dict[str, Any]
-
-
-@dataclass
 class AppRun:
     installed: Installed
-    steps: list[Step] = field(default_factory=list)
+    steps: list[StepReport] = field(default_factory=list)
     app_vault: dict[str, int] = field(default_factory=dict)
     lake_vault: dict[str, int] = field(default_factory=dict)  # the standalone lake's, for comparison
 
@@ -270,19 +263,18 @@ def install_and_run(
     first if missing (the landing stage lives there), and a batch is generated into the
     landing zone when it holds none."""
     from lake import pipeline, task_graph
-    from lake.session import open_session
     from procedures.sample_data import Plan
 
     started = time.perf_counter()
     bundle_dir = bundle_dir or bundle()
     report = AppRun(install(settings, endpoints, bundle_dir, app))
-    report.steps.append(Step(f"install {app} {report.installed.version}", time.perf_counter() - started, {}))
+    report.steps.append(StepReport(f"install {app} {report.installed.version}", time.perf_counter() - started))
     if not pipeline.schema_exists(settings, endpoints):
-        report.steps.append(_as_step(pipeline.setup(settings, endpoints)))
+        report.steps.append(pipeline.setup(settings, endpoints))
     stage = f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}"
     bound = _timed("CALL BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app))
     if not bound.detail.get("files"):
-        report.steps.append(_as_step(pipeline.generate(settings, endpoints, Plan.build(scale=scale, days=1))))
+        report.steps.append(pipeline.generate(settings, endpoints, Plan.build(scale=scale, days=1)))
         bound = _timed(
             "CALL BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app)
         )
@@ -293,21 +285,15 @@ def install_and_run(
             _timed(f"CALL {node.procedure}", lambda n=node, a=args: call(settings, endpoints, n.procedure, *a, app=app))
         )
     for target_settings, counts in ((app_settings(settings, app), report.app_vault), (settings, report.lake_vault)):
-        session = open_session(target_settings, endpoints)
-        try:
-            counts.update(pipeline.vault_counts(session, settings))
-        except Exception:  # the standalone lake has no vault yet
-            counts.clear()
-        finally:
-            session.close()
+        with snowpark_session(target_settings, endpoints) as session:
+            try:
+                counts.update(pipeline.vault_counts(session, settings))
+            except Exception:  # the standalone lake has no vault yet
+                counts.clear()
     return report
 
 
-def _timed(name: str, fn: Any) -> Step:
+def _timed(name: str, fn: Any) -> StepReport:
     started = time.perf_counter()
     detail = fn()
-    return Step(name, time.perf_counter() - started, detail)
-
-
-def _as_step(step: Any) -> Step:
-    return Step(step.name, step.seconds, step.detail)
+    return StepReport(name, time.perf_counter() - started, detail)

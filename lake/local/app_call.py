@@ -29,14 +29,11 @@ def run(job: dict[str, Any]) -> Any:
     from lake.config import Settings
     from lake.local import strict
     from lake.local.stack import Endpoints
-    from lake.session import open_session
+    from lake.session import snowpark_session
 
     settings = Settings.model_validate(job["settings"])
-    session = open_session(settings, Endpoints(**job["endpoints"]), job["schema"])
-    try:
+    with snowpark_session(settings, Endpoints(**job["endpoints"]), job["schema"]) as session:
         return handler(strict.owners_rights(session, job["procedure"]), *job["arguments"])
-    finally:
-        session.close()
 
 
 def main() -> int:
