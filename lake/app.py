@@ -57,6 +57,10 @@ STATE_FILES = (
 NOT_IN_APP = {"GENERATE_SAMPLE_DATA": "writes to S3 through an external access integration and a secret"}
 # procedure -> the application role that may call it
 ROLE_OF = {"BIND_LANDING_STAGE": "APP_ADMIN"}
+# the tasks' warehouse: the consumer's, bound to the manifest's WAREHOUSE reference (USAGE,
+# https://docs.snowflake.com/en/developer-guide/native-apps/requesting-refs). That CREATE
+# TASK accepts reference(...) here is not confirmed by a page we could read, and the local
+# engine creates no tasks: the statements are parsed, not run (lake/local/strict.py).
 WAREHOUSE = "reference('consumer_warehouse')"
 
 
