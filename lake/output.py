@@ -273,15 +273,17 @@ def print_generation(gen: dict[str, Any], ingested: dict[str, Any] | None = None
 
 def print_vault(detail: dict[str, Any], schema: str = "VAULT") -> None:
     tables = Table(box=box.SIMPLE_HEAD, show_edge=False, title="Raw vault", title_justify="left")
-    for col in ("table", "rows", "table ", "rows ", "table  ", "rows  "):
-        tables.add_column(col, justify="right" if col.startswith("rows") else "left")
     counts = detail["tables"]
-    hubs = [t for t in counts if t.startswith("hub_")]
-    links = [t for t in counts if t.startswith("link_")]
-    sats = [t for t in counts if t.startswith("sat_")]
-    for i in range(max(len(hubs), len(links), len(sats))):
+    # hubs, links, satellites, then effectivity, status tracking and multi-active satellites
+    groups = [[t for t in counts if t.startswith(kind)] for kind in ("hub_", "link_", "sat_")]
+    groups.append([t for t in counts if not t.startswith(("hub_", "link_", "sat_"))])
+    groups = [g for g in groups if g]
+    for i in range(len(groups)):
+        tables.add_column("table" + " " * i)
+        tables.add_column("rows" + " " * i, justify="right")
+    for i in range(max(len(g) for g in groups)):
         cells: list[str] = []
-        for group in (hubs, links, sats):
+        for group in groups:
             cells += [group[i], f"{counts[group[i]]:,}"] if i < len(group) else ["", ""]
         tables.add_row(*cells)
     console.print(tables)

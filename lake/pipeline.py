@@ -249,10 +249,10 @@ def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
 
 
 def vault_counts(session: Any, settings: Settings) -> dict[str, int]:
-    """Rows in every hub, link and satellite, in one statement."""
+    """Rows in every table of the vault, in one statement."""
     from procedures import vault
 
-    tables = [h.name for h in vault.HUBS] + [k.name for k in vault.LINKS] + [s.name for s in vault.SATELLITES]
+    tables = vault.tables()
     union = " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM {settings.names.vault}.{t}" for t in tables)
     return {str(r[0]): int(r[1]) for r in session.sql(union).collect()}
 

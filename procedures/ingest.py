@@ -350,8 +350,10 @@ def _changed_after_load(session: Any, stage: str, schema: str) -> list[str]:
 
 def _copy_control(session: Any, stage: str, schema: str, path: str) -> None:
     fields = ", ".join(f"${i}" for i in range(1, len(landing.CONTROL_COLUMNS) + 1))
+    # columns named: a table an upgrade extended has its new columns last
+    columns = ", ".join([*landing.CONTROL_COLUMNS, "control_path", "ingested_at"])
     session.sql(
-        f"COPY INTO {schema}.{CONTROL_TABLE} FROM (SELECT {fields}, {sql_literal(path)}, SYSDATE() "
+        f"COPY INTO {schema}.{CONTROL_TABLE} ({columns}) FROM (SELECT {fields}, {sql_literal(path)}, SYSDATE() "
         f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS['csv']})"
     ).collect()
 

@@ -49,7 +49,12 @@ CONTROL_COLUMNS = (
     "row_count",
     "bytes",
     "md5",
+    # what the delivery covers: "delta" (changed rows only, the default when empty),
+    # "full" (a complete snapshot: a key it lacks is deleted) or "partial" (a snapshot
+    # the producer knows is incomplete: nothing may be read as deleted)
+    "delivery",
 )
+DELIVERIES = ("delta", "full", "partial")
 MANIFEST_PREFIX = "_generator/manifest"
 # where a landing file may sit: <producer>/<entity>/load_date=YYYY-MM-DD/<file>, or the
 # generator's manifest of injected defects

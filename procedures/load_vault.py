@@ -84,11 +84,11 @@ class BatchLoad:
     already_loaded: bool = False
 
 
-def _run_statements(session: Any, load: BatchLoad, vault: str) -> None:
+def _run_statements(session: Any, load: BatchLoad, landing: str, vault: str) -> None:
     """Inside the transaction and the lock: every statement of the batch, then its mark."""
     ts_sql = f"CAST('{load.load_ts}' AS TIMESTAMP_NTZ)"
     superseded: dict[str, int] = {}
-    for st in batch_statements(vault, load.batch, ts_sql, load.run_id):
+    for st in batch_statements(vault, landing, load.batch, ts_sql, load.run_id):
         started = time.perf_counter()
         if st.kind == "superseded":
             superseded = {str(r[0]): int(r[1]) for r in session.sql(st.sql).collect()}
@@ -165,7 +165,7 @@ def _load_in_transaction(session: Any, load: BatchLoad, landing: str, vault: str
                 if loaded_rows(session, vault, load.batch) == load.landed:
                     load.already_loaded = True  # a concurrent load committed it while we waited
                 else:
-                    _run_statements(session, load, vault)
+                    _run_statements(session, load, landing, vault)
                 session.sql("COMMIT").collect()
                 return
             except Exception as err:

@@ -18,6 +18,17 @@ late-arriving records (business timestamp one to three days before the load date
 from day 3, out-of-order records (a change older than one already delivered). A
 configurable share of rows carries one deliberate defect each; the manifest lists
 every defect and every late or out-of-order row with its file and row number.
+
+What the vault's special structures need, each a pure function of the seed too:
+
+* accounts move to another client and close (the effectivity satellite): a share of
+  accounts has a transfer day and a share a closing day, and is delivered that day;
+* clients name a *set* of contacts (the multi-active satellite): one to three at once,
+  replaced one at a time (the oldest leaves, a new one joins) every few weeks, and
+  re-delivered unchanged with every change to the client;
+* the operations producer delivers the whole product catalogue every day (status
+  tracking): a product withdrawn for a while is missing from the snapshots of those
+  days, and some come back.
 """
 
 from __future__ import annotations
@@ -47,7 +58,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 EPOCH = date(1970, 1, 1)
 DEFAULT_START = date(2026, 1, 5)
-NEW, UPDATE, STALE = 0, 1, 2
+# the kinds of delivered row: NEW and UPDATE carry a change, STALE an out-of-order one,
+# UNCHANGED a row a full snapshot or a whole set re-delivers as it was
+NEW, UPDATE, STALE, UNCHANGED = 0, 1, 2, 3
 DEFECTS = (
     "null_key",
     "null_reference",
@@ -100,6 +113,18 @@ VOLUMES: dict[str, Volume] = {
     "opportunities": Volume(0.5, 0.02, 0.1),
 }
 ACCOUNTS_PER_CUSTOMER = 2
+# Accounts that move to another client, and accounts that close, over days 2 to 7.
+TRANSFER_SHARE = 0.04
+CLOSE_SHARE = 0.03
+EVENT_DAYS = 6
+# A product's chance, each day from day 2, of being withdrawn from the catalogue (for
+# one to three days, or for good one time in four).
+WITHDRAW_SHARE = 0.08
+# Contacts: one to three per client, the set replaced one member at a time every
+# CONTACT_PERIOD days or so; a contact id is the client's id times CONTACT_SLOTS plus a slot.
+MAX_CONTACTS = 3
+CONTACT_PERIOD = (20, 60)
+CONTACT_SLOTS = 100
 # Orders placed yesterday get a status update today (fulfilled, cancelled, ...).
 ORDER_FOLLOW_UP_SHARE = 0.8
 
@@ -607,10 +632,49 @@ def _customers(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     }
 
 
+@dataclass(frozen=True)
+class AccountEvents:
+    """Per account id: the day it moves to another client and the day it closes (0: never)."""
+
+    transfer_day: np.ndarray
+    close_day: np.ndarray
+    new_owner: np.ndarray
+
+
+def account_events(plan: Plan, ids: np.ndarray) -> AccountEvents:
+    def draw(name: str) -> np.ndarray:
+        return stream(plan.seed, "accounts", name, ids)
+
+    def event_day(share: float, name: str) -> np.ndarray:
+        hit = draw(name) % np.uint64(10_000) < share * 10_000
+        day = 2 + (draw(name + "_day") % np.uint64(EVENT_DAYS)).astype(np.int64)
+        # only after the account exists, and within the run
+        return np.where(hit & (day > plan.created_day("accounts", ids)) & (day <= plan.days), day, 0)
+
+    close = event_day(CLOSE_SHARE, "close")
+    transfer = event_day(TRANSFER_SHARE, "transfer")
+    transfer = np.where((close == 0) | (transfer < close), transfer, 0)  # a closed account stays put
+    # the new owner: a client that exists the day before the move, other than the first
+    existing = plan.counts_by_day("customers").astype(np.uint64)[np.maximum(transfer - 1, 1)]
+    original = account_owner(ids)
+    other = (draw("new_owner") % existing).astype(np.int64)
+    other = np.where(other == original, (other + 1) % existing.astype(np.int64), other)
+    return AccountEvents(transfer, close, other)
+
+
+def account_state_day(rows: Rows) -> np.ndarray:
+    """The day whose state each account row shows: its change's day (1 for the original),
+    and for an out-of-order row the day before yesterday, when its change happened."""
+    return np.where(rows.versions >= 1000, rows.versions - 1002, np.maximum(rows.versions, 1))
+
+
 def _accounts(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     e = spec.entity("accounts")
     plan = rows.plan
-    owners = account_owner(rows.ids)
+    events = account_events(plan, rows.ids)
+    state_day = account_state_day(rows)
+    moved = (events.transfer_day > 0) & (state_day >= events.transfer_day)
+    owners = np.where(moved, events.new_owner, account_owner(rows.ids))
     start = plan.load_day(1)
     created = plan.created_day("accounts", rows.ids)
     opened = np.where(
@@ -626,20 +690,22 @@ def _accounts(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
         "account_type": pick_weighted(spec.ACCOUNT_TYPES, (0.35, 0.3, 0.1, 0.1, 0.05, 0.1), rows.u("type")),
         "currency": coded(_text(spec.CURRENCIES), account_currency(plan.seed, rows.ids)),
         "balance": money(log_uniform(rows.u("balance", mutable=True), 2, 8)),
-        "status": _account_status(plan.seed, rows),
+        "status": _account_status(plan.seed, rows, (events.close_day > 0) & (state_day >= events.close_day)),
         "opened_at": date_text(opened),
         "updated_at": ts_text(event_ts(rows, "updated_at")),
     }
 
 
-def _account_status(seed: int, rows: Rows) -> pa.Array:
-    """DORMANT for the accounts that book nothing as dormant, OPEN or ACTIVE for quiet ones,
-    any other status (DORMANT aside) for the rest."""
+def _account_status(seed: int, rows: Rows, closed: np.ndarray) -> pa.Array:
+    """CLOSED from the day an account closes (for good); before that DORMANT for the
+    accounts that book nothing as dormant, OPEN or ACTIVE for quiet ones, any other
+    status (DORMANT and CLOSED aside) for the rest."""
     activity = account_activity(seed, rows.ids)
     u = rows.u("status", mutable=True)
-    others = weighted((0.11, 0.8, 0.0, 0.02, 0.07), u)  # OPEN, ACTIVE, -, FROZEN, CLOSED
+    others = weighted((0.12, 0.85, 0.0, 0.03, 0.0), u)  # OPEN, ACTIVE, -, FROZEN, -
     quiet = weighted((0.2, 0.8, 0.0, 0.0, 0.0), u)
     index = np.where(activity == 1, spec.ACCOUNT_STATUSES.index("DORMANT"), np.where(activity == 2, quiet, others))
+    index = np.where(closed, spec.ACCOUNT_STATUSES.index("CLOSED"), index)
     return coded(_text(spec.ACCOUNT_STATUSES), index)
 
 
@@ -810,6 +876,67 @@ def _opportunities(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     }
 
 
+@dataclass(frozen=True)
+class ContactSets:
+    """Per client on one day: its set version (how many times the set changed since the
+    client was created), whether it changes that day, its size, and the day it last
+    changed (the creation day while the version is 0)."""
+
+    version: np.ndarray
+    changes: np.ndarray
+    size: np.ndarray
+    set_day: np.ndarray
+
+
+def contact_sets(plan: Plan, customers: np.ndarray, day: int) -> ContactSets:
+    """A client replaces one contact every ``period`` days from its ``offset``: closed-form,
+    so any day's set is computed without replaying the days before."""
+    low, high = CONTACT_PERIOD
+    period = low + (stream(plan.seed, "contacts", "period", customers) % np.uint64(high - low)).astype(np.int64)
+    offset = (stream(plan.seed, "contacts", "offset", customers) % period.astype(np.uint64)).astype(np.int64)
+    created = plan.created_day("customers", customers)
+    # change days: 2 + offset + j * period for j >= 0, counted when after the creation day
+    last = np.floor_divide(day - 2 - offset, period)
+    first = np.maximum(0, np.floor_divide(created - 2 - offset, period) + 1)
+    version = np.maximum(0, last - first + 1)
+    changes = (day - 2 - offset >= 0) & ((day - 2 - offset) % period == 0) & (day > created)
+    size = 1 + (stream(plan.seed, "contacts", "size", customers) % np.uint64(MAX_CONTACTS)).astype(np.int64)
+    set_day = np.where(version > 0, 2 + offset + last * period, created)
+    return ContactSets(version, changes, size, set_day)
+
+
+def _contacts(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    """A member of a client's set: who the contact is follows from (client, slot); when the
+    set last changed follows from (client, set version), one timestamp for the whole set."""
+    e = spec.entity("contacts")
+    customers = rows.ids // CONTACT_SLOTS
+    person = stream(rows.plan.seed, "contacts", "person", rows.ids)
+    first_idx = person % np.uint64(len(vocab.first_names))
+    last_idx = (person >> np.uint64(20)) % np.uint64(len(vocab.last_names))
+    email = join(
+        join(coded(vocab.first_mail, first_idx), coded(vocab.last_mail, last_idx), "."),
+        pick(vocab.domains, stream(rows.plan.seed, "contacts", "domain", customers)),
+        "@",
+    )
+    phone = digit_matrix(rows.h("phone") % np.uint64(10**9), 9, "+44")  # direct lines in London
+    slot = rows.ids % CONTACT_SLOTS
+    role = np.where(
+        slot == rows.versions,  # the set's oldest member is the relationship contact
+        0,
+        1 + (rows.h("role") % np.uint64(len(spec.CONTACT_ROLES) - 1)).astype(np.int64),
+    )
+    set_seconds = stream(rows.plan.seed, "contacts", "set_at", customers * 1000 + rows.versions) % np.uint64(12 * 3600)
+    return {
+        "contact_id": id_text(e, rows.ids),
+        "customer_id": id_text(spec.entity("customers"), customers),
+        "contact_name": join(coded(vocab.first_names, first_idx), coded(vocab.last_names, last_idx), " "),
+        "contact_role": coded(_text(spec.CONTACT_ROLES), role),
+        "email": email,
+        "phone": fixed_text(phone),
+        "updated_at": ts_text(rows.event_day * 86400 + 7 * 3600 + set_seconds.astype(np.int64)),
+    }
+
+
 BUILDERS: dict[str, Callable[[Rows, Vocab], dict[str, pa.Array]]] = {
     "customers": _customers,
     "accounts": _accounts,
@@ -818,6 +945,7 @@ BUILDERS: dict[str, Callable[[Rows, Vocab], dict[str, pa.Array]]] = {
     "products": _products,
     "interactions": _interactions,
     "opportunities": _opportunities,
+    "contacts": _contacts,
 }
 
 
@@ -844,7 +972,64 @@ def updated_ids(plan: Plan, entity: str, day: int) -> np.ndarray:
         return ids[keep]
     share = VOLUMES[entity].daily_update_share
     existing = plan.count(entity, day - 1)
-    return _sample(plan, entity, day, "update", existing, math.ceil(existing * share) if share else 0)
+    ids = _sample(plan, entity, day, "update", existing, math.ceil(existing * share) if share else 0)
+    if entity == "accounts":
+        # an account that moves or closes today is delivered today
+        every = np.arange(existing, dtype=np.int64)
+        events = account_events(plan, every)
+        ids = np.union1d(ids, every[(events.transfer_day == day) | (events.close_day == day)])
+    return ids
+
+
+def withdrawn(plan: Plan, ids: np.ndarray, day: int) -> np.ndarray:
+    """Whether each product is missing from the catalogue snapshot of ``day``: withdrawn on
+    some day from 2 on, for one to three days or (one time in four) for good."""
+    out = np.zeros(len(ids), dtype=bool)
+    for start in range(2, day + 1):
+        begins = stream(plan.seed, "products", f"withdraw:{start}", ids) % np.uint64(10_000) < WITHDRAW_SHARE * 10_000
+        length = 1 + (stream(plan.seed, "products", f"withdrawn_for:{start}", ids) % np.uint64(4)).astype(np.int64)
+        length = np.where(length == 4, 1 << 30, length)
+        out |= begins & (day < start + length)
+    return out
+
+
+def _snapshot_day(plan: Plan, entity: str, day: int) -> DayRows:
+    """A full snapshot: every key not withdrawn today, today's changes as UPDATE, the rest
+    re-delivered as they were (the version and event day of their last change)."""
+    ids = np.arange(plan.count(entity, day), dtype=np.int64)
+    versions = np.zeros(len(ids), dtype=np.int64)
+    event_day = plan.load_day(1) - 1 - (stream(plan.seed, entity, "history", ids) % np.uint64(365)).astype(np.int64)
+    for d in range(2, day + 1):
+        changed = updated_ids(plan, entity, d)
+        changed = changed[~withdrawn(plan, changed, d)]
+        versions[changed] = d
+        event_day[changed] = plan.load_day(d) - lateness(plan, entity, d, changed)
+    kinds = np.where(versions == day, UPDATE, np.where(day == 1, NEW, UNCHANGED)).astype(np.int8)
+    present = ~withdrawn(plan, ids, day)
+    return DayRows(ids[present], kinds[present], versions[present], event_day[present])
+
+
+def _contact_day(plan: Plan, day: int) -> DayRows:
+    """Every client's whole contact set on day 1; later, the sets of new clients, of
+    clients whose set changes today, and of clients changed today (re-delivered as is)."""
+    customers = plan_day(plan, "customers", day)
+    delivered = customers.ids
+    if day > 1:
+        existing = np.arange(plan.count("customers", day - 1), dtype=np.int64)
+        changing = existing[contact_sets(plan, existing, day).changes]
+        delivered = np.union1d(customers.ids[customers.kinds != STALE], changing)
+    sets = contact_sets(plan, delivered, day)
+    # one row per member: slots version .. version + size - 1 (the oldest leaves, one joins)
+    members = np.repeat(np.arange(len(delivered)), sets.size)
+    first_row = np.repeat(np.cumsum(sets.size) - sets.size, sets.size)
+    version = sets.version[members]
+    ids = delivered[members] * CONTACT_SLOTS + version + (np.arange(len(members)) - first_row)
+    new = plan.created_day("customers", delivered) == day
+    kinds = np.where(new[members], NEW, np.where(sets.changes[members], UPDATE, UNCHANGED)).astype(np.int8)
+    # the set's event day: the day it last changed; the initial book's over the year before
+    history = plan.load_day(1) - 1 - (stream(plan.seed, "contacts", "history", delivered) % np.uint64(365))
+    event_day = np.where(sets.set_day == 1, history.astype(np.int64), plan.load_day(1) + sets.set_day - 1)
+    return DayRows(ids, kinds, version, event_day[members])
 
 
 def lateness(plan: Plan, entity: str, day: int, ids: np.ndarray) -> np.ndarray:
@@ -864,7 +1049,12 @@ class DayRows:
 
 
 def plan_day(plan: Plan, entity: str, day: int) -> DayRows:
-    """Every row ``entity`` delivers on ``day``: new ids, then updates, then stale rows."""
+    """Every row ``entity`` delivers on ``day``: new ids, then updates, then stale rows
+    (a full snapshot and a set of contacts are planned their own way)."""
+    if entity == "contacts":
+        return _contact_day(plan, day)
+    if spec.entity(entity).snapshot:
+        return _snapshot_day(plan, entity, day)
     load_day = plan.load_day(day)
     new = np.arange(plan.count(entity, day - 1), plan.count(entity, day), dtype=np.int64)
     upd = updated_ids(plan, entity, day)
@@ -951,7 +1141,7 @@ def applicable_defects(entity: spec.Entity) -> tuple[str, ...]:
     kinds = ["null_key", "unparseable_date", "duplicate"]
     if entity.references:
         kinds.append("null_reference")
-    if entity.name == "customers":
+    if "email" in entity.column_names:
         kinds.append("bad_email")
     if entity.name in _AMOUNT_COLUMN:
         kinds.append("negative_amount")
@@ -1160,6 +1350,7 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
                             "row_count": built.rows,
                             "bytes": len(built.body),
                             "md5": built.md5,
+                            "delivery": "full" if ent.snapshot else "delta",
                         }
                     )
                     manifest.append(built.manifest)
@@ -1190,7 +1381,8 @@ def _manifest_chunk(
 ) -> pa.Table:
     """Manifest rows for one file: its defects, then its late and out-of-order rows."""
     load_day = plan.load_day(1) + (load_date - plan.start_date).days
-    late = np.nonzero((rows.event_day < load_day) & (rows.kinds != STALE) & (load_date > plan.start_date))[0]
+    changed = (rows.kinds == NEW) | (rows.kinds == UPDATE)
+    late = np.nonzero((rows.event_day < load_day) & changed & (load_date > plan.start_date))[0]
     stale = np.nonzero(rows.kinds == STALE)[0]
     arrivals = np.concatenate([late, stale])
     arrival_kind = ["late_arriving"] * len(late) + ["out_of_order"] * len(stale)

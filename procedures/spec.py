@@ -1,6 +1,6 @@
 """The entity spec: the single source of truth for what producers land.
 
-Seven entities from three producers. Every later layer derives from this: the
+Eight entities from three producers. Every later layer derives from this: the
 generator's columns and vocabularies, landing table DDL, the vault's hubs, links and
 satellites, PII classification, and the accepted-value tests. Adding an entity is a
 change here, not new code.
@@ -66,6 +66,8 @@ VALUE_TIERS: tuple[tuple[str, int], ...] = (
     ("BRONZE", 0),
 )
 
+CONTACT_ROLES = ("RELATIONSHIP", "OPERATIONS", "FINANCE", "COMPLIANCE", "TRADING")
+
 # PII classes: the governance layer tags and masks every column that carries one.
 PII_CLASSES = ("name", "email", "phone", "address", "date_of_birth", "tax_id", "account_number")
 
@@ -95,11 +97,24 @@ class Reference:
     column: str
     entity: str
     link: str = ""
+    # an effectivity satellite follows the relationship: the child (the driving key) has
+    # one parent at a time, and a relationship starts and ends as loads observe it
+    effectivity: bool = False
 
 
 @dataclass(frozen=True)
 class Entity:
-    """A landed entity: one hub, one satellite, and a link per reference."""
+    """A landed entity: one hub, one satellite, and a link per reference.
+
+    Two kinds of delivery change that:
+
+    * ``snapshot``: every complete delivery lists every live key, so a key missing from
+      one is deleted at that load (a status tracking satellite records it);
+    * ``multi_active``: the rows are a *set* per parent key (the entity's one reference),
+      delivered whole whenever it changes; they load into a multi-active satellite on the
+      parent's hub, with no hub or link of their own, and a row without its parent is
+      quarantined.
+    """
 
     name: str  # plural, as landed: customers
     singular: str  # as in the vault: hub_customer
@@ -112,6 +127,14 @@ class Entity:
     # The columns whose values are timestamps of the business event or change.
     event_column: str = "updated_at"
     description: str = ""
+    snapshot: bool = False
+    multi_active: bool = False
+    # (column, value) that ends the relationships of the effectivity references: an
+    # account whose status turns CLOSED no longer belongs to its client
+    ends_relationship: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        assert not self.multi_active or len(self.references) == 1, f"{self.name}: a multi-active set has one parent"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -160,7 +183,8 @@ ENTITIES: tuple[Entity, ...] = (
         id_prefix="A",
         id_width=10,
         description="Custody, cash and margin accounts held by clients.",
-        references=(Reference("customer_id", "customers"),),
+        references=(Reference("customer_id", "customers", effectivity=True),),
+        ends_relationship=("status", "CLOSED"),
         columns=(
             _key("account_id", "Account identifier from the core banking system."),
             _key("customer_id", "Owning client."),
@@ -228,7 +252,8 @@ ENTITIES: tuple[Entity, ...] = (
         key="product_id",
         id_prefix="P",
         id_width=6,
-        description="The product and service catalogue.",
+        description="The product and service catalogue, delivered whole every day.",
+        snapshot=True,
         columns=(
             _key("product_id", "Product identifier."),
             Column("product_name", description="Marketing name."),
@@ -280,6 +305,27 @@ ENTITIES: tuple[Entity, ...] = (
             Column("probability_pct", "NUMBER(5,0)", description="Win probability, 0 to 100."),
             Column("expected_close_date", "DATE", description="Expected close date."),
             Column("updated_at", "TIMESTAMP_NTZ", description="When the opportunity last changed."),
+        ),
+    ),
+
+    Entity(
+        name="contacts",
+        singular="contact",
+        producer="crm",
+        key="contact_id",
+        id_prefix="K",
+        id_width=11,
+        description="The people a client has named as its contacts: a set, several active at once.",
+        references=(Reference("customer_id", "customers"),),
+        multi_active=True,
+        columns=(
+            _key("contact_id", "Contact person identifier from the CRM."),
+            _key("customer_id", "Client the contact acts for."),
+            Column("contact_name", pii="name", description="Contact person's full name."),
+            Column("contact_role", values=CONTACT_ROLES, description="What the contact handles for the client."),
+            Column("email", pii="email", description="Contact person's e-mail address."),
+            Column("phone", pii="phone", description="Contact person's phone, E.164-like."),
+            Column("updated_at", "TIMESTAMP_NTZ", description="When the CRM last changed the client's contact set."),
         ),
     ),
 )

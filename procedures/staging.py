@@ -42,6 +42,13 @@ def quarantine_reason_sql(entity: spec.Entity) -> str:
         "WHEN MISSING_COLUMNS IS NOT NULL THEN 'file lacks required column(s): ' || MISSING_COLUMNS",
         f"WHEN NULLIF(TRIM({key}), '') IS NULL THEN 'null or blank business key {entity.key}'",
     ]
+    if entity.multi_active:
+        # a member of a set belongs to its parent: without one there is no set to join
+        parent = entity.references[0]
+        cases.append(
+            f"WHEN NULLIF(TRIM({quote(parent.column)}), '') IS NULL "
+            f"THEN 'null or blank parent key {parent.column}'"
+        )
     for column in entity.columns:
         if column.type == "VARCHAR":
             continue
@@ -60,11 +67,13 @@ def view_ddl(entity: spec.Entity) -> str:
         f"{vault.hash_key_sql([entity.key])} AS {quote(hub.hash_key)}",
         f"NULLIF(TRIM({quote(entity.key)}), '') AS {quote(entity.key)}",
     ]
-    for link in (link for link in vault.LINKS if link.child.name == entity.name):
-        parent_hub, column = link.hubs[0]
-        lines.append(f"{vault.reference_key_sql(column)} AS {quote(parent_hub.hash_key)}")
-        lines.append(f"NULLIF(TRIM({quote(column)}), '') AS {quote(column)}")
-        lines.append(f"{vault.hash_key_sql([column, entity.key])} AS {quote(link.hash_key)}")
+    links = {link.reference.column: link for link in vault.LINKS if link.child.name == entity.name}
+    for reference in entity.references:
+        parent_hub = vault.Hub(spec.entity(reference.entity))
+        lines.append(f"{vault.reference_key_sql(reference.column)} AS {quote(parent_hub.hash_key)}")
+        lines.append(f"NULLIF(TRIM({quote(reference.column)}), '') AS {quote(reference.column)}")
+        if link := links.get(reference.column):
+            lines.append(f"{vault.hash_key_sql([reference.column, entity.key])} AS {quote(link.hash_key)}")
     lines.append(f"{vault.hashdiff_sql([c.name for c in sat.payload])} AS HASHDIFF")
     lines += [f"{_typed(c)} AS {quote(c.name)}" for c in sat.payload]
     lines.append(f"{quarantine_reason_sql(entity)} AS QUARANTINE_REASON")

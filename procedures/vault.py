@@ -113,9 +113,106 @@ class Satellite:
         return self.entity.name in LARGE_ENTITIES
 
 
-HUBS: tuple[Hub, ...] = tuple(Hub(e) for e in spec.ENTITIES)
-LINKS: tuple[Link, ...] = tuple(Link(e, r) for e in spec.ENTITIES for r in e.references)
-SATELLITES: tuple[Satellite, ...] = tuple(Satellite(e) for e in spec.ENTITIES)
+@dataclass(frozen=True)
+class EffectivitySatellite:
+    """When each relationship of a link held: the link's child is the driving key, with
+    one parent at a time. Insert-only, one row per observed start or end:
+
+    * a new relationship inserts a row with ``start_at`` its business timestamp and
+      ``end_at`` the end of time;
+    * a relationship replaced by another for the same driving key (an account moved to
+      another client), or ended by the entity's ``ends_relationship`` value (the account
+      closed), inserts a row for the old relationship with the same ``start_at`` and
+      ``end_at`` set;
+    * a relationship's latest row is its state: open while ``end_at`` is the end of time.
+    """
+
+    link: Link
+
+    @property
+    def name(self) -> str:
+        return f"eff_sat_{self.link.short}"
+
+    @property
+    def driving_key(self) -> Hub:
+        return Hub(self.link.child)
+
+    @property
+    def other_key(self) -> Hub:
+        return Hub(self.link.parent)
+
+
+@dataclass(frozen=True)
+class StatusSatellite:
+    """Status tracking for an entity delivered as full snapshots: one row per change of a
+    key's presence, ``PRESENT`` when first seen, ``DELETED`` when a complete snapshot
+    lacks it, ``REAPPEARED`` when it comes back."""
+
+    entity: spec.Entity
+
+    @property
+    def name(self) -> str:
+        return f"sts_{self.entity.singular}"
+
+    @property
+    def hub(self) -> Hub:
+        return Hub(self.entity)
+
+
+@dataclass(frozen=True)
+class MultiActiveSatellite:
+    """The whole active set of a multi-active entity per parent key: every row of a set
+    carries the set's load timestamp and its ``set_hashdiff``; a new set is inserted only
+    when its set hashdiff differs from the current set's (compared as a set)."""
+
+    entity: spec.Entity
+
+    @property
+    def name(self) -> str:
+        return f"msat_{self.hub.entity.singular}_{self.entity.singular}"
+
+    @property
+    def reference(self) -> spec.Reference:
+        return self.entity.references[0]
+
+    @property
+    def hub(self) -> Hub:
+        return Hub(spec.entity(self.reference.entity))
+
+    @property
+    def member_key(self) -> str:
+        """The column that tells the set's members apart (the multi-active key)."""
+        return self.entity.key
+
+    @property
+    def payload(self) -> tuple[spec.Column, ...]:
+        return tuple(c for c in self.entity.columns if c.name not in (self.entity.key, self.reference.column))
+
+
+HUBS: tuple[Hub, ...] = tuple(Hub(e) for e in spec.ENTITIES if not e.multi_active)
+LINKS: tuple[Link, ...] = tuple(Link(e, r) for e in spec.ENTITIES if not e.multi_active for r in e.references)
+SATELLITES: tuple[Satellite, ...] = tuple(Satellite(e) for e in spec.ENTITIES if not e.multi_active)
+EFFECTIVITY_SATELLITES: tuple[EffectivitySatellite, ...] = tuple(
+    EffectivitySatellite(link) for link in LINKS if link.reference.effectivity
+)
+STATUS_SATELLITES: tuple[StatusSatellite, ...] = tuple(StatusSatellite(e) for e in spec.ENTITIES if e.snapshot)
+MULTI_ACTIVE_SATELLITES: tuple[MultiActiveSatellite, ...] = tuple(
+    MultiActiveSatellite(e) for e in spec.ENTITIES if e.multi_active
+)
+# every reference that brings a business key into a hub: the links' and the multi-active sets'
+REFERENCES: tuple[tuple[spec.Entity, spec.Reference], ...] = tuple((e, r) for e in spec.ENTITIES for r in e.references)
+
+
+def tables() -> tuple[str, ...]:
+    """Every table the vault loads data into, in load order (quarantine and bookkeeping aside)."""
+    return (
+        *(h.name for h in HUBS),
+        *(k.name for k in LINKS),
+        *(s.name for s in SATELLITES),
+        *(s.name for s in EFFECTIVITY_SATELLITES),
+        *(s.name for s in STATUS_SATELLITES),
+        *(s.name for s in MULTI_ACTIVE_SATELLITES),
+    )
 
 
 # --------------------------------------------------------------------------- the recipe in SQL
@@ -226,19 +323,109 @@ def satellite_ddl(sat: Satellite) -> str:
     )
 
 
+def effectivity_ddl(eff: EffectivitySatellite) -> str:
+    hash_columns = [eff.link.hash_key, eff.driving_key.hash_key, eff.other_key.hash_key]
+    return _table(
+        eff.name,
+        [
+            *((c, f"{HASH_TYPE} NOT NULL") for c in hash_columns),
+            ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
+            ("start_at", "TIMESTAMP_NTZ"),
+            ("end_at", "TIMESTAMP_NTZ NOT NULL"),
+            ("changed_at", "TIMESTAMP_NTZ"),
+            *((c, kind) for c, kind, _ in AUDIT_COLUMNS if c != "load_ts"),
+        ],
+        f"Effectivity of {eff.link.name}: when each {eff.link.child.singular} belonged to which "
+        f"{eff.link.parent.singular}; insert-only, end_at {END_OF_TIME[:10]} while open.",
+    )
+
+
+def status_ddl(sts: StatusSatellite) -> str:
+    return _table(
+        sts.name,
+        [
+            (sts.hub.hash_key, f"{HASH_TYPE} NOT NULL"),
+            ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
+            ("status", "VARCHAR NOT NULL"),
+            *((c, kind) for c, kind, _ in AUDIT_COLUMNS if c != "load_ts"),
+        ],
+        f"Status tracking of {sts.entity.name} from complete snapshots: PRESENT, DELETED, REAPPEARED.",
+    )
+
+
+def multi_active_ddl(msat: MultiActiveSatellite) -> str:
+    return _table(
+        msat.name,
+        [
+            (msat.hub.hash_key, f"{HASH_TYPE} NOT NULL"),
+            ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
+            (msat.member_key, "VARCHAR NOT NULL"),
+            ("hashdiff", f"{HASH_TYPE} NOT NULL"),
+            ("set_hashdiff", f"{HASH_TYPE} NOT NULL"),
+            *((c.name, c.type) for c in msat.payload),
+            *((c, kind) for c, kind, _ in AUDIT_COLUMNS if c != "load_ts"),
+        ],
+        f"The active set of {msat.entity.name} per {msat.hub.entity.singular}: one row per member "
+        "per changed set, all with the load_ts of the set.",
+    )
+
+
 def current_view_ddl(sat: Satellite) -> str:
     """Every satellite row with its validity, derived (never updated in place): a row is
     valid from its load until the key's next row; the last one is current and valid to
     9999-12-31 (a date, not NULL, so range joins stay simple)."""
     hk = quote(sat.hub.hash_key)
     table = f"<% database %>.<% vault_schema %>.{quote(sat.name)}"
+    is_current = f"LEAD(s.LOAD_TS) OVER (PARTITION BY s.{hk} ORDER BY s.LOAD_TS) IS NULL"
+    deleted, join, described = "", "", "valid_from, valid_to and is_current"
+    if sat.entity.snapshot:
+        # a snapshot entity's current row says whether the latest complete snapshot lacked it
+        sts = StatusSatellite(sat.entity)
+        deleted = f",\n    ({is_current}) AND COALESCE(st.STATUS = 'DELETED', FALSE) AS IS_DELETED"
+        join = f"\nLEFT JOIN <% database %>.<% vault_schema %>.{quote(sts.name)}_CURRENT st ON st.{hk} = s.{hk}"
+        described = "valid_from, valid_to, is_current and is_deleted"
     return (
         f"CREATE OR REPLACE VIEW {table}_CURRENT\n"
-        f"    COMMENT = 'Rows of {sat.name} with valid_from, valid_to and is_current'\n"
+        f"    COMMENT = 'Rows of {sat.name} with {described}'\n"
         f"AS SELECT\n    s.*,\n    s.LOAD_TS AS VALID_FROM,\n"
         f"    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.{hk} ORDER BY s.LOAD_TS), {END_OF_TIME_SQL}) AS VALID_TO,\n"
-        f"    LEAD(s.LOAD_TS) OVER (PARTITION BY s.{hk} ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT\n"
-        f"FROM {table} s;"
+        f"    {is_current} AS IS_CURRENT{deleted}\n"
+        f"FROM {table} s{join};"
+    )
+
+
+def effectivity_current_view_ddl(eff: EffectivitySatellite) -> str:
+    """The relationships open now: per link key its latest row, if that row is open."""
+    table = f"<% database %>.<% vault_schema %>.{quote(eff.name)}"
+    hk = quote(eff.link.hash_key)
+    return (
+        f"CREATE OR REPLACE VIEW {table}_CURRENT\n"
+        f"    COMMENT = 'Open relationships of {eff.link.name}: one per {eff.driving_key.entity.singular}'\n"
+        f"AS SELECT e.* FROM {table} e\n"
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY e.{hk} ORDER BY e.LOAD_TS DESC) = 1 "
+        f"AND e.END_AT = {END_OF_TIME_SQL};"
+    )
+
+
+def status_current_view_ddl(sts: StatusSatellite) -> str:
+    table = f"<% database %>.<% vault_schema %>.{quote(sts.name)}"
+    hk = quote(sts.hub.hash_key)
+    return (
+        f"CREATE OR REPLACE VIEW {table}_CURRENT\n"
+        f"    COMMENT = 'The latest status of every {sts.entity.singular} key'\n"
+        f"AS SELECT t.*, t.STATUS = 'DELETED' AS IS_DELETED FROM {table} t\n"
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY t.{hk} ORDER BY t.LOAD_TS DESC) = 1;"
+    )
+
+
+def multi_active_current_view_ddl(msat: MultiActiveSatellite) -> str:
+    table = f"<% database %>.<% vault_schema %>.{quote(msat.name)}"
+    hk = quote(msat.hub.hash_key)
+    return (
+        f"CREATE OR REPLACE VIEW {table}_CURRENT\n"
+        f"    COMMENT = 'The current set of {msat.entity.name} of every {msat.hub.entity.singular}'\n"
+        f"AS SELECT m.* FROM {table} m\n"
+        f"QUALIFY m.LOAD_TS = MAX(m.LOAD_TS) OVER (PARTITION BY m.{hk});"
     )
 
 
@@ -273,7 +460,10 @@ def views_ddl() -> str:
     parts = [
         "-- Generated from procedures/spec.py by `make ddl`; do not edit by hand.",
         "",
+        *(status_current_view_ddl(s) + "\n" for s in STATUS_SATELLITES),
         *(current_view_ddl(s) + "\n" for s in SATELLITES),
+        *(effectivity_current_view_ddl(s) + "\n" for s in EFFECTIVITY_SATELLITES),
+        *(multi_active_current_view_ddl(s) + "\n" for s in MULTI_ACTIVE_SATELLITES),
         *(pit_ddl(h) + "\n" for h in HUBS if h.entity.singular in PIT_HUBS),
     ]
     return "\n".join(parts)
@@ -292,6 +482,9 @@ def ddl() -> str:
         *(hub_ddl(h) + "\n" + ghost_row_sql(h) + "\n" for h in HUBS),
         *(link_ddl(link) + "\n" for link in LINKS),
         *(satellite_ddl(s) + "\n" for s in SATELLITES),
+        *(effectivity_ddl(s) + "\n" for s in EFFECTIVITY_SATELLITES),
+        *(status_ddl(s) + "\n" for s in STATUS_SATELLITES),
+        *(multi_active_ddl(s) + "\n" for s in MULTI_ACTIVE_SATELLITES),
         _table(
             "quarantine",
             [

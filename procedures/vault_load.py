@@ -14,7 +14,20 @@ transaction, with one load timestamp:
    than the latest row's is superseded and not inserted (counted in the audit as
    ``superseded``); a late row that is still the newest change is inserted; on equal
    timestamps the later batch wins;
-5. the batch is marked loaded.
+5. effectivity satellites: per driving key, a relationship that starts, moves or ends
+   (see ``vault.EffectivitySatellite``), under the same rule: a change older than the
+   driving key's latest recorded change is superseded;
+6. status tracking: keys of a complete snapshot that were missing are recorded present
+   (or reappeared); keys the snapshot lacks are recorded deleted, only when the batch's
+   delivery of the entity is complete: every control file says ``full``, reconciliation
+   found nothing missing, and no row lacked its key;
+7. multi-active satellites: per parent key, the batch's set, inserted whole when its set
+   hashdiff differs from the current set's and it is newer (the same rule, on the
+   latest business timestamp of each set);
+8. the batch is marked loaded.
+
+Steps 5 to 7 compare with the rows loaded before this load (``load_ts`` below this
+one's), so each reads the state the load started from.
 
 Re-running a batch therefore inserts nothing.
 """
@@ -25,6 +38,7 @@ from dataclasses import dataclass
 
 from procedures import spec, staging
 from procedures import vault as vault_spec
+from procedures.ingest import CONTROL_TABLE, RECONCILIATION_TABLE
 from procedures.sql import quote, sql_literal
 
 QUARANTINE_TABLE = "QUARANTINE"
@@ -34,7 +48,7 @@ LOADED_TABLE = "LOADED_BATCHES"
 @dataclass(frozen=True)
 class Statement:
     table: str
-    kind: str  # quarantine | hub | link | satellite | superseded
+    kind: str  # quarantine | hub | link | satellite | effectivity | status | multi_active | superseded
     sql: str
 
 
@@ -100,13 +114,12 @@ def hub_sql(vault: str, hub: vault_spec.Hub, batch: str, load_ts: str, run_id: s
         f"SELECT {quote(hub.hash_key)} AS hk, {quote(hub.business_key)} AS bk, '0' || record_source AS src "
         f"FROM {work_table(hub.entity, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
     ]
-    for link in vault_spec.LINKS:
-        parent, column = link.hubs[0]
-        if parent.name != hub.name:
+    for child, reference in vault_spec.REFERENCES:
+        if reference.entity != hub.entity.name:
             continue
         sources.append(
-            f"SELECT {quote(hub.hash_key)} AS hk, {quote(column)} AS bk, '1' || record_source AS src "
-            f"FROM {work_table(link.child, batch, run_id)} "
+            f"SELECT {quote(hub.hash_key)} AS hk, {quote(reference.column)} AS bk, '1' || record_source AS src "
+            f"FROM {work_table(child, batch, run_id)} "
             f"WHERE quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{vault_spec.ZERO_KEY}'"
         )
     union = " UNION ALL ".join(sources)
@@ -149,12 +162,12 @@ def _candidates(vault: str, sat: vault_spec.Satellite, batch: str, run_id: str) 
     )
 
 
-def _newer(batch: str) -> str:
+def _newer(batch: str, event: str = "event_at", current: str = "current_event_at", by: str = "current_batch_id") -> str:
     """The candidate is the newer change: a later business timestamp, or on a tie (or a
     missing timestamp) a later batch. So re-running an older batch never wins."""
     return (
-        "(event_at > current_event_at OR ((event_at = current_event_at OR event_at IS NULL "
-        f"OR current_event_at IS NULL) AND {sql_literal(batch)} > current_batch_id))"
+        f"({event} > {current} OR (({event} = {current} OR {event} IS NULL "
+        f"OR {current} IS NULL) AND {sql_literal(batch)} > {by}))"
     )
 
 
@@ -169,14 +182,165 @@ def satellite_sql(vault: str, sat: vault_spec.Satellite, batch: str, load_ts: st
     )
 
 
-def superseded_sql(vault: str, batch: str, run_id: str) -> str:
+def superseded_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
     """Per satellite, how many of the batch's changes lose to a newer row already in it:
     one statement, run before the satellites are written."""
-    return " UNION ALL ".join(
+    counts = [
         f"SELECT {sql_literal(sat.name)} AS satellite, COUNT(*) AS superseded "
         f"FROM ({_candidates(vault, sat, batch, run_id)}) x "
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
         for sat in vault_spec.SATELLITES
+    ]
+    counts += [
+        f"SELECT {sql_literal(eff.name)}, COUNT(*) FROM ({_effectivity_candidates(vault, eff, batch, load_ts, run_id)}) x "
+        f"WHERE changed AND last_changed_at IS NOT NULL AND NOT {_newer(batch, current='last_changed_at', by='last_batch_id')}"
+        for eff in vault_spec.EFFECTIVITY_SATELLITES
+    ]
+    counts += [
+        f"SELECT {sql_literal(msat.name)}, COUNT(DISTINCT hk) FROM ({_set_candidates(vault, msat, batch, load_ts, run_id)}) x "
+        f"WHERE current_set_hashdiff <> set_hashdiff AND NOT {_newer(batch, 'set_event_at', 'current_event_at')}"
+        for msat in vault_spec.MULTI_ACTIVE_SATELLITES
+    ]
+    return " UNION ALL ".join(counts)
+
+
+def _before(vault: str, table: str, load_ts: str) -> str:
+    """A table's rows as they were when this load started."""
+    return f"(SELECT * FROM {quote(vault)}.{quote(table)} WHERE load_ts < {load_ts})"
+
+
+def _effectivity_candidates(
+    vault: str, eff: vault_spec.EffectivitySatellite, batch: str, load_ts: str, run_id: str
+) -> str:
+    """Per driving key of the batch: its relationship now (link key, the other hub's key,
+    the business timestamp, whether the entity says the relationship ended), beside its
+    open relationship before this load and its latest recorded change."""
+    link, drive, other = (quote(eff.link.hash_key), quote(eff.driving_key.hash_key), quote(eff.other_key.hash_key))
+    child = eff.link.child
+    ended = "FALSE"
+    if child.ends_relationship:
+        column, value = child.ends_relationship
+        ended = f"COALESCE({quote(column)} = {sql_literal(value)}, FALSE)"
+    work = work_table(child, batch, run_id)
+    before = _before(vault, eff.name, load_ts)
+    in_batch = f"{drive} IN (SELECT {drive} FROM {work})"
+    end = vault_spec.END_OF_TIME_SQL
+    return (
+        f"SELECT c.*, o.link_hk AS open_link_hk, o.other_hk AS open_other_hk, o.start_at AS open_start_at, "
+        "l.last_changed_at, l.last_batch_id, "
+        "(o.link_hk IS NULL AND NOT c.ended) OR (o.link_hk IS NOT NULL AND (o.link_hk <> c.link_hk OR c.ended)) "
+        "AS changed "
+        f"FROM (SELECT {link} AS link_hk, {drive} AS drive_hk, {other} AS other_hk, "
+        f"{quote(child.event_column)} AS event_at, {ended} AS ended, record_source "
+        f"FROM {work} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) c "
+        # the driving key's open relationship: of the link keys whose latest row is open, the
+        # latest to start (one, unless a lake was loaded without this rule)
+        f"LEFT JOIN (SELECT drive_hk, link_hk, other_hk, start_at FROM (SELECT {drive} AS drive_hk, {link} AS link_hk, "
+        f"{other} AS other_hk, start_at, end_at FROM {before} e WHERE {in_batch} "
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {link} ORDER BY load_ts DESC) = 1) latest WHERE end_at = {end} "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY drive_hk ORDER BY start_at DESC) = 1) o ON o.drive_hk = c.drive_hk "
+        f"LEFT JOIN (SELECT {drive} AS drive_hk, MAX(changed_at) AS last_changed_at, MAX(batch_id) AS last_batch_id "
+        f"FROM {before} e WHERE {in_batch} GROUP BY {drive}) l ON l.drive_hk = c.drive_hk"
+    )
+
+
+def effectivity_sql(vault: str, eff: vault_spec.EffectivitySatellite, batch: str, load_ts: str, run_id: str) -> str:
+    """The relationships that end (moved or ended by the entity) and the ones that start.
+    A driving key seen for the first time always records its relationship."""
+    newer = _newer(batch, current="last_changed_at", by="last_batch_id")
+    end = vault_spec.END_OF_TIME_SQL
+    candidates = _effectivity_candidates(vault, eff, batch, load_ts, run_id)
+    columns = [eff.link.hash_key, eff.driving_key.hash_key, eff.other_key.hash_key]
+    return (
+        f"INSERT INTO {quote(vault)}.{quote(eff.name)} ({', '.join(quote(c) for c in columns)}, load_ts, start_at, "
+        f"end_at, changed_at, record_source, batch_id) "
+        f"SELECT link_hk, drive_hk, other_hk, {load_ts}, start_at, end_at, event_at, record_source, {sql_literal(batch)} "
+        f"FROM (SELECT open_link_hk AS link_hk, drive_hk, open_other_hk AS other_hk, open_start_at AS start_at, "
+        f"event_at AS end_at, event_at, record_source FROM ({candidates}) x "
+        f"WHERE open_link_hk IS NOT NULL AND changed AND {newer} "
+        "UNION ALL "
+        f"SELECT link_hk, drive_hk, other_hk, event_at, CASE WHEN ended THEN event_at ELSE {end} END, event_at, "
+        f"record_source FROM ({candidates}) x WHERE last_changed_at IS NULL OR (changed AND {newer} "
+        "AND (open_link_hk IS NULL OR open_link_hk <> link_hk))) s"
+    )
+
+
+def snapshot_complete_sql(landing: str, entity: spec.Entity, batch: str, run_id: str) -> str:
+    """TRUE when the batch's delivery of a snapshot entity is whole: it has control files,
+    every one says ``full``, reconciliation found no file missing or short, and no row
+    lacked its key (a key that cannot be read might be any of the missing ones)."""
+    b, name = sql_literal(batch), sql_literal(entity.name)
+    control = f"{quote(landing)}.{CONTROL_TABLE}"
+    return (
+        f"(EXISTS (SELECT 1 FROM {control} WHERE batch_id = {b} AND entity = {name}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {control} WHERE batch_id = {b} AND entity = {name} "
+        "AND COALESCE(LOWER(TRIM(delivery)), '') <> 'full') "
+        f"AND NOT EXISTS (SELECT 1 FROM {quote(landing)}.{RECONCILIATION_TABLE} WHERE batch_id = {b} AND entity = {name}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {work_table(entity, batch, run_id)} WHERE {quote(entity.key)} IS NULL))"
+    )
+
+
+def status_sql(vault: str, landing: str, sts: vault_spec.StatusSatellite, batch: str, load_ts: str, run_id: str) -> str:
+    """Keys present in the batch whose status was missing or DELETED; keys whose status
+    was present and that a complete snapshot of the batch lacks. A batch older than a
+    key's latest status changes nothing for it."""
+    hk = quote(sts.hub.hash_key)
+    work = work_table(sts.entity, batch, run_id)
+    b = sql_literal(batch)
+    current = (
+        f"(SELECT {hk}, status, batch_id FROM {_before(vault, sts.name, load_ts)} t "
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY load_ts DESC) = 1)"
+    )
+    return (
+        f"INSERT INTO {quote(vault)}.{quote(sts.name)} ({hk}, load_ts, status, record_source, batch_id) "
+        f"SELECT hk, {load_ts}, status, record_source, {b} FROM ("
+        f"SELECT p.hk, CASE WHEN cur.status IS NULL THEN 'PRESENT' ELSE 'REAPPEARED' END AS status, p.record_source "
+        f"FROM (SELECT {hk} AS hk, MIN(record_source) AS record_source FROM {work} "
+        f"WHERE quarantine_reason IS NULL GROUP BY {hk}) p LEFT JOIN {current} cur ON cur.{hk} = p.hk "
+        f"WHERE cur.status IS NULL OR (cur.status = 'DELETED' AND cur.batch_id <= {b}) "
+        "UNION ALL "
+        f"SELECT cur.{hk}, 'DELETED', {sql_literal(f'{sts.entity.producer}.{sts.entity.name}')} FROM {current} cur "
+        f"WHERE cur.status <> 'DELETED' AND cur.batch_id <= {b} AND {snapshot_complete_sql(landing, sts.entity, batch, run_id)} "
+        f"AND NOT EXISTS (SELECT 1 FROM {work} w WHERE w.{hk} = cur.{hk} AND w.{quote(sts.entity.key)} IS NOT NULL)) s"
+    )
+
+
+def _set_candidates(vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str) -> str:
+    """Each member of the batch's sets, with its set's hashdiff and latest business
+    timestamp, beside the parent key's current set (its hashdiff, latest timestamp, batch).
+
+    The set hashdiff is the MD5 of the members' keys and row hashdiffs, ordered by key:
+    the same members with the same attributes give the same set hashdiff in any order."""
+    hk = quote(msat.hub.hash_key)
+    member = quote(msat.member_key)
+    event = quote(msat.entity.event_column)
+    work = work_table(msat.entity, batch, run_id)
+    payload = ", ".join(f"m.{quote(c.name)}" for c in msat.payload)
+    before = _before(vault, msat.name, load_ts)
+    return (
+        f"SELECT m.{hk} AS hk, m.{member} AS member, m.hashdiff, {payload}, m.record_source, "
+        f"MD5(LISTAGG(UPPER(m.{member}) || ':' || m.hashdiff, ',') WITHIN GROUP (ORDER BY UPPER(m.{member})) "
+        f"OVER (PARTITION BY m.{hk})) AS set_hashdiff, "
+        f"MAX(m.{event}) OVER (PARTITION BY m.{hk}) AS set_event_at, "
+        "cur.set_hashdiff AS current_set_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
+        f"FROM (SELECT * FROM {work} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) m "
+        f"LEFT JOIN (SELECT {hk}, ANY_VALUE(set_hashdiff) AS set_hashdiff, MAX({event}) AS event_at, "
+        f"MAX(batch_id) AS batch_id FROM {before} c WHERE {hk} IN (SELECT {hk} FROM {work}) "
+        f"QUALIFY load_ts = MAX(load_ts) OVER (PARTITION BY {hk}) GROUP BY {hk}, load_ts) cur ON cur.{hk} = m.{hk}"
+    )
+
+
+def multi_active_sql(
+    vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str
+) -> str:
+    hk = quote(msat.hub.hash_key)
+    names = ", ".join(quote(c.name) for c in msat.payload)
+    return (
+        f"INSERT INTO {quote(vault)}.{quote(msat.name)} ({hk}, load_ts, {quote(msat.member_key)}, hashdiff, "
+        f"set_hashdiff, {names}, record_source, batch_id) "
+        f"SELECT hk, {load_ts}, member, hashdiff, set_hashdiff, {names}, record_source, {sql_literal(batch)} "
+        f"FROM ({_set_candidates(vault, msat, batch, load_ts, run_id)}) x WHERE current_set_hashdiff IS NULL "
+        f"OR (current_set_hashdiff <> set_hashdiff AND {_newer(batch, 'set_event_at', 'current_event_at')})"
     )
 
 
@@ -205,14 +369,27 @@ def repair_sql(vault: str) -> list[tuple[str, str]]:
     return out
 
 
-def batch_statements(vault: str, batch: str, load_ts: str, run_id: str) -> list[Statement]:
+def batch_statements(vault: str, landing: str, batch: str, load_ts: str, run_id: str) -> list[Statement]:
     """Every statement that loads ``batch`` from the work tables of ``run_id``, in order:
-    quarantine, hubs, links, then the superseded counts and the satellites."""
+    quarantine, hubs, links, then the superseded counts, the satellites, the effectivity,
+    status tracking and multi-active satellites."""
     out = [Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(vault, batch, load_ts, run_id))]
     out += [Statement(hub.name, "hub", hub_sql(vault, hub, batch, load_ts, run_id)) for hub in vault_spec.HUBS]
     out += [Statement(link.name, "link", link_sql(vault, link, batch, load_ts, run_id)) for link in vault_spec.LINKS]
-    out.append(Statement("*", "superseded", superseded_sql(vault, batch, run_id)))
+    out.append(Statement("*", "superseded", superseded_sql(vault, batch, load_ts, run_id)))
     out += [
         Statement(s.name, "satellite", satellite_sql(vault, s, batch, load_ts, run_id)) for s in vault_spec.SATELLITES
+    ]
+    out += [
+        Statement(e.name, "effectivity", effectivity_sql(vault, e, batch, load_ts, run_id))
+        for e in vault_spec.EFFECTIVITY_SATELLITES
+    ]
+    out += [
+        Statement(t.name, "status", status_sql(vault, landing, t, batch, load_ts, run_id))
+        for t in vault_spec.STATUS_SATELLITES
+    ]
+    out += [
+        Statement(m.name, "multi_active", multi_active_sql(vault, m, batch, load_ts, run_id))
+        for m in vault_spec.MULTI_ACTIVE_SATELLITES
     ]
     return out

@@ -134,6 +134,22 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.OPPORTUNITIES (
 )
     COMMENT = 'crm opportunities as landed, every field as text';
 
+CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.CONTACTS (
+    CONTACT_ID VARCHAR,
+    CUSTOMER_ID VARCHAR,
+    CONTACT_NAME VARCHAR,
+    CONTACT_ROLE VARCHAR,
+    EMAIL VARCHAR,
+    PHONE VARCHAR,
+    UPDATED_AT VARCHAR,
+    FILE_NAME VARCHAR,
+    FILE_ROW_NUMBER NUMBER(38,0),
+    BATCH_ID VARCHAR,
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
+)
+    COMMENT = 'crm contacts as landed, every field as text';
+
 CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.CONTROL_FILES (
     BATCH_ID VARCHAR,
     PRODUCER VARCHAR,
@@ -144,6 +160,7 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.CONTROL_FILES (
     ROW_COUNT VARCHAR,
     BYTES VARCHAR,
     MD5 VARCHAR,
+    DELIVERY VARCHAR,
     CONTROL_PATH VARCHAR,
     INGESTED_AT TIMESTAMP_NTZ
 )

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_PRODUCT (
     RECORD_SOURCE VARCHAR NOT NULL,
     BATCH_ID VARCHAR NOT NULL
 )
-    COMMENT = 'Hub of products business keys. The product and service catalogue.';
+    COMMENT = 'Hub of products business keys. The product and service catalogue, delivered whole every day.';
 INSERT INTO <% database %>.<% vault_schema %>.HUB_PRODUCT (PRODUCT_HK, PRODUCT_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
     SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
     WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_PRODUCT WHERE PRODUCT_HK = '00000000000000000000000000000000');
@@ -274,6 +274,44 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_OPPORTUNITY (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Descriptive attributes of opportunities, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.EFF_SAT_CUSTOMER_ACCOUNT (
+    CUSTOMER_ACCOUNT_HK VARCHAR(32) NOT NULL,
+    ACCOUNT_HK VARCHAR(32) NOT NULL,
+    CUSTOMER_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    START_AT TIMESTAMP_NTZ,
+    END_AT TIMESTAMP_NTZ NOT NULL,
+    CHANGED_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Effectivity of link_customer_account: when each account belonged to which customer; insert-only, end_at 9999-12-31 while open.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.STS_PRODUCT (
+    PRODUCT_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    STATUS VARCHAR NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Status tracking of products from complete snapshots: PRESENT, DELETED, REAPPEARED.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.MSAT_CUSTOMER_CONTACT (
+    CUSTOMER_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    CONTACT_ID VARCHAR NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    SET_HASHDIFF VARCHAR(32) NOT NULL,
+    CONTACT_NAME VARCHAR,
+    CONTACT_ROLE VARCHAR,
+    EMAIL VARCHAR,
+    PHONE VARCHAR,
+    UPDATED_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'The active set of contacts per customer: one row per member per changed set, all with the load_ts of the set.';
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.QUARANTINE (
     ENTITY VARCHAR NOT NULL,

@@ -100,6 +100,9 @@ ALTER TABLE <% database %>.<% landing_schema %>.CUSTOMERS MODIFY COLUMN TAX_ID S
 ALTER TABLE <% database %>.<% landing_schema %>.CUSTOMERS MODIFY COLUMN ADDRESS_LINE SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'address';
 ALTER TABLE <% database %>.<% landing_schema %>.CUSTOMERS MODIFY COLUMN POSTAL_CODE SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'address';
 ALTER TABLE <% database %>.<% landing_schema %>.ACCOUNTS MODIFY COLUMN ACCOUNT_NUMBER SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'account_number';
+ALTER TABLE <% database %>.<% landing_schema %>.CONTACTS MODIFY COLUMN CONTACT_NAME SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'name';
+ALTER TABLE <% database %>.<% landing_schema %>.CONTACTS MODIFY COLUMN EMAIL SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'email';
+ALTER TABLE <% database %>.<% landing_schema %>.CONTACTS MODIFY COLUMN PHONE SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'phone';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER MODIFY COLUMN FIRST_NAME SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'name';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER MODIFY COLUMN LAST_NAME SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'name';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER MODIFY COLUMN EMAIL SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'email';

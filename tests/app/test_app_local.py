@@ -34,7 +34,7 @@ def _counts(settings: Settings, endpoints: Endpoints, database: str) -> dict[str
     """Rows per vault table that came from the test batches (other tests land more)."""
     from procedures import vault
 
-    tables = [h.name for h in vault.HUBS] + [k.name for k in vault.LINKS] + [s.name for s in vault.SATELLITES]
+    tables = vault.tables()
     batches = ", ".join(f"'{b}'" for b in SMALL_BATCHES)
     union = " UNION ALL ".join(
         f"SELECT '{t}', COUNT(*) FROM {database}.VAULT.{t} WHERE BATCH_ID IN ({batches})" for t in tables

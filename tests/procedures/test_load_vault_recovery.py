@@ -22,12 +22,7 @@ from tests.conftest import SMALL_BATCHES
 
 pytestmark = pytest.mark.integration
 VOLATILE = {"LOAD_TS", "RUN_ID"}  # when a row was written, not what it says
-TABLES = (
-    [h.name for h in vault_spec.HUBS]
-    + [k.name for k in vault_spec.LINKS]
-    + [s.name for s in vault_spec.SATELLITES]
-    + ["QUARANTINE", "LOADED_BATCHES"]
-)
+TABLES = [*vault_spec.tables(), "QUARANTINE", "LOADED_BATCHES"]
 
 
 def fresh_vault(settings: Settings, conn: Any, name: str) -> str:
