@@ -106,10 +106,13 @@ def landed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def land_files(endpoints: Endpoints, entity: str, load_date: str, files: dict[str, Any]) -> str:
+def land_files(
+    endpoints: Endpoints, entity: str, load_date: str, files: dict[str, Any], delivery: str | None = None
+) -> str:
     """Put hand-made producer files (name -> pyarrow table, or (bytes, promised rows); format
     from the extension) and their control file into the local landing bucket; returns the
-    batch id."""
+    batch id. ``delivery`` is what the control file says the files cover (by default what
+    the producers say: ``full`` for a snapshot entity, else ``delta``)."""
     from lake.local.serve import s3_client
     from procedures import landing, spec
 
@@ -135,6 +138,7 @@ def land_files(endpoints: Endpoints, entity: str, load_date: str, files: dict[st
                 "row_count": rows,
                 "bytes": len(body),
                 "md5": landing.md5_hex(body),
+                "delivery": delivery or ("full" if spec.entity(entity).snapshot else "delta"),
             }
         )
     s3.put_object(Bucket=endpoints.bucket, Key=prefix + landing.CONTROL_FILE, Body=landing.control_file(control))
