@@ -203,6 +203,11 @@ MULTI_ACTIVE_SATELLITES: tuple[MultiActiveSatellite, ...] = tuple(
 REFERENCES: tuple[tuple[spec.Entity, spec.Reference], ...] = tuple((e, r) for e in spec.ENTITIES for r in e.references)
 
 
+def hub_of(entity: spec.Entity) -> Hub:
+    """The hub an entity's rows hang from: its own, or a multi-active set's parent's."""
+    return MultiActiveSatellite(entity).hub if entity.multi_active else Hub(entity)
+
+
 def tables() -> tuple[str, ...]:
     """Every table the vault loads data into, in load order (quarantine and bookkeeping aside)."""
     return (

@@ -25,6 +25,18 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     RETURNS NUMBER NOT NULL
     COMMENT = 'warn rule vault_sat_transaction_fresh (data-platform): A daily feed loads at least every 36 hours.'
     AS $$SELECT DATEDIFF(SECOND, MAX(LOAD_TS), SYSDATE()) FROM t$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_MSAT_CUSTOMER_CONTACT_TO_HUB(t TABLE(CUSTOMER_HK VARCHAR), p TABLE(CUSTOMER_HK VARCHAR))
+    RETURNS NUMBER NOT NULL
+    COMMENT = 'error rule vault_msat_customer_contact_to_hub (data-platform): No contact set without a client.'
+    AS $$SELECT COUNT(*) FROM t WHERE t.CUSTOMER_HK IS NOT NULL AND t.CUSTOMER_HK NOT IN (SELECT p.CUSTOMER_HK FROM p WHERE p.CUSTOMER_HK IS NOT NULL)$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_STS_PRODUCT_HAD_ACTIVE_ROW(t TABLE(PRODUCT_HK VARCHAR), p TABLE(PRODUCT_HK VARCHAR))
+    RETURNS NUMBER NOT NULL
+    COMMENT = 'error rule vault_sts_product_had_active_row (data-platform): Every product with a status, deleted ones included, was delivered as present before.'
+    AS $$SELECT COUNT(*) FROM t WHERE t.PRODUCT_HK IS NOT NULL AND t.PRODUCT_HK NOT IN (SELECT p.PRODUCT_HK FROM p WHERE p.PRODUCT_HK IS NOT NULL)$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_STS_PRODUCT_STATUS_VALUES(t TABLE(STATUS VARCHAR))
+    RETURNS NUMBER NOT NULL
+    COMMENT = 'error rule vault_sts_product_status_values (data-platform): accepted_values'
+    AS $$SELECT COUNT_IF(TRIM(CAST(STATUS AS VARCHAR)) NOT IN ('', 'PRESENT', 'DELETED', 'REAPPEARED')) FROM t$$;
 CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_BRONZE_CUSTOMERS_EMAIL_FORMAT(t TABLE(EMAIL VARCHAR))
     RETURNS NUMBER NOT NULL
     COMMENT = 'warn rule bronze_customers_email_format (analytics-engineering): Malformed addresses reach bronze as sent; silver flags them (is_email_valid).'
@@ -82,11 +94,14 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     COMMENT = 'error rule gold_customer_summary_lifecycle_values (analytics-engineering): accepted_values'
     AS $$SELECT COUNT_IF(TRIM(CAST(LIFECYCLE_STAGE AS VARCHAR)) NOT IN ('', 'PROSPECT', 'ONBOARDING', 'ACTIVE', 'DORMANT', 'CLOSED', 'UNKNOWN')) FROM t$$;
 -- Measure the vault daily after the pipeline run (dbt sets the same on the marts).
+ALTER TABLE <% database %>.<% vault_schema %>.EFF_SAT_CUSTOMER_ACCOUNT_CURRENT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.HUB_ACCOUNT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.HUB_CUSTOMER SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.HUB_ORDER SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.HUB_TRANSACTION SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.LINK_ACCOUNT_TRANSACTION SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.LINK_CUSTOMER_ACCOUNT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
+ALTER TABLE <% database %>.<% vault_schema %>.MSAT_CUSTOMER_CONTACT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_TRANSACTION SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
+ALTER TABLE <% database %>.<% vault_schema %>.STS_PRODUCT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
