@@ -18,7 +18,7 @@ SQL_DIR = ROOT / "sql"
 
 def files() -> dict[Path, Callable[[], str]]:
     """Each generated file and the function that writes its text, in writing order."""
-    from lake import app, governance
+    from lake import app, business_vault, governance
     from procedures import ingest, quality, staging, vault
 
     return {
@@ -28,6 +28,7 @@ def files() -> dict[Path, Callable[[], str]]:
         SQL_DIR / "050_vault_views.sql": vault.views_ddl,
         SQL_DIR / "060_quality.sql": quality.ddl,
         **governance.writers(),
+        **business_vault.writers(),
         # built from the sql/ written above, as it is on disk
         app.SETUP_SCRIPT: lambda: app.setup_script(app.SETUP_SCRIPT.read_text()),
     }

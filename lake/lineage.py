@@ -19,7 +19,7 @@ from procedures import spec, vault
 from procedures.errors import UserError
 from procedures.ingest import landing_table
 
-LAYERS = ("s3", "landing", "staging", "vault", "vault_views", "bronze", "silver", "gold")
+LAYERS = ("s3", "landing", "staging", "vault", "vault_views", "business_vault", "bronze", "silver", "gold")
 
 
 class LineageError(UserError, RuntimeError):
@@ -62,7 +62,7 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
         qualified = f"{schemas[layer]}.{name.upper()}"
         return graph.node(qualified, graph_layer or layer, kind, qualified)
 
-    # LOAD_VAULT records every batch it commits; the point-in-time views read the batches
+    # LOAD_VAULT records every batch it commits; the snapshot control table (dbt) reads them
     batches = table("vault", "LOADED_BATCHES")
     for entity in spec.ENTITIES:
         prefix = f"{landing_url}{entity.producer}/{entity.name}/"
@@ -72,6 +72,8 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
         graph.edge(s3, landed, "INGEST_LANDING (COPY INTO)")
         graph.edge(landed, staged, "view")
         graph.edge(staged, batches, "LOAD_VAULT")
+        if entity.multi_active:
+            continue  # a set's rows go to its multi-active satellite (below)
         sat = vault.Satellite(entity)
         for target in (vault.Hub(entity).name, sat.name):
             graph.edge(staged, table("vault", target), "LOAD_VAULT")
@@ -80,12 +82,22 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
         graph.edge(
             table("landing", f"STG_{link.child.name}", "view", "staging"), table("vault", link.name), "LOAD_VAULT"
         )
-    for hub_name in vault.PIT_HUBS:
-        hub = vault.Hub(spec.entity(next(e.name for e in spec.ENTITIES if e.singular == hub_name)))
-        pit = table("vault", f"pit_{hub_name}", "table", "vault_views")
-        graph.edge(table("vault", hub.name), pit, "point in time")
-        graph.edge(table("vault", f"sat_{hub_name}"), pit, "point in time")
-        graph.edge(batches, pit, "point in time")
+    structures = [(e.link.child, e.name) for e in vault.EFFECTIVITY_SATELLITES]
+    structures += [(s.entity, s.name) for s in vault.STATUS_SATELLITES]
+    structures += [(m.entity, m.name) for m in vault.MULTI_ACTIVE_SATELLITES]
+    for entity, name in structures:
+        staged = table("landing", f"STG_{entity.name}", "view", "staging")
+        graph.edge(staged, table("vault", name), "LOAD_VAULT")
+        graph.edge(table("vault", name), table("vault", f"{name}_current", "view", "vault_views"), "view")
+    for sts in vault.STATUS_SATELLITES:
+        # a snapshot entity's current view says which keys the latest complete snapshot lacked
+        graph.edge(
+            table("vault", f"{sts.name}_current", "view", "vault_views"),
+            table("vault", f"sat_{sts.entity.singular}_current", "view", "vault_views"),
+            "view",
+        )
+    for multi in vault.MULTI_ACTIVE_SATELLITES:
+        graph.edge(table("landing", f"STG_{multi.entity.name}", "view", "staging"), table("vault", multi.hub.name), "LOAD_VAULT")
 
 
 def dbt_lineage(graph: Graph, manifest: dict[str, Any], schemas: dict[str, str]) -> None:
@@ -102,7 +114,8 @@ def dbt_lineage(graph: Graph, manifest: dict[str, Any], schemas: dict[str, str])
         layer = node.get("fqn", ["", ""])[1]
         if layer not in LAYERS:
             raise LineageError(f"dbt model {unique_id} is in folder {layer!r}, not a layer ({', '.join(LAYERS)})")
-        name = f"{schemas[layer]}.{node['name'].upper()}"
+        # the business vault's tables sit in the vault's schema
+        name = f"{schemas['vault' if layer == 'business_vault' else layer]}.{node['name'].upper()}"
         ids[unique_id] = graph.node(name, layer, node.get("config", {}).get("materialized", "model"), name)
     for unique_id, node in manifest.get("nodes", {}).items():
         if node.get("resource_type") != "model":

@@ -23,6 +23,10 @@ from lake.session import connection, procedure_session, snowpark_session
 from procedures import generate_sample_data, ingest_landing, landing, load_vault, quality, validate_data
 from procedures.sample_data import Plan, Progress, plan_day
 
+# dbt's folders in build order: the business vault (point-in-time and bridge tables, in
+# the vault's schema), then the marts
+DBT_LAYERS: tuple[str, ...] = ("business_vault", *quality.MART_LAYERS)
+
 
 @dataclass
 class StepReport:
@@ -261,7 +265,7 @@ def dbt_build(
     settings: Settings,
     endpoints: Endpoints | None,
     args: tuple[str, ...] = (),
-    layers: tuple[str, ...] = quality.MART_LAYERS,
+    layers: tuple[str, ...] = DBT_LAYERS,
 ) -> StepReport:
     """``dbt build`` on dbt/ (bronze, silver, gold and their data tests) against the target;
     the summary counts results by kind and status from dbt's run_results.json."""
@@ -343,24 +347,28 @@ def defects_caught(settings: Settings, endpoints: Endpoints | None, run_id: str)
     }
 
 
+def dbt_schema(settings: Settings, layer: str) -> str:
+    return settings.names.vault if layer == "business_vault" else settings.names.schemas[layer]
+
+
 def marts() -> dict[str, tuple[str, ...]]:
-    """Every dbt model by layer, as ``dbt/models/<layer>/_<layer>.yml`` declares them."""
+    """Every dbt model by folder, as ``dbt/models/<folder>/_<folder>.yml`` declares them."""
     from lake.governance import dbt_models
 
     found: dict[str, list[str]] = {}
     for model in dbt_models():
         found.setdefault(model.layer, []).append(model.name)
-    return {layer: tuple(found.get(layer, ())) for layer in quality.MART_LAYERS}
+    return {layer: tuple(found.get(layer, ())) for layer in DBT_LAYERS}
 
 
 def mart_counts(
-    settings: Settings, endpoints: Endpoints | None, layers: tuple[str, ...] = quality.MART_LAYERS
+    settings: Settings, endpoints: Endpoints | None, layers: tuple[str, ...] = DBT_LAYERS
 ) -> dict[str, int]:
     """Rows in every mart of the layers, as ``{"SCHEMA.model": rows}``, in one statement."""
     names = settings.names
-    schemas = names.schemas
     union = " UNION ALL ".join(
-        f"SELECT '{schemas[layer]}.{model}', COUNT(*) FROM {names.database}.{schemas[layer]}.{model}"
+        f"SELECT '{dbt_schema(settings, layer)}.{model}', COUNT(*) "
+        f"FROM {names.database}.{dbt_schema(settings, layer)}.{model}"
         for layer, models in marts().items()
         if layer in layers
         for model in models
@@ -444,6 +452,8 @@ RUNNERS: dict[str, task_graph.Runner] = {
     "LAKE_LOAD_VAULT": load,
     **{n.task: _validator(n) for n in task_graph.NODES if n.procedure == "VALIDATE_DATA"},
     # a test runs with the build that has all its models (gold's reconciliations with gold)
-    "LAKE_DBT_SILVER": lambda s, e: dbt_build(s, e, ("--select", "bronze", "silver", *BUILDABLE), ("bronze", "silver")),
+    "LAKE_DBT_SILVER": lambda s, e: dbt_build(
+        s, e, ("--select", "business_vault", "bronze", "silver", *BUILDABLE), ("business_vault", "bronze", "silver")
+    ),
     "LAKE_DBT_GOLD": lambda s, e: dbt_build(s, e, ("--select", "gold", *BUILDABLE)),
 }

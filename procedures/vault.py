@@ -434,34 +434,13 @@ def multi_active_current_view_ddl(msat: MultiActiveSatellite) -> str:
     )
 
 
-def pit_ddl(hub: Hub) -> str:
-    """Point in time: per key and loaded batch, the load_ts of each of the hub's satellite
-    rows in effect then (one join per satellite instead of a range search)."""
-    sats = [s for s in SATELLITES if s.hub.name == hub.name]
-    hk = quote(hub.hash_key)
-    db = "<% database %>.<% vault_schema %>"
-    columns = ",\n    ".join(f"MAX({quote(s.name)}.LOAD_TS) AS {quote(s.name)}_LOAD_TS" for s in sats)
-    joins = "\n".join(
-        f"LEFT JOIN {db}.{quote(s.name)} {quote(s.name)} ON {quote(s.name)}.{hk} = h.{hk} "
-        f"AND {quote(s.name)}.LOAD_TS <= b.LOAD_TS"
-        for s in sats
-    )
-    return (
-        f"CREATE OR REPLACE VIEW {db}.PIT_{hub.entity.singular.upper()}\n"
-        f"    COMMENT = 'Point in time of {hub.name} across its satellites, per loaded batch'\n"
-        f"AS SELECT\n    h.{hk},\n    b.BATCH_ID,\n    b.LOAD_TS AS SNAPSHOT_TS,\n    {columns}\n"
-        f"FROM {db}.{quote(hub.name)} h\nJOIN {db}.LOADED_BATCHES b ON h.LOAD_TS <= b.LOAD_TS\n{joins}\n"
-        f"GROUP BY h.{hk}, b.BATCH_ID, b.LOAD_TS;"
-    )
-
-
-PIT_HUBS = ("customer",)
 END_OF_TIME = "9999-12-31 00:00:00"
 END_OF_TIME_SQL = f"CAST('{END_OF_TIME}' AS TIMESTAMP_NTZ)"
 
 
 def views_ddl() -> str:
-    """Current views of every satellite and the point-in-time views, as in sql/050_vault_views.sql."""
+    """Current views of every satellite, as in sql/050_vault_views.sql (the point-in-time
+    and bridge tables are dbt's business vault: dbt/models/business_vault)."""
     parts = [
         "-- Generated from procedures/spec.py by `make ddl`; do not edit by hand.",
         "",
@@ -469,7 +448,6 @@ def views_ddl() -> str:
         *(current_view_ddl(s) + "\n" for s in SATELLITES),
         *(effectivity_current_view_ddl(s) + "\n" for s in EFFECTIVITY_SATELLITES),
         *(multi_active_current_view_ddl(s) + "\n" for s in MULTI_ACTIVE_SATELLITES),
-        *(pit_ddl(h) + "\n" for h in HUBS if h.entity.singular in PIT_HUBS),
     ]
     return "\n".join(parts)
 

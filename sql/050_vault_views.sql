@@ -79,15 +79,3 @@ CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.MSAT_CUSTOMER_CONTACT_C
     COMMENT = 'The current set of contacts of every customer'
 AS SELECT m.* FROM <% database %>.<% vault_schema %>.MSAT_CUSTOMER_CONTACT m
 QUALIFY m.LOAD_TS = MAX(m.LOAD_TS) OVER (PARTITION BY m.CUSTOMER_HK);
-
-CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.PIT_CUSTOMER
-    COMMENT = 'Point in time of hub_customer across its satellites, per loaded batch'
-AS SELECT
-    h.CUSTOMER_HK,
-    b.BATCH_ID,
-    b.LOAD_TS AS SNAPSHOT_TS,
-    MAX(SAT_CUSTOMER.LOAD_TS) AS SAT_CUSTOMER_LOAD_TS
-FROM <% database %>.<% vault_schema %>.HUB_CUSTOMER h
-JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON h.LOAD_TS <= b.LOAD_TS
-LEFT JOIN <% database %>.<% vault_schema %>.SAT_CUSTOMER SAT_CUSTOMER ON SAT_CUSTOMER.CUSTOMER_HK = h.CUSTOMER_HK AND SAT_CUSTOMER.LOAD_TS <= b.LOAD_TS
-GROUP BY h.CUSTOMER_HK, b.BATCH_ID, b.LOAD_TS;

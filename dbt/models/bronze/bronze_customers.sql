@@ -1,15 +1,15 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_hk') }}
--- Each customer as of the latest loaded batch: the point-in-time view's row for that batch
--- names the satellite row in effect, the hub gives the business key. Incremental: the
--- customers whose row in effect was loaded since the last run (the vault is insert-only,
--- so no other customer changed).
+-- Each customer as of the latest snapshot: the point-in-time table's row for it names the
+-- satellite row in effect, the hub gives the business key. Incremental: the customers
+-- whose row in effect was loaded since the last run (the vault is insert-only, so no
+-- other customer changed).
 with latest_snapshot as (
     select
         p.customer_hk,
         p.sat_customer_load_ts
-    from {{ source('vault', 'PIT_CUSTOMER') }} as p
+    from {{ ref('pit_customer') }} as p
     where
-        p.snapshot_ts = (select max(b.load_ts) from {{ source('vault', 'LOADED_BATCHES') }} as b)
+        p.snapshot_date = (select d.snapshot_date from {{ ref('as_of_dates') }} as d where d.is_latest)
         {% if is_incremental() -%}
             and p.sat_customer_load_ts > (select max(existing.load_ts) from {{ this }} as existing)
         {%- endif %}

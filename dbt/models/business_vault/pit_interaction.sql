@@ -1,0 +1,4 @@
+-- Generated from procedures/spec.py by `make ddl` (lake/business_vault.py); do not edit by hand.
+-- Point in time of hub_interaction: per retained snapshot date, the load_ts of the row of
+-- each satellite in effect then (sat_interaction).
+{{ pit('HUB_INTERACTION', 'interaction_hk', ['SAT_INTERACTION']) }}
