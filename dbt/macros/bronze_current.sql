@@ -8,7 +8,10 @@
     is when dbt wrote the row (macros/test_scope.sql: a build tests the rows it wrote).
 
     links: [{link: 'LINK_CUSTOMER_ACCOUNT', hub: 'HUB_CUSTOMER', hub_key: 'customer_hk',
-             business_key: 'customer_id'}, ...] -#}
+             business_key: 'customer_id'}, ...]; a link with an effectivity satellite names
+    it ({..., effectivity: 'EFF_SAT_CUSTOMER_ACCOUNT', held: 'is_held'}): the related key is
+    then the relationship's latest (the open one, or the last to end) and `held` says
+    whether it is open now. -#}
 {% macro bronze_current(hub, key, business_key, satellite, columns, links=[]) %}
 with
 {%- if is_incremental() %}
@@ -23,7 +26,7 @@ with
         {%- for l in links %}
         union
         select l.{{ key }}
-        from {{ source('vault', l.link) }} as l
+        from {{ source('vault', l.effectivity or l.link) }} as l
         where l.load_ts > (select w.since from watermark as w)
         {%- endfor %}
     ),
@@ -43,13 +46,23 @@ related_{{ loop.index }} as (
     select
         l.{{ key }},
         p.{{ l.business_key }},
+        {%- if l.effectivity %}
+        l.end_at = {{ end_of_time() }} as {{ l.held }},
+        {%- endif %}
         l.load_ts
-    from {{ source('vault', l.link) }} as l
+    from {{ source('vault', l.effectivity or l.link) }} as l
     inner join {{ source('vault', l.hub) }} as p on l.{{ l.hub_key }} = p.{{ l.hub_key }}
     {%- if is_incremental() %}
     where l.{{ key }} in (select c.{{ key }} from changed as c)
     {%- endif %}
+    {%- if l.effectivity %}
+    {#- a move ends one relationship and starts another in one load: the open one wins #}
+    qualify row_number() over (
+        partition by l.{{ key }} order by l.load_ts desc, l.end_at = {{ end_of_time() }} desc, l.start_at desc
+    ) = 1
+    {%- else %}
     qualify row_number() over (partition by l.{{ key }} order by l.load_ts desc) = 1
+    {%- endif %}
 )
 {%- endfor %}
 
@@ -58,6 +71,9 @@ select
     h.{{ business_key }},
     {%- for l in links %}
     related_{{ loop.index }}.{{ l.business_key }},
+    {%- if l.effectivity %}
+    coalesce(related_{{ loop.index }}.{{ l.held }}, false) as {{ l.held }},
+    {%- endif %}
     {%- endfor %}
     {%- for column in columns %}
     s.{{ column }},

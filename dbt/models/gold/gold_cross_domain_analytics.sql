@@ -30,6 +30,7 @@ accounts as (
         sum(transaction_count) as transaction_count,
         sum(current_balance) as total_balance
     from {{ ref('gold_transaction_summary') }}
+    where is_held  -- the accounts a client holds now: a closed or moved one counts for nobody, or its new owner
     group by customer_id
 ),
 

@@ -1,13 +1,15 @@
 -- Per customer: segment, holdings, lifetime value and its tier, lifecycle stage.
--- Lifetime value is the value of the client's fulfilled orders; the tier follows from it
--- by the thresholds in dbt_project.yml (value_tiers), highest first.
-with accounts as (
-    select
-        customer_id,
-        count(*) as account_count,
-        sum(coalesce(balance, 0)) as total_balance
-    from {{ ref('bronze_accounts') }}
-    group by customer_id
+-- Holdings are as of the latest snapshot, through the bridge: the accounts the client
+-- holds then (effectivity: current owner only, closed accounts excluded) and their
+-- balances from the account point-in-time table. Lifetime value is the value of the
+-- client's fulfilled orders; the tier follows from it by the thresholds in
+-- dbt_project.yml (value_tiers), highest first.
+with snapshot as (
+    select d.snapshot_date from {{ ref('as_of_dates') }} as d where d.is_latest
+),
+
+accounts as (
+    {{ holdings('snapshot') }}
 ),
 
 orders as (
@@ -21,6 +23,7 @@ orders as (
 
 select
     c.customer_id,
+    snap.snapshot_date,
     c.legal_name,
     c.client_segment,
     c.country_code,
@@ -34,5 +37,6 @@ select
     coalesce(o.lifetime_value, 0) as lifetime_value,
     {{ value_tier('coalesce(o.lifetime_value, 0)') }} as value_tier
 from {{ ref('silver_customers') }} as c
+cross join snapshot as snap
 left join accounts as a on c.customer_id = a.customer_id
 left join orders as o on c.customer_id = o.customer_id

@@ -1,4 +1,13 @@
--- Order performance per calendar month of the order date.
+-- Order performance per calendar month of the order date. Orders for a product the
+-- catalogue has withdrawn (missing from the latest complete snapshot: status tracking)
+-- are counted in the totals and flagged in their own columns.
+with withdrawn as (
+    select h.product_id
+    from {{ source('vault', 'STS_PRODUCT_CURRENT') }} as t
+    inner join {{ source('vault', 'HUB_PRODUCT') }} as h on t.product_hk = h.product_hk
+    where t.is_deleted
+)
+
 select
     year(order_date) as order_year,
     month(order_date) as order_month,
@@ -8,7 +17,10 @@ select
     round(100.0 * count_if(order_status = 'FULFILLED') / count(*), 2) as fulfillment_rate_pct,
     round(100.0 * count_if(order_status = 'CANCELLED') / count(*), 2) as cancellation_rate_pct,
     sum(order_value) as total_order_value,
-    round(avg(order_value), 2) as average_order_value
-from {{ ref('silver_orders') }}
+    round(avg(order_value), 2) as average_order_value,
+    count(w.product_id) as withdrawn_product_orders,
+    coalesce(sum(case when w.product_id is not null then order_value end), 0) as withdrawn_product_value
+from {{ ref('silver_orders') }} as o
+left join withdrawn as w on o.product_id = w.product_id
 where order_date is not null
 group by year(order_date), month(order_date)

@@ -29,6 +29,7 @@ clients as (
 select
     a.account_id,
     a.customer_id,
+    a.is_held,
     c.country_code,
     {{ standardised('a.account_type', 'account_types') }} as account_type,
     {{ standardised('a.status', 'account_statuses') }} as account_status,
