@@ -60,7 +60,7 @@ def test_every_model_builds_and_every_test_passes(built: dict[str, Any]) -> None
 def test_the_dbt_unit_tests_pass(built: dict[str, Any], settings: Settings, applied: Endpoints) -> None:
     dbt.run(settings, applied, ["test", "--select", "test_type:unit"])
     # and the governance hook re-attaches the vault's data metric functions after it
-    assert dbt.results(settings)["counts"] == {"unit_test": {"pass": 3}, "hook": {"success": 1}}
+    assert dbt.results(settings)["counts"] == {"unit_test": {"pass": 4}, "hook": {"success": 1}}
 
 
 @pytest.mark.integration
@@ -97,12 +97,20 @@ def test_lineage_runs_from_the_vault_to_every_gold_model(built: dict[str, Any], 
             return {unique_id}
         return set().union(*(sources_of(d) for d in nodes[unique_id]["depends_on"]["nodes"]))
 
+    def ancestors(unique_id: str) -> set[str]:
+        parents = set(nodes[unique_id].get("depends_on", {}).get("nodes", []))
+        return parents.union(*(ancestors(p) for p in parents))
+
     gold = [n for n in manifest["nodes"] if n.startswith("model.lake.gold_")]
-    assert len(gold) == 4
+    assert len(gold) == 5
     for model in gold:
         assert sources_of(model), model
         assert all(s.startswith("source.lake.vault.") for s in sources_of(model))
-    assert "source.lake.vault.PIT_CUSTOMER" in sources_of("model.lake.gold_cross_domain_analytics")
+    # the customer marts walk the point-in-time table and the bridge over the effectivity satellite
+    for model in ("model.lake.gold_customer_summary", "model.lake.gold_cross_domain_analytics"):
+        assert {"model.lake.pit_customer", "model.lake.bridge_customer_account_transaction"} <= ancestors(model)
+        assert "source.lake.vault.EFF_SAT_CUSTOMER_ACCOUNT" in sources_of(model)
+    assert "source.lake.vault.STS_PRODUCT_CURRENT" in sources_of("model.lake.gold_order_metrics")
     for model in manifest["nodes"].values():
         if model["resource_type"] == "model":
             assert model["description"], model["name"]
@@ -131,6 +139,9 @@ def test_the_next_batch_takes_the_incremental_path(
     pipeline.ingest(settings, applied, batch_id=batch)
     pipeline.load(settings, applied, batch_id=batch)
 
+    cur.execute("SELECT snapshot_date, MAX(dbt_loaded_at), COUNT(*) FROM VAULT.pit_customer GROUP BY 1")
+    snapshots = {str(d): (str(at), n) for d, at, n in cur.fetchall()}
+
     again = pipeline.dbt_build(settings, applied).detail
     assert {s for kinds in again["counts"].values() for s in kinds} <= {"success", "pass", "warn"}
     compiled = compiled_model(settings, "silver", "silver_transactions")
@@ -139,6 +150,13 @@ def test_the_next_batch_takes_the_incremental_path(
     assert "delete from" in bronze.lower(), "bronze_transactions did not take the incremental path"
     cur.execute(f"SELECT transaction_count FROM GOLD.gold_transaction_summary WHERE account_id = '{account}'")
     assert cur.fetchone()[0] == before + 2
+    # the new load date added its snapshots (the 8th, with no batch, and the 9th) without
+    # rewriting the ones before
+    assert "delete from" in compiled_model(settings, "business_vault", "pit_customer").lower()
+    cur.execute("SELECT snapshot_date, MAX(dbt_loaded_at), COUNT(*) FROM VAULT.pit_customer GROUP BY 1")
+    after = {str(d): (str(at), n) for d, at, n in cur.fetchall()}
+    assert {d: after[d] for d in snapshots} == snapshots
+    assert sorted(set(after) - set(snapshots)) == ["2026-01-08", "2026-01-09"]
     cur.execute("SELECT signed_amount FROM SILVER.silver_transactions WHERE transaction_id LIKE 'TNEXT%' ORDER BY 1")
     assert [float(r[0]) for r in cur.fetchall()] == [-5.25, 125.5]
 

@@ -20,7 +20,8 @@ bounds as (
 ),
 
 days as (
-    select dateadd('day', g.n, b.first_date) as snapshot_date
+    -- a DATE (DATEADD keeps its argument's type in Snowflake; the local engine widens it)
+    select cast(dateadd('day', g.n, b.first_date) as date) as snapshot_date
     from (
         select row_number() over (order by seq4()) - 1 as n
         from table(generator(rowcount => 36600))

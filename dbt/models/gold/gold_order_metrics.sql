@@ -19,7 +19,8 @@ select
     sum(order_value) as total_order_value,
     round(avg(order_value), 2) as average_order_value,
     count(w.product_id) as withdrawn_product_orders,
-    coalesce(sum(case when w.product_id is not null then order_value end), 0) as withdrawn_product_value
+    cast(coalesce(sum(case when w.product_id is not null then order_value end), 0) as number(38, 2))
+        as withdrawn_product_value
 from {{ ref('silver_orders') }} as o
 left join withdrawn as w on o.product_id = w.product_id
 where order_date is not null
