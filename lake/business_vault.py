@@ -1,6 +1,12 @@
-"""The business vault's dbt models that follow from the vault spec: a point-in-time table
-for every hub with satellites. ``make ddl`` writes them (lake/generated.py); the snapshot
-control table (``as_of_dates``) and the bridge are written by hand beside them.
+"""The business vault's dbt files that follow from the specs: a point-in-time table for
+every hub with satellites, their properties, and the reference tables as seeds.
+``make ddl`` writes them (lake/generated.py); the snapshot control table
+(``as_of_dates``) and the bridge are written by hand beside them.
+
+Reference data (countries, currencies, client segments) ships as dbt seeds, not from a
+producer: it is small, changes a few times a year, and is owned by the platform (ISO
+lists, the bank's own segment taxonomy), so a reviewed change in git is its audit trail;
+its history is kept in the rows (``valid_from``, ``valid_to``).
 
 Why dbt and not LOAD_VAULT: point-in-time and bridge tables are derived entirely from the
 raw vault and rebuildable from it, their grain follows a snapshot policy (daily, with a
@@ -11,13 +17,17 @@ stays as small as the raw vault needs (bench/load_vault.py measures it).
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from procedures import vault
+from procedures import spec, vault
 
-FOLDER = Path(__file__).resolve().parent.parent / "dbt" / "models" / "business_vault"
+DBT = Path(__file__).resolve().parent.parent / "dbt"
+FOLDER = DBT / "models" / "business_vault"
+SEEDS = DBT / "seeds" / "reference"
 
 
 def pit_satellites(hub: vault.Hub) -> list[str]:
@@ -80,11 +90,24 @@ def properties() -> str:
         "      then; the path the gold marts walk.",
         "    columns:",
         "      - name: snapshot_date",
+        "        description: The snapshot (as_of_dates).",
         "        data_tests: [not_null, {relationships: {arguments: {to: ref('as_of_dates'), field: snapshot_date}}}]",
+        "      - name: snapshot_ts",
+        "        description: The snapshot's watermark on the vault's timeline.",
         "      - name: customer_hk",
+        "        description: The client holding the account at the snapshot.",
         "        data_tests: [not_null]",
+        "      - name: customer_account_hk",
+        "        description: The relationship (link_customer_account key).",
         "      - name: account_hk",
+        "        description: The account held.",
         "        data_tests: [not_null]",
+        "      - name: account_transaction_hk",
+        "        description: A transaction booked on it by then (link_account_transaction key), or NULL.",
+        "      - name: transaction_hk",
+        "        description: That transaction's hub key, or NULL.",
+        "      - name: dbt_loaded_at",
+        "        description: When dbt wrote the row.",
         "    data_tests:",
         "      - unique_combination: {arguments: {columns: [snapshot_date, account_hk, transaction_hk]}}",
     ]
@@ -97,17 +120,65 @@ def properties() -> str:
             f"      each satellite in effect then ({satellites}); NULL when the key had none yet.",
             "    columns:",
             "      - name: snapshot_date",
+            "        description: The snapshot (as_of_dates).",
             "        data_tests: [not_null]",
+            "      - name: snapshot_ts",
+            "        description: The snapshot's watermark on the vault's timeline.",
             f"      - name: {hub.hash_key}",
+            f"        description: The {hub.entity.singular}'s hub key, loaded by the snapshot.",
             "        data_tests: [not_null]",
+            *(
+                f"      - name: {sat}_load_ts\n        description: load_ts of the {sat} row in effect, or NULL."
+                for sat in pit_satellites(hub)
+            ),
+            "      - name: dbt_loaded_at",
+            "        description: When dbt wrote the row.",
             "    data_tests:",
             f"      - unique_combination: {{arguments: {{columns: [snapshot_date, {hub.hash_key}]}}}}",
         ]
     return "\n".join(lines) + "\n"
 
 
+def seed_csv(table: spec.ReferenceTable) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*(c for c, _ in table.columns), "valid_from", "valid_to"])
+    writer.writerows(table.rows)
+    return out.getvalue()
+
+
+def seed_properties() -> str:
+    lines = [
+        "# Generated from procedures/spec.py by `make ddl` (lake/business_vault.py); do not edit by hand.",
+        "version: 2",
+        "",
+        "seeds:",
+    ]
+    for table in spec.REFERENCE_TABLES:
+        code = table.columns[0][0]
+        types = {c: "varchar" for c, _ in table.columns} | {"valid_from": "date", "valid_to": "date"}
+        lines += [
+            f"  - name: {table.name}",
+            f"    description: {table.description} One row per code and validity; valid_to is empty while current.",
+            "    config:",
+            "      column_types: {" + ", ".join(f"{c}: {t}" for c, t in types.items()) + "}",
+            "    columns:",
+            *(f"      - name: {c}\n        description: {d}" for c, d in table.columns),
+            "      - name: valid_from",
+            "        description: First day the code is valid.",
+            "        data_tests: [not_null]",
+            "      - name: valid_to",
+            "        description: Last day the code is valid; empty while it is.",
+            "    data_tests:",
+            f"      - unique_combination: {{arguments: {{columns: [{code}, valid_from]}}}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def writers() -> dict[Path, Callable[[], str]]:
-    """Each generated model and the function that writes it (lake/generated.py's table)."""
+    """Each generated file and the function that writes it (lake/generated.py's table)."""
     out: dict[Path, Callable[[], str]] = {FOLDER / "_business_vault.yml": properties}
+    out[SEEDS / "_reference.yml"] = seed_properties
+    out.update({SEEDS / f"{t.name}.csv": partial(seed_csv, t) for t in spec.REFERENCE_TABLES})
     out.update({FOLDER / f"{pit_name(hub)}.sql": partial(pit_model, hub) for hub in pit_hubs()})
     return out

@@ -97,7 +97,11 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
             "view",
         )
     for multi in vault.MULTI_ACTIVE_SATELLITES:
-        graph.edge(table("landing", f"STG_{multi.entity.name}", "view", "staging"), table("vault", multi.hub.name), "LOAD_VAULT")
+        graph.edge(
+            table("landing", f"STG_{multi.entity.name}", "view", "staging"),
+            table("vault", multi.hub.name),
+            "LOAD_VAULT",
+        )
 
 
 def dbt_lineage(graph: Graph, manifest: dict[str, Any], schemas: dict[str, str]) -> None:
@@ -109,6 +113,11 @@ def dbt_lineage(graph: Graph, manifest: dict[str, Any], schemas: dict[str, str])
             raise LineageError(f"dbt source {unique_id} names {name}, which the vault spec does not create")
         ids[unique_id] = name
     for unique_id, node in manifest.get("nodes", {}).items():
+        if node.get("resource_type") == "seed":
+            # reference data (dbt/seeds/reference): tables in the vault's schema, from the spec
+            name = f"{schemas['vault']}.{node['name'].upper()}"
+            ids[unique_id] = graph.node(name, "business_vault", "seed", name)
+            continue
         if node.get("resource_type") != "model":
             continue
         layer = node.get("fqn", ["", ""])[1]

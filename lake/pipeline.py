@@ -453,7 +453,10 @@ RUNNERS: dict[str, task_graph.Runner] = {
     **{n.task: _validator(n) for n in task_graph.NODES if n.procedure == "VALIDATE_DATA"},
     # a test runs with the build that has all its models (gold's reconciliations with gold)
     "LAKE_DBT_SILVER": lambda s, e: dbt_build(
-        s, e, ("--select", "business_vault", "bronze", "silver", *BUILDABLE), ("business_vault", "bronze", "silver")
+        s,
+        e,
+        ("--select", "reference", "business_vault", "bronze", "silver", *BUILDABLE),
+        ("business_vault", "bronze", "silver"),
     ),
     "LAKE_DBT_GOLD": lambda s, e: dbt_build(s, e, ("--select", "gold", *BUILDABLE)),
 }

@@ -86,7 +86,13 @@ NODES: tuple[Node, ...] = (
     Node("LAKE_VALIDATE_RAW", "VALIDATE_DATA", "quality", ("LAKE_LOAD_VAULT",), arguments="'landing,vault'"),
     # dbt Projects on Snowflake: `snow dbt deploy LAKE_DBT` puts dbt/ in the gold schema
     # https://docs.snowflake.com/en/user-guide/data-engineering/dbt-projects-on-snowflake
-    Node("LAKE_DBT_SILVER", "LAKE_DBT", "gold", ("LAKE_VALIDATE_RAW",), statement=DBT_PROJECT % "business_vault bronze silver"),
+    Node(
+        "LAKE_DBT_SILVER",
+        "LAKE_DBT",
+        "gold",
+        ("LAKE_VALIDATE_RAW",),
+        statement=DBT_PROJECT % "reference business_vault bronze silver",
+    ),
     Node("LAKE_VALIDATE_SILVER", "VALIDATE_DATA", "quality", ("LAKE_DBT_SILVER",), arguments="'bronze,silver'"),
     Node("LAKE_DBT_GOLD", "LAKE_DBT", "gold", ("LAKE_VALIDATE_SILVER",), statement=DBT_PROJECT % "gold"),
     Node("LAKE_VALIDATE_GOLD", "VALIDATE_DATA", "quality", ("LAKE_DBT_GOLD",), arguments="'gold'"),

@@ -281,7 +281,9 @@ def entity_rules() -> list[Rule]:
         add(e, f"{e.key}_present", "not_null", e.key, description="Rows without a business key are quarantined.")
         add(e, f"{e.key}_unique_in_batch", "unique", e.key, description="A key appears once per batch.")
         for ref in e.references:
-            missing = "A set member without it is quarantined." if e.multi_active else "Maps to the ghost key if missing."
+            missing = (
+                "A set member without it is quarantined." if e.multi_active else "Maps to the ghost key if missing."
+            )
             add(e, f"{ref.column}_present", "not_null", ref.column, description=missing)
         for c in e.columns:
             if c.type != "VARCHAR":

@@ -16,24 +16,111 @@ from dataclasses import dataclass
 
 PRODUCERS: tuple[str, ...] = ("crm", "finance", "operations")
 
-# Value sets, shared by the generator (what it emits) and later layers (what they accept).
-CLIENT_SEGMENTS = (
-    "ASSET_MANAGER",
-    "PENSION_FUND",
-    "INSURANCE",
-    "HEDGE_FUND",
-    "BANK",
-    "CORPORATE",
-    "SOVEREIGN_WEALTH",
-    "FAMILY_OFFICE",
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    """Reference data with its history: rows of text, the code first, then the other
+    columns, then ``valid_from`` and ``valid_to`` (empty while current). Shipped as dbt
+    seeds into the vault's schema (``make ddl`` writes dbt/seeds/reference/); the silver
+    and gold models join them instead of carrying value lists."""
+
+    name: str
+    description: str
+    columns: tuple[tuple[str, str], ...]  # (name, description), code first
+    rows: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        for row in self.rows:
+            assert len(row) == len(self.columns) + 2, f"{self.name}: {row} does not have every column"
+
+    def column(self, name: str) -> tuple[str, ...]:
+        """One column of the current rows, in declared order."""
+        index = [c for c, _ in self.columns].index(name)
+        return tuple(row[index] for row in self.rows if not row[-1])
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return self.column(self.columns[0][0])
+
+
+# ISO 3166-1 alpha-2 domiciles of an institutional book, with their dialling codes.
+COUNTRIES = ReferenceTable(
+    "ref_countries",
+    "ISO 3166-1 countries the book is domiciled in.",
+    (
+        ("country_code", "ISO 3166-1 alpha-2 code."),
+        ("country_name", "Short English name."),
+        ("dialling_code", "International dialling code, without +."),
+    ),
+    (
+        ("US", "United States", "1", "1974-01-01", ""),
+        ("GB", "United Kingdom", "44", "1974-01-01", ""),
+        ("DE", "Germany", "49", "1974-01-01", ""),
+        ("FR", "France", "33", "1974-01-01", ""),
+        ("CH", "Switzerland", "41", "1974-01-01", ""),
+        ("LU", "Luxembourg", "352", "1974-01-01", ""),
+        ("IE", "Ireland", "353", "1974-01-01", ""),
+        ("NL", "Netherlands", "31", "1974-01-01", ""),
+        ("JP", "Japan", "81", "1974-01-01", ""),
+        ("SG", "Singapore", "65", "1974-01-01", ""),
+        ("HK", "Hong Kong", "852", "1974-01-01", ""),
+        ("CA", "Canada", "1", "1974-01-01", ""),
+        ("AU", "Australia", "61", "1974-01-01", ""),
+        ("AE", "United Arab Emirates", "971", "1974-01-01", ""),
+    ),
 )
+CURRENCY_TABLE = ReferenceTable(
+    "ref_currencies",
+    "ISO 4217 currencies accounts, orders and products are priced in; withdrawn ones kept with their end.",
+    (
+        ("currency_code", "ISO 4217 code."),
+        ("currency_name", "English name."),
+        ("minor_units", "Decimal places of the minor unit."),
+    ),
+    (
+        ("USD", "US Dollar", "2", "1978-01-01", ""),
+        ("EUR", "Euro", "2", "1999-01-01", ""),
+        ("GBP", "Pound Sterling", "2", "1978-01-01", ""),
+        ("CHF", "Swiss Franc", "2", "1978-01-01", ""),
+        ("JPY", "Yen", "0", "1978-01-01", ""),
+        ("SGD", "Singapore Dollar", "2", "1978-01-01", ""),
+        ("HKD", "Hong Kong Dollar", "2", "1978-01-01", ""),
+        ("CAD", "Canadian Dollar", "2", "1978-01-01", ""),
+        ("AUD", "Australian Dollar", "2", "1978-01-01", ""),
+        # Croatia adopted the euro on 2023-01-01: the kuna's history stays
+        ("HRK", "Croatian Kuna", "2", "1994-05-30", "2022-12-31"),
+    ),
+)
+CLIENT_SEGMENT_TABLE = ReferenceTable(
+    "ref_client_segments",
+    "The bank's institutional client segments; a retired segment keeps its rows with their end.",
+    (
+        ("client_segment", "Segment code."),
+        ("segment_name", "Name used in reports."),
+    ),
+    (
+        ("ASSET_MANAGER", "Asset manager", "2020-01-01", ""),
+        ("PENSION_FUND", "Pension fund", "2020-01-01", ""),
+        ("INSURANCE", "Insurance company", "2020-01-01", ""),
+        ("HEDGE_FUND", "Hedge fund", "2020-01-01", ""),
+        ("BANK", "Bank", "2020-01-01", ""),
+        ("CORPORATE", "Corporate treasury", "2020-01-01", ""),
+        ("SOVEREIGN_WEALTH", "Sovereign wealth fund", "2020-01-01", ""),
+        ("FAMILY_OFFICE", "Family office", "2024-01-01", ""),
+        # split into FAMILY_OFFICE (and wealth management, outside this book) in 2024
+        ("PRIVATE_CLIENT", "Private client", "2020-01-01", "2023-12-31"),
+    ),
+)
+REFERENCE_TABLES: tuple[ReferenceTable, ...] = (COUNTRIES, CURRENCY_TABLE, CLIENT_SEGMENT_TABLE)
+
+# Value sets, shared by the generator (what it emits) and later layers (what they accept).
+CLIENT_SEGMENTS = CLIENT_SEGMENT_TABLE.codes
 LIFECYCLE_STAGES = ("PROSPECT", "ONBOARDING", "ACTIVE", "DORMANT", "CLOSED")
 RISK_RATINGS = ("LOW", "MEDIUM", "HIGH")
 KYC_STATUSES = ("PENDING", "VERIFIED", "EXPIRED", "REJECTED")
-# ISO 3166-1 alpha-2 domiciles of an institutional book, with their dialling codes.
-DOMICILES = ("US", "GB", "DE", "FR", "CH", "LU", "IE", "NL", "JP", "SG", "HK", "CA", "AU", "AE")
-DIALLING_CODES = ("1", "44", "49", "33", "41", "352", "353", "31", "81", "65", "852", "1", "61", "971")
-CURRENCIES = ("USD", "EUR", "GBP", "CHF", "JPY", "SGD", "HKD", "CAD", "AUD")
+DOMICILES = COUNTRIES.codes
+DIALLING_CODES = COUNTRIES.column("dialling_code")
+CURRENCIES = CURRENCY_TABLE.codes
 ACCOUNT_TYPES = ("CUSTODY", "CASH", "MARGIN", "SEGREGATED", "OMNIBUS", "SETTLEMENT")
 ACCOUNT_STATUSES = ("OPEN", "ACTIVE", "DORMANT", "FROZEN", "CLOSED")
 TRANSACTION_TYPES = (
@@ -307,7 +394,6 @@ ENTITIES: tuple[Entity, ...] = (
             Column("updated_at", "TIMESTAMP_NTZ", description="When the opportunity last changed."),
         ),
     ),
-
     Entity(
         name="contacts",
         singular="contact",

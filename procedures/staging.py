@@ -46,8 +46,7 @@ def quarantine_reason_sql(entity: spec.Entity) -> str:
         # a member of a set belongs to its parent: without one there is no set to join
         parent = entity.references[0]
         cases.append(
-            f"WHEN NULLIF(TRIM({quote(parent.column)}), '') IS NULL "
-            f"THEN 'null or blank parent key {parent.column}'"
+            f"WHEN NULLIF(TRIM({quote(parent.column)}), '') IS NULL THEN 'null or blank parent key {parent.column}'"
         )
     for column in entity.columns:
         if column.type == "VARCHAR":

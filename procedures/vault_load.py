@@ -330,9 +330,7 @@ def _set_candidates(vault: str, msat: vault_spec.MultiActiveSatellite, batch: st
     )
 
 
-def multi_active_sql(
-    vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str
-) -> str:
+def multi_active_sql(vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str) -> str:
     hk = quote(msat.hub.hash_key)
     names = ", ".join(quote(c.name) for c in msat.payload)
     return (

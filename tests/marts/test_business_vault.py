@@ -41,7 +41,9 @@ def test_point_in_time_rows_point_to_the_rows_in_effect(built: dict[str, Any], c
     assert rows(conn, f"SELECT COUNT(*) FROM ({expected} EXCEPT {actual})") == [(0,)]
     assert rows(conn, f"SELECT COUNT(*) FROM ({actual} EXCEPT {expected})") == [(0,)]
     # and the table is not empty: every snapshot has every key loaded by then
-    assert rows(conn, f"SELECT COUNT(*) FROM VAULT.{pit}")[0][0] == rows(conn, f"SELECT COUNT(*) FROM ({expected})")[0][0]
+    assert (
+        rows(conn, f"SELECT COUNT(*) FROM VAULT.{pit}")[0][0] == rows(conn, f"SELECT COUNT(*) FROM ({expected})")[0][0]
+    )
     assert rows(conn, f"SELECT COUNT(*) FROM VAULT.{pit}")[0][0] > 0
 
 
@@ -60,7 +62,9 @@ def test_the_bridge_holds_the_relationships_open_at_each_snapshot(built: dict[st
         "LEFT JOIN VAULT.LINK_ACCOUNT_TRANSACTION l ON l.account_hk = o.account_hk AND l.load_ts <= "
         "(SELECT d.snapshot_ts FROM VAULT.as_of_dates d WHERE d.snapshot_date = o.snapshot_date)"
     )
-    actual = "SELECT snapshot_date, customer_hk, account_hk, transaction_hk FROM VAULT.bridge_customer_account_transaction"
+    actual = (
+        "SELECT snapshot_date, customer_hk, account_hk, transaction_hk FROM VAULT.bridge_customer_account_transaction"
+    )
     assert rows(conn, f"SELECT COUNT(*) FROM ({expected} EXCEPT {actual})") == [(0,)]
     assert rows(conn, f"SELECT COUNT(*) FROM ({actual} EXCEPT {expected})") == [(0,)]
     # an account that moved counts once, for its new client, at the latest snapshot

@@ -88,8 +88,11 @@ def test_an_account_moved_then_closed_has_two_periods_and_late_changes_follow_th
     def load(day: str, *rows: dict[str, str]) -> dict[str, Any]:
         return deliver(settings, applied, session, vault, "accounts", day, list(rows))
 
-    load("2040-01-01", account("AEFF1", "CEFFA", "ACTIVE", "2040-01-01 10:00:00"),
-         account("AEFF2", "CEFFA", "ACTIVE", "2040-01-01 10:00:00"))
+    load(
+        "2040-01-01",
+        account("AEFF1", "CEFFA", "ACTIVE", "2040-01-01 10:00:00"),
+        account("AEFF2", "CEFFA", "ACTIVE", "2040-01-01 10:00:00"),
+    )
     load("2040-01-02", account("AEFF1", "CEFFB", "ACTIVE", "2040-01-02 10:00:00"))
     load("2040-01-03", account("AEFF1", "CEFFB", "CLOSED", "2040-01-03 10:00:00"))
     assert periods(conn, vault, "AEFF1") == [
@@ -146,12 +149,33 @@ def test_a_contact_set_is_compared_as_a_set(
     """A,B then A,C then A,C (re-sent with a new timestamp, in another order): two changes."""
     vault = fresh_vault(settings, conn, "VAULT_MULTI_ACTIVE")
     a, b, c = ("KMA0A", "Ada"), ("KMA0B", "Bo"), ("KMA0C", "Cy")
-    deliver(settings, applied, session, vault, "contacts", "2041-01-01",
-            [contact(*a, "2041-01-01 09:00:00"), contact(*b, "2041-01-01 09:00:00")])
-    second = deliver(settings, applied, session, vault, "contacts", "2041-01-02",
-                     [contact(*a, "2041-01-02 09:00:00"), contact(*c, "2041-01-02 09:00:00")])
-    third = deliver(settings, applied, session, vault, "contacts", "2041-01-03",
-                    [contact(*c, "2041-01-03 11:00:00"), contact(*a, "2041-01-03 11:00:00")])
+    deliver(
+        settings,
+        applied,
+        session,
+        vault,
+        "contacts",
+        "2041-01-01",
+        [contact(*a, "2041-01-01 09:00:00"), contact(*b, "2041-01-01 09:00:00")],
+    )
+    second = deliver(
+        settings,
+        applied,
+        session,
+        vault,
+        "contacts",
+        "2041-01-02",
+        [contact(*a, "2041-01-02 09:00:00"), contact(*c, "2041-01-02 09:00:00")],
+    )
+    third = deliver(
+        settings,
+        applied,
+        session,
+        vault,
+        "contacts",
+        "2041-01-03",
+        [contact(*c, "2041-01-03 11:00:00"), contact(*a, "2041-01-03 11:00:00")],
+    )
     assert second["inserted"]["msat_customer_contact"] == 2  # the whole new set
     assert third["inserted"]["msat_customer_contact"] == 0
     changes = fetch(
@@ -161,9 +185,7 @@ def test_a_contact_set_is_compared_as_a_set(
         "WHERE h.customer_id = 'CMA01' GROUP BY m.batch_id ORDER BY 1",
     )
     assert changes == [("B20410101", "KMA0A,KMA0B"), ("B20410102", "KMA0A,KMA0C")]
-    current = fetch(
-        conn, f"SELECT contact_id, contact_name FROM {vault}.MSAT_CUSTOMER_CONTACT_CURRENT ORDER BY 1"
-    )
+    current = fetch(conn, f"SELECT contact_id, contact_name FROM {vault}.MSAT_CUSTOMER_CONTACT_CURRENT ORDER BY 1")
     assert current == [("KMA0A", "Ada"), ("KMA0C", "Cy")]
 
 

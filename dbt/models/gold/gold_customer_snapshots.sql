@@ -17,9 +17,10 @@ with snapshots as (
 clients as (
     select
         p.snapshot_date,
+        p.snapshot_ts,
         h.customer_id,
-        {{ standardised('s.domicile_country', 'domiciles') }} as country_code,
-        {{ standardised('s.client_segment', 'client_segments') }} as client_segment,
+        {{ standardised_code('s.domicile_country', 'ref_countries', 'country_code', 'p.snapshot_date') }} as country_code,
+        {{ standardised_code('s.client_segment', 'ref_client_segments', 'client_segment', 'p.snapshot_date') }} as client_segment,
         {{ standardised('s.lifecycle_stage', 'lifecycle_stages') }} as lifecycle_stage,
         {{ standardised('s.risk_rating', 'risk_ratings') }} as risk_rating,
         {{ standardised('s.kyc_status', 'kyc_statuses') }} as kyc_status,
@@ -58,6 +59,7 @@ contacts as (
 
 select
     c.snapshot_date,
+    c.snapshot_ts,
     c.customer_id,
     c.country_code,
     c.client_segment,

@@ -33,7 +33,7 @@ select
     c.country_code,
     {{ standardised('a.account_type', 'account_types') }} as account_type,
     {{ standardised('a.status', 'account_statuses') }} as account_status,
-    {{ standardised('a.currency', 'currencies') }} as currency,
+    {{ standardised_code('a.currency', 'ref_currencies', 'currency_code') }} as currency,
     coalesce(t.transaction_count, 0) as transaction_count,
     coalesce(t.credit_volume, 0) as credit_volume,
     coalesce(t.debit_volume, 0) as debit_volume,

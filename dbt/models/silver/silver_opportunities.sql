@@ -17,7 +17,7 @@ select
     trim(opportunity_name) as opportunity_name,
     {{ standardised('stage', 'opportunity_stages') }} as stage,
     amount,
-    {{ standardised('currency', 'currencies') }} as currency,
+    {{ standardised_code('currency', 'ref_currencies', 'currency_code') }} as currency,
     probability_pct,
     amount * probability_pct / 100 as weighted_amount,
     expected_close_date,

@@ -12,7 +12,7 @@ select
     unit_price,
     coalesce(quantity > 0 and unit_price >= 0, false) as is_valid,
     case when quantity > 0 and unit_price >= 0 then cast(quantity * unit_price as number(38, 2)) end as order_value,
-    {{ standardised('currency', 'currencies') }} as currency,
+    {{ standardised_code('currency', 'ref_currencies', 'currency_code') }} as currency,
     {{ standardised('order_status', 'order_statuses') }} as order_status,
     {{ standardised('channel', 'order_channels') }} as channel,
     ordered_at,

@@ -18,7 +18,7 @@ select
     upper(trim(direction)) as direction,
     amount,
     case upper(trim(direction)) when 'DEBIT' then -amount else amount end as signed_amount,
-    {{ standardised('currency', 'currencies') }} as currency,
+    {{ standardised_code('currency', 'ref_currencies', 'currency_code') }} as currency,
     {{ standardised('status', 'transaction_statuses') }} as status,
     transaction_at,
     cast(transaction_at as date) as transaction_date,
