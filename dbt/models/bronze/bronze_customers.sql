@@ -9,7 +9,10 @@ with latest_snapshot as (
         p.sat_customer_load_ts
     from {{ ref('pit_customer') }} as p
     where
-        p.snapshot_date = (select d.snapshot_date from {{ ref('as_of_dates') }} as d where d.is_latest)
+        p.snapshot_date = (
+            select d.snapshot_date from {{ ref('as_of_dates') }} as d
+            where d.is_latest
+        )
         {% if is_incremental() -%}
             and p.sat_customer_load_ts > (select max(existing.load_ts) from {{ this }} as existing)
         {%- endif %}

@@ -6,8 +6,8 @@
 -- Batch dates come from the batch ids (B20260105 is 2026-01-05).
 with batches as (
     select
-        try_to_date(substr(b.batch_id, 2), 'YYYYMMDD') as batch_date,
-        b.load_ts
+        b.load_ts,
+        try_to_date(substr(b.batch_id, 2), 'YYYYMMDD') as batch_date
     from {{ source('vault', 'LOADED_BATCHES') }} as b
     where regexp_like(b.batch_id, '^B[0-9]{8}$')
 ),

@@ -22,7 +22,7 @@ relationships as (
         e.account_hk,
         e.end_at
     from snapshots as d
-    inner join {{ source('vault', 'EFF_SAT_CUSTOMER_ACCOUNT') }} as e on e.load_ts <= d.snapshot_ts
+    inner join {{ source('vault', 'EFF_SAT_CUSTOMER_ACCOUNT') }} as e on d.snapshot_ts >= e.load_ts
     qualify row_number() over (partition by d.snapshot_date, e.customer_account_hk order by e.load_ts desc) = 1
 )
 
@@ -37,5 +37,5 @@ select
     {{ dbt_loaded_at() }} as dbt_loaded_at
 from relationships as r
 left join {{ source('vault', 'LINK_ACCOUNT_TRANSACTION') }} as l
-    on r.account_hk = l.account_hk and l.load_ts <= r.snapshot_ts
+    on r.account_hk = l.account_hk and r.snapshot_ts >= l.load_ts
 where r.end_at = {{ end_of_time() }} and r.customer_hk <> '{{ var("zero_key") }}'

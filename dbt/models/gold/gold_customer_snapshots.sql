@@ -19,8 +19,10 @@ clients as (
         p.snapshot_date,
         p.snapshot_ts,
         h.customer_id,
-        {{ standardised_code('s.domicile_country', 'ref_countries', 'country_code', 'p.snapshot_date') }} as country_code,
-        {{ standardised_code('s.client_segment', 'ref_client_segments', 'client_segment', 'p.snapshot_date') }} as client_segment,
+        {{ standardised_code('s.domicile_country', 'ref_countries', 'country_code', 'p.snapshot_date') }}
+            as country_code,
+        {{ standardised_code('s.client_segment', 'ref_client_segments', 'client_segment', 'p.snapshot_date') }}
+            as client_segment,
         {{ standardised('s.lifecycle_stage', 'lifecycle_stages') }} as lifecycle_stage,
         {{ standardised('s.risk_rating', 'risk_ratings') }} as risk_rating,
         {{ standardised('s.kyc_status', 'kyc_statuses') }} as kyc_status,

@@ -5,7 +5,8 @@
 -- client's fulfilled orders; the tier follows from it by the thresholds in
 -- dbt_project.yml (value_tiers), highest first.
 with snapshot as (
-    select d.snapshot_date from {{ ref('as_of_dates') }} as d where d.is_latest
+    select d.snapshot_date from {{ ref('as_of_dates') }} as d
+    where d.is_latest
 ),
 
 accounts as (

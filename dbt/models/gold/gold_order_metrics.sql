@@ -6,6 +6,18 @@ with withdrawn as (
     from {{ source('vault', 'STS_PRODUCT_CURRENT') }} as t
     inner join {{ source('vault', 'HUB_PRODUCT') }} as h on t.product_hk = h.product_hk
     where t.is_deleted
+),
+
+orders as (
+    select
+        o.order_date,
+        o.order_status,
+        o.order_value,
+        w.product_id is not null as is_product_withdrawn,
+        case when w.product_id is not null then o.order_value end as withdrawn_value
+    from {{ ref('silver_orders') }} as o
+    left join withdrawn as w on o.product_id = w.product_id
+    where o.order_date is not null
 )
 
 select
@@ -18,10 +30,7 @@ select
     round(100.0 * count_if(order_status = 'CANCELLED') / count(*), 2) as cancellation_rate_pct,
     sum(order_value) as total_order_value,
     round(avg(order_value), 2) as average_order_value,
-    count(w.product_id) as withdrawn_product_orders,
-    cast(coalesce(sum(case when w.product_id is not null then order_value end), 0) as number(38, 2))
-        as withdrawn_product_value
-from {{ ref('silver_orders') }} as o
-left join withdrawn as w on o.product_id = w.product_id
-where order_date is not null
+    count_if(is_product_withdrawn) as withdrawn_product_orders,
+    coalesce(sum(withdrawn_value), 0) as withdrawn_product_value
+from orders
 group by year(order_date), month(order_date)
