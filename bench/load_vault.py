@@ -67,8 +67,9 @@ def main() -> None:
                 first = load_vault.run(session, batch_id=BATCH)
                 seconds = time.perf_counter() - started
                 structures = [
-                    t.name
-                    for t in (*vault.EFFECTIVITY_SATELLITES, *vault.STATUS_SATELLITES, *vault.MULTI_ACTIVE_SATELLITES)
+                    *(t.name for t in vault.EFFECTIVITY_SATELLITES),
+                    *(t.name for t in vault.STATUS_SATELLITES),
+                    *(t.name for t in vault.MULTI_ACTIVE_SATELLITES),
                 ]
                 per_table = {
                     str(r[0]): float(r[1])

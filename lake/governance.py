@@ -84,13 +84,15 @@ def spec_pii() -> dict[str, str]:
 
 
 def warehouse_pii() -> list[PiiColumn]:
-    """PII columns of the tables the SQL files create: landing tables and satellites."""
+    """PII columns of the tables the SQL files create: landing tables, satellites and
+    multi-active satellites (a client's contacts)."""
     found = []
     for entity in entity_spec.ENTITIES:
         for column in entity.columns:
             if column.pii:
                 found.append(PiiColumn("landing", landing_table(entity), quote(column.name), column.pii))
-    for sat in vault.SATELLITES:
+    satellites: list[vault.Satellite | vault.MultiActiveSatellite] = [*vault.SATELLITES, *vault.MULTI_ACTIVE_SATELLITES]
+    for sat in satellites:
         for column in sat.payload:
             if column.pii:
                 found.append(PiiColumn("vault", quote(sat.name), quote(column.name), column.pii))

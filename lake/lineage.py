@@ -155,6 +155,7 @@ COLOURS = {
     "staging": "#f9c784",
     "vault": "#8ecae6",
     "vault_views": "#bde0fe",
+    "business_vault": "#a2d2ff",
     "bronze": "#cd7f32",
     "silver": "#c0c0c0",
     "gold": "#ffd700",

@@ -191,13 +191,16 @@ def superseded_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
         for sat in vault_spec.SATELLITES
     ]
+    relationship_newer = _newer(batch, current="last_changed_at", by="last_batch_id")
     counts += [
-        f"SELECT {sql_literal(eff.name)}, COUNT(*) FROM ({_effectivity_candidates(vault, eff, batch, load_ts, run_id)}) x "
-        f"WHERE changed AND last_changed_at IS NOT NULL AND NOT {_newer(batch, current='last_changed_at', by='last_batch_id')}"
+        f"SELECT {sql_literal(eff.name)}, COUNT(*) "
+        f"FROM ({_effectivity_candidates(vault, eff, batch, load_ts, run_id)}) x "
+        f"WHERE changed AND last_changed_at IS NOT NULL AND NOT {relationship_newer}"
         for eff in vault_spec.EFFECTIVITY_SATELLITES
     ]
     counts += [
-        f"SELECT {sql_literal(msat.name)}, COUNT(DISTINCT hk) FROM ({_set_candidates(vault, msat, batch, load_ts, run_id)}) x "
+        f"SELECT {sql_literal(msat.name)}, COUNT(DISTINCT hk) "
+        f"FROM ({_set_candidates(vault, msat, batch, load_ts, run_id)}) x "
         f"WHERE current_set_hashdiff <> set_hashdiff AND NOT {_newer(batch, 'set_event_at', 'current_event_at')}"
         for msat in vault_spec.MULTI_ACTIVE_SATELLITES
     ]
@@ -245,23 +248,28 @@ def _effectivity_candidates(
 
 
 def effectivity_sql(vault: str, eff: vault_spec.EffectivitySatellite, batch: str, load_ts: str, run_id: str) -> str:
-    """The relationships that end (moved or ended by the entity) and the ones that start.
-    A driving key seen for the first time always records its relationship."""
+    """The relationships that end (moved or ended by the entity) and the ones that start,
+    from one pass over the candidates: each joins a two-row list of sides and keeps the
+    sides that apply. A driving key seen for the first time always records its
+    relationship."""
     newer = _newer(batch, current="last_changed_at", by="last_batch_id")
     end = vault_spec.END_OF_TIME_SQL
-    candidates = _effectivity_candidates(vault, eff, batch, load_ts, run_id)
+    ends = f"open_link_hk IS NOT NULL AND changed AND {newer}"
+    starts = f"last_changed_at IS NULL OR (changed AND {newer} AND (open_link_hk IS NULL OR open_link_hk <> link_hk))"
     columns = [eff.link.hash_key, eff.driving_key.hash_key, eff.other_key.hash_key]
+
+    def side(ended: str, started: str) -> str:
+        return f"CASE WHEN s.side = 'end' THEN {ended} ELSE {started} END"
+
     return (
         f"INSERT INTO {quote(vault)}.{quote(eff.name)} ({', '.join(quote(c) for c in columns)}, load_ts, start_at, "
-        f"end_at, changed_at, record_source, batch_id) "
-        f"SELECT link_hk, drive_hk, other_hk, {load_ts}, start_at, end_at, event_at, record_source, {sql_literal(batch)} "
-        f"FROM (SELECT open_link_hk AS link_hk, drive_hk, open_other_hk AS other_hk, open_start_at AS start_at, "
-        f"event_at AS end_at, event_at, record_source FROM ({candidates}) x "
-        f"WHERE open_link_hk IS NOT NULL AND changed AND {newer} "
-        "UNION ALL "
-        f"SELECT link_hk, drive_hk, other_hk, event_at, CASE WHEN ended THEN event_at ELSE {end} END, event_at, "
-        f"record_source FROM ({candidates}) x WHERE last_changed_at IS NULL OR (changed AND {newer} "
-        "AND (open_link_hk IS NULL OR open_link_hk <> link_hk))) s"
+        "end_at, changed_at, record_source, batch_id) "
+        f"SELECT {side('x.open_link_hk', 'x.link_hk')}, x.drive_hk, {side('x.open_other_hk', 'x.other_hk')}, "
+        f"{load_ts}, {side('x.open_start_at', 'x.event_at')}, "
+        f"{side('x.event_at', f'CASE WHEN x.ended THEN x.event_at ELSE {end} END')}, x.event_at, x.record_source, "
+        f"{sql_literal(batch)} FROM ({_effectivity_candidates(vault, eff, batch, load_ts, run_id)}) x "
+        "JOIN (SELECT 'end' AS side UNION ALL SELECT 'start') s "
+        f"ON (s.side = 'end' AND {ends}) OR (s.side = 'start' AND ({starts}))"
     )
 
 
@@ -275,7 +283,8 @@ def snapshot_complete_sql(landing: str, entity: spec.Entity, batch: str, run_id:
         f"(EXISTS (SELECT 1 FROM {control} WHERE batch_id = {b} AND entity = {name}) "
         f"AND NOT EXISTS (SELECT 1 FROM {control} WHERE batch_id = {b} AND entity = {name} "
         "AND COALESCE(LOWER(TRIM(delivery)), '') <> 'full') "
-        f"AND NOT EXISTS (SELECT 1 FROM {quote(landing)}.{RECONCILIATION_TABLE} WHERE batch_id = {b} AND entity = {name}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {quote(landing)}.{RECONCILIATION_TABLE} "
+        f"WHERE batch_id = {b} AND entity = {name}) "
         f"AND NOT EXISTS (SELECT 1 FROM {work_table(entity, batch, run_id)} WHERE {quote(entity.key)} IS NULL))"
     )
 
@@ -300,7 +309,8 @@ def status_sql(vault: str, landing: str, sts: vault_spec.StatusSatellite, batch:
         f"WHERE cur.status IS NULL OR (cur.status = 'DELETED' AND cur.batch_id <= {b}) "
         "UNION ALL "
         f"SELECT cur.{hk}, 'DELETED', {sql_literal(f'{sts.entity.producer}.{sts.entity.name}')} FROM {current} cur "
-        f"WHERE cur.status <> 'DELETED' AND cur.batch_id <= {b} AND {snapshot_complete_sql(landing, sts.entity, batch, run_id)} "
+        f"WHERE cur.status <> 'DELETED' AND cur.batch_id <= {b} "
+        f"AND {snapshot_complete_sql(landing, sts.entity, batch, run_id)} "
         f"AND NOT EXISTS (SELECT 1 FROM {work} w WHERE w.{hk} = cur.{hk} AND w.{quote(sts.entity.key)} IS NOT NULL)) s"
     )
 

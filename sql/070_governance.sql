@@ -112,6 +112,9 @@ ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER MODIFY COLUMN TAX_ID 
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER MODIFY COLUMN ADDRESS_LINE SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'address';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER MODIFY COLUMN POSTAL_CODE SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'address';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_ACCOUNT MODIFY COLUMN ACCOUNT_NUMBER SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'account_number';
+ALTER TABLE <% database %>.<% vault_schema %>.MSAT_CUSTOMER_CONTACT MODIFY COLUMN CONTACT_NAME SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'name';
+ALTER TABLE <% database %>.<% vault_schema %>.MSAT_CUSTOMER_CONTACT MODIFY COLUMN EMAIL SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'email';
+ALTER TABLE <% database %>.<% vault_schema %>.MSAT_CUSTOMER_CONTACT MODIFY COLUMN PHONE SET TAG <% database %>.<% governance_schema %>.PII_CLASS = 'phone';
 -- Client rows in landing and the vault.
 ALTER TABLE <% database %>.<% landing_schema %>.CUSTOMERS DROP ALL ROW ACCESS POLICIES;
 ALTER TABLE <% database %>.<% landing_schema %>.CUSTOMERS ADD ROW ACCESS POLICY <% database %>.<% governance_schema %>.CLIENT_REGION_ACCESS ON (DOMICILE_COUNTRY);

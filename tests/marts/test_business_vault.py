@@ -47,6 +47,23 @@ def test_point_in_time_rows_point_to_the_rows_in_effect(built: dict[str, Any], c
     assert rows(conn, f"SELECT COUNT(*) FROM VAULT.{pit}")[0][0] > 0
 
 
+def test_a_client_changed_on_day_two_points_to_its_first_row_then_its_second(built: dict[str, Any], conn: Any) -> None:
+    (hk,) = rows(
+        conn,
+        "SELECT customer_hk FROM VAULT.SAT_CUSTOMER GROUP BY 1 "
+        "HAVING MIN(batch_id) = 'B20260105' AND MAX(batch_id) = 'B20260106' AND COUNT(*) = 2 LIMIT 1",
+    )[0]
+    first, second = (
+        r[0] for r in rows(conn, f"SELECT load_ts FROM VAULT.SAT_CUSTOMER WHERE customer_hk = '{hk}' ORDER BY 1")
+    )
+    pit = rows(
+        conn,
+        "SELECT CAST(snapshot_date AS VARCHAR), sat_customer_load_ts FROM VAULT.pit_customer "
+        f"WHERE customer_hk = '{hk}' AND snapshot_date BETWEEN '2026-01-05' AND '2026-01-07' ORDER BY 1",
+    )
+    assert pit == [("2026-01-05", first), ("2026-01-06", second), ("2026-01-07", second)]
+
+
 def test_the_bridge_holds_the_relationships_open_at_each_snapshot(built: dict[str, Any], conn: Any) -> None:
     # brute force: per snapshot and relationship, its latest effectivity row loaded by then
     # is open; then every transaction linked to the account by then

@@ -96,7 +96,8 @@ def test_lineage_runs_from_the_vault_to_every_gold_model(built: dict[str, Any], 
     def sources_of(unique_id: str) -> set[str]:
         if unique_id.startswith("source."):
             return {unique_id}
-        return set().union(*(sources_of(d) for d in nodes[unique_id]["depends_on"]["nodes"]))
+        # a seed (reference data) depends on nothing
+        return set().union(*(sources_of(d) for d in nodes[unique_id]["depends_on"].get("nodes", [])))
 
     def ancestors(unique_id: str) -> set[str]:
         parents = set(nodes[unique_id].get("depends_on", {}).get("nodes", []))
