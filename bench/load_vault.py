@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from lake import pipeline  # noqa: E402
 from lake.config import LocalTarget, Settings  # noqa: E402
 from lake.local.stack import LocalStack  # noqa: E402
-from lake.session import open_session  # noqa: E402
+from lake.session import procedure_session  # noqa: E402
 from procedures import (  # noqa: E402
     load_vault,
     spec,
@@ -61,8 +61,8 @@ def main() -> None:
             started = time.perf_counter()
             ingested = pipeline.ingest(settings, endpoints, batch_id=BATCH).detail
             ingest_seconds = time.perf_counter() - started
-            session = open_session(settings, endpoints)
-            try:
+            # the session the handler gets in Snowflake: in its schema, owner's rights
+            with procedure_session(settings, endpoints, load_vault.PROCEDURE) as session:
                 started = time.perf_counter()
                 first = load_vault.run(session, batch_id=BATCH)
                 seconds = time.perf_counter() - started
@@ -99,8 +99,6 @@ def main() -> None:
                         f"SELECT * FROM LANDING.{staging.view_name(ent)} WHERE batch_id = '{BATCH}'"
                     ).collect()
                 floor_seconds = time.perf_counter() - started
-            finally:
-                session.close()
     rows = ingested["total_rows"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {

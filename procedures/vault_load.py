@@ -320,7 +320,10 @@ def _set_candidates(vault: str, msat: vault_spec.MultiActiveSatellite, batch: st
     timestamp, beside the parent key's current set (its hashdiff, latest timestamp, batch).
 
     The set hashdiff is the MD5 of the members' keys and row hashdiffs, ordered by key:
-    the same members with the same attributes give the same set hashdiff in any order."""
+    the same members with the same attributes give the same set hashdiff in any order.
+    LISTAGG takes WITHIN GROUP as a window function too ("LISTAGG( [ DISTINCT ] <expr1>
+    [, <delimiter> ] ) [ WITHIN GROUP ( <orderby_clause> ) ] OVER ( [ PARTITION BY <expr2> ] )",
+    https://docs.snowflake.com/en/sql-reference/functions/listagg)."""
     hk = quote(msat.hub.hash_key)
     member = quote(msat.member_key)
     event = quote(msat.entity.event_column)
@@ -336,7 +339,7 @@ def _set_candidates(vault: str, msat: vault_spec.MultiActiveSatellite, batch: st
         f"FROM (SELECT * FROM {work} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) m "
         f"LEFT JOIN (SELECT {hk}, ANY_VALUE(set_hashdiff) AS set_hashdiff, MAX({event}) AS event_at, "
         f"MAX(batch_id) AS batch_id FROM {before} c WHERE {hk} IN (SELECT {hk} FROM {work}) "
-        f"QUALIFY load_ts = MAX(load_ts) OVER (PARTITION BY {hk}) GROUP BY {hk}, load_ts) cur ON cur.{hk} = m.{hk}"
+        f"GROUP BY {hk}, load_ts QUALIFY load_ts = MAX(load_ts) OVER (PARTITION BY {hk})) cur ON cur.{hk} = m.{hk}"
     )
 
 
