@@ -199,8 +199,8 @@ def superseded_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
         for eff in vault_spec.EFFECTIVITY_SATELLITES
     ]
     counts += [
-        f"SELECT {sql_literal(msat.name)}, COUNT(DISTINCT hk) "
-        f"FROM ({_set_candidates(vault, msat, batch, load_ts, run_id)}) x "
+        f"SELECT {sql_literal(msat.name)}, COUNT(*) "
+        f"FROM ({_sets(vault, msat, batch, load_ts, run_id)}) x "
         f"WHERE current_set_hashdiff <> set_hashdiff AND NOT {_newer(batch, 'set_event_at', 'current_event_at')}"
         for msat in vault_spec.MULTI_ACTIVE_SATELLITES
     ]
@@ -315,43 +315,47 @@ def status_sql(vault: str, landing: str, sts: vault_spec.StatusSatellite, batch:
     )
 
 
-def _set_candidates(vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str) -> str:
-    """Each member of the batch's sets, with its set's hashdiff and latest business
-    timestamp, beside the parent key's current set (its hashdiff, latest timestamp, batch).
+def _sets(vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str) -> str:
+    """Per parent key of the batch: its set's hashdiff and latest business timestamp, beside
+    its current set's (hashdiff, latest timestamp, batch).
 
     The set hashdiff is the MD5 of the members' keys and row hashdiffs, ordered by key:
-    the same members with the same attributes give the same set hashdiff in any order.
-    LISTAGG takes WITHIN GROUP as a window function too ("LISTAGG( [ DISTINCT ] <expr1>
-    [, <delimiter> ] ) [ WITHIN GROUP ( <orderby_clause> ) ] OVER ( [ PARTITION BY <expr2> ] )",
+    the same members with the same attributes give the same set hashdiff in any order
+    ("LISTAGG( [ DISTINCT ] <expr1> [, <delimiter> ] ) [ WITHIN GROUP ( <orderby_clause> ) ]",
     https://docs.snowflake.com/en/sql-reference/functions/listagg)."""
     hk = quote(msat.hub.hash_key)
-    member = quote(msat.member_key)
+    member = f"UPPER({quote(msat.member_key)})"
     event = quote(msat.entity.event_column)
     work = work_table(msat.entity, batch, run_id)
-    payload = ", ".join(f"m.{quote(c.name)}" for c in msat.payload)
-    before = _before(vault, msat.name, load_ts)
     return (
-        f"SELECT m.{hk} AS hk, m.{member} AS member, m.hashdiff, {payload}, m.record_source, "
-        f"MD5(LISTAGG(UPPER(m.{member}) || ':' || m.hashdiff, ',') WITHIN GROUP (ORDER BY UPPER(m.{member})) "
-        f"OVER (PARTITION BY m.{hk})) AS set_hashdiff, "
-        f"MAX(m.{event}) OVER (PARTITION BY m.{hk}) AS set_event_at, "
-        "cur.set_hashdiff AS current_set_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
-        f"FROM (SELECT * FROM {work} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) m "
+        "SELECT n.hk, n.set_hashdiff, n.set_event_at, cur.set_hashdiff AS current_set_hashdiff, "
+        "cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
+        f"FROM (SELECT {hk} AS hk, MD5(LISTAGG({member} || ':' || hashdiff, ',') WITHIN GROUP (ORDER BY {member})) "
+        f"AS set_hashdiff, MAX({event}) AS set_event_at FROM {work} "
+        f"WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL GROUP BY {hk}) n "
         f"LEFT JOIN (SELECT {hk}, ANY_VALUE(set_hashdiff) AS set_hashdiff, MAX({event}) AS event_at, "
-        f"MAX(batch_id) AS batch_id FROM {before} c WHERE {hk} IN (SELECT {hk} FROM {work}) "
-        f"GROUP BY {hk}, load_ts QUALIFY load_ts = MAX(load_ts) OVER (PARTITION BY {hk})) cur ON cur.{hk} = m.{hk}"
+        f"MAX(batch_id) AS batch_id FROM {_before(vault, msat.name, load_ts)} c "
+        f"WHERE {hk} IN (SELECT {hk} FROM {work}) "
+        f"GROUP BY {hk}, load_ts QUALIFY load_ts = MAX(load_ts) OVER (PARTITION BY {hk})) cur ON cur.{hk} = n.hk"
     )
 
 
 def multi_active_sql(vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str) -> str:
+    """Every member of each set whose set hashdiff differs from its parent's current set
+    (or that has none yet) and is newer: a changed set is stored whole."""
     hk = quote(msat.hub.hash_key)
     names = ", ".join(quote(c.name) for c in msat.payload)
+    member = quote(msat.member_key)
+    newer = _newer(batch, "s.set_event_at", "s.current_event_at", "s.current_batch_id")
     return (
-        f"INSERT INTO {quote(vault)}.{quote(msat.name)} ({hk}, load_ts, {quote(msat.member_key)}, hashdiff, "
+        f"INSERT INTO {quote(vault)}.{quote(msat.name)} ({hk}, load_ts, {member}, hashdiff, "
         f"set_hashdiff, {names}, record_source, batch_id) "
-        f"SELECT hk, {load_ts}, member, hashdiff, set_hashdiff, {names}, record_source, {sql_literal(batch)} "
-        f"FROM ({_set_candidates(vault, msat, batch, load_ts, run_id)}) x WHERE current_set_hashdiff IS NULL "
-        f"OR (current_set_hashdiff <> set_hashdiff AND {_newer(batch, 'set_event_at', 'current_event_at')})"
+        f"SELECT m.{hk}, {load_ts}, m.{member}, m.hashdiff, s.set_hashdiff, "
+        f"{', '.join(f'm.{quote(c.name)}' for c in msat.payload)}, m.record_source, {sql_literal(batch)} "
+        f"FROM {work_table(msat.entity, batch, run_id)} m "
+        f"JOIN ({_sets(vault, msat, batch, load_ts, run_id)}) s ON s.hk = m.{hk} "
+        "WHERE m.BATCH_RANK = 1 AND m.quarantine_reason IS NULL AND (s.current_set_hashdiff IS NULL "
+        f"OR (s.current_set_hashdiff <> s.set_hashdiff AND {newer}))"
     )
 
 
