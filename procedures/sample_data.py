@@ -1361,6 +1361,8 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
                     if progress:
                         progress(ent.name, built.rows)
                 sink.put(prefix + landing.CONTROL_FILE, landing.control_file(control))
+                if ent.snapshot:
+                    manifest.append(withdrawals(plan, ent, batch, load_date, prefix + landing.CONTROL_FILE))
             day_manifest = pa.concat_tables(manifest) if manifest else MANIFEST_SCHEMA.empty_table()
             arrivals = day_manifest.filter(pc.equal(day_manifest["category"], "arrival"))
             result.arrivals.update(arrivals["kind"].to_pylist())
@@ -1379,29 +1381,87 @@ def _manifest_chunk(
     rows: Rows,
     injected: Injected,
 ) -> pa.Table:
-    """Manifest rows for one file: its defects, then its late and out-of-order rows."""
+    """Manifest rows for one file: its defects, its late and out-of-order rows, then the
+    events the vault's structures record (an account moved or closed, a contact set
+    changed, a product back in the catalogue)."""
     load_day = plan.load_day(1) + (load_date - plan.start_date).days
     changed = (rows.kinds == NEW) | (rows.kinds == UPDATE)
     late = np.nonzero((rows.event_day < load_day) & changed & (load_date > plan.start_date))[0]
     stale = np.nonzero(rows.kinds == STALE)[0]
     arrivals = np.concatenate([late, stale])
     arrival_kind = ["late_arriving"] * len(late) + ["out_of_order"] * len(stale)
-    key_col = id_text(ent, rows.ids[arrivals]).to_pylist() if len(arrivals) else []
-    event_values = injected.table.column(ent.event_column).take(pa.array(arrivals)).to_pylist() if len(arrivals) else []
-    n_def, n_arr = len(injected.kinds), len(arrivals)
+    events, event_kinds, event_columns = _events(plan, ent, (load_date - plan.start_date).days + 1, rows)
+    listed = np.concatenate([arrivals, events]).astype(np.int64)
+    key_col = id_text(ent, rows.ids[listed]).to_pylist() if len(listed) else []
+    values = [
+        injected.table.column(column).take(pa.array([i])).to_pylist()[0]
+        for i, column in zip(listed, [ent.event_column] * len(arrivals) + event_columns, strict=True)
+    ]
+    n_def, n_arr, n_ev = len(injected.kinds), len(arrivals), len(events)
+    n = n_def + n_arr + n_ev
     return pa.table(
         {
-            "batch_id": [batch] * (n_def + n_arr),
-            "load_date": [load_date.isoformat()] * (n_def + n_arr),
-            "producer": [ent.producer] * (n_def + n_arr),
-            "entity": [ent.name] * (n_def + n_arr),
-            "file_name": [file_name] * (n_def + n_arr),
-            "row_number": pa.array(np.concatenate([injected.row_index, arrivals]) + 1, pa.int64()),
+            "batch_id": [batch] * n,
+            "load_date": [load_date.isoformat()] * n,
+            "producer": [ent.producer] * n,
+            "entity": [ent.name] * n,
+            "file_name": [file_name] * n,
+            "row_number": pa.array(np.concatenate([injected.row_index, listed]) + 1, pa.int64()),
             "business_key": injected.keys + key_col,
-            "category": ["defect"] * n_def + ["arrival"] * n_arr,
-            "kind": injected.kinds + arrival_kind,
-            "column_name": injected.column_names + [ent.event_column] * n_arr,
-            "injected_value": injected.values + event_values,
+            "category": ["defect"] * n_def + ["arrival"] * n_arr + ["event"] * n_ev,
+            "kind": injected.kinds + arrival_kind + event_kinds,
+            "column_name": injected.column_names + [ent.event_column] * n_arr + event_columns,
+            "injected_value": injected.values + values,
+        },
+        schema=MANIFEST_SCHEMA,
+    )
+
+
+def _events(plan: Plan, ent: spec.Entity, day: int, rows: Rows) -> tuple[np.ndarray, list[str], list[str]]:
+    """Positions in the chunk of the rows that carry a structural event, their kinds and
+    the column that shows it."""
+    index: list[np.ndarray] = []
+    kinds: list[str] = []
+    columns: list[str] = []
+
+    def add(hit: np.ndarray, kind: str, column: str) -> None:
+        found = np.nonzero(hit)[0]
+        index.append(found)
+        kinds.extend([kind] * len(found))
+        columns.extend([column] * len(found))
+
+    fresh = rows.kinds != STALE
+    if ent.name == "accounts":
+        events = account_events(plan, rows.ids)
+        add(fresh & (events.transfer_day == day), "account_moved", "customer_id")
+        add(fresh & (events.close_day == day), "account_closed", "status")
+    elif ent.multi_active:
+        add(rows.kinds == UPDATE, "contact_set_changed", ent.references[0].column)
+    elif ent.snapshot and day > 1:
+        add(withdrawn(plan, rows.ids, day - 1), "product_returned", ent.key)
+    return (np.concatenate(index) if index else np.empty(0, np.int64)), kinds, columns
+
+
+def withdrawals(plan: Plan, ent: spec.Entity, batch: str, load_date: date, control: str) -> pa.Table:
+    """Manifest rows for the keys a full snapshot leaves out from ``load_date`` on: no row
+    in any file says so, so they name the delivery's control file and no row number."""
+    day = (load_date - plan.start_date).days + 1
+    ids = np.arange(plan.count(ent.name, day), dtype=np.int64)
+    gone = ids[withdrawn(plan, ids, day) & ~withdrawn(plan, ids, day - 1)] if day > 1 else ids[:0]
+    n = len(gone)
+    return pa.table(
+        {
+            "batch_id": [batch] * n,
+            "load_date": [load_date.isoformat()] * n,
+            "producer": [ent.producer] * n,
+            "entity": [ent.name] * n,
+            "file_name": [control] * n,
+            "row_number": pa.nulls(n, pa.int64()),
+            "business_key": id_text(ent, gone).to_pylist() if n else [],
+            "category": ["event"] * n,
+            "kind": ["product_withdrawn"] * n,
+            "column_name": [ent.key] * n,
+            "injected_value": [None] * n,
         },
         schema=MANIFEST_SCHEMA,
     )

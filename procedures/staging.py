@@ -73,9 +73,12 @@ def view_ddl(entity: spec.Entity) -> str:
         lines.append(f"NULLIF(TRIM({quote(reference.column)}), '') AS {quote(reference.column)}")
         if link := links.get(reference.column):
             lines.append(f"{vault.hash_key_sql([reference.column, entity.key])} AS {quote(link.hash_key)}")
-    # a set member's hashdiff leaves out when the set was said to change: the same members
-    # with the same attributes are the same set, whatever timestamp the producer stamps
+    # a set member's hashdiff covers who the member is (its key first) and leaves out when
+    # the set was said to change: the same members with the same attributes are the same
+    # set, whatever timestamp the producer stamps
     compared = [c.name for c in sat.payload if not (entity.multi_active and c.name == entity.event_column)]
+    if entity.multi_active:
+        compared = [entity.key, *compared]
     lines.append(f"{vault.hashdiff_sql(compared)} AS HASHDIFF")
     lines += [f"{_typed(c)} AS {quote(c.name)}" for c in sat.payload]
     lines.append(f"{quarantine_reason_sql(entity)} AS QUARANTINE_REASON")

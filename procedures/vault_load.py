@@ -146,8 +146,10 @@ def link_sql(vault: str, link: vault_spec.Link, batch: str, load_ts: str, run_id
     )
 
 
-def _candidates(vault: str, sat: vault_spec.Satellite, batch: str, run_id: str) -> str:
-    """The batch's latest clean row per key, beside the key's latest satellite row."""
+def _candidates(vault: str, sat: vault_spec.Satellite, batch: str, run_id: str, known: bool = False) -> str:
+    """The batch's latest clean row per key, beside the key's latest satellite row (with
+    ``known``, only the keys that have one: what a count of superseded changes needs, and
+    nothing at all on a batch's first load of new keys)."""
     hk = quote(sat.hub.hash_key)
     event = quote(sat.entity.event_column)
     payload = ", ".join(f"c.{quote(c.name)}" for c in sat.payload)
@@ -156,7 +158,8 @@ def _candidates(vault: str, sat: vault_spec.Satellite, batch: str, run_id: str) 
         "cur.hashdiff AS current_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
         f"FROM (SELECT * FROM {work_table(sat.entity, batch, run_id)} "
         "WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) c "
-        f"LEFT JOIN (SELECT {hk}, hashdiff, {event} AS event_at, batch_id FROM {quote(vault)}.{quote(sat.name)} "
+        f"{'' if known else 'LEFT '}JOIN (SELECT {hk}, hashdiff, {event} AS event_at, batch_id "
+        f"FROM {quote(vault)}.{quote(sat.name)} "
         f"WHERE {hk} IN (SELECT {hk} FROM {work_table(sat.entity, batch, run_id)}) "
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY load_ts DESC) = 1) cur ON cur.{hk} = c.{hk}"
     )
@@ -187,20 +190,20 @@ def superseded_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
     one statement, run before the satellites are written."""
     counts = [
         f"SELECT {sql_literal(sat.name)} AS satellite, COUNT(*) AS superseded "
-        f"FROM ({_candidates(vault, sat, batch, run_id)}) x "
+        f"FROM ({_candidates(vault, sat, batch, run_id, known=True)}) x "
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
         for sat in vault_spec.SATELLITES
     ]
     relationship_newer = _newer(batch, current="last_changed_at", by="last_batch_id")
     counts += [
         f"SELECT {sql_literal(eff.name)}, COUNT(*) "
-        f"FROM ({_effectivity_candidates(vault, eff, batch, load_ts, run_id)}) x "
-        f"WHERE changed AND last_changed_at IS NOT NULL AND NOT {relationship_newer}"
+        f"FROM ({_effectivity_candidates(vault, eff, batch, load_ts, run_id, known=True)}) x "
+        f"WHERE changed AND NOT {relationship_newer}"
         for eff in vault_spec.EFFECTIVITY_SATELLITES
     ]
     counts += [
         f"SELECT {sql_literal(msat.name)}, COUNT(*) "
-        f"FROM ({_sets(vault, msat, batch, load_ts, run_id)}) x "
+        f"FROM ({_sets(vault, msat, batch, load_ts, run_id, known=True)}) x "
         f"WHERE current_set_hashdiff <> set_hashdiff AND NOT {_newer(batch, 'set_event_at', 'current_event_at')}"
         for msat in vault_spec.MULTI_ACTIVE_SATELLITES
     ]
@@ -213,11 +216,12 @@ def _before(vault: str, table: str, load_ts: str) -> str:
 
 
 def _effectivity_candidates(
-    vault: str, eff: vault_spec.EffectivitySatellite, batch: str, load_ts: str, run_id: str
+    vault: str, eff: vault_spec.EffectivitySatellite, batch: str, load_ts: str, run_id: str, known: bool = False
 ) -> str:
     """Per driving key of the batch: its relationship now (link key, the other hub's key,
     the business timestamp, whether the entity says the relationship ended), beside its
-    open relationship before this load and its latest recorded change."""
+    open relationship before this load and its latest recorded change (with ``known``,
+    only the driving keys that have one)."""
     link, drive, other = (quote(eff.link.hash_key), quote(eff.driving_key.hash_key), quote(eff.other_key.hash_key))
     child = eff.link.child
     ended = "FALSE"
@@ -242,7 +246,8 @@ def _effectivity_candidates(
         f"{other} AS other_hk, start_at, end_at FROM {before} e WHERE {in_batch} "
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {link} ORDER BY load_ts DESC) = 1) latest WHERE end_at = {end} "
         "QUALIFY ROW_NUMBER() OVER (PARTITION BY drive_hk ORDER BY start_at DESC) = 1) o ON o.drive_hk = c.drive_hk "
-        f"LEFT JOIN (SELECT {drive} AS drive_hk, MAX(changed_at) AS last_changed_at, MAX(batch_id) AS last_batch_id "
+        f"{'' if known else 'LEFT '}JOIN (SELECT {drive} AS drive_hk, MAX(changed_at) AS last_changed_at, "
+        "MAX(batch_id) AS last_batch_id "
         f"FROM {before} e WHERE {in_batch} GROUP BY {drive}) l ON l.drive_hk = c.drive_hk"
     )
 
@@ -315,25 +320,29 @@ def status_sql(vault: str, landing: str, sts: vault_spec.StatusSatellite, batch:
     )
 
 
-def _sets(vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str) -> str:
+def _sets(
+    vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str, known: bool = False
+) -> str:
     """Per parent key of the batch: its set's hashdiff and latest business timestamp, beside
-    its current set's (hashdiff, latest timestamp, batch).
+    its current set's (hashdiff, latest timestamp, batch; with ``known``, only the parents
+    that have one).
 
-    The set hashdiff is the MD5 of the members' keys and row hashdiffs, ordered by key:
-    the same members with the same attributes give the same set hashdiff in any order
+    The set hashdiff is the MD5 of the members' row hashdiffs (which cover the member's
+    key, see staging), in order: the same members with the same attributes give the same
+    set hashdiff in any order
     ("LISTAGG( [ DISTINCT ] <expr1> [, <delimiter> ] ) [ WITHIN GROUP ( <orderby_clause> ) ]",
     https://docs.snowflake.com/en/sql-reference/functions/listagg)."""
     hk = quote(msat.hub.hash_key)
-    member = f"UPPER({quote(msat.member_key)})"
     event = quote(msat.entity.event_column)
     work = work_table(msat.entity, batch, run_id)
     return (
         "SELECT n.hk, n.set_hashdiff, n.set_event_at, cur.set_hashdiff AS current_set_hashdiff, "
         "cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
-        f"FROM (SELECT {hk} AS hk, MD5(LISTAGG({member} || ':' || hashdiff, ',') WITHIN GROUP (ORDER BY {member})) "
+        f"FROM (SELECT {hk} AS hk, MD5(LISTAGG(hashdiff, ',') WITHIN GROUP (ORDER BY hashdiff)) "
         f"AS set_hashdiff, MAX({event}) AS set_event_at FROM {work} "
         f"WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL GROUP BY {hk}) n "
-        f"LEFT JOIN (SELECT {hk}, ANY_VALUE(set_hashdiff) AS set_hashdiff, MAX({event}) AS event_at, "
+        f"{'' if known else 'LEFT '}JOIN (SELECT {hk}, ANY_VALUE(set_hashdiff) AS set_hashdiff, "
+        f"MAX({event}) AS event_at, "
         f"MAX(batch_id) AS batch_id FROM {_before(vault, msat.name, load_ts)} c "
         f"WHERE {hk} IN (SELECT {hk} FROM {work}) "
         f"GROUP BY {hk}, load_ts QUALIFY load_ts = MAX(load_ts) OVER (PARTITION BY {hk})) cur ON cur.{hk} = n.hk"

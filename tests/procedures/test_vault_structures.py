@@ -244,3 +244,42 @@ def test_a_product_missing_from_a_complete_snapshot_is_deleted_and_from_an_incom
         "ON h.product_hk = t.product_hk WHERE h.product_id = 'PST3' ORDER BY t.load_ts",
     )
     assert history == [("B20420101", "PRESENT"), ("B20420103", "DELETED"), ("B20420104", "REAPPEARED")]
+
+
+def test_the_generated_events_reach_the_structures(loaded: dict[str, Any], conn: Any, applied: Endpoints) -> None:
+    """On the generated batches: the products the manifest says left the catalogue are
+    DELETED at that batch, unless a row of that day's catalogue had no key (then nothing
+    is); a closed account has no open relationship; a moved one belongs to its new client."""
+    from tests.procedures.test_staging import manifest_rows
+
+    rows = manifest_rows(applied)
+    events = [r for r in rows if r["category"] == "event"]
+    defective = {(r["file_name"], r["row_number"]) for r in rows if r["category"] == "defect"}
+    keyless_days = {r["batch_id"] for r in rows if r["entity"] == "products" and r["kind"] == "null_key"}
+    for batch in ("B20260106", "B20260107"):
+        withdrawn = {r["business_key"] for r in events if r["kind"] == "product_withdrawn" and r["batch_id"] == batch}
+        deleted = {
+            p
+            for (p,) in fetch(
+                conn,
+                "SELECT h.product_id FROM VAULT.STS_PRODUCT t JOIN VAULT.HUB_PRODUCT h ON h.product_hk = t.product_hk "
+                f"WHERE t.status = 'DELETED' AND t.batch_id = '{batch}'",
+            )
+        }
+        assert deleted == (set() if batch in keyless_days else withdrawn), batch
+    assert any(r["kind"] == "product_withdrawn" for r in events)
+
+    open_now = dict(
+        fetch(
+            conn,
+            "SELECT a.account_id, c.customer_id FROM VAULT.EFF_SAT_CUSTOMER_ACCOUNT_CURRENT e "
+            "JOIN VAULT.HUB_ACCOUNT a ON a.account_hk = e.account_hk "
+            "JOIN VAULT.HUB_CUSTOMER c ON c.customer_hk = e.customer_hk",
+        )
+    )
+    clean = [r for r in events if (r["file_name"], r["row_number"]) not in defective]
+    closed = {r["business_key"] for r in clean if r["kind"] == "account_closed"}
+    moved = {r["business_key"]: r["injected_value"] for r in clean if r["kind"] == "account_moved"}
+    assert closed and moved
+    assert not closed & set(open_now)
+    assert {a: open_now.get(a) for a in moved if a not in closed} == {a: c for a, c in moved.items() if a not in closed}
