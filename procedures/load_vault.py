@@ -20,7 +20,7 @@ from procedures import spec
 from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import CONTROL_TABLE, landing_table
 from procedures.sql import LOCK_CONFLICT, quote, sql_literal
-from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, stage_batch_sql
+from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, empty_tables_sql, stage_batch_sql
 
 PROCEDURE = "LOAD_VAULT"
 log = logging.getLogger("procedures.load_vault")
@@ -88,7 +88,9 @@ def _run_statements(session: Any, load: BatchLoad, landing: str, vault: str) -> 
     """Inside the transaction and the lock: every statement of the batch, then its mark."""
     ts_sql = f"CAST('{load.load_ts}' AS TIMESTAMP_NTZ)"
     superseded: dict[str, int] = {}
-    for st in batch_statements(vault, landing, load.batch, ts_sql, load.run_id):
+    # under the lock: the satellites no load has written to yet take the first-load path
+    empty = frozenset(str(r[0]) for r in session.sql(empty_tables_sql(vault)).collect())
+    for st in batch_statements(vault, landing, load.batch, ts_sql, load.run_id, empty):
         started = time.perf_counter()
         if st.kind == "superseded":
             superseded = {str(r[0]): int(r[1]) for r in session.sql(st.sql).collect()}

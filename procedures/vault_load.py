@@ -174,9 +174,20 @@ def _newer(batch: str, event: str = "event_at", current: str = "current_event_at
     )
 
 
-def satellite_sql(vault: str, sat: vault_spec.Satellite, batch: str, load_ts: str, run_id: str) -> str:
+def satellite_sql(
+    vault: str, sat: vault_spec.Satellite, batch: str, load_ts: str, run_id: str, empty: bool = False
+) -> str:
+    """The batch's changes: per key its latest clean row, when it differs from the key's
+    latest satellite row and is newer. Into an ``empty`` satellite (a lake's first load),
+    every key's row, without looking for history that is not there."""
     hk = quote(sat.hub.hash_key)
     names = ", ".join(quote(c.name) for c in sat.payload)
+    if empty:
+        return (
+            f"INSERT INTO {quote(vault)}.{quote(sat.name)} ({hk}, load_ts, hashdiff, {names}, record_source, batch_id) "
+            f"SELECT {hk}, {load_ts}, hashdiff, {names}, record_source, {sql_literal(batch)} "
+            f"FROM {work_table(sat.entity, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
+        )
     return (
         f"INSERT INTO {quote(vault)}.{quote(sat.name)} ({hk}, load_ts, hashdiff, {names}, record_source, batch_id) "
         f"SELECT {hk}, {load_ts}, hashdiff, {names}, record_source, {sql_literal(batch)} "
@@ -185,14 +196,15 @@ def satellite_sql(vault: str, sat: vault_spec.Satellite, batch: str, load_ts: st
     )
 
 
-def superseded_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
+def superseded_sql(vault: str, batch: str, load_ts: str, run_id: str, empty: frozenset[str] = frozenset()) -> str:
     """Per satellite, how many of the batch's changes lose to a newer row already in it:
-    one statement, run before the satellites are written."""
+    one statement, run before the satellites are written ("" when every one is empty)."""
     counts = [
         f"SELECT {sql_literal(sat.name)} AS satellite, COUNT(*) AS superseded "
         f"FROM ({_candidates(vault, sat, batch, run_id, known=True)}) x "
         f"WHERE current_hashdiff <> hashdiff AND NOT {_newer(batch)}"
         for sat in vault_spec.SATELLITES
+        if sat.name not in empty
     ]
     relationship_newer = _newer(batch, current="last_changed_at", by="last_batch_id")
     counts += [
@@ -200,12 +212,14 @@ def superseded_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
         f"FROM ({_effectivity_candidates(vault, eff, batch, load_ts, run_id, known=True)}) x "
         f"WHERE changed AND NOT {relationship_newer}"
         for eff in vault_spec.EFFECTIVITY_SATELLITES
+        if eff.name not in empty
     ]
     counts += [
         f"SELECT {sql_literal(msat.name)}, COUNT(*) "
         f"FROM ({_sets(vault, msat, batch, load_ts, run_id, known=True)}) x "
         f"WHERE current_set_hashdiff <> set_hashdiff AND NOT {_newer(batch, 'set_event_at', 'current_event_at')}"
         for msat in vault_spec.MULTI_ACTIVE_SATELLITES
+        if msat.name not in empty
     ]
     return " UNION ALL ".join(counts)
 
@@ -213,6 +227,22 @@ def superseded_sql(vault: str, batch: str, load_ts: str, run_id: str) -> str:
 def _before(vault: str, table: str, load_ts: str) -> str:
     """A table's rows as they were when this load started."""
     return f"(SELECT * FROM {quote(vault)}.{quote(table)} WHERE load_ts < {load_ts})"
+
+
+def _relationships_now(eff: vault_spec.EffectivitySatellite, batch: str, run_id: str) -> str:
+    """Per driving key of the batch: its relationship now (link key, the other hub's key),
+    the business timestamp, and whether the entity says the relationship ended."""
+    link, drive, other = (quote(eff.link.hash_key), quote(eff.driving_key.hash_key), quote(eff.other_key.hash_key))
+    child = eff.link.child
+    ended = "FALSE"
+    if child.ends_relationship:
+        column, value = child.ends_relationship
+        ended = f"COALESCE({quote(column)} = {sql_literal(value)}, FALSE)"
+    return (
+        f"SELECT {link} AS link_hk, {drive} AS drive_hk, {other} AS other_hk, "
+        f"{quote(child.event_column)} AS event_at, {ended} AS ended, record_source "
+        f"FROM {work_table(child, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
+    )
 
 
 def _effectivity_candidates(
@@ -223,12 +253,7 @@ def _effectivity_candidates(
     open relationship before this load and its latest recorded change (with ``known``,
     only the driving keys that have one)."""
     link, drive, other = (quote(eff.link.hash_key), quote(eff.driving_key.hash_key), quote(eff.other_key.hash_key))
-    child = eff.link.child
-    ended = "FALSE"
-    if child.ends_relationship:
-        column, value = child.ends_relationship
-        ended = f"COALESCE({quote(column)} = {sql_literal(value)}, FALSE)"
-    work = work_table(child, batch, run_id)
+    work = work_table(eff.link.child, batch, run_id)
     before = _before(vault, eff.name, load_ts)
     in_batch = f"{drive} IN (SELECT {drive} FROM {work})"
     end = vault_spec.END_OF_TIME_SQL
@@ -237,9 +262,7 @@ def _effectivity_candidates(
         "l.last_changed_at, l.last_batch_id, "
         "(o.link_hk IS NULL AND NOT c.ended) OR (o.link_hk IS NOT NULL AND (o.link_hk <> c.link_hk OR c.ended)) "
         "AS changed "
-        f"FROM (SELECT {link} AS link_hk, {drive} AS drive_hk, {other} AS other_hk, "
-        f"{quote(child.event_column)} AS event_at, {ended} AS ended, record_source "
-        f"FROM {work} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) c "
+        f"FROM ({_relationships_now(eff, batch, run_id)}) c "
         # the driving key's open relationship: of the link keys whose latest row is open, the
         # latest to start (one, unless a lake was loaded without this rule)
         f"LEFT JOIN (SELECT drive_hk, link_hk, other_hk, start_at FROM (SELECT {drive} AS drive_hk, {link} AS link_hk, "
@@ -252,24 +275,34 @@ def _effectivity_candidates(
     )
 
 
-def effectivity_sql(vault: str, eff: vault_spec.EffectivitySatellite, batch: str, load_ts: str, run_id: str) -> str:
+def effectivity_sql(
+    vault: str, eff: vault_spec.EffectivitySatellite, batch: str, load_ts: str, run_id: str, empty: bool = False
+) -> str:
     """The relationships that end (moved or ended by the entity) and the ones that start,
     from one pass over the candidates: each joins a two-row list of sides and keeps the
     sides that apply. A driving key seen for the first time always records its
-    relationship."""
+    relationship; into an ``empty`` satellite every one is seen for the first time."""
     newer = _newer(batch, current="last_changed_at", by="last_batch_id")
     end = vault_spec.END_OF_TIME_SQL
+    columns = [eff.link.hash_key, eff.driving_key.hash_key, eff.other_key.hash_key]
+    target = (
+        f"INSERT INTO {quote(vault)}.{quote(eff.name)} ({', '.join(quote(c) for c in columns)}, load_ts, start_at, "
+        "end_at, changed_at, record_source, batch_id) "
+    )
+    if empty:
+        return (
+            f"{target}SELECT link_hk, drive_hk, other_hk, {load_ts}, event_at, "
+            f"CASE WHEN ended THEN event_at ELSE {end} END, event_at, record_source, {sql_literal(batch)} "
+            f"FROM ({_relationships_now(eff, batch, run_id)}) c"
+        )
     ends = f"open_link_hk IS NOT NULL AND changed AND {newer}"
     starts = f"last_changed_at IS NULL OR (changed AND {newer} AND (open_link_hk IS NULL OR open_link_hk <> link_hk))"
-    columns = [eff.link.hash_key, eff.driving_key.hash_key, eff.other_key.hash_key]
 
     def side(ended: str, started: str) -> str:
         return f"CASE WHEN s.side = 'end' THEN {ended} ELSE {started} END"
 
     return (
-        f"INSERT INTO {quote(vault)}.{quote(eff.name)} ({', '.join(quote(c) for c in columns)}, load_ts, start_at, "
-        "end_at, changed_at, record_source, batch_id) "
-        f"SELECT {side('x.open_link_hk', 'x.link_hk')}, x.drive_hk, {side('x.open_other_hk', 'x.other_hk')}, "
+        f"{target}SELECT {side('x.open_link_hk', 'x.link_hk')}, x.drive_hk, {side('x.open_other_hk', 'x.other_hk')}, "
         f"{load_ts}, {side('x.open_start_at', 'x.event_at')}, "
         f"{side('x.event_at', f'CASE WHEN x.ended THEN x.event_at ELSE {end} END')}, x.event_at, x.record_source, "
         f"{sql_literal(batch)} FROM ({_effectivity_candidates(vault, eff, batch, load_ts, run_id)}) x "
@@ -321,7 +354,13 @@ def status_sql(vault: str, landing: str, sts: vault_spec.StatusSatellite, batch:
 
 
 def _sets(
-    vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str, known: bool = False
+    vault: str,
+    msat: vault_spec.MultiActiveSatellite,
+    batch: str,
+    load_ts: str,
+    run_id: str,
+    known: bool = False,
+    empty: bool = False,
 ) -> str:
     """Per parent key of the batch: its set's hashdiff and latest business timestamp, beside
     its current set's (hashdiff, latest timestamp, batch; with ``known``, only the parents
@@ -335,12 +374,19 @@ def _sets(
     hk = quote(msat.hub.hash_key)
     event = quote(msat.entity.event_column)
     work = work_table(msat.entity, batch, run_id)
+    sets = (
+        f"SELECT {hk} AS hk, MD5(LISTAGG(hashdiff, ',') WITHIN GROUP (ORDER BY hashdiff)) AS set_hashdiff, "
+        f"MAX({event}) AS set_event_at FROM {work} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL GROUP BY {hk}"
+    )
+    if empty:  # no parent has a set yet
+        return (
+            "SELECT hk, set_hashdiff, set_event_at, CAST(NULL AS VARCHAR) AS current_set_hashdiff, "
+            f"CAST(NULL AS TIMESTAMP_NTZ) AS current_event_at, CAST(NULL AS VARCHAR) AS current_batch_id FROM ({sets})"
+        )
     return (
         "SELECT n.hk, n.set_hashdiff, n.set_event_at, cur.set_hashdiff AS current_set_hashdiff, "
         "cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
-        f"FROM (SELECT {hk} AS hk, MD5(LISTAGG(hashdiff, ',') WITHIN GROUP (ORDER BY hashdiff)) "
-        f"AS set_hashdiff, MAX({event}) AS set_event_at FROM {work} "
-        f"WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL GROUP BY {hk}) n "
+        f"FROM ({sets}) n "
         f"{'' if known else 'LEFT '}JOIN (SELECT {hk}, ANY_VALUE(set_hashdiff) AS set_hashdiff, "
         f"MAX({event}) AS event_at, "
         f"MAX(batch_id) AS batch_id FROM {_before(vault, msat.name, load_ts)} c "
@@ -349,7 +395,9 @@ def _sets(
     )
 
 
-def multi_active_sql(vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str) -> str:
+def multi_active_sql(
+    vault: str, msat: vault_spec.MultiActiveSatellite, batch: str, load_ts: str, run_id: str, empty: bool = False
+) -> str:
     """Every member of each set whose set hashdiff differs from its parent's current set
     (or that has none yet) and is newer: a changed set is stored whole."""
     hk = quote(msat.hub.hash_key)
@@ -362,7 +410,7 @@ def multi_active_sql(vault: str, msat: vault_spec.MultiActiveSatellite, batch: s
         f"SELECT m.{hk}, {load_ts}, m.{member}, m.hashdiff, s.set_hashdiff, "
         f"{', '.join(f'm.{quote(c.name)}' for c in msat.payload)}, m.record_source, {sql_literal(batch)} "
         f"FROM {work_table(msat.entity, batch, run_id)} m "
-        f"JOIN ({_sets(vault, msat, batch, load_ts, run_id)}) s ON s.hk = m.{hk} "
+        f"JOIN ({_sets(vault, msat, batch, load_ts, run_id, empty=empty)}) s ON s.hk = m.{hk} "
         "WHERE m.BATCH_RANK = 1 AND m.quarantine_reason IS NULL AND (s.current_set_hashdiff IS NULL "
         f"OR (s.current_set_hashdiff <> s.set_hashdiff AND {newer}))"
     )
@@ -393,19 +441,45 @@ def repair_sql(vault: str) -> list[tuple[str, str]]:
     return out
 
 
-def batch_statements(vault: str, landing: str, batch: str, load_ts: str, run_id: str) -> list[Statement]:
+def history_tables() -> list[str]:
+    """The tables a load compares with: satellites of every kind (hubs and links are
+    checked by key alone)."""
+    return [
+        *(s.name for s in vault_spec.SATELLITES),
+        *(s.name for s in vault_spec.EFFECTIVITY_SATELLITES),
+        *(s.name for s in vault_spec.STATUS_SATELLITES),
+        *(s.name for s in vault_spec.MULTI_ACTIVE_SATELLITES),
+    ]
+
+
+def empty_tables_sql(vault: str) -> str:
+    """Which history tables hold no row yet: one cheap statement (each looks at one row)."""
+    return " UNION ALL ".join(
+        f"SELECT {sql_literal(t)} AS table_name FROM (SELECT 1 AS n FROM {quote(vault)}.{quote(t)} LIMIT 1) "
+        "HAVING COUNT(*) = 0"
+        for t in history_tables()
+    )
+
+
+def batch_statements(
+    vault: str, landing: str, batch: str, load_ts: str, run_id: str, empty: frozenset[str] = frozenset()
+) -> list[Statement]:
     """Every statement that loads ``batch`` from the work tables of ``run_id``, in order:
     quarantine, hubs, links, then the superseded counts, the satellites, the effectivity,
-    status tracking and multi-active satellites."""
+    status tracking and multi-active satellites. A satellite named in ``empty`` had no row
+    when the load took its lock (a lake's first load): its rows are inserted without the
+    comparison with history, which would find none."""
     out = [Statement(QUARANTINE_TABLE, "quarantine", quarantine_sql(vault, batch, load_ts, run_id))]
     out += [Statement(hub.name, "hub", hub_sql(vault, hub, batch, load_ts, run_id)) for hub in vault_spec.HUBS]
     out += [Statement(link.name, "link", link_sql(vault, link, batch, load_ts, run_id)) for link in vault_spec.LINKS]
-    out.append(Statement("*", "superseded", superseded_sql(vault, batch, load_ts, run_id)))
+    if superseded := superseded_sql(vault, batch, load_ts, run_id, empty):
+        out.append(Statement("*", "superseded", superseded))
     out += [
-        Statement(s.name, "satellite", satellite_sql(vault, s, batch, load_ts, run_id)) for s in vault_spec.SATELLITES
+        Statement(s.name, "satellite", satellite_sql(vault, s, batch, load_ts, run_id, s.name in empty))
+        for s in vault_spec.SATELLITES
     ]
     out += [
-        Statement(e.name, "effectivity", effectivity_sql(vault, e, batch, load_ts, run_id))
+        Statement(e.name, "effectivity", effectivity_sql(vault, e, batch, load_ts, run_id, e.name in empty))
         for e in vault_spec.EFFECTIVITY_SATELLITES
     ]
     out += [
@@ -413,7 +487,7 @@ def batch_statements(vault: str, landing: str, batch: str, load_ts: str, run_id:
         for t in vault_spec.STATUS_SATELLITES
     ]
     out += [
-        Statement(m.name, "multi_active", multi_active_sql(vault, m, batch, load_ts, run_id))
+        Statement(m.name, "multi_active", multi_active_sql(vault, m, batch, load_ts, run_id, m.name in empty))
         for m in vault_spec.MULTI_ACTIVE_SATELLITES
     ]
     return out
