@@ -122,10 +122,18 @@ def hub_sql(vault: str, hub: vault_spec.Hub, batch: str, load_ts: str, run_id: s
             f"FROM {work_table(child, batch, run_id)} "
             f"WHERE quarantine_reason IS NULL AND {quote(hub.hash_key)} <> '{vault_spec.ZERO_KEY}'"
         )
-    union = " UNION ALL ".join(sources)
     table = f"{quote(vault)}.{quote(hub.name)}"
+    columns = f"({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id)"
+    if len(sources) == 1:
+        # no other entity refers to this hub: the entity's latest row per key is already
+        # one row per hash key, so no spelling to choose between
+        return (
+            f"INSERT INTO {table} {columns} SELECT hk, bk, {load_ts}, SUBSTR(src, 2), {sql_literal(batch)} "
+            f"FROM ({sources[0]}) src WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.{quote(hub.hash_key)} = src.hk)"
+        )
+    union = " UNION ALL ".join(sources)
     return (
-        f"INSERT INTO {table} ({quote(hub.hash_key)}, {quote(hub.business_key)}, load_ts, record_source, batch_id) "
+        f"INSERT INTO {table} {columns} "
         f"SELECT hk, MIN_BY(bk, src || '|' || bk), {load_ts}, SUBSTR(MIN(src), 2), {sql_literal(batch)} "
         f"FROM ({union}) src WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.{quote(hub.hash_key)} = src.hk) "
         "GROUP BY hk"
