@@ -51,7 +51,7 @@ def test_lake_lineage_writes_json_and_a_picture(settings: Settings, built: dict[
     env = {"LAKE_STATE_DIR": str(settings.local.state_dir), "COLUMNS": "200"}
     result = CliRunner().invoke(app, ["lineage", "--out", str(tmp_path)], env=env)
     assert result.exit_code == 0, result.output
-    assert "4 of 4 gold marts trace back to the landing zone" in result.output
+    assert "5 of 5 gold marts trace back to the landing zone" in result.output
     data = json.loads((tmp_path / "lineage.json").read_text())
     ids = {n["id"] for n in data["nodes"]}
     assert all(e["from"] in ids and e["to"] in ids for e in data["edges"])

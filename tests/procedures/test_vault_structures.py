@@ -269,17 +269,25 @@ def test_the_generated_events_reach_the_structures(loaded: dict[str, Any], conn:
         assert deleted == (set() if batch in keyless_days else withdrawn), batch
     assert any(r["kind"] == "product_withdrawn" for r in events)
 
-    open_now = dict(
+    # what the generated batches wrote (other tests load more batches into this vault)
+    ended = set(
         fetch(
             conn,
-            "SELECT a.account_id, c.customer_id FROM VAULT.EFF_SAT_CUSTOMER_ACCOUNT_CURRENT e "
+            "SELECT e.batch_id, a.account_id FROM VAULT.EFF_SAT_CUSTOMER_ACCOUNT e "
+            "JOIN VAULT.HUB_ACCOUNT a ON a.account_hk = e.account_hk WHERE e.end_at <> '9999-12-31'",
+        )
+    )
+    started = set(
+        fetch(
+            conn,
+            "SELECT e.batch_id, a.account_id, c.customer_id FROM VAULT.EFF_SAT_CUSTOMER_ACCOUNT e "
             "JOIN VAULT.HUB_ACCOUNT a ON a.account_hk = e.account_hk "
-            "JOIN VAULT.HUB_CUSTOMER c ON c.customer_hk = e.customer_hk",
+            "JOIN VAULT.HUB_CUSTOMER c ON c.customer_hk = e.customer_hk WHERE e.end_at = '9999-12-31'",
         )
     )
     clean = [r for r in events if (r["file_name"], r["row_number"]) not in defective]
-    closed = {r["business_key"] for r in clean if r["kind"] == "account_closed"}
-    moved = {r["business_key"]: r["injected_value"] for r in clean if r["kind"] == "account_moved"}
+    closed = {(r["batch_id"], r["business_key"]) for r in clean if r["kind"] == "account_closed"}
+    moved = {(r["batch_id"], r["business_key"], r["injected_value"]) for r in clean if r["kind"] == "account_moved"}
     assert closed and moved
-    assert not closed & set(open_now)
-    assert {a: open_now.get(a) for a in moved if a not in closed} == {a: c for a, c in moved.items() if a not in closed}
+    assert closed <= ended  # the relationship ended in the batch the account closed
+    assert moved <= started  # and the new one started in the batch it moved
