@@ -143,3 +143,19 @@ def land_files(
         )
     s3.put_object(Bucket=endpoints.bucket, Key=prefix + landing.CONTROL_FILE, Body=landing.control_file(control))
     return batch
+
+
+def fresh_vault(settings: Settings, conn: Any, name: str) -> str:
+    """An empty raw vault in schema ``name``, beside the shared one: the schemas, the
+    vault's tables and its views (sql/010, 040, 050), not the rest of sql/."""
+    import shutil
+    import tempfile
+
+    from lake import sqlfiles
+
+    names = settings.names.model_copy(update={"vault": name})
+    with tempfile.TemporaryDirectory(prefix="lake-vault-sql-") as folder:
+        for file in ("010_database.sql", "040_vault.sql", "050_vault_views.sql"):
+            shutil.copy(sqlfiles.SQL_DIR / file, Path(folder) / file)
+        sqlfiles.apply(conn, settings.model_copy(update={"names": names}), Path(folder))
+    return name

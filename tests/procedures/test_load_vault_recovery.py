@@ -11,25 +11,17 @@ from typing import Any
 
 import pytest
 
-from lake import sqlfiles
 from lake.config import Settings
 from lake.local import strict
 from lake.local.stack import Endpoints
 from lake.session import connect, open_session
 from procedures import load_vault
 from procedures import vault as vault_spec
-from tests.conftest import SMALL_BATCHES
+from tests.conftest import SMALL_BATCHES, fresh_vault
 
 pytestmark = pytest.mark.integration
 VOLATILE = {"LOAD_TS", "RUN_ID"}  # when a row was written, not what it says
 TABLES = [*vault_spec.tables(), "QUARANTINE", "LOADED_BATCHES"]
-
-
-def fresh_vault(settings: Settings, conn: Any, name: str) -> str:
-    """An empty raw vault in schema ``name``, beside the shared one."""
-    names = settings.names.model_copy(update={"vault": name})
-    sqlfiles.apply(conn, settings.model_copy(update={"names": names}))
-    return name
 
 
 def snapshot(conn: Any, vault: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -10,20 +10,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lake import pipeline, sqlfiles
+from lake import pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from procedures import load_vault, spec
-from tests.conftest import land_files
+from tests.conftest import fresh_vault, land_files
 
 pytestmark = pytest.mark.integration
 END = "9999-12-31 00:00:00"
-
-
-def fresh_vault(settings: Settings, conn: Any, name: str) -> str:
-    names = settings.names.model_copy(update={"vault": name})
-    sqlfiles.apply(conn, settings.model_copy(update={"names": names}))
-    return name
 
 
 def table(entity: str, rows: list[dict[str, str]]) -> pa.Table:
