@@ -6,6 +6,7 @@ temporary state folder; every integration test shares them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
@@ -26,6 +27,12 @@ class SmallPlan(TypedDict):
     seed: int
     formats: str
 
+
+# dbt's business vault keeps 10 days of snapshots in the tests, not every month-end: other
+# tests load batches dated years apart into the shared vault, and every dbt build would
+# carry a point-in-time row per key for each of those month-ends (docs/testing.md)
+os.environ.setdefault("LAKE_SNAPSHOT_RETENTION_DAYS", "10")
+os.environ.setdefault("LAKE_SNAPSHOT_KEEP_MONTH_ENDS", "false")
 
 SMALL: SmallPlan = {"scale": 1500, "days": 3, "seed": 11, "formats": "crm=csv,finance=json,operations=parquet"}
 SMALL_BATCHES = ("B20260105", "B20260106", "B20260107")

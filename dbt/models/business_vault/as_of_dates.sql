@@ -2,7 +2,8 @@
 -- The snapshot control table: one row per calendar day from the first loaded batch's date
 -- to the last, with the vault's timeline watermark for that day (snapshot_ts: the load_ts
 -- of the latest batch dated on or before it), and whether the point-in-time and bridge
--- tables keep it: every month-end and the last `snapshot_retention_days` days.
+-- tables keep it: every month-end (unless `snapshot_keep_month_ends` is false) and the
+-- last `snapshot_retention_days` days.
 -- Batch dates come from the batch ids (B20260105 is 2026-01-05).
 with batches as (
     select
@@ -45,7 +46,7 @@ select
     w.snapshot_date = last_day(w.snapshot_date) as is_month_end,
     w.snapshot_date = b.last_date as is_latest,
     (
-        w.snapshot_date = last_day(w.snapshot_date)
+        ({{ var('snapshot_keep_month_ends') }} and w.snapshot_date = last_day(w.snapshot_date))
         or w.snapshot_date > dateadd('day', -{{ var('snapshot_retention_days') }}, b.last_date)
     ) as is_retained
 from watermarks as w
