@@ -66,11 +66,7 @@ def main() -> None:
                 started = time.perf_counter()
                 first = load_vault.run(session, batch_id=BATCH)
                 seconds = time.perf_counter() - started
-                structures = [
-                    *(t.name for t in vault.EFFECTIVITY_SATELLITES),
-                    *(t.name for t in vault.STATUS_SATELLITES),
-                    *(t.name for t in vault.MULTI_ACTIVE_SATELLITES),
-                ]
+                structures = vault.STRUCTURES
                 per_table = {
                     str(r[0]): float(r[1])
                     for r in session.sql(

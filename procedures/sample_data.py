@@ -981,6 +981,12 @@ def updated_ids(plan: Plan, entity: str, day: int) -> np.ndarray:
     return ids
 
 
+def history_days(plan: Plan, entity: str, ids: np.ndarray) -> np.ndarray:
+    """How many days before the first load each id's original event happened (1 to 365):
+    the initial book spreads its history over the year before."""
+    return 1 + (stream(plan.seed, entity, "history", ids) % np.uint64(365)).astype(np.int64)
+
+
 def withdrawn(plan: Plan, ids: np.ndarray, day: int) -> np.ndarray:
     """Whether each product is missing from the catalogue snapshot of ``day``: withdrawn on
     some day from 2 on, for one to three days or (one time in four) for good."""
@@ -998,7 +1004,7 @@ def _snapshot_day(plan: Plan, entity: str, day: int) -> DayRows:
     re-delivered as they were (the version and event day of their last change)."""
     ids = np.arange(plan.count(entity, day), dtype=np.int64)
     versions = np.zeros(len(ids), dtype=np.int64)
-    event_day = plan.load_day(1) - 1 - (stream(plan.seed, entity, "history", ids) % np.uint64(365)).astype(np.int64)
+    event_day = plan.load_day(1) - history_days(plan, entity, ids)
     for d in range(2, day + 1):
         changed = updated_ids(plan, entity, d)
         changed = changed[~withdrawn(plan, changed, d)]
@@ -1027,8 +1033,8 @@ def _contact_day(plan: Plan, day: int) -> DayRows:
     new = plan.created_day("customers", delivered) == day
     kinds = np.where(new[members], NEW, np.where(sets.changes[members], UPDATE, UNCHANGED)).astype(np.int8)
     # the set's event day: the day it last changed; the initial book's over the year before
-    history = plan.load_day(1) - 1 - (stream(plan.seed, "contacts", "history", delivered) % np.uint64(365))
-    event_day = np.where(sets.set_day == 1, history.astype(np.int64), plan.load_day(1) + sets.set_day - 1)
+    history = plan.load_day(1) - history_days(plan, "contacts", delivered)
+    event_day = np.where(sets.set_day == 1, history, plan.load_day(1) + sets.set_day - 1)
     return DayRows(ids, kinds, version, event_day[members])
 
 
@@ -1081,7 +1087,7 @@ def plan_day(plan: Plan, entity: str, day: int) -> DayRows:
     event_day = np.full(len(ids), load_day, dtype=np.int64)
     if day == 1:
         # the initial book: its events and changes spread over the year before the first load
-        event_day -= 1 + (stream(plan.seed, entity, "history", ids) % np.uint64(365)).astype(np.int64)
+        event_day -= history_days(plan, entity, ids)
     else:
         event_day -= np.where(kinds != STALE, lateness(plan, entity, day, ids), 0)
         # a stale change happened before the one delivered yesterday

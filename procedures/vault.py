@@ -208,16 +208,20 @@ def hub_of(entity: spec.Entity) -> Hub:
     return MultiActiveSatellite(entity).hub if entity.multi_active else Hub(entity)
 
 
+# the effectivity, status tracking and multi-active satellites, in load order
+STRUCTURES: tuple[str, ...] = (
+    *(s.name for s in EFFECTIVITY_SATELLITES),
+    *(s.name for s in STATUS_SATELLITES),
+    *(s.name for s in MULTI_ACTIVE_SATELLITES),
+)
+# every table a load compares with history: satellites of every kind (hubs and links are
+# checked by key alone)
+HISTORY_TABLES: tuple[str, ...] = (*(s.name for s in SATELLITES), *STRUCTURES)
+
+
 def tables() -> tuple[str, ...]:
     """Every table the vault loads data into, in load order (quarantine and bookkeeping aside)."""
-    return (
-        *(h.name for h in HUBS),
-        *(k.name for k in LINKS),
-        *(s.name for s in SATELLITES),
-        *(s.name for s in EFFECTIVITY_SATELLITES),
-        *(s.name for s in STATUS_SATELLITES),
-        *(s.name for s in MULTI_ACTIVE_SATELLITES),
-    )
+    return (*(h.name for h in HUBS), *(k.name for k in LINKS), *HISTORY_TABLES)
 
 
 # --------------------------------------------------------------------------- the recipe in SQL
@@ -282,6 +286,11 @@ def _audit() -> list[tuple[str, str]]:
     return [(c, kind) for c, kind, _ in AUDIT_COLUMNS]
 
 
+def _audit_after_load_ts() -> list[tuple[str, str]]:
+    """The audit columns a satellite ends with (its load_ts comes right after its key)."""
+    return [(c, kind) for c, kind in _audit() if c != "load_ts"]
+
+
 def ghost_row_sql(hub: Hub) -> str:
     """The hub's ghost row (the zero key), inserted once with the table, so a link whose
     reference is null always has a hub row to point at."""
@@ -318,7 +327,7 @@ def satellite_ddl(sat: Satellite) -> str:
     columns = [(sat.hub.hash_key, f"{HASH_TYPE} NOT NULL"), ("load_ts", "TIMESTAMP_NTZ NOT NULL")]
     columns.append(("hashdiff", f"{HASH_TYPE} NOT NULL"))
     columns += [(c.name, c.type) for c in sat.payload]
-    columns += [(c, kind) for c, kind, _ in AUDIT_COLUMNS if c != "load_ts"]
+    columns += _audit_after_load_ts()
     cluster = [sat.hub.hash_key, "load_ts"] if sat.large else []
     return _table(
         sat.name,
@@ -338,7 +347,7 @@ def effectivity_ddl(eff: EffectivitySatellite) -> str:
             ("start_at", "TIMESTAMP_NTZ"),
             ("end_at", "TIMESTAMP_NTZ NOT NULL"),
             ("changed_at", "TIMESTAMP_NTZ"),
-            *((c, kind) for c, kind, _ in AUDIT_COLUMNS if c != "load_ts"),
+            *_audit_after_load_ts(),
         ],
         f"Effectivity of {eff.link.name}: when each {eff.link.child.singular} belonged to which "
         f"{eff.link.parent.singular}; insert-only, end_at {END_OF_TIME[:10]} while open.",
@@ -352,7 +361,7 @@ def status_ddl(sts: StatusSatellite) -> str:
             (sts.hub.hash_key, f"{HASH_TYPE} NOT NULL"),
             ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
             ("status", "VARCHAR NOT NULL"),
-            *((c, kind) for c, kind, _ in AUDIT_COLUMNS if c != "load_ts"),
+            *_audit_after_load_ts(),
         ],
         f"Status tracking of {sts.entity.name} from complete snapshots: PRESENT, DELETED, REAPPEARED.",
     )
@@ -368,7 +377,7 @@ def multi_active_ddl(msat: MultiActiveSatellite) -> str:
             ("hashdiff", f"{HASH_TYPE} NOT NULL"),
             ("set_hashdiff", f"{HASH_TYPE} NOT NULL"),
             *((c.name, c.type) for c in msat.payload),
-            *((c, kind) for c, kind, _ in AUDIT_COLUMNS if c != "load_ts"),
+            *_audit_after_load_ts(),
         ],
         f"The active set of {msat.entity.name} per {msat.hub.entity.singular}: one row per member "
         "per changed set, all with the load_ts of the set.",

@@ -449,23 +449,12 @@ def repair_sql(vault: str) -> list[tuple[str, str]]:
     return out
 
 
-def history_tables() -> list[str]:
-    """The tables a load compares with: satellites of every kind (hubs and links are
-    checked by key alone)."""
-    return [
-        *(s.name for s in vault_spec.SATELLITES),
-        *(s.name for s in vault_spec.EFFECTIVITY_SATELLITES),
-        *(s.name for s in vault_spec.STATUS_SATELLITES),
-        *(s.name for s in vault_spec.MULTI_ACTIVE_SATELLITES),
-    ]
-
-
 def empty_tables_sql(vault: str) -> str:
     """Which history tables hold no row yet: one cheap statement (each looks at one row)."""
     return " UNION ALL ".join(
-        f"SELECT {sql_literal(t)} AS table_name FROM (SELECT 1 AS n FROM {quote(vault)}.{quote(t)} LIMIT 1) "
-        "HAVING COUNT(*) = 0"
-        for t in history_tables()
+        f"SELECT {sql_literal(t)} AS table_name FROM "
+        f"(SELECT COUNT(*) AS n FROM (SELECT 1 FROM {quote(vault)}.{quote(t)} LIMIT 1)) WHERE n = 0"
+        for t in vault_spec.HISTORY_TABLES
     )
 
 
