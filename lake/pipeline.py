@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lake import sqlfiles, task_graph
 from lake.config import Settings
@@ -22,6 +22,9 @@ from lake.reconcile import Reconciliation, reconcile
 from lake.session import connection, procedure_session, snowpark_session
 from procedures import generate_sample_data, ingest_landing, landing, load_vault, quality, validate_data
 from procedures.sample_data import Plan, Progress, plan_day
+
+if TYPE_CHECKING:
+    from snowflake.snowpark import Session
 
 # dbt's folders in build order: the business vault (point-in-time and bridge tables, in
 # the vault's schema), then the marts
@@ -86,7 +89,7 @@ def call(
     settings: Settings,
     endpoints: Endpoints | None,
     procedure: str,
-    handler: Callable[[Any], dict[str, Any]],
+    handler: Callable[[Session], dict[str, Any]],
     **arguments: Any,
 ) -> dict[str, Any]:
     """Run a stored procedure the way its users do.
@@ -146,19 +149,13 @@ def generate(
     settings: Settings, endpoints: Endpoints | None, plan: Plan, progress: Progress | None = None
 ) -> StepReport:
     started = time.perf_counter()
-    summary = call(
-        settings,
-        endpoints,
-        generate_sample_data.PROCEDURE,
-        lambda session: generate_sample_data.run(
-            session,
-            plan,
-            stage=f"{settings.names.landing}.{settings.names.landing_stage}",
-            audit_table=f"{settings.names.audit}.PROCEDURE_RUNS",
-            progress=progress,
-        ),
-        **plan.arguments(),
-    )
+
+    def locally(session: Session) -> dict[str, Any]:
+        stage = f"{settings.names.landing}.{settings.names.landing_stage}"
+        audit_table = f"{settings.names.audit}.PROCEDURE_RUNS"
+        return generate_sample_data.run(session, plan, stage=stage, audit_table=audit_table, progress=progress)
+
+    summary = call(settings, endpoints, generate_sample_data.PROCEDURE, locally, **plan.arguments())
     return StepReport("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
 
 
@@ -191,34 +188,28 @@ def landing_reconciliation(settings: Settings, endpoints: Endpoints | None) -> R
 
 def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
     started = time.perf_counter()
-    summary = call(
-        settings,
-        endpoints,
-        ingest_landing.PROCEDURE,
-        lambda session: ingest_landing.run(
-            session,
-            batch_id=batch_id,
-            stage=f"{settings.names.landing}.{settings.names.landing_stage}",
-            landing_schema=settings.names.landing,
-            audit_table=f"{settings.names.audit}.PROCEDURE_RUNS",
-        ),
-        batch_id=batch_id,
-    )
+    names = settings.names
+
+    def locally(session: Session) -> dict[str, Any]:
+        stage, audit_table = f"{names.landing}.{names.landing_stage}", f"{names.audit}.PROCEDURE_RUNS"
+        return ingest_landing.run(
+            session, batch_id=batch_id, stage=stage, landing_schema=names.landing, audit_table=audit_table
+        )
+
+    summary = call(settings, endpoints, ingest_landing.PROCEDURE, locally, batch_id=batch_id)
     return StepReport("INGEST_LANDING", time.perf_counter() - started, summary)
 
 
 def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
     started = time.perf_counter()
     names = settings.names
-    summary = call(
-        settings,
-        endpoints,
-        load_vault.PROCEDURE,
-        lambda session: load_vault.run(
+
+    def locally(session: Session) -> dict[str, Any]:
+        return load_vault.run(
             session, batch_id=batch_id, landing_schema=names.landing, vault_schema=names.vault, audit_schema=names.audit
-        ),
-        batch_id=batch_id,
-    )
+        )
+
+    summary = call(settings, endpoints, load_vault.PROCEDURE, locally, batch_id=batch_id)
     with snowpark_session(settings, endpoints) as session:
         summary["tables"] = vault_counts(session, settings)
         summary["quarantine"] = {
@@ -233,8 +224,8 @@ def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") ->
 
 def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
     """Delete the rows beyond the first per hash key from every hub and link, in one
-    transaction (``procedures.vault_load.repair_sql``); the detail counts them per table."""
-    from procedures.vault_load import repair_sql
+    transaction (``procedures.vault_statements.repair_sql``); the detail counts them per table."""
+    from procedures.vault_statements import repair_sql
 
     started = time.perf_counter()
     removed: dict[str, int] = {}
@@ -290,21 +281,19 @@ def validate(settings: Settings, endpoints: Endpoints | None, layer: str = "all"
     raises ``QualityGateError`` (after writing the results) when an error rule fails."""
     started = time.perf_counter()
     names = settings.names
-    summary = call(
-        settings,
-        endpoints,
-        validate_data.PROCEDURE,
-        lambda session: validate_data.run(
+    schemas = {name: names.schemas[name] for name in quality.LAYERS}
+
+    def locally(session: Session) -> dict[str, Any]:
+        return validate_data.run(
             session,
             layer=layer,
             batch_id=batch_id,
-            schemas={layer: names.schemas[layer] for layer in quality.LAYERS},
+            schemas=schemas,
             quality_schema=names.quality,
             audit_schema=names.audit,
-        ),
-        layer=layer,
-        batch_id=batch_id,
-    )
+        )
+
+    summary = call(settings, endpoints, validate_data.PROCEDURE, locally, layer=layer, batch_id=batch_id)
     return StepReport(f"VALIDATE_DATA {layer}", time.perf_counter() - started, summary)
 
 

@@ -4,7 +4,7 @@ Default: every ingested batch not loaded yet, oldest first. A batch commits as a
 not at all, with one load timestamp; re-running it inserts nothing (a batch whose load
 covered every row landed for it is skipped at once). Loads take the vault's load lock
 first, so two at once run one after the other and never duplicate a hub key. See
-``procedures/vault_load.py`` for the statements and the rule for late rows.
+``procedures/vault_statements.py`` for the statements and the rule for late rows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ from procedures import spec
 from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.ingest import CONTROL_TABLE, landing_table
 from procedures.sql import LOCK_CONFLICT, quote, sql_literal
-from procedures.vault_load import LOADED_TABLE, batch_statements, drop_batch_sql, empty_tables_sql, stage_batch_sql
+from procedures.vault_statements import (
+    LOADED_TABLE,
+    batch_statements,
+    drop_batch_sql,
+    empty_tables_sql,
+    stage_batch_sql,
+)
 
 PROCEDURE = "LOAD_VAULT"
 log = logging.getLogger("procedures.load_vault")

@@ -408,38 +408,27 @@ def current_view_ddl(sat: Satellite) -> str:
     )
 
 
-def effectivity_current_view_ddl(eff: EffectivitySatellite) -> str:
-    """The relationships open now: per link key its latest row, if that row is open."""
-    table = f"<% database %>.<% vault_schema %>.{quote(eff.name)}"
-    hk = quote(eff.link.hash_key)
+def latest_view_ddl(structure: EffectivitySatellite | StatusSatellite | MultiActiveSatellite) -> str:
+    """The current view of an effectivity, status or multi-active satellite: per key its
+    latest rows (for an effectivity satellite, only if the relationship is open)."""
+    if isinstance(structure, EffectivitySatellite):
+        hk, alias, select = quote(structure.link.hash_key), "e", "e.*"
+        comment = f"Open relationships of {structure.link.name}: one per {structure.driving_key.entity.singular}"
+        latest = f"ROW_NUMBER() OVER (PARTITION BY e.{hk} ORDER BY e.LOAD_TS DESC) = 1 AND e.END_AT = {END_OF_TIME_SQL}"
+    elif isinstance(structure, StatusSatellite):
+        hk, alias, select = quote(structure.hub.hash_key), "t", "t.*, t.STATUS = 'DELETED' AS IS_DELETED"
+        comment = f"The latest status of every {structure.entity.singular} key"
+        latest = f"ROW_NUMBER() OVER (PARTITION BY t.{hk} ORDER BY t.LOAD_TS DESC) = 1"
+    else:
+        hk, alias, select = quote(structure.hub.hash_key), "m", "m.*"
+        comment = f"The current set of {structure.entity.name} of every {structure.hub.entity.singular}"
+        latest = f"m.LOAD_TS = MAX(m.LOAD_TS) OVER (PARTITION BY m.{hk})"
+    table = f"<% database %>.<% vault_schema %>.{quote(structure.name)}"
     return (
         f"CREATE OR REPLACE VIEW {table}_CURRENT\n"
-        f"    COMMENT = 'Open relationships of {eff.link.name}: one per {eff.driving_key.entity.singular}'\n"
-        f"AS SELECT e.* FROM {table} e\n"
-        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY e.{hk} ORDER BY e.LOAD_TS DESC) = 1 "
-        f"AND e.END_AT = {END_OF_TIME_SQL};"
-    )
-
-
-def status_current_view_ddl(sts: StatusSatellite) -> str:
-    table = f"<% database %>.<% vault_schema %>.{quote(sts.name)}"
-    hk = quote(sts.hub.hash_key)
-    return (
-        f"CREATE OR REPLACE VIEW {table}_CURRENT\n"
-        f"    COMMENT = 'The latest status of every {sts.entity.singular} key'\n"
-        f"AS SELECT t.*, t.STATUS = 'DELETED' AS IS_DELETED FROM {table} t\n"
-        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY t.{hk} ORDER BY t.LOAD_TS DESC) = 1;"
-    )
-
-
-def multi_active_current_view_ddl(msat: MultiActiveSatellite) -> str:
-    table = f"<% database %>.<% vault_schema %>.{quote(msat.name)}"
-    hk = quote(msat.hub.hash_key)
-    return (
-        f"CREATE OR REPLACE VIEW {table}_CURRENT\n"
-        f"    COMMENT = 'The current set of {msat.entity.name} of every {msat.hub.entity.singular}'\n"
-        f"AS SELECT m.* FROM {table} m\n"
-        f"QUALIFY m.LOAD_TS = MAX(m.LOAD_TS) OVER (PARTITION BY m.{hk});"
+        f"    COMMENT = '{comment}'\n"
+        f"AS SELECT {select} FROM {table} {alias}\n"
+        f"QUALIFY {latest};"
     )
 
 
@@ -453,10 +442,10 @@ def views_ddl() -> str:
     parts = [
         "-- Generated from procedures/spec.py by `make ddl`; do not edit by hand.",
         "",
-        *(status_current_view_ddl(s) + "\n" for s in STATUS_SATELLITES),
+        *(latest_view_ddl(s) + "\n" for s in STATUS_SATELLITES),
         *(current_view_ddl(s) + "\n" for s in SATELLITES),
-        *(effectivity_current_view_ddl(s) + "\n" for s in EFFECTIVITY_SATELLITES),
-        *(multi_active_current_view_ddl(s) + "\n" for s in MULTI_ACTIVE_SATELLITES),
+        *(latest_view_ddl(s) + "\n" for s in EFFECTIVITY_SATELLITES),
+        *(latest_view_ddl(s) + "\n" for s in MULTI_ACTIVE_SATELLITES),
     ]
     return "\n".join(parts)
 

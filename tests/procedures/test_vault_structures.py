@@ -143,33 +143,14 @@ def test_a_contact_set_is_compared_as_a_set(
     """A,B then A,C then A,C (re-sent with a new timestamp, in another order): two changes."""
     vault = fresh_vault(settings, conn, "VAULT_MULTI_ACTIVE")
     a, b, c = ("KMA0A", "Ada"), ("KMA0B", "Bo"), ("KMA0C", "Cy")
-    deliver(
-        settings,
-        applied,
-        session,
-        vault,
-        "contacts",
-        "2041-01-01",
-        [contact(*a, "2041-01-01 09:00:00"), contact(*b, "2041-01-01 09:00:00")],
-    )
-    second = deliver(
-        settings,
-        applied,
-        session,
-        vault,
-        "contacts",
-        "2041-01-02",
-        [contact(*a, "2041-01-02 09:00:00"), contact(*c, "2041-01-02 09:00:00")],
-    )
-    third = deliver(
-        settings,
-        applied,
-        session,
-        vault,
-        "contacts",
-        "2041-01-03",
-        [contact(*c, "2041-01-03 11:00:00"), contact(*a, "2041-01-03 11:00:00")],
-    )
+
+    def send(day: str, at: str, members: list[tuple[str, str]]) -> dict[str, Any]:
+        rows = [contact(*member, f"{day} {at}") for member in members]
+        return deliver(settings, applied, session, vault, "contacts", day, rows)
+
+    send("2041-01-01", "09:00:00", [a, b])
+    second = send("2041-01-02", "09:00:00", [a, c])
+    third = send("2041-01-03", "11:00:00", [c, a])
     assert second["inserted"]["msat_customer_contact"] == 2  # the whole new set
     assert third["inserted"]["msat_customer_contact"] == 0
     changes = fetch(
