@@ -599,6 +599,40 @@ def repair() -> None:
 
 
 @app.command()
+def erase(
+    customer_id: Annotated[str, typer.Argument(help="The client whose contact people's personal data is erased.")],
+    request: Annotated[str, typer.Option(help="The erasure request's reference, kept in AUDIT.ERASURE_LOG.")],
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Scan every table for the former values, before (where they were) and after (none left).",
+        ),
+    ] = True,
+) -> None:
+    """Right to erasure: ERASE_SUBJECT overwrites the personal values of a client's contact
+    people in every table, in all history, and registers the client so later loads keep
+    them erased. Keys, links, transactions and every other fact stay."""
+    from lake import pipeline
+
+    settings = _settings()
+    with pipeline.target(settings) as endpoints:
+        step = pipeline.erase(settings, endpoints, customer_id, request, verify)
+    result = step.detail
+    for table, rows in sorted(result["erased"].items()):
+        console.print(f"{table}: {rows} row(s) overwritten")
+    if result["verified"]:
+        for table, rows in sorted(result["found_before"].items()):
+            console.print(f"before: {table} held the values in {rows} row(s)")
+        left = result["found_after"]
+        console.print(
+            f"verified: {result['values_checked']} former value(s) searched in every table, "
+            f"{sum(left.values())} match(es) left"
+        )
+    console.print(f"erased {customer_id} (request {request}) in {step.seconds:.1f}s; logged in AUDIT.ERASURE_LOG")
+
+
+@app.command()
 def deploy(
     plan: Annotated[
         bool, typer.Option("--plan", help="Build the artifacts and print every step, offline, on any target.")

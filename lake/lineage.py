@@ -74,10 +74,10 @@ def vault_lineage(graph: Graph, landing_url: str, schemas: dict[str, str]) -> No
         graph.edge(staged, batches, "LOAD_VAULT")
         if entity.multi_active:
             continue  # a set's rows go to its multi-active satellite (below)
-        sat = vault.Satellite(entity)
-        for target in (vault.Hub(entity).name, sat.name):
-            graph.edge(staged, table("vault", target), "LOAD_VAULT")
-        graph.edge(table("vault", sat.name), table("vault", f"{sat.name}_current", "view", "vault_views"), "view")
+        graph.edge(staged, table("vault", vault.Hub(entity).name), "LOAD_VAULT")
+        for sat in (s for s in vault.SATELLITES if s.entity == entity):
+            graph.edge(staged, table("vault", sat.name), "LOAD_VAULT")
+            graph.edge(table("vault", sat.name), table("vault", f"{sat.name}_current", "view", "vault_views"), "view")
     for link in vault.LINKS:
         graph.edge(
             table("landing", f"STG_{link.child.name}", "view", "staging"), table("vault", link.name), "LOAD_VAULT"

@@ -243,6 +243,30 @@ def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
     return StepReport("repair hubs and links", time.perf_counter() - started, {"removed": removed})
 
 
+def erase(
+    settings: Settings, endpoints: Endpoints | None, customer_id: str, request_id: str, verify: bool = True
+) -> StepReport:
+    """``ERASE_SUBJECT(customer_id, request_id, verify)``: a client's contact people
+    forgotten in every table (``procedures/erase_subject.py``)."""
+    from procedures import erase_subject
+
+    started = time.perf_counter()
+
+    def locally(session: Session) -> dict[str, Any]:
+        return erase_subject.run(session, customer_id, request_id, verify, schemas=settings.names.schemas)
+
+    summary = call(
+        settings,
+        endpoints,
+        erase_subject.PROCEDURE,
+        locally,
+        customer_id=customer_id,
+        request_id=request_id,
+        verify=verify,
+    )
+    return StepReport(erase_subject.PROCEDURE, time.perf_counter() - started, summary)
+
+
 def vault_counts(session: Any, settings: Settings) -> dict[str, int]:
     """Rows in every table of the vault, in one statement."""
     from procedures import vault

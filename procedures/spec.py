@@ -157,6 +157,10 @@ CONTACT_ROLES = ("RELATIONSHIP", "OPERATIONS", "FINANCE", "COMPLIANCE", "TRADING
 
 # PII classes: the governance layer tags and masks every column that carries one.
 PII_CLASSES = ("name", "email", "phone", "address", "date_of_birth", "tax_id", "account_number")
+# The classes that are a natural person's data (a client's contact people): what a right-to-
+# erasure request covers, kept in personal satellites. An account number is masked, but it
+# identifies an institution's account, not a person.
+PERSONAL_CLASSES = ("name", "email", "phone", "address", "date_of_birth", "tax_id")
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,11 @@ class Column:
 
     def __post_init__(self) -> None:
         assert self.pii is None or self.pii in PII_CLASSES, f"unknown PII class {self.pii!r}"
+
+    @property
+    def personal(self) -> bool:
+        """A natural person's data, which an erasure overwrites."""
+        return self.pii in PERSONAL_CLASSES
 
 
 @dataclass(frozen=True)

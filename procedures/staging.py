@@ -4,8 +4,9 @@ Each view ``LANDING.STG_<ENTITY>`` carries, for every landed row:
 
 * the hub hash key of the row's own business key, the hub hash key of each reference
   (the zero key when the reference is null or blank) and each link's hash key;
-* every payload column cast to its spec type with TRY_CAST, and the hashdiff of the
-  landed payload text (see ``procedures/vault.py`` for the recipe);
+* every payload column cast to its spec type with TRY_CAST, and per satellite the
+  hashdiff of the landed text of its columns: ``HASHDIFF`` for the descriptive one,
+  ``HASHDIFF_PII`` for the personal one (see ``procedures/vault.py`` for the recipe);
 * ``quarantine_reason``: why the row cannot enter the vault, or NULL. A row is
   quarantined when its file lacked a spec column (schema drift: every spec column is
   required; ingestion recorded which), when its own business key is null or blank, or
@@ -20,7 +21,7 @@ So for every batch and entity: rows landed = rows staged clean + rows quarantine
 
 from __future__ import annotations
 
-from procedures import spec, vault
+from procedures import erasure, spec, vault
 from procedures.ingest import landing_table
 from procedures.sql import quote
 
@@ -52,16 +53,18 @@ def quarantine_reason_sql(entity: spec.Entity) -> str:
         if column.type == "VARCHAR":
             continue
         name = quote(column.name)
+        # a person's value is not repeated in the reason (the landing row keeps it, and an
+        # erasure overwrites it there)
+        shown = " (a personal value)'" if column.personal else f": ' || {name}"
         cases.append(
             f"WHEN NULLIF(TRIM({name}), '') IS NOT NULL AND {_typed(column)} IS NULL "
-            f"THEN 'not a {column.type} in {column.name}: ' || {name}"
+            f"THEN 'not a {column.type} in {column.name}{shown}"
         )
     return "CASE\n        " + "\n        ".join(cases) + "\n        END"
 
 
 def view_ddl(entity: spec.Entity) -> str:
-    sat = vault.Satellite(entity)
-    hub = sat.hub
+    hub = vault.Hub(entity)
     lines = [
         f"{vault.hash_key_sql([entity.key])} AS {quote(hub.hash_key)}",
         f"NULLIF(TRIM({quote(entity.key)}), '') AS {quote(entity.key)}",
@@ -73,23 +76,43 @@ def view_ddl(entity: spec.Entity) -> str:
         lines.append(f"NULLIF(TRIM({quote(reference.column)}), '') AS {quote(reference.column)}")
         if link := links.get(reference.column):
             lines.append(f"{vault.hash_key_sql([reference.column, entity.key])} AS {quote(link.hash_key)}")
+    # an erased subject's rows (procedures/erasure.py): no personal value, a fixed hashdiff
+    erasable = erasure.place(entity)
+    erased = "ERASED_HK IS NOT NULL"
+
+    def kept(expression: str, erased_value: str = "NULL") -> str:
+        return f"CASE WHEN {erased} THEN {erased_value} ELSE {expression} END" if erasable else expression
+
     # a set member's hashdiff covers who the member is (its key first) and leaves out when
     # the set was said to change: the same members with the same attributes are the same
     # set, whatever timestamp the producer stamps
-    compared = [c.name for c in sat.payload if not (entity.multi_active and c.name == entity.event_column)]
     if entity.multi_active:
-        compared = [entity.key, *compared]
-    lines.append(f"{vault.hashdiff_sql(compared)} AS HASHDIFF")
-    lines += [f"{_typed(c)} AS {quote(c.name)}" for c in sat.payload]
+        compared = [entity.key, *(c.name for c in vault.attributes(entity) if c.name != entity.event_column)]
+        erased_member = erasure.erased_member_hashdiff_sql(entity.key)
+        lines.append(f"{kept(vault.hashdiff_sql(compared), erased_member)} AS HASHDIFF")
+    for satellite in (s for s in vault.SATELLITES if s.entity == entity):
+        hashdiff = vault.hashdiff_sql(satellite.compared)
+        if satellite.personal:
+            hashdiff = kept(hashdiff, f"'{erasure.ERASED_HASHDIFF}'")
+        lines.append(f"{hashdiff} AS {satellite.hashdiff_column}")
+    lines += [f"{kept(_typed(c)) if c.personal else _typed(c)} AS {quote(c.name)}" for c in vault.attributes(entity)]
     lines.append(f"{quarantine_reason_sql(entity)} AS QUARANTINE_REASON")
     lines.append(f"'{entity.producer}.{entity.name}' AS RECORD_SOURCE")
     lines += ["BATCH_ID", "FILE_NAME", "FILE_ROW_NUMBER", "INGESTED_AT"]
     body = ",\n    ".join(lines)
+    source = f"<% database %>.<% landing_schema %>.{landing_table(entity)}"
+    if erasable:
+        # DISTINCT: a subject erased twice is still one row of the landing table
+        source += (
+            f"\nLEFT JOIN (SELECT DISTINCT customer_hk AS ERASED_HK "
+            f"FROM <% database %>.<% audit_schema %>.{erasure.REGISTER_TABLE}) AS erased "
+            f"ON erased.ERASED_HK = {vault.hash_key_sql([erasable.subject_column])}"
+        )
     return (
         f"CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.{view_name(entity)}\n"
         f"    COMMENT = 'Typed {entity.name} with hash keys, hashdiff and quarantine reason'\n"
         f"AS SELECT\n    {body}\n"
-        f"FROM <% database %>.<% landing_schema %>.{landing_table(entity)};"
+        f"FROM {source};"
     )
 
 

@@ -92,11 +92,21 @@ class Link:
 
 @dataclass(frozen=True)
 class Satellite:
+    """An entity's descriptive attributes, insert-only, one row per change.
+
+    ``personal``: the entity's personal attributes (the columns whose PII class is a
+    person's, ``spec.PERSONAL_CLASSES``), kept apart from the others so that erasing a person overwrites this
+    satellite's rows and leaves every other fact, key and audit column as loaded. It
+    carries the entity's business timestamp too (the late-row rule needs it) but its
+    hashdiff leaves the timestamp out: a row is added when a personal value changes, not
+    whenever the record is re-stamped."""
+
     entity: spec.Entity
+    personal: bool = False
 
     @property
     def name(self) -> str:
-        return f"sat_{self.entity.singular}"
+        return f"sat_{self.entity.singular}{'_pii' if self.personal else ''}"
 
     @property
     def hub(self) -> Hub:
@@ -104,13 +114,34 @@ class Satellite:
 
     @property
     def payload(self) -> tuple[spec.Column, ...]:
-        """Descriptive columns: everything but the business key and the references."""
-        keys = {self.entity.key, *(r.column for r in self.entity.references)}
-        return tuple(c for c in self.entity.columns if c.name not in keys)
+        """The descriptive columns (everything but the business key, the references and
+        the personal columns), or the personal ones and the business timestamp."""
+        if self.personal:
+            return tuple(c for c in self.entity.columns if c.personal or c.name == self.entity.event_column)
+        return tuple(c for c in attributes(self.entity) if not c.personal)
+
+    @property
+    def compared(self) -> tuple[str, ...]:
+        """The columns its hashdiff covers."""
+        if self.personal:
+            return tuple(c.name for c in self.payload if c.name != self.entity.event_column)
+        return tuple(c.name for c in self.payload)
+
+    @property
+    def hashdiff_column(self) -> str:
+        """The staging view's column with this satellite's hashdiff."""
+        return "HASHDIFF_PII" if self.personal else "HASHDIFF"
 
     @property
     def large(self) -> bool:
         return self.entity.name in LARGE_ENTITIES
+
+
+def attributes(entity: spec.Entity) -> tuple[spec.Column, ...]:
+    """Every landed column but the business key and the references: what staging types
+    and the satellites (descriptive and personal) share between them."""
+    keys = {entity.key, *(r.column for r in entity.references)}
+    return tuple(c for c in entity.columns if c.name not in keys)
 
 
 @dataclass(frozen=True)
@@ -191,7 +222,15 @@ class MultiActiveSatellite:
 
 HUBS: tuple[Hub, ...] = tuple(Hub(e) for e in spec.ENTITIES if not e.multi_active)
 LINKS: tuple[Link, ...] = tuple(Link(e, r) for e in spec.ENTITIES if not e.multi_active for r in e.references)
-SATELLITES: tuple[Satellite, ...] = tuple(Satellite(e) for e in spec.ENTITIES if not e.multi_active)
+# per entity its descriptive satellite, then its personal one if any column is a person's data
+SATELLITES: tuple[Satellite, ...] = tuple(
+    Satellite(e, personal)
+    for e in spec.ENTITIES
+    if not e.multi_active
+    for personal in (False, True)
+    if not personal or any(c.personal for c in e.columns)
+)
+PERSONAL_SATELLITES: tuple[Satellite, ...] = tuple(s for s in SATELLITES if s.personal)
 EFFECTIVITY_SATELLITES: tuple[EffectivitySatellite, ...] = tuple(
     EffectivitySatellite(link) for link in LINKS if link.reference.effectivity
 )
@@ -332,7 +371,10 @@ def satellite_ddl(sat: Satellite) -> str:
     return _table(
         sat.name,
         columns,
-        f"Descriptive attributes of {sat.entity.name}, insert-only, one row per change.",
+        f"Personal attributes of {sat.entity.name} (PII), apart so an erasure overwrites them alone; "
+        "insert-only otherwise, one row per change."
+        if sat.personal
+        else f"Descriptive attributes of {sat.entity.name}, insert-only, one row per change.",
         cluster,
     )
 

@@ -162,7 +162,7 @@ def _candidates(vault: str, sat: vault_spec.Satellite, batch: str, run_id: str, 
     event = quote(sat.entity.event_column)
     payload = ", ".join(f"c.{quote(c.name)}" for c in sat.payload)
     return (
-        f"SELECT c.{hk}, c.hashdiff, {payload}, c.record_source, c.{event} AS event_at, "
+        f"SELECT c.{hk}, c.{sat.hashdiff_column} AS hashdiff, {payload}, c.record_source, c.{event} AS event_at, "
         "cur.hashdiff AS current_hashdiff, cur.event_at AS current_event_at, cur.batch_id AS current_batch_id "
         f"FROM (SELECT * FROM {work_table(sat.entity, batch, run_id)} "
         "WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL) c "
@@ -193,7 +193,7 @@ def satellite_sql(
     if empty:
         return (
             f"INSERT INTO {quote(vault)}.{quote(sat.name)} ({hk}, load_ts, hashdiff, {names}, record_source, batch_id) "
-            f"SELECT {hk}, {load_ts}, hashdiff, {names}, record_source, {sql_literal(batch)} "
+            f"SELECT {hk}, {load_ts}, {sat.hashdiff_column}, {names}, record_source, {sql_literal(batch)} "
             f"FROM {work_table(sat.entity, batch, run_id)} WHERE BATCH_RANK = 1 AND quarantine_reason IS NULL"
         )
     return (

@@ -34,3 +34,27 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.PIPELINE_RUNS (
     error VARCHAR,
     steps VARCHAR
 );
+
+-- The erasure register: one row per subject (a client's contact people) erased by
+-- ERASE_SUBJECT. Staging reads it, so a re-delivered file or a late row never brings an
+-- erased person's values back into the vault (procedures/erasure.py). Keys only.
+CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.ERASURE_REGISTER (
+    customer_hk VARCHAR(32) NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    request_id VARCHAR NOT NULL,
+    erased_at TIMESTAMP_NTZ NOT NULL
+);
+
+-- One row per ERASE_SUBJECT request: who asked, when, what was overwritten where
+-- (table -> rows, JSON) and the verification's result (matches left, JSON). Keys only.
+CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.ERASURE_LOG (
+    request_id VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    customer_hk VARCHAR(32) NOT NULL,
+    requested_by VARCHAR,
+    erased_at TIMESTAMP_NTZ NOT NULL,
+    erased VARCHAR,
+    rows_erased NUMBER(38, 0),
+    verification VARCHAR,
+    status VARCHAR NOT NULL
+);

@@ -14,6 +14,15 @@ AS SELECT
     LEAD(s.LOAD_TS) OVER (PARTITION BY s.CUSTOMER_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
 FROM <% database %>.<% vault_schema %>.SAT_CUSTOMER s;
 
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_CUSTOMER_PII_CURRENT
+    COMMENT = 'Rows of sat_customer_pii with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.CUSTOMER_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.CUSTOMER_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_CUSTOMER_PII s;
+
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_ACCOUNT_CURRENT
     COMMENT = 'Rows of sat_account with valid_from, valid_to and is_current'
 AS SELECT

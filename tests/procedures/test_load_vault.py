@@ -187,8 +187,9 @@ def test_values_shaped_like_sql_travel_as_data(
     pipeline.load(settings, applied, batch_id="B20310101")
     cur = conn.cursor()
     cur.execute(
-        "SELECT h.customer_id, s.legal_name, s.email FROM VAULT.HUB_CUSTOMER h JOIN VAULT.SAT_CUSTOMER s "
-        "ON s.customer_hk = h.customer_hk WHERE s.batch_id = 'B20310101'"
+        "SELECT h.customer_id, s.legal_name, p.email FROM VAULT.HUB_CUSTOMER h JOIN VAULT.SAT_CUSTOMER s "
+        "ON s.customer_hk = h.customer_hk JOIN VAULT.SAT_CUSTOMER_PII p ON p.customer_hk = h.customer_hk "
+        "WHERE s.batch_id = 'B20310101' AND p.batch_id = 'B20310101'"
     )
     assert cur.fetchall() == [(hostile["customer_id"], hostile["legal_name"].strip(), hostile["email"].strip())]
     assert one(conn, "SELECT COUNT(*) FROM VAULT.HUB_CUSTOMER") == hubs_before + 1
@@ -236,8 +237,10 @@ def test_schema_drift_extra_columns_load_missing_columns_quarantine(
     cur.execute(f"SELECT business_key, reason FROM VAULT.QUARANTINE WHERE batch_id = '{batch}' ORDER BY 1")
     assert cur.fetchall() == [(f"CLACK{i:03d}", "file lacks required column(s): email") for i in range(3)]
     cur.execute(
-        "SELECT h.customer_id, s.legal_name, s.email, s.domicile_country FROM VAULT.HUB_CUSTOMER h "
-        f"JOIN VAULT.SAT_CUSTOMER s ON s.customer_hk = h.customer_hk WHERE s.batch_id = '{batch}' ORDER BY 1"
+        "SELECT h.customer_id, s.legal_name, p.email, s.domicile_country FROM VAULT.HUB_CUSTOMER h "
+        "JOIN VAULT.SAT_CUSTOMER s ON s.customer_hk = h.customer_hk "
+        "JOIN VAULT.SAT_CUSTOMER_PII p ON p.customer_hk = h.customer_hk AND p.batch_id = s.batch_id "
+        f"WHERE s.batch_id = '{batch}' ORDER BY 1"
     )
     loaded_rows = cur.fetchall()
     expected = sorted(
@@ -322,9 +325,10 @@ def test_duplicates_within_a_batch_give_one_hub_row_and_the_latest_satellite_row
     pipeline.ingest(settings, applied, batch_id=batch)
     detail = pipeline.load(settings, applied, batch_id=batch).detail
     assert detail["inserted"]["hub_customer"] == 1 and detail["inserted"]["sat_customer"] == 1
+    assert detail["inserted"]["sat_customer_pii"] == 1
     cur = conn.cursor()
     cur.execute(
-        "SELECT s.email, s.updated_at FROM VAULT.SAT_CUSTOMER s JOIN VAULT.HUB_CUSTOMER h "
+        "SELECT s.email, s.updated_at FROM VAULT.SAT_CUSTOMER_PII s JOIN VAULT.HUB_CUSTOMER h "
         "ON h.customer_hk = s.customer_hk WHERE h.customer_id = 'CDUP000'"
     )
     assert [(e, str(t)) for e, t in cur.fetchall()] == [("later@example.com", "2034-01-01 17:30:00")]

@@ -24,7 +24,10 @@ BRIEF_LINKS = {
 def test_the_brief_names() -> None:
     assert {h.name for h in vault.HUBS} == {f"hub_{n}" for n in BRIEF_HUBS}
     assert {link.name for link in vault.LINKS} == {f"link_{n}" for n in BRIEF_LINKS}
-    assert {s.name for s in vault.SATELLITES} == {f"sat_{n}" for n in BRIEF_HUBS}
+    descriptive = {s.name for s in vault.SATELLITES if not s.personal}
+    assert descriptive == {f"sat_{n}" for n in BRIEF_HUBS}
+    # a person's data lives apart, beside the descriptive satellite of the same hub
+    assert {s.name for s in vault.PERSONAL_SATELLITES} == {"sat_customer_pii"}
 
 
 @pytest.mark.unit
@@ -32,8 +35,22 @@ def test_every_landed_column_has_one_home() -> None:
     for ent in spec.ENTITIES:
         homes = [ent.key]
         homes += [r.column for r in ent.references]
-        homes += [c.name for c in vault.Satellite(ent).payload]
-        assert sorted(homes) == sorted(ent.column_names), ent.name
+        homes += [c.name for s in vault.SATELLITES if s.entity == ent for c in s.payload]
+        if ent.multi_active:
+            homes += [c.name for c in vault.MultiActiveSatellite(ent).payload]
+        # the business timestamp is in both satellites of an entity with personal data
+        twice = [ent.event_column] if any(s.personal and s.entity == ent for s in vault.SATELLITES) else []
+        assert sorted(homes) == sorted([*ent.column_names, *twice]), ent.name
+
+
+@pytest.mark.unit
+def test_personal_values_only_in_the_personal_satellite_whose_hashdiff_ignores_restamps() -> None:
+    for sat in vault.SATELLITES:
+        personal = {c.name for c in sat.payload if c.personal}
+        if sat.personal:
+            assert personal and set(sat.compared) == personal, sat.name
+        else:
+            assert not personal, sat.name
 
 
 @pytest.mark.unit

@@ -1,7 +1,8 @@
 """The vault's special structures on crafted inputs, each in a vault of its own: the
 effectivity satellite (an account moved, then closed; late changes), the multi-active
 satellite (a contact set compared as a set) and status tracking (a product missing from a
-complete snapshot is deleted, from an incomplete one it is not)."""
+complete snapshot is deleted, from an incomplete one it is not) and the personal satellite
+(a person's data changes apart from the descriptive attributes)."""
 
 from __future__ import annotations
 
@@ -266,3 +267,52 @@ def test_the_generated_events_reach_the_structures(loaded: dict[str, Any], conn:
     assert closed and moved
     assert closed <= ended  # the relationship ended in the batch the account closed
     assert moved <= started  # and the new one started in the batch it moved
+
+
+def client(customer_id: str, email: str, segment: str, updated_at: str) -> dict[str, str]:
+    return {
+        "customer_id": customer_id,
+        "legal_name": "Personal Test Holdings",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": email,
+        "phone": "+441234567890",
+        "date_of_birth": "1980-12-10",
+        "tax_id": "GB123",
+        "address_line": "1 Test Street",
+        "city": "London",
+        "postal_code": "N1 1AA",
+        "domicile_country": "GB",
+        "client_segment": segment,
+        "lifecycle_stage": "ACTIVE",
+        "risk_rating": "LOW",
+        "kyc_status": "APPROVED",
+        "onboarded_at": "2030-01-01",
+        "updated_at": updated_at,
+    }
+
+
+def test_personal_attributes_change_apart_from_the_descriptive_ones(
+    settings: Settings, applied: Endpoints, session: Any, conn: Any, loaded: dict[str, Any]
+) -> None:
+    """A new e-mail adds a personal row; a new segment or a re-stamp with the same
+    personal values does not, and no personal value is in the descriptive satellite."""
+    vault = fresh_vault(settings, conn, "VAULT_PERSONAL")
+
+    def send(day: str, email: str, segment: str) -> dict[str, int]:
+        row = client("CPII01", email, segment, f"{day} 09:00:00")
+        inserted: dict[str, int] = deliver(settings, applied, session, vault, "customers", day, [row])["inserted"]
+        return {t: inserted[t] for t in ("sat_customer", "sat_customer_pii")}
+
+    assert send("2042-01-01", "ada@example.com", "ASSET_MANAGER") == {"sat_customer": 1, "sat_customer_pii": 1}
+    assert send("2042-01-02", "ada@example.com", "PENSION_FUND") == {"sat_customer": 1, "sat_customer_pii": 0}
+    assert send("2042-01-03", "ada.l@example.com", "PENSION_FUND") == {"sat_customer": 1, "sat_customer_pii": 1}
+    emails = fetch(conn, f"SELECT email, batch_id FROM {vault}.SAT_CUSTOMER_PII ORDER BY load_ts")
+    assert emails == [("ada@example.com", "B20420101"), ("ada.l@example.com", "B20420103")]
+    columns = fetch(
+        conn,
+        "SELECT LOWER(column_name) FROM information_schema.columns "
+        f"WHERE table_schema = '{vault}' AND table_name = 'SAT_CUSTOMER'",
+    )
+    descriptive = {c[0] for c in columns}
+    assert "legal_name" in descriptive and not descriptive & {"first_name", "last_name", "email", "tax_id"}

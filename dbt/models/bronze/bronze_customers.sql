@@ -1,12 +1,13 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_hk') }}
 -- Each customer as of the latest snapshot: the point-in-time table's row for it names the
--- satellite row in effect, the hub gives the business key. Incremental: the customers
--- whose row in effect was loaded since the last run (the vault is insert-only, so no
--- other customer changed).
+-- rows in effect of the descriptive and the personal satellite, the hub gives the business
+-- key. Incremental: the customers with a row in effect loaded since the last run (the vault
+-- is insert-only, so no other customer changed; an erasure rebuilds this model).
 with latest_snapshot as (
     select
         p.customer_hk,
-        p.sat_customer_load_ts
+        p.sat_customer_load_ts,
+        p.sat_customer_pii_load_ts
     from {{ ref('pit_customer') }} as p
     where
         p.snapshot_date = (
@@ -14,7 +15,8 @@ with latest_snapshot as (
             where d.is_latest
         )
         {% if is_incremental() -%}
-            and p.sat_customer_load_ts > (select max(existing.load_ts) from {{ this }} as existing)
+            and greatest(p.sat_customer_load_ts, coalesce(p.sat_customer_pii_load_ts, p.sat_customer_load_ts))
+            > (select max(existing.load_ts) from {{ this }} as existing)
         {%- endif %}
 )
 
@@ -22,15 +24,15 @@ select
     h.customer_hk,
     h.customer_id,
     s.legal_name,
-    s.first_name,
-    s.last_name,
-    s.email,
-    s.phone,
-    s.date_of_birth,
-    s.tax_id,
-    s.address_line,
+    pii.first_name,
+    pii.last_name,
+    pii.email,
+    pii.phone,
+    pii.date_of_birth,
+    pii.tax_id,
+    pii.address_line,
     s.city,
-    s.postal_code,
+    pii.postal_code,
     s.domicile_country,
     s.client_segment,
     s.lifecycle_stage,
@@ -39,9 +41,11 @@ select
     s.onboarded_at,
     s.updated_at,
     s.record_source,
-    s.load_ts,
+    greatest(s.load_ts, coalesce(pii.load_ts, s.load_ts)) as load_ts,
     {{ dbt_loaded_at() }} as dbt_loaded_at
 from latest_snapshot as p
 inner join {{ source('vault', 'HUB_CUSTOMER') }} as h on p.customer_hk = h.customer_hk
 inner join {{ source('vault', 'SAT_CUSTOMER_CURRENT') }} as s
     on p.customer_hk = s.customer_hk and p.sat_customer_load_ts = s.load_ts
+left join {{ source('vault', 'SAT_CUSTOMER_PII') }} as pii
+    on p.customer_hk = pii.customer_hk and p.sat_customer_pii_load_ts = pii.load_ts

@@ -1,0 +1,179 @@
+"""``CALL ERASE_SUBJECT(customer_id, request_id)``: forget a client's contact people.
+
+In one transaction: every personal value of the subject (``procedures/erasure.py``) is
+overwritten with NULL wherever the lake's tables hold it, by key, in all history; the
+subject is added to the erasure register, so later loads keep it erased; and a row goes to
+``AUDIT.ERASURE_LOG``. The subject's keys, links, non-personal history and counts stay.
+
+Then, with ``verify``, every text column of every table in the lake's schemas is scanned
+for the subject's former identifying values, which were read before the erasure and are
+held only in this call's memory; the log row records the matches left (zero, or the
+erasure failed and was rolled back).
+
+It runs with owner's rights and changes no session state (no USE, no ALTER SESSION): an
+owner's-rights procedure cannot ("Owner's rights stored procedures ... cannot execute
+statements that change session state",
+https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from procedures import erasure
+from procedures import vault as vault_spec
+from procedures.audit import ArgumentError, audited, checked_name
+from procedures.ingest import landing_table
+from procedures.sql import quote, sql_literal
+
+PROCEDURE = "ERASE_SUBJECT"
+# the personal classes whose values identify one person on their own; a first name, a
+# postcode or a birth date alone is also someone else's, so the scan looks for these
+IDENTIFYING = ("email", "phone", "tax_id", "address")
+SCHEMA_KEYS = ("landing", "vault", "quality", "audit", "bronze", "silver", "gold")
+
+
+class ErasureError(ArgumentError):
+    """An erasure that cannot run, or whose verification found values left."""
+
+
+def former_values(session: Any, hk: str, schemas: dict[str, str]) -> set[str]:
+    """The subject's identifying values, from the landing rows (everything loaded came
+    from them): held in memory for the verification, never written."""
+    values: set[str] = set()
+    for place in erasure.places():
+        columns = [c for c in place.entity.columns if c.name in place.columns and c.pii in IDENTIFYING]
+        if not columns:
+            continue
+        table = f"{quote(schemas['landing'])}.{quote(landing_table(place.entity))}"
+        names = ", ".join(f"TRIM({quote(c.name)})" for c in columns)
+        where = f"{vault_spec.hash_key_sql([place.subject_column])} = {sql_literal(hk)}"
+        for row in session.sql(f"SELECT DISTINCT {names} FROM {table} WHERE {where}").collect():
+            values |= {str(v) for v in row if v is not None and len(str(v)) >= 4}
+    return values
+
+
+def scan(session: Any, values: set[str], schemas: dict[str, str]) -> dict[str, int]:
+    """Per table of the lake's schemas, the rows where a text column holds one of ``values``
+    (trimmed, case-insensitive); only tables with a match are listed."""
+    if not values:
+        return {}
+    found: dict[str, int] = {}
+    wanted = ", ".join(sql_literal(v.upper()) for v in sorted(values))
+    for key in SCHEMA_KEYS:
+        schema = schemas[key]
+        columns = session.sql(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            f"WHERE table_schema = {sql_literal(schema.upper())} AND data_type IN ('TEXT', 'VARCHAR') "
+            "ORDER BY table_name, ordinal_position"
+        ).collect()
+        by_table: dict[str, list[str]] = {}
+        for table, column in columns:
+            by_table.setdefault(str(table), []).append(str(column))
+        for table, names in by_table.items():
+            hit = " OR ".join(f"UPPER(TRIM({quote(c)})) IN ({wanted})" for c in names)
+            rows = int(session.sql(f"SELECT COUNT(*) FROM {quote(schema)}.{quote(table)} WHERE {hit}").collect()[0][0])
+            if rows:
+                found[f"{schema}.{table}"] = rows
+    return found
+
+
+def _existing(session: Any, schema: str) -> set[str]:
+    rows = session.sql(
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = {sql_literal(schema.upper())}"
+    ).collect()
+    return {str(r[0]).upper() for r in rows}
+
+
+def run(
+    session: Any,
+    customer_id: str,
+    request_id: str,
+    verify: bool = True,
+    schemas: dict[str, str] | None = None,
+    requested_by: str = "",
+) -> dict[str, Any]:
+    if not (customer_id or "").strip():
+        raise ErasureError("customer_id is required: the client whose contact people are erased")
+    if not (request_id or "").strip():
+        raise ErasureError("request_id is required: the erasure request's reference, kept in AUDIT.ERASURE_LOG")
+    schemas = {k: k.upper() for k in SCHEMA_KEYS} | dict(schemas or {})
+    for name in schemas.values():
+        checked_name(name, "schema")
+    hk = vault_spec.hash_key(customer_id)
+    audit_table = f"{quote(schemas['audit'])}.PROCEDURE_RUNS"
+    arguments = {"customer_id": customer_id, "request_id": request_id, "verify": verify}
+    with audited(session, PROCEDURE, arguments, audit_table) as audit:
+        started = time.perf_counter()
+        hub = f"{quote(schemas['vault'])}.HUB_CUSTOMER"
+        if not session.sql(f"SELECT 1 FROM {hub} WHERE CUSTOMER_HK = {sql_literal(hk)}").collect():
+            raise ErasureError(
+                f"customer_id {customer_id!r} is not in {schemas['vault']}.HUB_CUSTOMER: nothing to erase"
+            )
+        values = former_values(session, hk, schemas) if verify else set()
+        before = scan(session, values, schemas) if verify else {}
+        erased: dict[str, int] = {}
+        tables = {key: _existing(session, schemas[key]) for key in ("bronze", "silver")}
+        session.sql("BEGIN").collect()
+        try:
+            for place, sql in erasure.statements(hk, schemas):
+                schema, _, table = place.partition(".")
+                layer = next((k for k in ("bronze", "silver") if schemas[k] == schema), None)
+                if layer and table.upper() not in tables[layer]:
+                    continue  # dbt has not built this mart yet
+                changed = int(session.sql(sql).collect()[0][0])
+                erased[place] = erased.get(place, 0) + changed
+            register = f"{quote(schemas['audit'])}.{erasure.REGISTER_TABLE}"
+            session.sql(
+                f"INSERT INTO {register} (customer_hk, customer_id, request_id, erased_at) SELECT ?, ?, ?, SYSDATE()",
+                params=[hk, customer_id.strip(), request_id],
+            ).collect()
+            after = scan(session, values, schemas) if verify else {}
+            status = "ERASED" if not after else "FAILED"
+            session.sql(
+                f"INSERT INTO {quote(schemas['audit'])}.ERASURE_LOG (request_id, customer_id, customer_hk, "
+                "requested_by, erased_at, erased, rows_erased, verification, status) "
+                "SELECT ?, ?, ?, ?, SYSDATE(), ?, ?, ?, ?",
+                params=[
+                    request_id,
+                    customer_id.strip(),
+                    hk,
+                    requested_by or None,
+                    json.dumps(erased, sort_keys=True),
+                    sum(erased.values()),
+                    json.dumps({"values_checked": len(values), "found_before": before, "found_after": after}),
+                    status,
+                ],
+            ).collect()
+            if after:
+                raise ErasureError(f"values of {customer_id!r} are still in {sorted(after)} after erasure")
+            session.sql("COMMIT").collect()
+        except Exception:
+            session.sql("ROLLBACK").collect()
+            raise
+        audit.rows_written = sum(erased.values())
+        audit.result = {
+            "customer_id": customer_id.strip(),
+            "request_id": request_id,
+            "erased": {k: v for k, v in erased.items() if v},
+            "rows_erased": sum(erased.values()),
+            "verified": verify,
+            "values_checked": len(values),
+            "found_before": before,
+            "found_after": after,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    return audit.result
+
+
+def main(session: Any, customer_id: str, request_id: str, verify: bool = True) -> dict[str, Any]:
+    """Stored procedure handler for ERASE_SUBJECT.
+
+    Args:
+        customer_id: the client whose contact people's personal data is erased.
+        request_id: the erasure request's reference (kept in AUDIT.ERASURE_LOG).
+        verify: scan every table for the former values before and after (slower).
+    """
+    return run(session, customer_id, request_id, verify)

@@ -1,0 +1,132 @@
+"""Right to erasure on the local engine: three days loaded and built, one client's contact
+people erased, and what must hold afterwards (issue 22's done-when, for the tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from lake import pipeline
+from lake.config import Settings
+from lake.local.stack import Endpoints
+from lake.session import procedure_session
+from procedures import erase_subject, erasure, spec, vault
+from tests.conftest import land_files
+
+pytestmark = pytest.mark.integration
+
+
+def rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    cur = conn.cursor()
+    cur.execute(sql)
+    return [tuple(r) for r in cur.fetchall()]
+
+
+def checksum(conn: Any, table: str, key: str, subject_hk: str) -> tuple[int, str]:
+    """(rows, content hash) of a table without the subject's rows."""
+    return rows(
+        conn,
+        f"SELECT COUNT(*), MD5(LISTAGG(MD5(TO_JSON(OBJECT_CONSTRUCT(*))), ',') WITHIN GROUP "
+        f"(ORDER BY MD5(TO_JSON(OBJECT_CONSTRUCT(*))))) FROM {table} WHERE {key} <> '{subject_hk}'",
+    )[0]
+
+
+@pytest.mark.unit
+def test_the_marts_the_erasure_overwrites_are_every_mart_column_of_a_personal_class() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    declared = set()
+    for path in sorted((Path(__file__).resolve().parents[2] / "dbt" / "models").glob("*/_*.yml")):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            for column in model.get("columns", []):
+                pii = column.get("config", {}).get("meta", {}).get("pii")
+                if pii in spec.PERSONAL_CLASSES:
+                    declared.add((model["name"].upper(), column["name"]))
+    listed = {(model, column) for _, model, _, columns in erasure.MARTS for column in columns}
+    assert listed == declared
+
+
+def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_else(
+    settings: Settings, applied: Endpoints, conn: Any, built: dict[str, Any]
+) -> None:
+    # a client with contact people and accounts, delivered on more than one day
+    customer_id, hk = rows(
+        conn,
+        "SELECT h.customer_id, h.customer_hk FROM VAULT.HUB_CUSTOMER h "
+        "JOIN VAULT.MSAT_CUSTOMER_CONTACT m ON m.customer_hk = h.customer_hk "
+        "JOIN VAULT.LINK_CUSTOMER_ACCOUNT l ON l.customer_hk = h.customer_hk "
+        "JOIN VAULT.SAT_CUSTOMER_PII p ON p.customer_hk = h.customer_hk "
+        "WHERE h.customer_id NOT IN (SELECT customer_id FROM AUDIT.ERASURE_REGISTER) "
+        "GROUP BY 1, 2 HAVING COUNT(DISTINCT p.load_ts) >= 1 ORDER BY 1 LIMIT 1",
+    )[0]
+    email = rows(conn, f"SELECT MAX(email) FROM LANDING.CUSTOMERS WHERE customer_id = '{customer_id}'")[0][0]
+    kept_tables = [
+        ("VAULT.SAT_CUSTOMER_PII", "customer_hk"),
+        ("VAULT.MSAT_CUSTOMER_CONTACT", "customer_hk"),
+        ("VAULT.SAT_CUSTOMER", "customer_hk"),
+        ("SILVER.SILVER_CUSTOMERS", "customer_hk"),
+    ]
+    before = {t: checksum(conn, t, key, hk) for t, key in kept_tables}
+    descriptive = rows(conn, f"SELECT COUNT(*), MAX(hashdiff) FROM VAULT.SAT_CUSTOMER WHERE customer_hk = '{hk}'")
+    links = rows(conn, f"SELECT COUNT(*) FROM VAULT.LINK_CUSTOMER_ACCOUNT WHERE customer_hk = '{hk}'")
+    transactions = rows(
+        conn,
+        "SELECT COUNT(*) FROM VAULT.LINK_ACCOUNT_TRANSACTION t JOIN VAULT.LINK_CUSTOMER_ACCOUNT a "
+        f"ON a.account_hk = t.account_hk WHERE a.customer_hk = '{hk}'",
+    )
+
+    with procedure_session(settings, applied, erase_subject.PROCEDURE) as session:
+        result = erase_subject.run(session, customer_id, "REQ-TEST-1", schemas=settings.names.schemas)
+
+    # where the values were, and that none is left in any table of any schema
+    found = set(result["found_before"])
+    assert {"LANDING.CUSTOMERS", "LANDING.CONTACTS", "VAULT.SAT_CUSTOMER_PII", "VAULT.MSAT_CUSTOMER_CONTACT"} <= found
+    assert {"BRONZE.BRONZE_CUSTOMERS", "SILVER.SILVER_CUSTOMERS"} <= found
+    assert result["values_checked"] > 0 and result["found_after"] == {}
+    assert rows(conn, f"SELECT COUNT(*) FROM LANDING.CUSTOMERS WHERE email = '{email}'") == [(0,)]
+    personal = rows(
+        conn,
+        f"SELECT COUNT(*), COUNT(email), COUNT(first_name), MIN(hashdiff) FROM VAULT.SAT_CUSTOMER_PII "
+        f"WHERE customer_hk = '{hk}'",
+    )[0]
+    assert personal[0] >= 1 and personal[1:] == (0, 0, erasure.ERASED_HASHDIFF)
+    # everyone else's rows unchanged; the subject's keys, links, transactions and facts kept
+    assert {t: checksum(conn, t, key, hk) for t, key in kept_tables} == before
+    assert rows(conn, f"SELECT COUNT(*), MAX(hashdiff) FROM VAULT.SAT_CUSTOMER WHERE customer_hk = '{hk}'") == (
+        descriptive
+    )
+    assert rows(conn, f"SELECT COUNT(*) FROM VAULT.HUB_CUSTOMER WHERE customer_hk = '{hk}'") == [(1,)]
+    assert rows(conn, f"SELECT COUNT(*) FROM VAULT.LINK_CUSTOMER_ACCOUNT WHERE customer_hk = '{hk}'") == links
+    assert (
+        rows(
+            conn,
+            "SELECT COUNT(*) FROM VAULT.LINK_ACCOUNT_TRANSACTION t JOIN VAULT.LINK_CUSTOMER_ACCOUNT a "
+            f"ON a.account_hk = t.account_hk WHERE a.customer_hk = '{hk}'",
+        )
+        == transactions
+    )
+    log = rows(conn, "SELECT status, rows_erased FROM AUDIT.ERASURE_LOG WHERE request_id = 'REQ-TEST-1'")
+    assert log == [("ERASED", result["rows_erased"])] and result["rows_erased"] > 0
+
+    # a re-delivered old row with the person's values brings nothing back
+    names = spec.entity("customers").column_names
+    old = {c: None for c in names} | {
+        "customer_id": customer_id,
+        "legal_name": "Re-delivered",
+        "email": email,
+        "first_name": "Erased",
+        "updated_at": "2026-01-05 08:00:00",
+    }
+    table = pa.table({c: pa.array([old[c]], pa.string()) for c in names})
+    batch = land_files(applied, "customers", "2043-01-01", {"part-0000.parquet": table})
+    ingested = pipeline.ingest(settings, applied, batch_id=batch).detail
+    assert ingested["erased_on_landing"] == 1
+    loaded = pipeline.load(settings, applied, batch_id=batch).detail
+    assert loaded["inserted"]["sat_customer_pii"] == 0
+    assert rows(conn, f"SELECT COUNT(*) FROM LANDING.CUSTOMERS WHERE email = '{email}'") == [(0,)]
+    assert rows(conn, f"SELECT COUNT(email) FROM VAULT.SAT_CUSTOMER_PII WHERE customer_hk = '{hk}'") == [(0,)]
+    assert vault.hash_key(customer_id) == hk
