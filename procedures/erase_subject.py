@@ -10,10 +10,10 @@ for the subject's former identifying values, which were read before the erasure 
 held only in this call's memory; the log row records the matches left (zero, or the
 erasure failed and was rolled back).
 
-It runs with owner's rights and changes no session state (no USE, no ALTER SESSION): an
-owner's-rights procedure cannot ("Owner's rights stored procedures ... cannot execute
-statements that change session state",
-https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights).
+It runs with owner's rights ("The default is owner's rights",
+https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights, which
+also lists what such a procedure may not do to the caller's session) and changes no
+session state: no USE, no ALTER SESSION, no session variable; every name is qualified.
 """
 
 from __future__ import annotations

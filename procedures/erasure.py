@@ -27,6 +27,7 @@ REGISTER_TABLE = "ERASURE_REGISTER"
 ERASED = "<erased>"
 # the hashdiff of an erased row: a constant's, so it cannot be brute-forced into a value
 ERASED_HASHDIFF = hashlib.md5(ERASED.encode(), usedforsecurity=False).hexdigest()
+ERASED_HASHDIFF_SQL = f"MD5('{ERASED}')"
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,8 @@ def statements(hk: str, schemas: dict[str, str]) -> list[tuple[str, str]]:
         out.append(
             (
                 f"{schemas['vault']}.{sat.name.upper()}",
-                f"UPDATE {vault}.{quote(sat.name)} SET {cleared}, HASHDIFF = {sql_literal(ERASED_HASHDIFF)} "
-                f"WHERE {quote(sat.hub.hash_key)} = {sql_literal(hk)} AND HASHDIFF <> {sql_literal(ERASED_HASHDIFF)}",
+                f"UPDATE {vault}.{quote(sat.name)} SET {cleared}, HASHDIFF = {ERASED_HASHDIFF_SQL} "
+                f"WHERE {quote(sat.hub.hash_key)} = {sql_literal(hk)} AND HASHDIFF <> {ERASED_HASHDIFF_SQL}",
             )
         )
     for msat in vault_spec.MULTI_ACTIVE_SATELLITES:

@@ -93,7 +93,7 @@ def view_ddl(entity: spec.Entity) -> str:
     for satellite in (s for s in vault.SATELLITES if s.entity == entity):
         hashdiff = vault.hashdiff_sql(satellite.compared)
         if satellite.personal:
-            hashdiff = kept(hashdiff, f"'{erasure.ERASED_HASHDIFF}'")
+            hashdiff = kept(hashdiff, erasure.ERASED_HASHDIFF_SQL)
         lines.append(f"{hashdiff} AS {satellite.hashdiff_column}")
     lines += [f"{kept(_typed(c)) if c.personal else _typed(c)} AS {quote(c.name)}" for c in vault.attributes(entity)]
     lines.append(f"{quarantine_reason_sql(entity)} AS QUARANTINE_REASON")

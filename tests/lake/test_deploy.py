@@ -50,6 +50,7 @@ def test_every_procedure_is_created_with_snowpark_and_its_imports(plan: deploy.P
         "LAKE.LANDING.BIND_LANDING_STAGE",
         "LAKE.VAULT.LOAD_VAULT",
         "LAKE.QUALITY.VALIDATE_DATA",
+        "LAKE.VAULT.ERASE_SUBJECT",
     ]
     for statement in created:
         assert "PACKAGES = ('snowflake-snowpark-python'" in statement

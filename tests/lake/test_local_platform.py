@@ -80,6 +80,9 @@ def test_copy_reads_landed_files_from_the_s3_stage(generated: dict[str, Any], co
         "FILE_FORMAT = (TYPE = 'CSV' SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"')",
     )
     assert loaded[0][3] == int(crm[0]["row_count"])
+    # scratch copies of client rows would be personal data the erasure tests find left over
+    rows(conn, "DROP TABLE LANDING.T_CUSTOMERS")
+    rows(conn, "DROP TABLE LANDING.T_ORDERS")
 
 
 def test_sql_transactions_commit_and_roll_back(conn: Any) -> None:

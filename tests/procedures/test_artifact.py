@@ -124,6 +124,7 @@ def test_every_procedure_is_declared_with_snowpark_from_the_archive(plan: deploy
         "BIND_LANDING_STAGE",
         "LOAD_VAULT",
         "VALIDATE_DATA",
+        "ERASE_SUBJECT",
     }
     for name, d in declared.items():
         assert d["packages"][0] == "snowflake-snowpark-python", name
@@ -156,6 +157,8 @@ def test_each_handler_runs_from_the_archive_with_only_its_packages(
     assert loaded["inserted"]["hub_customer"] > 0
     validated = run("VALIDATE_DATA", layer="landing,vault")
     assert validated["rules_run"] > 0 and validated["passed"] > 0 and not validated["failed"]
+    erased = run("ERASE_SUBJECT", customer_id="C000000001", request_id="ARTIFACT-1")
+    assert erased["rows_erased"] > 0 and erased["values_checked"] > 0 and erased["found_after"] == {}
 
 
 def test_an_archive_without_the_package_folder_cannot_import_its_handler(
