@@ -621,13 +621,18 @@ def erase(
     result = step.detail
     for table, rows in sorted(result["erased"].items()):
         console.print(f"{table}: {rows} row(s) overwritten")
+    files = result["files"]
+    for name in files["rewritten"]:
+        console.print(f"landing file {name}: rewritten without the values")
     if result["verified"]:
         for table, rows in sorted(result["found_before"].items()):
             console.print(f"before: {table} held the values in {rows} row(s)")
-        left = result["found_after"]
+        for name, hits in sorted(files["found_before"].items()):
+            console.print(f"before: landing file {name} held {hits} of the values")
+        left = sum(result["found_after"].values()) + sum(files["found_after"].values())
         console.print(
-            f"verified: {result['values_checked']} former value(s) searched in every table, "
-            f"{sum(left.values())} match(es) left"
+            f"verified: {result['values_checked']} former value(s) searched in every table and landing file, "
+            f"{left} match(es) left"
         )
     console.print(f"erased {customer_id} (request {request}) in {step.seconds:.1f}s; logged in AUDIT.ERASURE_LOG")
 

@@ -21,6 +21,7 @@ from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
 from lake.session import connection, procedure_session, snowpark_session
 from procedures import generate_sample_data, ingest_landing, landing, load_vault, quality, validate_data
+from procedures.ingest import REWRITTEN_TABLE, landing_table
 from procedures.sample_data import Plan, Progress, plan_day
 
 if TYPE_CHECKING:
@@ -246,14 +247,30 @@ def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
 def erase(
     settings: Settings, endpoints: Endpoints | None, customer_id: str, request_id: str, verify: bool = True
 ) -> StepReport:
-    """``ERASE_SUBJECT(customer_id, request_id, verify)``: a client's contact people
-    forgotten in every table (``procedures/erase_subject.py``)."""
-    from procedures import erase_subject
+    """Right to erasure, everywhere the lake stores a client's contact people:
+    ``ERASE_SUBJECT(customer_id, request_id, verify)`` for the tables, then their landing
+    files rewritten (``lake.landing_erasure``). With ``verify``, the landing zone is scanned
+    for the former values before and after too; the values are read once, held in this
+    process's memory only, and the result is added to the request's ``AUDIT.ERASURE_LOG``
+    row (``files``)."""
+    import json
+
+    from lake import landing_erasure
+    from procedures import erase_subject, erasure, vault
 
     started = time.perf_counter()
+    names = settings.names
+    hk = vault.hash_key(customer_id)
+    _, s3 = aws_clients(endpoints)
+    bucket, prefix = landing.split_landing_url(settings.landing_url)
+    values: set[str] = set()
+    if verify:
+        with snowpark_session(settings, endpoints) as session:
+            values = erase_subject.former_values(session, hk, names.schemas)
+    files_before = landing_erasure.scan(s3, bucket, prefix, values)
 
     def locally(session: Session) -> dict[str, Any]:
-        return erase_subject.run(session, customer_id, request_id, verify, schemas=settings.names.schemas)
+        return erase_subject.run(session, customer_id, request_id, verify, schemas=names.schemas)
 
     summary = call(
         settings,
@@ -264,6 +281,44 @@ def erase(
         request_id=request_id,
         verify=verify,
     )
+    with snowpark_session(settings, endpoints) as session:
+        files: dict[str, erasure.Place] = {}
+        keys: dict[str, set[str]] = {}
+        for place in erasure.places():
+            table = f"{names.landing}.{landing_table(place.entity)}"
+            subject = vault.hash_key_sql([place.subject_column])
+            key = place.entity.key
+            for row in session.sql(
+                f"SELECT DISTINCT FILE_NAME, UPPER(TRIM({key})) FROM {table} WHERE {subject} = '{hk}'"
+            ).collect():
+                files[str(row[0])] = place
+                keys.setdefault(place.entity.name, set()).add(str(row[1]))
+        rewrite, md5s = landing_erasure.rewrite(s3, bucket, prefix, files, hk)
+        manifests = landing_erasure.rewrite_manifests(s3, bucket, prefix, keys)
+        for name, md5 in md5s.items():
+            session.sql(
+                f"INSERT INTO {names.audit}.{REWRITTEN_TABLE} (file_name, md5, request_id, rewritten_at) "
+                "SELECT ?, ?, ?, SYSDATE()",
+                params=[name, md5, request_id],
+            ).collect()
+        files_after = landing_erasure.scan(s3, bucket, prefix, values)
+        record = {
+            "rewritten": rewrite.files,
+            "rows": rewrite.rows,
+            "versions_deleted": rewrite.versions_deleted + manifests.versions_deleted,
+            "manifests": manifests.files,
+            "found_before": files_before,
+            "found_after": files_after,
+        }
+        session.sql(
+            f"UPDATE {names.audit}.ERASURE_LOG SET files = ? WHERE request_id = ? AND customer_hk = ?",
+            params=[json.dumps(record, sort_keys=True), request_id, hk],
+        ).collect()
+    if files_after:
+        raise erase_subject.ErasureError(
+            f"values of {customer_id!r} are still in landing files {sorted(files_after)} after their rewrite"
+        )
+    summary["files"] = record
     return StepReport(erase_subject.PROCEDURE, time.perf_counter() - started, summary)
 
 

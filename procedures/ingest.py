@@ -27,6 +27,7 @@ from typing import Any
 
 from procedures import landing
 from procedures import spec as entity_spec
+from procedures.audit import checked_name
 from procedures.sql import LOCK_CONFLICT, create_table_ddl, quote, seed_row_sql, sql_literal
 
 LINEAGE_COLUMNS = (
@@ -45,6 +46,8 @@ ERRORS_TABLE = "INGEST_ERRORS"
 RECONCILIATION_TABLE = "RECONCILIATION"
 DRIFT_TABLE = "SCHEMA_DRIFT"
 FILES_TABLE = "INGESTED_FILES"
+# in the audit schema: landing files the lake rewrote (lake/landing_erasure.py)
+REWRITTEN_TABLE = "REWRITTEN_FILES"
 LOCK_TABLE = "INGEST_LOCK"
 LOCK_NAME = "INGEST_LANDING"
 # a run that died holding the ingestion lease frees it after this long
@@ -283,15 +286,22 @@ def control_paths(session: Any, stage: str) -> Iterator[tuple[str, re.Match[str]
 
 
 def ingest(
-    session: Any, stage: str, landing_schema: str, batch_id: str = "", run_id: str = "", wait_seconds: float = 900.0
+    session: Any,
+    stage: str,
+    landing_schema: str,
+    batch_id: str = "",
+    run_id: str = "",
+    wait_seconds: float = 900.0,
+    audit_schema: str = "AUDIT",
 ) -> IngestResult:
     """Load every batch not ingested yet (or only ``batch_id``), holding the ingestion lease."""
     schema = quote(landing_schema)
     with lease(session, schema, run_id or uuid.uuid4().hex, wait_seconds):
-        return _ingest(session, stage, schema, batch_id)
+        rewritten = f"{checked_name(audit_schema, 'audit_schema')}.{REWRITTEN_TABLE}"
+        return _ingest(session, stage, schema, batch_id, rewritten)
 
 
-def _ingest(session: Any, stage: str, schema: str, batch_id: str) -> IngestResult:
+def _ingest(session: Any, stage: str, schema: str, batch_id: str, rewritten: str) -> IngestResult:
     started = time.perf_counter()
     result = IngestResult()
     done = {r[0] for r in session.sql(f"SELECT DISTINCT control_path FROM {schema}.{CONTROL_TABLE}").collect()}
@@ -317,22 +327,25 @@ def _ingest(session: Any, stage: str, schema: str, batch_id: str) -> IngestResul
             result.files.append(file_result)
             result.rows[ent.name] = result.rows.get(ent.name, 0) + file_result.rows
     result.issues = _reconcile(session, schema, result.batches)
-    result.changed = _changed_after_load(session, stage, schema)
+    result.changed = _changed_after_load(session, stage, schema, rewritten)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _changed_after_load(session: Any, stage: str, schema: str) -> list[str]:
+def _changed_after_load(session: Any, stage: str, schema: str, rewritten: str) -> list[str]:
     """Landing files rewritten after ingestion loaded them (the directory's LAST_MODIFIED
     is later than the load): the vault holds what was loaded, the landing zone no longer
     does. Landing files are immutable (``landing.S3Sink`` never overwrites), so this is a
     producer's tool at work; each is recorded once in RECONCILIATION as
-    ``changed_after_load`` under the batch that loaded it."""
+    ``changed_after_load`` under the batch that loaded it. A file the lake rewrote itself
+    (an erasure, ``rewritten``) is not, unless it changed again after that."""
     changed = (
         f"SELECT f.batch_id, f.file_name FROM {schema}.{FILES_TABLE} f "
         f"JOIN DIRECTORY(@{stage}) d ON d.RELATIVE_PATH = f.file_name "
         "WHERE f.status = 'LOADED' "
-        "AND CONVERT_TIMEZONE('UTC', d.LAST_MODIFIED)::TIMESTAMP_NTZ > f.ingested_at"
+        "AND CONVERT_TIMEZONE('UTC', d.LAST_MODIFIED)::TIMESTAMP_NTZ > f.ingested_at "
+        f"AND NOT EXISTS (SELECT 1 FROM {rewritten} w WHERE w.file_name = f.file_name "
+        "AND w.rewritten_at >= CONVERT_TIMEZONE('UTC', d.LAST_MODIFIED)::TIMESTAMP_NTZ)"
     )
     session.sql(
         f"INSERT INTO {schema}.{RECONCILIATION_TABLE} (batch_id, producer, entity, file_name, issue, expected_rows, "

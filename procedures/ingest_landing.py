@@ -38,9 +38,11 @@ def run(
     checked_name(landing_schema, "landing_schema")
     stage = checked_name(stage or landing_stage(session, landing_schema), "stage")
     with audited(session, PROCEDURE, {"batch_id": batch_id, "stage": stage}, audit_table) as audit:
-        summary = ingest(session, stage, landing_schema, batch_id, run_id=audit.run_id).as_dict()
-        # an erased subject's values, delivered again, are overwritten as they land
         audit_schema = audit_table.rsplit(".", 1)[0] if "." in audit_table else "AUDIT"
+        summary = ingest(
+            session, stage, landing_schema, batch_id, run_id=audit.run_id, audit_schema=audit_schema
+        ).as_dict()
+        # an erased subject's values, delivered again, are overwritten as they land
         summary["erased_on_landing"] = sum(
             int(session.sql(sql).collect()[0][0]) for sql in erasure.scrub_sql(landing_schema, audit_schema)
         )

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.ERASURE_REGISTER (
 );
 
 -- One row per ERASE_SUBJECT request: who asked, when, what was overwritten where
--- (table -> rows, JSON) and the verification's result (matches left, JSON). Keys only.
+-- (table -> rows, JSON), the verification's result (matches left, JSON) and the landing
+-- files rewritten. Keys only.
 CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.ERASURE_LOG (
     request_id VARCHAR NOT NULL,
     customer_id VARCHAR NOT NULL,
@@ -56,5 +57,17 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.ERASURE_LOG (
     erased VARCHAR,
     rows_erased NUMBER(38, 0),
     verification VARCHAR,
-    status VARCHAR NOT NULL
+    status VARCHAR NOT NULL,
+    -- the landing files `lake erase` rewrote, and their scan before and after (JSON)
+    files VARCHAR
+);
+
+-- Landing files the lake itself rewrote (an erasure: the subject's values removed), with the
+-- new MD5: ingestion does not report them as changed after load, and never loads them
+-- again (their control file was ingested already). Keys and file names only.
+CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.REWRITTEN_FILES (
+    file_name VARCHAR NOT NULL,
+    md5 VARCHAR NOT NULL,
+    request_id VARCHAR NOT NULL,
+    rewritten_at TIMESTAMP_NTZ NOT NULL
 );

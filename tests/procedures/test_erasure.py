@@ -11,8 +11,7 @@ import pytest
 from lake import pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from lake.session import procedure_session
-from procedures import erase_subject, erasure, spec, vault
+from procedures import erasure, spec, vault
 from tests.conftest import land_files
 
 pytestmark = pytest.mark.integration
@@ -79,14 +78,21 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
         f"ON a.account_hk = t.account_hk WHERE a.customer_hk = '{hk}'",
     )
 
-    with procedure_session(settings, applied, erase_subject.PROCEDURE) as session:
-        result = erase_subject.run(session, customer_id, "REQ-TEST-1", schemas=settings.names.schemas)
+    result = pipeline.erase(settings, applied, customer_id, "REQ-TEST-1").detail
 
     # where the values were, and that none is left in any table of any schema
     found = set(result["found_before"])
     assert {"LANDING.CUSTOMERS", "LANDING.CONTACTS", "VAULT.SAT_CUSTOMER_PII", "VAULT.MSAT_CUSTOMER_CONTACT"} <= found
     assert {"BRONZE.BRONZE_CUSTOMERS", "SILVER.SILVER_CUSTOMERS"} <= found
     assert result["values_checked"] > 0 and result["found_after"] == {}
+    # the landing files too: rewritten, the control files agreeing, nothing reported or re-loaded
+    files = result["files"]
+    assert files["rewritten"] and set(files["rewritten"]) <= set(files["found_before"]) and files["found_after"] == {}
+    assert {f.split("/")[1] for f in files["rewritten"]} == {"customers", "contacts"}
+    problems = pipeline.landing_reconciliation(settings, applied).problems
+    assert not [p for p in problems if f"{p.partition}/{p.file_name}" in files["rewritten"]]
+    again = pipeline.ingest(settings, applied).detail
+    assert not set(again.get("changed_after_load", [])) & set(files["rewritten"])
     assert rows(conn, f"SELECT COUNT(*) FROM LANDING.CUSTOMERS WHERE email = '{email}'") == [(0,)]
     personal = rows(
         conn,

@@ -1,0 +1,154 @@
+"""The landing files of an erased subject, rewritten without its personal values.
+
+``ERASE_SUBJECT`` overwrites what the lake's tables hold; the producers' files in the S3
+landing zone hold the same values. A stored procedure cannot rewrite an S3 object in
+place, so ``lake erase`` does it from the machine, with the landing bucket's credentials,
+right after the procedure:
+
+* the files come from the landing tables (``FILE_NAME`` of the subject's rows, found by
+  key): only those are read and written, never the whole zone;
+* each is read, the subject's rows get NULL in every personal column, and it is written
+  back in its own format under the same key; the partition's control file gets the new
+  size and MD5, so reconciliation still agrees with the zone;
+* older versions of both objects are deleted (the landing bucket is versioned, and a
+  noncurrent version still holds the values);
+* each rewrite is recorded in ``AUDIT.REWRITTEN_FILES``: ingestion does not report the file
+  as changed after load, and does not load it again (its control file was ingested).
+
+``scan`` searches every landing data file for values (the verification): a cell equal to
+one of them (trimmed, case-insensitive), as the table scan compares.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from procedures import erasure, landing, vault
+
+FORMATS = {extension: file_format for file_format, extension in landing.EXTENSIONS.items()}
+
+
+@dataclass
+class Rewrite:
+    files: list[str] = field(default_factory=list)
+    rows: int = 0
+    versions_deleted: int = 0
+
+
+def _format(key: str) -> landing.FileFormat:
+    return FORMATS[key.rsplit(".", 1)[-1]]
+
+
+def _delete_older_versions(s3: Any, bucket: str, key: str) -> int:
+    """Every version of ``key`` but the latest (none on an unversioned bucket)."""
+    deleted = 0
+    for version in s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", []):
+        if version["Key"] == key and not version["IsLatest"] and version.get("VersionId") not in (None, "null"):
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+            deleted += 1
+    return deleted
+
+
+def _blanked(table: pa.Table, place: erasure.Place, customer_hk: str) -> tuple[pa.Table, int]:
+    subject = table.column(place.subject_column).to_pylist()
+    mask = pa.array([value is not None and vault.hash_key(value) == customer_hk for value in subject])
+    hits = int(pc.sum(mask).as_py() or 0)
+    for name in place.columns:
+        column = table.column(name)
+        index = table.column_names.index(name)
+        table = table.set_column(index, name, pc.if_else(mask, pa.nulls(len(column), column.type), column))
+    return table, hits
+
+
+def rewrite(
+    s3: Any, bucket: str, prefix: str, files: dict[str, erasure.Place], customer_hk: str
+) -> tuple[Rewrite, dict[str, str]]:
+    """Rewrite ``files`` (landing-relative key -> the place its rows belong to); returns
+    what was done and each file's new MD5."""
+    done, md5s = Rewrite(), {}
+    controls: dict[str, dict[str, tuple[int, str]]] = {}
+    for name, place in sorted(files.items()):
+        key = prefix + name
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        table, hits = _blanked(landing.read_back(body, _format(name)), place, customer_hk)
+        if not hits:
+            continue
+        new = landing.serialise(table, _format(name))
+        s3.put_object(Bucket=bucket, Key=key, Body=new)
+        done.versions_deleted += _delete_older_versions(s3, bucket, key)
+        done.files.append(name)
+        done.rows += hits
+        md5s[name] = landing.md5_hex(new)
+        partition, _, file_name = name.rpartition("/")
+        controls.setdefault(partition, {})[file_name] = (len(new), md5s[name])
+    for partition, changed in controls.items():
+        key = f"{prefix}{partition}/{landing.CONTROL_FILE}"
+        text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        rows = list(csv.DictReader(io.StringIO(text)))
+        for row in rows:
+            if row["file_name"] in changed:
+                row["bytes"], row["md5"] = str(changed[row["file_name"]][0]), changed[row["file_name"]][1]
+        s3.put_object(Bucket=bucket, Key=key, Body=landing.control_file(rows))
+        done.versions_deleted += _delete_older_versions(s3, bucket, key)
+    return done, md5s
+
+
+def rewrite_manifests(s3: Any, bucket: str, prefix: str, keys: dict[str, set[str]]) -> Rewrite:
+    """The sample-data generator's manifests (``_generator/manifest``) record the value of
+    each injected defect: where the defect is in a personal column of one of the
+    subject's rows (``keys``: entity -> the business keys of its rows), the value is
+    blanked the same way."""
+    done = Rewrite()
+    personal = {p.entity.name: set(p.columns) for p in erasure.places()}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + landing.MANIFEST_PREFIX):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            table = landing.read_back(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), "parquet")
+            hit = [
+                entity in keys
+                and (business_key or "").strip().upper() in keys[entity]
+                and column in personal.get(entity, set())
+                for entity, business_key, column in zip(
+                    table["entity"].to_pylist(),
+                    table["business_key"].to_pylist(),
+                    table["column_name"].to_pylist(),
+                    strict=True,
+                )
+            ]
+            if not any(hit):
+                continue
+            values = table["injected_value"]
+            blanked = pc.if_else(pa.array(hit), pa.nulls(len(values), values.type), values)
+            table = table.set_column(table.column_names.index("injected_value"), "injected_value", blanked)
+            s3.put_object(Bucket=bucket, Key=key, Body=landing.serialise(table, "parquet"))
+            done.versions_deleted += _delete_older_versions(s3, bucket, key)
+            done.files.append(key[len(prefix) :])
+            done.rows += sum(hit)
+    return done
+
+
+def scan(s3: Any, bucket: str, prefix: str, values: set[str]) -> dict[str, int]:
+    """Per landing file, how many of ``values`` it holds (case-insensitive); only files
+    with a match are listed."""
+    if not values:
+        return {}
+    wanted = {v.upper() for v in values}
+    found: dict[str, int] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.rsplit(".", 1)[-1] not in FORMATS:
+                continue  # control files and the generator's manifest hold no personal value
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            table = landing.read_back(body, _format(key))
+            cells = {str(v).strip().upper() for column in table.columns for v in column.to_pylist() if v is not None}
+            hits = len(wanted & cells)
+            if hits:
+                found[key[len(prefix) :]] = hits
+    return found
