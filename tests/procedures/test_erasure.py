@@ -118,6 +118,17 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
     log = rows(conn, "SELECT status, rows_erased FROM AUDIT.ERASURE_LOG WHERE request_id = 'REQ-TEST-1'")
     assert log == [("ERASED", result["rows_erased"])] and result["rows_erased"] > 0
 
+    # the marts rebuilt from the erased vault: the client is there, without personal values
+    rebuilt = pipeline.dbt_build(settings, applied).detail
+    assert not [p for p in rebuilt["problems"] if p["status"] in ("error", "fail")], rebuilt["problems"]
+    assert rows(conn, "SELECT COUNT(*) FROM BRONZE.BRONZE_CUSTOMERS") == rows(
+        conn, "SELECT COUNT(*) FROM SILVER.SILVER_CUSTOMERS"
+    )
+    for mart in ("BRONZE.BRONZE_CUSTOMERS", "SILVER.SILVER_CUSTOMERS"):
+        assert rows(
+            conn, f"SELECT COUNT(*), COUNT(email), COUNT(first_name) FROM {mart} WHERE customer_id = '{customer_id}'"
+        ) == [(1, 0, 0)], mart
+
     # a re-delivered old row with the person's values brings nothing back
     names = spec.entity("customers").column_names
     old = {c: None for c in names} | {
