@@ -129,6 +129,10 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
             conn, f"SELECT COUNT(*), COUNT(email), COUNT(first_name) FROM {mart} WHERE customer_id = '{customer_id}'"
         ) == [(1, 0, 0)], mart
 
+    # and every error rule still passes on an erased client (its absent values included)
+    validated = pipeline.validate(settings, applied, layer="landing,vault,bronze,silver").detail
+    assert not validated["failed"], validated
+
     # a re-delivered old row with the person's values brings nothing back
     names = spec.entity("customers").column_names
     old = {c: None for c in names} | {
