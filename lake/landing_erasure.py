@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from procedures import erasure, landing, vault
+from procedures import erasure, landing
 
 FORMATS = {extension: file_format for file_format, extension in landing.EXTENSIONS.items()}
 
@@ -55,9 +55,12 @@ def _delete_older_versions(s3: Any, bucket: str, key: str) -> int:
     return deleted
 
 
-def _blanked(table: pa.Table, place: erasure.Place, customer_hk: str) -> tuple[pa.Table, int]:
-    subject = table.column(place.subject_column).to_pylist()
-    mask = pa.array([value is not None and vault.hash_key(value) == customer_hk for value in subject])
+def _blanked(table: pa.Table, place: erasure.Place, customer_id: str) -> tuple[pa.Table, int]:
+    """The subject's rows with NULL in every personal column. A row is the subject's when
+    its subject column is the client's key as the hash recipe reads it (trimmed,
+    upper-cased): the same rows the hash key finds, compared column-wise."""
+    subject = pc.utf8_upper(pc.utf8_trim_whitespace(pc.cast(table.column(place.subject_column), pa.string())))
+    mask = pc.fill_null(pc.equal(subject, customer_id.strip().upper()), False)
     hits = int(pc.sum(mask).as_py() or 0)
     for name in place.columns:
         column = table.column(name)
@@ -67,7 +70,7 @@ def _blanked(table: pa.Table, place: erasure.Place, customer_hk: str) -> tuple[p
 
 
 def rewrite(
-    s3: Any, bucket: str, prefix: str, files: dict[str, erasure.Place], customer_hk: str
+    s3: Any, bucket: str, prefix: str, files: dict[str, erasure.Place], customer_id: str
 ) -> tuple[Rewrite, dict[str, str]]:
     """Rewrite ``files`` (landing-relative key -> the place its rows belong to); returns
     what was done and each file's new MD5."""
@@ -76,7 +79,7 @@ def rewrite(
     for name, place in sorted(files.items()):
         key = prefix + name
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        table, hits = _blanked(landing.read_back(body, _format(name)), place, customer_hk)
+        table, hits = _blanked(landing.read_back(body, _format(name)), place, customer_id)
         if not hits:
             continue
         new = landing.serialise(table, _format(name))

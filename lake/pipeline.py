@@ -293,7 +293,7 @@ def erase(
             ).collect():
                 files[str(row[0])] = place
                 keys.setdefault(place.entity.name, set()).add(str(row[1]))
-        rewrite, md5s = landing_erasure.rewrite(s3, bucket, prefix, files, hk)
+        rewrite, md5s = landing_erasure.rewrite(s3, bucket, prefix, files, customer_id)
         manifests = landing_erasure.rewrite_manifests(s3, bucket, prefix, keys)
         for name, md5 in md5s.items():
             session.sql(

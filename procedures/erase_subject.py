@@ -8,7 +8,8 @@ subject is added to the erasure register, so later loads keep it erased; and a r
 Then, with ``verify``, every text column of every table in the lake's schemas is scanned
 for the subject's former identifying values, which were read before the erasure and are
 held only in this call's memory; the log row records the matches left (zero, or the
-erasure failed and was rolled back).
+erasure failed and was rolled back). A value other clients hold too is not the person's
+alone and is not searched for (``former_values``).
 
 It runs with owner's rights ("The default is owner's rights",
 https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights, which
@@ -41,17 +42,24 @@ class ErasureError(ArgumentError):
 
 def former_values(session: Any, hk: str, schemas: dict[str, str]) -> set[str]:
     """The subject's identifying values, from the landing rows (everything loaded came
-    from them): held in memory for the verification, never written."""
+    from them): held in memory for the verification, never written. A value another
+    client's rows hold too (an office's street address, a shared switchboard number) does
+    not identify the person and stays where the other client has it, so it is not
+    searched for: only the subject's own values are."""
     values: set[str] = set()
     for place in erasure.places():
         columns = [c for c in place.entity.columns if c.name in place.columns and c.pii in IDENTIFYING]
         if not columns:
             continue
         table = f"{quote(schemas['landing'])}.{quote(landing_table(place.entity))}"
-        names = ", ".join(f"TRIM({quote(c.name)})" for c in columns)
-        where = f"{vault_spec.hash_key_sql([place.subject_column])} = {sql_literal(hk)}"
-        for row in session.sql(f"SELECT DISTINCT {names} FROM {table} WHERE {where}").collect():
-            values |= {str(v) for v in row if v is not None and len(str(v)) >= 4}
+        is_subject = f"{vault_spec.hash_key_sql([place.subject_column])} = {sql_literal(hk)}"
+        for column in columns:
+            name = f"UPPER(TRIM({quote(column.name)}))"
+            own = session.sql(
+                f"SELECT DISTINCT {name} FROM {table} WHERE {is_subject} AND {name} IS NOT NULL "
+                f"AND {name} NOT IN (SELECT {name} FROM {table} WHERE NOT ({is_subject}) AND {name} IS NOT NULL)"
+            ).collect()
+            values |= {str(r[0]) for r in own if len(str(r[0])) >= 4}
     return values
 
 
