@@ -155,6 +155,26 @@ def _version_2(v1: Path, out: Path) -> Path:
     return out
 
 
+def test_the_app_erases_a_subject_in_its_own_tables(
+    settings: Settings, applied: Endpoints, app_run: dict[str, Any]
+) -> None:
+    """ERASE_SUBJECT ships in the app and forgets a client's contact people in the app's
+    tables, leaving the standalone lake's alone."""
+    customer_id = pipeline.fetch(
+        settings,
+        applied,
+        f"SELECT MIN(h.customer_id) FROM {APP}.VAULT.HUB_CUSTOMER h JOIN {APP}.VAULT.MSAT_CUSTOMER_CONTACT m "
+        "ON m.customer_hk = h.customer_hk",
+    )[0][0]
+    emails = f"SELECT COUNT(email) FROM {{db}}.LANDING.CUSTOMERS WHERE customer_id = '{customer_id}'"
+    in_lake = pipeline.fetch(settings, applied, emails.format(db=settings.names.database))
+    erased = local_app.call(settings, applied, "ERASE_SUBJECT", customer_id, "APP-1", True, app=APP)
+    assert erased["found_before"] and erased["found_after"] == {}, erased
+    assert {"LANDING.CUSTOMERS", "VAULT.SAT_CUSTOMER_PII", "VAULT.MSAT_CUSTOMER_CONTACT"} <= set(erased["erased"])
+    assert pipeline.fetch(settings, applied, emails.format(db=APP)) == [(0,)]
+    assert pipeline.fetch(settings, applied, emails.format(db=settings.names.database)) == in_lake
+
+
 def test_an_upgrade_keeps_the_state_replaces_the_code_and_adds_the_new_column(
     settings: Settings, applied: Endpoints, generated: dict[str, Any], bundle_dir: Path, tmp_path: Path
 ) -> None:
