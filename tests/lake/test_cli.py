@@ -158,31 +158,6 @@ def test_sql_json_keeps_numbers_and_config_json_is_pure(settings: Settings, appl
     assert config["settings"]["local"]["state_dir"] == str(settings.local.state_dir)
 
 
-def test_erase_lists_where_the_values_were_and_reports_none_left(
-    settings: Settings, applied: Endpoints, loaded: dict[str, Any]
-) -> None:
-    env = {"LAKE_STATE_DIR": str(settings.local.state_dir)}
-    found = lake(
-        "sql",
-        "SELECT MAX(h.customer_id) AS id FROM VAULT.HUB_CUSTOMER h JOIN VAULT.MSAT_CUSTOMER_CONTACT m "
-        "ON m.customer_hk = h.customer_hk WHERE h.customer_id NOT IN (SELECT customer_id FROM AUDIT.ERASURE_REGISTER)",
-        "--format",
-        "json",
-        env=env,
-    )
-    customer_id = json.loads(found.stdout)[0]["ID"]
-    done = lake("erase", customer_id, "--request", "CLI-1", env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"^before: LANDING\.CUSTOMERS held the values in \d+ row", done.stdout, re.M), done.stdout
-    assert re.search(r"^before: landing file crm/customers/\S+ held \d+ of the values", done.stdout, re.M)
-    assert re.search(r"^verified: \d+ former value\(s\) searched .* 0 match\(es\) left$", done.stdout, re.M)
-    unknown = lake("erase", "C999999999", "--request", "CLI-2", env=env)
-    assert unknown.returncode == 1
-    assert _last_line(unknown.stderr + unknown.stdout) == (
-        "error: customer_id 'C999999999' is not in VAULT.HUB_CUSTOMER: nothing to erase"
-    )
-
-
 @pytest.mark.unit
 def test_upload_refuses_files_outside_the_landing_layout(tmp_path: Path, fresh: dict[str, str]) -> None:
     folder = tmp_path / "drop"

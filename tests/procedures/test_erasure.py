@@ -3,6 +3,12 @@ people erased, and what must hold afterwards (issue 22's done-when, for the tabl
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +21,7 @@ from procedures import erasure, spec, vault
 from tests.conftest import land_files
 
 pytestmark = pytest.mark.integration
+LAKE = str(Path(sys.executable).with_name("lake"))
 
 
 def rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -23,12 +30,12 @@ def rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in cur.fetchall()]
 
 
-def checksum(conn: Any, table: str, key: str, subject_hk: str) -> tuple[int, str]:
-    """(rows, content hash) of a table without the subject's rows."""
+def checksum(conn: Any, table: str, others: str) -> tuple[int, str]:
+    """(rows, content hash) of a table's rows that ``others`` selects (everyone but the subject)."""
     return rows(
         conn,
         f"SELECT COUNT(*), MD5(LISTAGG(MD5(TO_JSON(OBJECT_CONSTRUCT(*))), ',') WITHIN GROUP "
-        f"(ORDER BY MD5(TO_JSON(OBJECT_CONSTRUCT(*))))) FROM {table} WHERE {key} <> '{subject_hk}'",
+        f"(ORDER BY MD5(TO_JSON(OBJECT_CONSTRUCT(*))))) FROM {table} WHERE {others}",
     )[0]
 
 
@@ -63,13 +70,17 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
         "GROUP BY 1, 2 HAVING COUNT(DISTINCT p.load_ts) >= 1 ORDER BY 1 LIMIT 1",
     )[0]
     email = rows(conn, f"SELECT MAX(email) FROM LANDING.CUSTOMERS WHERE customer_id = '{customer_id}'")[0][0]
+    by_hk, by_id = f"customer_hk <> '{hk}'", f"UPPER(TRIM(customer_id)) <> '{customer_id}'"
     kept_tables = [
-        ("VAULT.SAT_CUSTOMER_PII", "customer_hk"),
-        ("VAULT.MSAT_CUSTOMER_CONTACT", "customer_hk"),
-        ("VAULT.SAT_CUSTOMER", "customer_hk"),
-        ("SILVER.SILVER_CUSTOMERS", "customer_hk"),
+        ("LANDING.CUSTOMERS", by_id),
+        ("LANDING.CONTACTS", by_id),
+        ("VAULT.SAT_CUSTOMER_PII", by_hk),
+        ("VAULT.MSAT_CUSTOMER_CONTACT", by_hk),
+        ("VAULT.SAT_CUSTOMER", by_hk),
+        ("BRONZE.BRONZE_CUSTOMERS", by_hk),
+        ("SILVER.SILVER_CUSTOMERS", by_hk),
     ]
-    before = {t: checksum(conn, t, key, hk) for t, key in kept_tables}
+    before = {t: checksum(conn, t, others) for t, others in kept_tables}
     descriptive = rows(conn, f"SELECT COUNT(*), MAX(hashdiff) FROM VAULT.SAT_CUSTOMER WHERE customer_hk = '{hk}'")
     links = rows(conn, f"SELECT COUNT(*) FROM VAULT.LINK_CUSTOMER_ACCOUNT WHERE customer_hk = '{hk}'")
     transactions = rows(
@@ -78,15 +89,27 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
         f"ON a.account_hk = t.account_hk WHERE a.customer_hk = '{hk}'",
     )
 
-    result = pipeline.erase(settings, applied, customer_id, "REQ-TEST-1").detail
+    # as a data protection officer's request is run: the command line, verification on
+    env = {**os.environ, "LAKE_STATE_DIR": str(settings.local.state_dir)}
+    done = subprocess.run(
+        [LAKE, "erase", customer_id, "--request", "REQ-TEST-1"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^before: LANDING\.CUSTOMERS held the values in \d+ row", done.stdout, re.M), done.stdout
+    assert re.search(r"^before: landing file crm/customers/\S+ held \d+ of the values", done.stdout, re.M)
+    assert re.search(r"^verified: \d+ former value\(s\) searched .* 0 match\(es\) left$", done.stdout, re.M)
+    status, rows_erased, verification, files_record = rows(
+        conn, "SELECT status, rows_erased, verification, files FROM AUDIT.ERASURE_LOG WHERE request_id = 'REQ-TEST-1'"
+    )[0]
+    assert status == "ERASED" and rows_erased > 0
+    result, files = json.loads(verification), json.loads(files_record)
 
-    # where the values were, and that none is left in any table of any schema
+    # the proof: where the values were, and that none is left in any table of any schema
     found = set(result["found_before"])
     assert {"LANDING.CUSTOMERS", "LANDING.CONTACTS", "VAULT.SAT_CUSTOMER_PII", "VAULT.MSAT_CUSTOMER_CONTACT"} <= found
     assert {"BRONZE.BRONZE_CUSTOMERS", "SILVER.SILVER_CUSTOMERS"} <= found
     assert result["values_checked"] > 0 and result["found_after"] == {}
     # the landing files too: rewritten, the control files agreeing, nothing reported or re-loaded
-    files = result["files"]
     assert files["rewritten"] and set(files["rewritten"]) <= set(files["found_before"]) and files["found_after"] == {}
     assert {f.split("/")[1] for f in files["rewritten"]} == {"customers", "contacts"}
     problems = pipeline.landing_reconciliation(settings, applied).problems
@@ -101,7 +124,7 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
     )[0]
     assert personal[0] >= 1 and personal[1:] == (0, 0, erasure.ERASED_HASHDIFF)
     # everyone else's rows unchanged; the subject's keys, links, transactions and facts kept
-    assert {t: checksum(conn, t, key, hk) for t, key in kept_tables} == before
+    assert {t: checksum(conn, t, others) for t, others in kept_tables} == before
     assert rows(conn, f"SELECT COUNT(*), MAX(hashdiff) FROM VAULT.SAT_CUSTOMER WHERE customer_hk = '{hk}'") == (
         descriptive
     )
@@ -115,8 +138,13 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
         )
         == transactions
     )
-    log = rows(conn, "SELECT status, rows_erased FROM AUDIT.ERASURE_LOG WHERE request_id = 'REQ-TEST-1'")
-    assert log == [("ERASED", result["rows_erased"])] and result["rows_erased"] > 0
+    # a client the lake does not know: one line naming it, nothing changed
+    unknown = subprocess.run(
+        [LAKE, "erase", "C999999999", "--request", "REQ-TEST-2"], env=env, capture_output=True, text=True
+    )
+    assert unknown.returncode == 1
+    said = [line for line in (unknown.stderr + unknown.stdout).splitlines() if line.strip()]
+    assert said[-1:] == ["error: customer_id 'C999999999' is not in VAULT.HUB_CUSTOMER: nothing to erase"]
 
     # the marts rebuilt from the erased vault: the client is there, without personal values
     rebuilt = pipeline.dbt_build(settings, applied).detail
