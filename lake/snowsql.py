@@ -35,6 +35,12 @@ class SqlSyntaxError(UserError, ValueError):
     """A statement that is not valid Snowflake SQL; names the statement and the position."""
 
 
+def _args(spec: str) -> dict[str, bool]:
+    """sqlglot's ``arg_types`` from ``"this kind? ..."``: each argument in order, ``?`` when
+    it is optional."""
+    return {name.rstrip("?"): not name.endswith("?") for name in spec.split()}
+
+
 class Statement(exp.Expression):
     """Base of the statements this module adds; ``kind`` says which object."""
 
@@ -44,16 +50,7 @@ class Statement(exp.Expression):
 class CreatePolicy(Statement):
     """CREATE MASKING POLICY / CREATE ROW ACCESS POLICY."""
 
-    arg_types: ClassVar[dict[str, bool]] = {
-        "this": True,
-        "kind": True,
-        "replace": False,
-        "exists": False,
-        "params": True,
-        "returns": True,
-        "body": True,
-        "properties": False,
-    }
+    arg_types: ClassVar[dict[str, bool]] = _args("this kind replace? exists? params returns body properties?")
 
 
 class CreateDataMetricFunction(Statement):
@@ -63,55 +60,23 @@ class CreateDataMetricFunction(Statement):
 
 
 class CreateAlert(Statement):
-    arg_types: ClassVar[dict[str, bool]] = {
-        "this": True,
-        "kind": False,
-        "replace": False,
-        "exists": False,
-        "properties": False,
-        "condition": True,
-        "action": True,
-    }
+    arg_types: ClassVar[dict[str, bool]] = _args("this kind? replace? exists? properties? condition action")
 
 
 class CreateTask(Statement):
-    arg_types: ClassVar[dict[str, bool]] = {
-        "this": True,
-        "kind": False,
-        "replace": False,
-        "exists": False,
-        "properties": False,
-        "after": False,
-        "finalize": False,
-        "when": False,
-        "body": True,
-    }
+    arg_types: ClassVar[dict[str, bool]] = _args("this kind? replace? exists? properties? after? finalize? when? body")
 
 
 class CreateRole(Statement):
     """CREATE [DATABASE | APPLICATION] ROLE, and other objects made of a name and properties."""
 
-    arg_types: ClassVar[dict[str, bool]] = {
-        "this": True,
-        "kind": True,
-        "replace": False,
-        "exists": False,
-        "properties": False,
-        "alter": False,
-    }
+    arg_types: ClassVar[dict[str, bool]] = _args("this kind replace? exists? properties? alter?")
 
 
 class CreateStreamlit(Statement):
     """CREATE STREAMLIT name FROM 'stage path' MAIN_FILE = '...' (a Native App's dashboard)."""
 
-    arg_types: ClassVar[dict[str, bool]] = {
-        "this": True,
-        "kind": False,
-        "replace": False,
-        "exists": False,
-        "source": True,
-        "properties": False,
-    }
+    arg_types: ClassVar[dict[str, bool]] = _args("this kind? replace? exists? source properties?")
 
 
 class GrantRole(Statement):
@@ -123,16 +88,9 @@ class GrantRole(Statement):
 class GrantBulk(Statement):
     """GRANT privileges ON ALL | FUTURE <objects> IN SCHEMA | DATABASE x TO principal."""
 
-    arg_types: ClassVar[dict[str, bool]] = {
-        "this": False,
-        "kind": True,
-        "privileges": True,
-        "scope": True,
-        "container_kind": True,
-        "container": True,
-        "principals": True,
-        "revoke": False,
-    }
+    arg_types: ClassVar[dict[str, bool]] = _args(
+        "this? kind privileges scope container_kind container principals revoke?"
+    )
 
 
 class Execute(Statement):
@@ -154,14 +112,7 @@ class AlterObject(Statement):
 class Action(Statement):
     """One action of an ALTER: ``kind`` names it (SET TAG, ADD ROW ACCESS POLICY, RESUME ...)."""
 
-    arg_types: ClassVar[dict[str, bool]] = {
-        "this": False,
-        "kind": True,
-        "column": False,
-        "expressions": False,
-        "columns": False,
-        "expectations": False,
-    }
+    arg_types: ClassVar[dict[str, bool]] = _args("this? kind column? expressions? columns? expectations?")
 
 
 class Call(Statement):
