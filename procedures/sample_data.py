@@ -840,14 +840,8 @@ def _interactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     }
 
 
-_STAGE_PROBABILITY = {
-    "PROSPECTING": "10",
-    "QUALIFICATION": "25",
-    "PROPOSAL": "50",
-    "NEGOTIATION": "75",
-    "CLOSED_WON": "100",
-    "CLOSED_LOST": "0",
-}
+# the win probability of each stage (spec.OPPORTUNITY_STAGES: prospecting to closed lost)
+_STAGE_PROBABILITY = dict(zip(spec.OPPORTUNITY_STAGES, ("10", "25", "50", "75", "100", "0"), strict=True))
 
 
 def _opportunities(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
