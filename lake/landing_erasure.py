@@ -55,6 +55,11 @@ def _delete_older_versions(s3: Any, bucket: str, key: str) -> int:
     return deleted
 
 
+def _nulled(column: pa.ChunkedArray | pa.Array, mask: pa.Array) -> pa.Array:
+    """``column`` with NULL where ``mask`` is true."""
+    return pc.if_else(mask, pa.nulls(len(column), column.type), column)
+
+
 def _blanked(table: pa.Table, place: erasure.Place, customer_id: str) -> tuple[pa.Table, int]:
     """The subject's rows with NULL in every personal column. A row is the subject's when
     its subject column is the client's key as the hash recipe reads it (trimmed,
@@ -63,9 +68,7 @@ def _blanked(table: pa.Table, place: erasure.Place, customer_id: str) -> tuple[p
     mask = pc.fill_null(pc.equal(subject, customer_id.strip().upper()), False)
     hits = int(pc.sum(mask).as_py() or 0)
     for name in place.columns:
-        column = table.column(name)
-        index = table.column_names.index(name)
-        table = table.set_column(index, name, pc.if_else(mask, pa.nulls(len(column), column.type), column))
+        table = table.set_column(table.column_names.index(name), name, _nulled(table.column(name), mask))
     return table, hits
 
 
@@ -126,8 +129,7 @@ def rewrite_manifests(s3: Any, bucket: str, prefix: str, keys: dict[str, set[str
             ]
             if not any(hit):
                 continue
-            values = table["injected_value"]
-            blanked = pc.if_else(pa.array(hit), pa.nulls(len(values), values.type), values)
+            blanked = _nulled(table["injected_value"], pa.array(hit))
             table = table.set_column(table.column_names.index("injected_value"), "injected_value", blanked)
             s3.put_object(Bucket=bucket, Key=key, Body=landing.serialise(table, "parquet"))
             done.versions_deleted += _delete_older_versions(s3, bucket, key)
@@ -147,7 +149,7 @@ def scan(s3: Any, bucket: str, prefix: str, values: set[str]) -> dict[str, int]:
         for item in page.get("Contents", []):
             key = item["Key"]
             if key.rsplit(".", 1)[-1] not in FORMATS:
-                continue  # control files and the generator's manifest hold no personal value
+                continue  # a control file names files, never a value (the manifests are Parquet: read)
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             table = landing.read_back(body, _format(key))
             cells = {str(v).strip().upper() for column in table.columns for v in column.to_pylist() if v is not None}

@@ -23,6 +23,7 @@ from lake.session import connection, procedure_session, snowpark_session
 from procedures import generate_sample_data, ingest_landing, landing, load_vault, quality, validate_data
 from procedures.ingest import REWRITTEN_TABLE, landing_table
 from procedures.sample_data import Plan, Progress, plan_day
+from procedures.sql import quote
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
@@ -265,6 +266,8 @@ def erase(
     bucket, prefix = landing.split_landing_url(settings.landing_url)
     values: set[str] = set()
     if verify:
+        # read here as well as inside the procedure: the values never travel as CALL
+        # arguments, which Snowflake keeps in its query history
         with snowpark_session(settings, endpoints) as session:
             values = erase_subject.former_values(session, hk, names.schemas)
     files_before = landing_erasure.scan(s3, bucket, prefix, values)
@@ -286,10 +289,10 @@ def erase(
         keys: dict[str, set[str]] = {}
         for place in erasure.places():
             table = f"{names.landing}.{landing_table(place.entity)}"
-            subject = vault.hash_key_sql([place.subject_column])
-            key = place.entity.key
+            key = quote(place.entity.key)
             for row in session.sql(
-                f"SELECT DISTINCT FILE_NAME, UPPER(TRIM({key})) FROM {table} WHERE {subject} = '{hk}'"
+                f"SELECT DISTINCT FILE_NAME, UPPER(TRIM({key})) FROM {table} "
+                f"WHERE {erasure.is_subject(place.subject_column, hk)}"
             ).collect():
                 files[str(row[0])] = place
                 keys.setdefault(place.entity.name, set()).add(str(row[1]))

@@ -52,7 +52,7 @@ def former_values(session: Any, hk: str, schemas: dict[str, str]) -> set[str]:
         if not columns:
             continue
         table = f"{quote(schemas['landing'])}.{quote(landing_table(place.entity))}"
-        is_subject = f"{vault_spec.hash_key_sql([place.subject_column])} = {sql_literal(hk)}"
+        is_subject = erasure.is_subject(place.subject_column, hk)
         for column in columns:
             name = f"UPPER(TRIM({quote(column.name)}))"
             own = session.sql(
@@ -72,6 +72,8 @@ def scan(session: Any, values: set[str], schemas: dict[str, str]) -> dict[str, i
     wanted = ", ".join(sql_literal(v.upper()) for v in sorted(values))
     for key in SCHEMA_KEYS:
         schema = schemas[key]
+        # a VARCHAR column's DATA_TYPE reads TEXT in Snowflake's information schema, as in the
+        # local engine; VARCHAR is kept too, since a type the scan missed would pass unseen
         columns = session.sql(
             "SELECT table_name, column_name FROM information_schema.columns "
             f"WHERE table_schema = {sql_literal(schema.upper())} AND data_type IN ('TEXT', 'VARCHAR') "
@@ -123,14 +125,17 @@ def run(
         values = former_values(session, hk, schemas) if verify else set()
         before = scan(session, values, schemas) if verify else {}
         erased: dict[str, int] = {}
-        tables = {key: _existing(session, schemas[key]) for key in ("bronze", "silver")}
+        # a mart dbt has not built yet (or a Native App, which runs no dbt) holds nothing
+        unbuilt = {
+            f"{schemas[layer]}.{model}"
+            for layer, model, *_ in erasure.MARTS
+            if model not in _existing(session, schemas[layer])
+        }
         session.sql("BEGIN").collect()
         try:
             for place, sql in erasure.statements(hk, schemas):
-                schema, _, table = place.partition(".")
-                layer = next((k for k in ("bronze", "silver") if schemas[k] == schema), None)
-                if layer and table.upper() not in tables[layer]:
-                    continue  # dbt has not built this mart yet
+                if place in unbuilt:
+                    continue
                 changed = int(session.sql(sql).collect()[0][0])
                 erased[place] = erased.get(place, 0) + changed
             register = f"{quote(schemas['audit'])}.{erasure.REGISTER_TABLE}"

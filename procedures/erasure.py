@@ -15,6 +15,7 @@ a late row is no change to the vault: nothing is inserted and no value comes bac
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from procedures import spec
@@ -62,7 +63,8 @@ def erased_member_hashdiff_sql(key_column: str) -> str:
     """The hashdiff of an erased member of a multi-active set: its key (not personal) and
     the constant, so the members of an erased set stay apart and the set compares equal
     when it is delivered again."""
-    return f"MD5(COALESCE(TRIM(CAST({quote(key_column)} AS VARCHAR)), '^^') || '||{ERASED}')"
+    part = f"COALESCE(TRIM(CAST({quote(key_column)} AS VARCHAR)), '{vault_spec.NULL_PLACEHOLDER}')"
+    return f"MD5({part} || '{vault_spec.DELIMITER}{ERASED}')"
 
 
 # the marts that carry personal values (dbt/models/*/_*.yml meta pii of a personal class;
@@ -94,8 +96,22 @@ MARTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 )
 
 
-def _is_subject(column: str, hk: str) -> str:
+def is_subject(column: str, hk: str) -> str:
+    """The rows whose ``column`` names the subject, by the hash recipe (trimmed, upper-cased)."""
     return f"{vault_spec.hash_key_sql([column])} = {sql_literal(hk)}"
+
+
+def clear_sql(table: str, columns: Sequence[str], where: str) -> str:
+    """Every one of ``columns`` set to NULL in the rows ``where`` selects that still hold a
+    value in one of them (so the count is of rows actually changed).
+
+    Snowflake answers an UPDATE with one row whose first column is the "number of rows
+    updated" (https://docs.snowflake.com/en/sql-reference/sql/update; Snowpark's
+    ``UpdateResult(rows_updated, multi_joined_rows_updated)``); the local engine answers
+    the same shape, and the callers read ``[0][0]``."""
+    cleared = ", ".join(f"{quote(c)} = NULL" for c in columns)
+    held = " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns)
+    return f"UPDATE {table} SET {cleared} WHERE ({where}) AND ({held})"
 
 
 def statements(hk: str, schemas: dict[str, str]) -> list[tuple[str, str]]:
@@ -109,12 +125,12 @@ def statements(hk: str, schemas: dict[str, str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for p in places():
         table = f"{landing}.{quote(landing_table(p.entity))}"
-        subject_rows = f"SELECT FILE_NAME, FILE_ROW_NUMBER FROM {table} WHERE {_is_subject(p.subject_column, hk)}"
+        subject_rows = f"SELECT FILE_NAME, FILE_ROW_NUMBER FROM {table} WHERE {is_subject(p.subject_column, hk)}"
         row_of_subject = (
             f"EXISTS (SELECT 1 FROM ({subject_rows}) s "
             "WHERE s.FILE_NAME = t.FILE_NAME AND s.FILE_ROW_NUMBER = t.FILE_ROW_NUMBER)"
         )
-        keys = f"SELECT UPPER(TRIM({quote(p.entity.key)})) FROM {table} WHERE {_is_subject(p.subject_column, hk)}"
+        keys = f"SELECT UPPER(TRIM({quote(p.entity.key)})) FROM {table} WHERE {is_subject(p.subject_column, hk)}"
         # values quoted from the subject's rows: a failed cast's reason, a failing value
         out.append(
             (
@@ -131,12 +147,10 @@ def statements(hk: str, schemas: dict[str, str]) -> list[tuple[str, str]]:
                 f"AND ({row_of_subject} OR UPPER(TRIM(t.FAILING_KEY)) IN ({keys}))",
             )
         )
-        cleared = ", ".join(f"{quote(c)} = NULL" for c in p.columns)
-        held = " OR ".join(f"{quote(c)} IS NOT NULL" for c in p.columns)
         out.append(
             (
                 f"{schemas['landing']}.{landing_table(p.entity)}",
-                f"UPDATE {table} SET {cleared} WHERE {_is_subject(p.subject_column, hk)} AND ({held})",
+                clear_sql(table, p.columns, is_subject(p.subject_column, hk)),
             )
         )
     subject_hub = vault_spec.Hub(spec.entity(SUBJECT_ENTITY))
@@ -163,6 +177,8 @@ def statements(hk: str, schemas: dict[str, str]) -> list[tuple[str, str]]:
             )
         )
         # each set's hashdiff again, from its members' erased hashdiffs: the loader's recipe
+        # ("UPDATE <target> SET ... [ FROM <additional_tables> ] [ WHERE <condition> ]",
+        # https://docs.snowflake.com/en/sql-reference/sql/update)
         out.append(
             (
                 f"{schemas['vault']}.{msat.name.upper()} sets",
@@ -174,24 +190,24 @@ def statements(hk: str, schemas: dict[str, str]) -> list[tuple[str, str]]:
         )
     for layer, model, column, columns in MARTS:
         table = f"{quote(schemas[layer])}.{model}"
-        cleared = ", ".join(f"{quote(c)} = NULL" for c in columns)
-        held = " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns)
-        out.append(
-            (f"{schemas[layer]}.{model}", f"UPDATE {table} SET {cleared} WHERE {_is_subject(column, hk)} AND ({held})")
-        )
+        out.append((f"{schemas[layer]}.{model}", clear_sql(table, columns, is_subject(column, hk))))
     return out
 
 
-def scrub_sql(landing_schema: str, audit_schema: str) -> list[str]:
-    """The landing rows of registered subjects that still hold a personal value (a file
-    delivered again after the erasure, a late row): set to NULL as ingestion lands them."""
-    register = f"{quote(audit_schema)}.{REGISTER_TABLE}"
-    out = []
-    for p in places():
-        cleared = ", ".join(f"{quote(c)} = NULL" for c in p.columns)
-        held = " OR ".join(f"{quote(c)} IS NOT NULL" for c in p.columns)
-        out.append(
-            f"UPDATE {quote(landing_schema)}.{quote(landing_table(p.entity))} SET {cleared} "
-            f"WHERE ({held}) AND {vault_spec.hash_key_sql([p.subject_column])} IN (SELECT customer_hk FROM {register})"
+def scrub_sql(landing_schema: str, audit_schema: str, batches: Sequence[str]) -> list[str]:
+    """The rows ``batches`` just landed for registered subjects (a file delivered again
+    after the erasure, a late row): their personal values set to NULL. Only those
+    batches: rows landed before were cleared by the erasure itself."""
+    if not batches:
+        return []
+    register = f"{audit_schema}.{REGISTER_TABLE}"
+    landed = ", ".join(sql_literal(b) for b in batches)
+    return [
+        clear_sql(
+            f"{quote(landing_schema)}.{quote(landing_table(p.entity))}",
+            p.columns,
+            f"BATCH_ID IN ({landed}) AND "
+            f"{vault_spec.hash_key_sql([p.subject_column])} IN (SELECT customer_hk FROM {register})",
         )
-    return out
+        for p in places()
+    ]

@@ -44,7 +44,8 @@ def run(
         ).as_dict()
         # an erased subject's values, delivered again, are overwritten as they land
         summary["erased_on_landing"] = sum(
-            int(session.sql(sql).collect()[0][0]) for sql in erasure.scrub_sql(landing_schema, audit_schema)
+            int(session.sql(sql).collect()[0][0])
+            for sql in erasure.scrub_sql(landing_schema, audit_schema, summary["batches"])
         )
         audit.rows_written = int(summary["total_rows"])
         audit.result = summary

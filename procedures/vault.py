@@ -95,8 +95,9 @@ class Satellite:
     """An entity's descriptive attributes, insert-only, one row per change.
 
     ``personal``: the entity's personal attributes (the columns whose PII class is a
-    person's, ``spec.PERSONAL_CLASSES``), kept apart from the others so that erasing a person overwrites this
-    satellite's rows and leaves every other fact, key and audit column as loaded. It
+    person's, ``spec.PERSONAL_CLASSES``), kept apart from the others so that erasing a
+    person overwrites this satellite's rows and leaves every other fact, key and audit
+    column as loaded. It
     carries the entity's business timestamp too (the late-row rule needs it) but its
     hashdiff leaves the timestamp out: a row is added when a personal value changes, not
     whenever the record is re-stamped."""
