@@ -36,12 +36,8 @@ from lake import pipeline  # noqa: E402
 from lake.config import LocalTarget, Settings  # noqa: E402
 from lake.local.stack import LocalStack  # noqa: E402
 from lake.session import procedure_session  # noqa: E402
-from procedures import (  # noqa: E402
-    load_vault,
-    spec,
-    staging,
-    vault,
-)
+from procedures import spec, staging, vault  # noqa: E402
+from procedures.handlers import load_vault  # noqa: E402
 from procedures.sample_data import Plan  # noqa: E402
 
 BATCH = "B20260105"

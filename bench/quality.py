@@ -35,7 +35,8 @@ from lake import gx, pipeline  # noqa: E402
 from lake.config import LocalTarget, Settings  # noqa: E402
 from lake.local.stack import LocalStack  # noqa: E402
 from lake.session import procedure_session  # noqa: E402
-from procedures import quality, validate_data  # noqa: E402
+from procedures import quality  # noqa: E402
+from procedures.handlers import validate_data  # noqa: E402
 from procedures.sample_data import Plan  # noqa: E402
 
 

@@ -113,7 +113,7 @@ def _add_columns(statement: str) -> list[str]:
 def state_sql(sql_dir: Path = sqlfiles.SQL_DIR, names: Names | None = None) -> str:
     """The state objects of the app, from ``sql/``: schema-qualified only (the app is
     the database), without the database, the storage integration and the stages (the
-    consumer's stage is bound, not created: procedures/bind_landing_stage.py)."""
+    consumer's stage is bound, not created: procedures/handlers/bind_landing_stage.py)."""
     names = names or Names()
     values = _values(names)
     dropped_schemas = {s for k, s in names.schemas.items() if k not in STATE_LAYERS}

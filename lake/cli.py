@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich import box
-from rich.table import Table
 from typer.core import TyperGroup
 
 from lake import output
+
+if TYPE_CHECKING:
+    from lake.config import Settings
+    from lake.local.stack import Endpoints
+    from procedures.sample_data import Plan
+
+R = TypeVar("R")
 
 
 class _OneErrorPath(TyperGroup):
@@ -130,7 +134,7 @@ def _show_warnings() -> None:
 _show_warnings()
 
 
-def _settings() -> Any:
+def _settings() -> Settings:
     from lake.config import load_settings
 
     return load_settings()
@@ -185,6 +189,7 @@ def status(
 ) -> None:
     """Show the target, the local servers, and the last procedure runs (read from the
     local warehouse's files when the servers are down)."""
+    from lake import pipeline
     from lake.local.stack import LocalStack
 
     settings = _settings()
@@ -199,60 +204,12 @@ def status(
             if ep
             else {"running": False}
         )
-        runs = _recent_runs(settings, ep)
+        runs = pipeline.recent_runs(settings, ep, RUNS_COLUMNS)
     doc["recent_runs"] = [dict(zip(RUNS_COLUMNS, r, strict=True)) for r in runs]
     if as_json:
         sys.stdout.write(output.to_json(doc) + "\n")
         return
-    console.print(f"target: [bold]{settings.target}[/]  database {settings.names.database}", highlight=False)
-    if settings.target != "local":
-        return
-    servers = doc["servers"]
-    console.print(f"state folder: {doc['state_dir']}", highlight=False)
-    if servers["running"]:
-        console.print(
-            f"local servers: [green]running[/] pid {servers['pid']}, S3 {servers['s3']}, "
-            f"Snowflake port {servers['snowflake_port']}",
-            highlight=False,
-        )
-    else:
-        console.print(
-            f"local servers: [yellow]not running[/] (`{output.lake_command()} up` starts them; "
-            "other commands start them as needed)",
-            highlight=False,
-        )
-    if runs:
-        write_rows(list(RUNS_COLUMNS), runs, "table")
-    else:
-        console.print("no procedure runs yet", highlight=False)
-
-
-def _recent_runs(settings: Any, endpoints: Any, limit: int = 5) -> list[tuple[Any, ...]]:
-    """The last procedure runs: from the running server, or straight from the warehouse's
-    database file when the servers are down (read-only)."""
-    columns = ", ".join(RUNS_COLUMNS)
-    query = f"SELECT {columns} FROM {{table}} ORDER BY started_at DESC LIMIT {limit}"
-    if endpoints is not None:
-        from lake.pipeline import fetch
-
-        try:
-            return fetch(
-                settings,
-                endpoints,
-                query.format(table=f"{settings.names.database}.{settings.names.audit}.PROCEDURE_RUNS"),
-            )
-        except Exception:
-            return []
-    import duckdb
-
-    path = settings.local.state_dir / "warehouse" / f"{settings.names.database}.db"
-    if not path.exists():
-        return []
-    try:
-        with duckdb.connect(str(path), read_only=True) as db:
-            return db.execute(query.format(table=f"{settings.names.audit}.PROCEDURE_RUNS")).fetchall()
-    except duckdb.Error:  # no audit table yet
-        return []
+    output.print_status(doc, list(RUNS_COLUMNS), runs)
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -321,7 +278,9 @@ def run(
     output.print_run(settings, report, dbt.log_file(settings))
 
 
-def _plan(scale: int, days: int, seed: int, formats: str, defect_rate: float, late_rate: float, start_date: str) -> Any:
+def _plan(
+    scale: int, days: int, seed: int, formats: str, defect_rate: float, late_rate: float, start_date: str
+) -> Plan:
     """The generator's plan from the command line, checked before any server starts (a bad
     argument fails in well under a second)."""
     from procedures.sample_data import GenerationError, Plan
@@ -367,8 +326,7 @@ def generate(
             if out is not None:
                 sink = landing.DirectorySink(str(out))
                 sink.check_writable()
-                summary = generate_files(plan, sink, progress=advance).as_dict()
-                summary["landing_url"] = str(out.resolve())
+                summary = generate_files(plan, sink, progress=advance).as_dict(landing_url=str(out.resolve()))
             else:
                 settings = _settings()
                 with pipeline.target(settings) as endpoints:
@@ -429,7 +387,7 @@ def quality(
     Exits 1 on a mismatch or a failed error-severity rule; the results stay in
     QUALITY.RULE_RESULTS and RULE_EXCEPTIONS."""
     from lake import pipeline
-    from procedures.validate_data import QualityGateError, layers_of
+    from procedures.quality import QualityGateError, layers_of
 
     try:
         layers = layers_of(layer)
@@ -451,7 +409,7 @@ def quality(
             gate_error = None
         except QualityGateError as err:
             gate_error = err
-            summary = _last_quality_run(settings, endpoints)
+            summary = pipeline.last_quality_run(settings, endpoints)
         if with_gx:
             from lake import gx
 
@@ -459,48 +417,14 @@ def quality(
                 gx_report = gx.run(settings, endpoints, layer, batch)
     output.print_quality([summary], settings, verbose=True)
     if with_gx:
-        disagree = {
-            name: (r["verdict"], gx_report.verdicts.get(name))
-            for name, r in summary["rules"].items()
-            if gx_report.verdicts.get(name) != r["verdict"]
-        }
-        console.print(
-            f"Great Expectations: {len(gx_report.verdicts)} expectations in {gx_report.seconds:.1f}s, "
-            f"{len(gx_report.verdicts) - len(disagree)} verdicts agree with VALIDATE_DATA; "
-            f"Data Docs: {gx_report.docs}"
-        )
-        for name, (ours, theirs) in disagree.items():
-            err_console.print(f"[bold red]disagree:[/] {name}: VALIDATE_DATA {ours}, Great Expectations {theirs}")
+        disagree = gx_report.disagreements(summary)
+        output.print_gx(gx_report, disagree)
         if disagree:
             raise typer.Exit(1)
     if gate_error is not None:
         err_console.print(f"[bold red]error:[/] {gate_error}")
     if gate_error is not None or (result is not None and not result.ok):
         raise typer.Exit(1)
-
-
-def _last_quality_run(settings: Any, endpoints: Any) -> dict[str, Any]:
-    """The summary of the newest VALIDATE_DATA run, read back from its results."""
-    from lake.session import connection
-
-    with connection(settings, endpoints) as conn:
-        cur = conn.cursor()
-        cur.execute(
-            f"SELECT RULE_NAME, VERDICT, ROWS_FAILED, RUN_ID FROM {settings.names.quality}.RULE_RESULTS "
-            f"WHERE RUN_ID = (SELECT RUN_ID FROM {settings.names.quality}.RULE_RESULTS "
-            "ORDER BY CHECKED_AT DESC LIMIT 1)"
-        )
-        rows = cur.fetchall()
-    verdicts = [str(r[1]) for r in rows]
-    return {
-        "run_id": str(rows[0][3]) if rows else "",
-        "rules": {str(r[0]): {"verdict": str(r[1]), "rows_failed": int(r[2])} for r in rows},
-        "rules_run": len(rows),
-        "passed": verdicts.count("PASS"),
-        "warned": verdicts.count("WARN"),
-        "failed": verdicts.count("FAIL"),
-        "layers": [],
-    }
 
 
 @app.command()
@@ -511,8 +435,7 @@ def setup() -> None:
     settings = _settings()
     with pipeline.target(settings) as endpoints:
         step = pipeline.setup(settings, endpoints)
-    d = step.detail
-    console.print(f"{d['statements']} statements from {d['files']} files in sql/ applied in {step.seconds:.1f}s")
+    output.print_setup(step)
 
 
 BatchOpt = Annotated[
@@ -520,7 +443,8 @@ BatchOpt = Annotated[
 ]
 
 
-def _step(run_step: Any) -> Any:
+def _step(run_step: Callable[[Settings, Endpoints | None], R]) -> R:
+    """One step on the configured target (its servers started and stopped as needed)."""
     from lake import pipeline
 
     settings = _settings()
@@ -534,17 +458,7 @@ def ingest(batch: BatchOpt = "") -> None:
     tables, reconciled (what `lake upload` put in the landing zone, or a producer dropped)."""
     from lake import pipeline
 
-    step = _step(lambda s, e: pipeline.ingest(s, e, batch_id=batch))
-    d = step.detail
-    files = ", ".join(f"{n} {status.lower()}" for status, n in d["files"].items()) or "no new files"
-    console.print(
-        f"INGEST_LANDING: {d['total_rows']:,} rows landed from {', '.join(d['batches']) or 'no batch'} "
-        f"({files}), {d['reconciliation_issues']} reconciliation issues, {step.seconds:.1f}s"
-    )
-    for failed in d["failed_files"]:
-        err_console.print(f"  unreadable: {failed['file']}: {failed['error']}")
-    for changed in d.get("changed_after_load", []):
-        err_console.print(f"  rewritten after it was loaded (the vault holds the earlier content): {changed}")
+    output.print_ingestion(_step(lambda s, e: pipeline.ingest(s, e, batch_id=batch)))
 
 
 @app.command()
@@ -552,13 +466,7 @@ def load(batch: BatchOpt = "") -> None:
     """LOAD_VAULT: ingested batches into the hubs, links and satellites (one transaction each)."""
     from lake import pipeline
 
-    step = _step(lambda s, e: pipeline.load(s, e, batch_id=batch))
-    d = step.detail
-    rows = sum(n for t, n in d["inserted"].items() if t != "quarantined")
-    console.print(
-        f"LOAD_VAULT: {rows:,} vault rows from {', '.join(d['batches']) or 'no pending batch'}, "
-        f"{d['inserted'].get('quarantined', 0):,} quarantined, {step.seconds:.1f}s"
-    )
+    output.print_load(_step(lambda s, e: pipeline.load(s, e, batch_id=batch)))
 
 
 @app.command()
@@ -571,15 +479,10 @@ def validate(
     """VALIDATE_DATA: the quality rules of the layers, pushed down; exits 1 when an
     error-severity rule fails (the results are written either way)."""
     from lake import pipeline
-    from procedures.validate_data import layers_of
+    from procedures.quality import layers_of
 
     layers_of(layer)  # a bad layer fails before the servers start
-    step = _step(lambda s, e: pipeline.validate(s, e, layer=layer, batch_id=batch))
-    d = step.detail
-    console.print(
-        f"VALIDATE_DATA {layer}: {d['rules_run']} rules, {d['passed']} passed, {d['warned']} warned, "
-        f"{d['failed']} failed; {d['exceptions']:,} exception rows, {step.seconds:.1f}s"
-    )
+    output.print_validation(_step(lambda s, e: pipeline.validate(s, e, layer=layer, batch_id=batch)))
 
 
 @app.command()
@@ -591,11 +494,7 @@ def repair() -> None:
     settings = _settings()
     with pipeline.target(settings) as endpoints:
         step = pipeline.repair(settings, endpoints)
-    removed = {t: n for t, n in step.detail["removed"].items() if n}
-    if not removed:
-        console.print(f"every hub and link holds one row per hash key ({step.seconds:.1f}s)")
-    for table, n in removed.items():
-        console.print(f"{table}: removed {n} row(s) beyond the first for their hash key")
+    output.print_repair(step)
 
 
 @app.command()
@@ -618,23 +517,7 @@ def erase(
     settings = _settings()
     with pipeline.target(settings) as endpoints:
         step = pipeline.erase(settings, endpoints, customer_id, request, verify)
-    result = step.detail
-    for table, rows in sorted(result["erased"].items()):
-        console.print(f"{table}: {rows} row(s) overwritten")
-    files = result["files"]
-    for name in files["rewritten"]:
-        console.print(f"landing file {name}: rewritten without the values")
-    if result["verified"]:
-        for table, rows in sorted(result["found_before"].items()):
-            console.print(f"before: {table} held the values in {rows} row(s)")
-        for name, hits in sorted(files["found_before"].items()):
-            console.print(f"before: landing file {name} held {hits} of the values")
-        left = sum(result["found_after"].values()) + sum(files["found_after"].values())
-        console.print(
-            f"verified: {result['values_checked']} former value(s) searched in every table and landing file, "
-            f"{left} match(es) left"
-        )
-    console.print(f"erased {customer_id} (request {request}) in {step.seconds:.1f}s; logged in AUDIT.ERASURE_LOG")
+    output.print_erasure(step)
 
 
 @app.command()
@@ -838,37 +721,8 @@ def sql(
 
     settings = _settings()
     with pipeline.target(settings) as endpoints:
-        _print_query(settings, statements[0], format.value, endpoints)
-
-
-def _print_query(settings: Any, query: str, fmt: str, endpoints: Any = None) -> None:
-    from lake.local.stack import LocalStack
-    from lake.session import connection
-
-    if endpoints is None and settings.target == "local":
-        endpoints = LocalStack(settings.local).running()
-    with connection(settings, endpoints) as conn:
-        cur = conn.cursor()
-        cur.execute(query)
-        names = [d[0] for d in cur.description or []]
-        rows = cur.fetchall() if cur.description else []
-    write_rows(names, rows, fmt)
-
-
-def write_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    if fmt == "json":
-        sys.stdout.write(output.to_json([dict(zip(names, r, strict=True)) for r in rows]) + "\n")
-    elif fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(names)
-        writer.writerows(rows)
-        sys.stdout.write(buf.getvalue())
-    else:
-        table = Table(*names, caption=f"{len(rows):,} rows")
-        for r in rows:
-            table.add_row(*(output.escape("NULL" if v is None else str(v)) for v in r))
-        console.print(table)
+        names, rows = pipeline.query(settings, endpoints, statements[0])
+    output.write_rows(names, rows, format.value)
 
 
 @app.command()
@@ -927,35 +781,7 @@ def app_install(
         report = local_app.install_and_run(
             settings, local_app.local_endpoints(settings, endpoints), bundle, name, scale
         )
-    inst = report.installed
-    skipped = sum(inst.skipped.values())
-    how = f"upgraded from {inst.upgraded_from}" if inst.upgraded_from else "installed"
-    console.print(
-        f"{name} {how} to {inst.version}: {inst.statements_run} setup statements run, {skipped} only Snowflake "
-        f"runs skipped, {len(inst.procedures)} procedures from {inst.directory}"
-    )
-    steps = Table(
-        "step",
-        "seconds",
-        "detail",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        title=f"{name}: the app's graph, called in order",
-    )
-    steps.title_justify = "left"
-    for step in report.steps:
-        steps.add_row(step.name, f"{step.seconds:.1f}", output.describe(step.kind, step.detail))
-    console.print(steps)
-    app_rows, lake_rows = sum(report.app_vault.values()), sum(report.lake_vault.values())
-    console.print(f"vault inside {name}: {app_rows:,} rows in {len(report.app_vault)} tables")
-    if report.lake_vault:
-        differ = sorted(t for t in report.app_vault if report.app_vault[t] != report.lake_vault.get(t))
-        same = "the same counts" if not differ else f"different counts in {', '.join(differ)}"
-        console.print(f"standalone lake ({settings.names.database}): {lake_rows:,} rows, {same}")
-    audit = f"select * from {name}.AUDIT.PROCEDURE_RUNS order by started_at desc"
-    console.print(
-        f'look inside: {output.lake_command()} sql "{audit}"; the dashboard: {output.lake_command()} ui --app {name}'
-    )
+    output.print_app_run(settings, report, name)
 
 
 @native_app.command("call")

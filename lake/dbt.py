@@ -16,10 +16,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from lake.config import Settings
 from lake.local.stack import Endpoints
+from lake.steps import Built, DbtProblem
 from procedures.errors import UserError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
@@ -160,13 +160,13 @@ def record_test_failures(settings: Settings, since: float) -> None:
         marker.unlink(missing_ok=True)
 
 
-def results(settings: Settings) -> dict[str, Any]:
+def results(settings: Settings) -> Built:
     """The last dbt invocation's results (run_results.json): counts by resource type and
     status, and the nodes that did not pass."""
     path = state_dir(settings) / "target" / "run_results.json"
     data = json.loads(path.read_text())
     counts: dict[str, dict[str, int]] = {}
-    problems = []
+    problems: list[DbtProblem] = []
     for result in data["results"]:
         kind = result["unique_id"].split(".", 1)[0]
         kind = "hook" if kind == "operation" else kind  # on-run-end: the governance hook

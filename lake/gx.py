@@ -24,13 +24,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.session import connection, connection_kwargs
 from procedures import quality
 from procedures.sql import quote
+
+if TYPE_CHECKING:
+    from procedures.handlers import validate_data
 
 NATIVE = {"not_null", "unique", "pattern", "accepted_values", "range", "freshness", "row_count_change"}
 
@@ -45,6 +48,14 @@ class GxReport:
     @property
     def failed(self) -> list[str]:
         return [r for r, v in self.verdicts.items() if v == "FAIL"]
+
+    def disagreements(self, summary: validate_data.Summary) -> dict[str, tuple[str, str | None]]:
+        """The rules whose verdict differs from VALIDATE_DATA's: rule -> (ours, GX's)."""
+        return {
+            name: (r["verdict"], self.verdicts.get(name))
+            for name, r in summary["rules"].items()
+            if self.verdicts.get(name) != r["verdict"]
+        }
 
 
 def context_dir(settings: Settings) -> Path:
@@ -202,7 +213,7 @@ def run(
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    from procedures.validate_data import layers_of
+    from procedures.quality import layers_of
 
     started = time.perf_counter()
     wanted = layers_of(layer)

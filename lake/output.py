@@ -7,13 +7,15 @@ S3 name or command hint is cut or wrapped. Errors are one line (``error_line``).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -21,6 +23,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from lake.progress import Reporter
+
+if TYPE_CHECKING:
+    from lake.config import Settings
+    from lake.gx import GxReport
+    from lake.local.app import AppRun
+    from lake.pipeline import RunReport
+    from lake.reconcile import Reconciliation
+    from lake.steps import Applied, Built, Erasure, Ingestion, Loaded, Repaired, StepReport, Validation, VaultLoad
+    from procedures.handlers import validate_data
+    from procedures.ingest import IngestSummary
+    from procedures.sample_data import GenerationSummary
 
 __all__ = ["error_line", "escape", "lake_command", "stderr", "stdout", "to_json"]
 
@@ -129,60 +142,6 @@ console = stdout()
 err_console = stderr()
 
 
-def _generated(d: dict[str, Any]) -> str:
-    return f"{d['total_rows']:,} rows in {d['files']} files, {d['bytes'] / 1e6:,.1f} MB"
-
-
-def _validated(d: dict[str, Any]) -> str:
-    return (
-        f"{d['rules_run']} rules: {d['passed']} passed, {d['warned']} warned, {d['failed']} failed; "
-        f"{d.get('exceptions', 0):,} exception rows"
-    )
-
-
-def _loaded(d: dict[str, Any]) -> str:
-    quarantined = d["inserted"].get("quarantined", 0)
-    rows = sum(n for t, n in d["inserted"].items() if t != "quarantined")
-    return f"{rows:,} vault rows from {len(d['batches'])} batches, {quarantined:,} quarantined"
-
-
-def _built(d: dict[str, Any]) -> str:
-    statuses: dict[str, int] = {}
-    for by_status in d["counts"].values():
-        for status, n in by_status.items():
-            statuses[status] = statuses.get(status, 0) + n
-    return f"{sum(statuses.values())} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-
-
-def _ingested(d: dict[str, Any]) -> str:
-    files = ", ".join(f"{n} {status.lower()}" for status, n in d["files"].items()) or "no new files"
-    text = f"{d['total_rows']:,} rows landed ({files}), {d['reconciliation_issues']} issues"
-    if d.get("schema_drift"):
-        text += f", {len(d['schema_drift'])} files with schema drift (LANDING.SCHEMA_DRIFT)"
-    return text
-
-
-def _listed(d: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in d.items() if not isinstance(v, dict | list))
-
-
-# One line of what a step did, by what the step is: a procedure's result, a dbt build, a
-# setup (StepReport.kind). Each procedure returns its own summary shape.
-STEP_LINES: dict[str, Any] = {
-    "GENERATE_SAMPLE_DATA": _generated,
-    "INGEST_LANDING": _ingested,
-    "LOAD_VAULT": _loaded,
-    "VALIDATE_DATA": _validated,
-    "BIND_LANDING_STAGE": lambda d: f"{d['stage']} ({d['files']} files)",
-    "dbt build": _built,
-}
-
-
-def describe(kind: str, detail: dict[str, Any]) -> str:
-    """One line for a step's summary, rendered the way its kind reads."""
-    return str(STEP_LINES.get(kind, _listed)(detail))
-
-
 class StepPrinter(Reporter):
     """``progress.Reporter`` for the command line: one line per finished step (name,
     seconds, status, what it did); in a terminal also a live line for the running step
@@ -211,9 +170,9 @@ class StepPrinter(Reporter):
             self.status.stop()
             self.status = None
 
-    def finish(self, step: Any) -> None:
+    def finish(self, step: StepReport[Any]) -> None:
         self.stop()
-        summary = escape(describe(step.kind, step.detail))
+        summary = escape(step.line())
         self.out.print(f"[green]ok[/]     {escape(self.name):<22} {step.seconds:>6.1f}s  {summary}", highlight=False)
 
     def fail(self, name: str, seconds: float, error: BaseException) -> None:
@@ -225,7 +184,7 @@ class StepPrinter(Reporter):
 # --------------------------------------------------------------------------- summaries
 
 
-def print_run(settings: Any, report: Any, dbt_log: Path | None = None) -> None:
+def print_run(settings: Settings, report: RunReport, dbt_log: Path | None = None) -> None:
     """What a run did, after its step lines: landed rows and injected defects, the raw
     vault, the marts, data quality, and where to look next."""
     if report.generation:
@@ -246,7 +205,7 @@ def print_run(settings: Any, report: Any, dbt_log: Path | None = None) -> None:
     )
 
 
-def print_generation(gen: dict[str, Any], ingested: dict[str, Any] | None = None) -> None:
+def print_generation(gen: GenerationSummary, ingested: IngestSummary | None = None) -> None:
     from procedures.spec import ENTITIES
 
     table = Table(
@@ -256,7 +215,7 @@ def print_generation(gen: dict[str, Any], ingested: dict[str, Any] | None = None
         title_justify="left",
         caption=f"{', '.join(gen['batches'])} at {gen['landing_url']}",
     )
-    landed = (ingested or {}).get("rows", {})
+    landed = ingested["rows"] if ingested else {}
     columns = ("producer", "entity", "generated", "landed") if ingested else ("producer", "entity", "generated")
     for col in columns:
         table.add_column(col, justify="left" if col in ("producer", "entity") else "right")
@@ -271,7 +230,7 @@ def print_generation(gen: dict[str, Any], ingested: dict[str, Any] | None = None
     console.print(f"injected on purpose (listed in _generator/manifest/): {injected}", highlight=False)
 
 
-def print_vault(detail: dict[str, Any], schema: str = "VAULT") -> None:
+def print_vault(detail: Loaded, schema: str = "VAULT") -> None:
     tables = Table(box=box.SIMPLE_HEAD, show_edge=False, title="Raw vault", title_justify="left")
     counts = detail["tables"]
     # hubs, links, satellites, then effectivity, status tracking and multi-active satellites
@@ -301,7 +260,7 @@ def print_vault(detail: dict[str, Any], schema: str = "VAULT") -> None:
         )
 
 
-def print_dbt(detail: dict[str, Any]) -> None:
+def print_dbt(detail: Built) -> None:
     """The marts dbt built, one line per layer (model: rows), then what did not pass."""
     console.print("dbt marts (dbt build)", highlight=False)
     layers: dict[str, list[str]] = {}
@@ -314,7 +273,7 @@ def print_dbt(detail: dict[str, Any]) -> None:
         console.print(f"[yellow]{problem['status']}[/] {problem['node']} ({problem['failures']} rows)")
 
 
-def print_reconciliation(result: Any) -> None:
+def print_reconciliation(result: Reconciliation) -> None:
     table = Table(
         box=box.SIMPLE_HEAD, show_edge=False, title="Landing zone against control files", title_justify="left"
     )
@@ -344,7 +303,7 @@ def print_reconciliation(result: Any) -> None:
     err_console.print(f"[bold red]error:[/] {len(result.problems)} landing files do not match their control files")
 
 
-def print_quality(summaries: list[dict[str, Any]], settings: Any, verbose: bool = False) -> None:
+def print_quality(summaries: list[validate_data.Summary], settings: Settings, verbose: bool = False) -> None:
     """The data-quality section: rules run, passed, warned, failed per run, the rules that
     did not pass, and the generator's injected defects caught."""
     table = Table(
@@ -362,12 +321,12 @@ def print_quality(summaries: list[dict[str, Any]], settings: Any, verbose: bool 
     for q in summaries:
         failed = f"[red]{q['failed']}[/]" if q["failed"] else "0"
         table.add_row(
-            ",".join(q.get("layers", [])) or "-",
+            ",".join(q["layers"]) or "-",
             str(q["rules_run"]),
             str(q["passed"]),
             str(q["warned"]),
             failed,
-            f"{q.get('exceptions', 0):,}",
+            f"{q['exceptions']:,}",
         )
     console.print(table)
     shown = [(name, r) for q in summaries for name, r in q["rules"].items() if r["verdict"] != "PASS"]
@@ -399,3 +358,159 @@ def print_quality(summaries: list[dict[str, Any]], settings: Any, verbose: bool 
             console.print(f"[{colour}]injected defects caught: {d['caught']:,} of {d['injected']:,}[/] ({kinds})")
     history = f"select * from {settings.names.quality}.rule_results order by checked_at desc"
     console.print(f'history: [bold]{lake_command()} sql "{history}"[/]', highlight=False)
+
+
+# --------------------------------------------------------------------------- one command's step
+
+
+def print_setup(step: StepReport[Applied]) -> None:
+    d = step.detail
+    console.print(f"{d['statements']} statements from {d['files']} files in sql/ applied in {step.seconds:.1f}s")
+
+
+def print_ingestion(step: Ingestion) -> None:
+    d = step.detail
+    files = ", ".join(f"{n} {status.lower()}" for status, n in d["files"].items()) or "no new files"
+    console.print(
+        f"INGEST_LANDING: {d['total_rows']:,} rows landed from {', '.join(d['batches']) or 'no batch'} "
+        f"({files}), {d['reconciliation_issues']} reconciliation issues, {step.seconds:.1f}s"
+    )
+    for failed in d["failed_files"]:
+        err_console.print(f"  unreadable: {failed['file']}: {failed['error']}")
+    for changed in d["changed_after_load"]:
+        err_console.print(f"  rewritten after it was loaded (the vault holds the earlier content): {changed}")
+
+
+def print_load(step: VaultLoad) -> None:
+    d = step.detail
+    rows = sum(n for t, n in d["inserted"].items() if t != "quarantined")
+    console.print(
+        f"LOAD_VAULT: {rows:,} vault rows from {', '.join(d['batches']) or 'no pending batch'}, "
+        f"{d['inserted'].get('quarantined', 0):,} quarantined, {step.seconds:.1f}s"
+    )
+
+
+def print_validation(step: Validation) -> None:
+    d = step.detail
+    console.print(
+        f"{step.name}: {d['rules_run']} rules, {d['passed']} passed, {d['warned']} warned, "
+        f"{d['failed']} failed; {d['exceptions']:,} exception rows, {step.seconds:.1f}s"
+    )
+
+
+def print_repair(step: StepReport[Repaired]) -> None:
+    removed = {t: n for t, n in step.detail["removed"].items() if n}
+    if not removed:
+        console.print(f"every hub and link holds one row per hash key ({step.seconds:.1f}s)")
+    for table, n in removed.items():
+        console.print(f"{table}: removed {n} row(s) beyond the first for their hash key")
+
+
+def print_erasure(step: Erasure) -> None:
+    """Where the values were overwritten (tables, landing files), where they were found
+    before, and what is left (nothing, or the command failed)."""
+    result = step.detail
+    for table, rows in sorted(result["erased"].items()):
+        console.print(f"{table}: {rows} row(s) overwritten")
+    files = result.get("files", {})
+    for name in files.get("rewritten", []):
+        console.print(f"landing file {name}: rewritten without the values")
+    if result["verified"]:
+        for table, rows in sorted(result["found_before"].items()):
+            console.print(f"before: {table} held the values in {rows} row(s)")
+        for name, hits in sorted(files.get("found_before", {}).items()):
+            console.print(f"before: landing file {name} held {hits} of the values")
+        left = sum(result["found_after"].values()) + sum(files.get("found_after", {}).values())
+        console.print(
+            f"verified: {result['values_checked']} former value(s) searched in every table and landing file, "
+            f"{left} match(es) left"
+        )
+    console.print(
+        f"erased {result['customer_id']} (request {result['request_id']}) in {step.seconds:.1f}s; "
+        "logged in AUDIT.ERASURE_LOG"
+    )
+
+
+def print_gx(report: GxReport, disagree: dict[str, tuple[str, str | None]]) -> None:
+    """Great Expectations' checkpoint over the same rules, and every verdict that differs."""
+    console.print(
+        f"Great Expectations: {len(report.verdicts)} expectations in {report.seconds:.1f}s, "
+        f"{len(report.verdicts) - len(disagree)} verdicts agree with VALIDATE_DATA; "
+        f"Data Docs: {report.docs}"
+    )
+    for name, (ours, theirs) in disagree.items():
+        err_console.print(f"[bold red]disagree:[/] {name}: VALIDATE_DATA {ours}, Great Expectations {theirs}")
+
+
+def print_status(doc: dict[str, Any], columns: list[str], runs: list[tuple[Any, ...]]) -> None:
+    """``lake status``: the target, the local servers, the last procedure runs."""
+    console.print(f"target: [bold]{doc['target']}[/]  database {doc['database']}", highlight=False)
+    if doc["target"] != "local":
+        return
+    servers = doc["servers"]
+    console.print(f"state folder: {doc['state_dir']}", highlight=False)
+    if servers["running"]:
+        console.print(
+            f"local servers: [green]running[/] pid {servers['pid']}, S3 {servers['s3']}, "
+            f"Snowflake port {servers['snowflake_port']}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"local servers: [yellow]not running[/] (`{lake_command()} up` starts them; "
+            "other commands start them as needed)",
+            highlight=False,
+        )
+    if runs:
+        write_rows(columns, runs, "table")
+    else:
+        console.print("no procedure runs yet", highlight=False)
+
+
+def print_app_run(settings: Settings, report: AppRun, name: str) -> None:
+    """``lake app install``: what was installed, each procedure the app's graph called,
+    and the app's vault against the standalone lake's."""
+    inst = report.installed
+    skipped = sum(inst.skipped.values())
+    how = f"upgraded from {inst.upgraded_from}" if inst.upgraded_from else "installed"
+    console.print(
+        f"{name} {how} to {inst.version}: {inst.statements_run} setup statements run, {skipped} only Snowflake "
+        f"runs skipped, {len(inst.procedures)} procedures from {inst.directory}"
+    )
+    steps = Table(
+        "step",
+        "seconds",
+        "detail",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        title=f"{name}: the app's graph, called in order",
+    )
+    steps.title_justify = "left"
+    for step in report.steps:
+        steps.add_row(step.name, f"{step.seconds:.1f}", step.line())
+    console.print(steps)
+    app_rows, lake_rows = sum(report.app_vault.values()), sum(report.lake_vault.values())
+    console.print(f"vault inside {name}: {app_rows:,} rows in {len(report.app_vault)} tables")
+    if report.lake_vault:
+        differ = sorted(t for t in report.app_vault if report.app_vault[t] != report.lake_vault.get(t))
+        same = "the same counts" if not differ else f"different counts in {', '.join(differ)}"
+        console.print(f"standalone lake ({settings.names.database}): {lake_rows:,} rows, {same}")
+    audit = f"select * from {name}.AUDIT.PROCEDURE_RUNS order by started_at desc"
+    console.print(f'look inside: {lake_command()} sql "{audit}"; the dashboard: {lake_command()} ui --app {name}')
+
+
+def write_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    """A query's rows as a table, CSV or JSON (``lake sql --format``, ``lake status``)."""
+    if fmt == "json":
+        sys.stdout.write(to_json([dict(zip(names, r, strict=True)) for r in rows]) + "\n")
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+    else:
+        table = Table(*names, caption=f"{len(rows):,} rows")
+        for r in rows:
+            table.add_row(*(escape("NULL" if v is None else str(v)) for v in r))
+        console.print(table)

@@ -10,23 +10,28 @@ Snowflake calls, with a Snowpark Session on the target.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from lake import sqlfiles, task_graph
+from lake import sqlfiles, steps, task_graph
 from lake.config import Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
 from lake.session import connection, procedure_session, snowpark_session
-from procedures import generate_sample_data, ingest_landing, landing, load_vault, quality, validate_data
-from procedures.ingest import REWRITTEN_TABLE, landing_table
-from procedures.sample_data import Plan, Progress, plan_day
+from lake.steps import Built, Loaded, StepReport
+from procedures import landing, quality
+from procedures.handlers import generate_sample_data, ingest_landing, load_vault, validate_data
+from procedures.ingest import REWRITTEN_TABLE, IngestSummary, landing_table
+from procedures.sample_data import GenerationSummary, Plan, Progress, plan_day
 from procedures.sql import quote
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
+
+Summary = TypeVar("Summary", bound=Mapping[str, Any])  # what a procedure returns
+R = TypeVar("R", bound=StepReport[Any])
 
 # dbt's folders in build order: the business vault (point-in-time and bridge tables, in
 # the vault's schema), then the marts
@@ -34,26 +39,15 @@ DBT_LAYERS: tuple[str, ...] = ("business_vault", *quality.MART_LAYERS)
 
 
 @dataclass
-class StepReport:
-    name: str
-    seconds: float
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        """What the step is (a procedure's name, "dbt build", ...): its summary's shape."""
-        name = self.name.removeprefix("CALL ")
-        return name.split(" ", 1)[0] if name.startswith("VALIDATE_DATA") else name
-
-
-@dataclass
 class RunReport:
-    steps: list[StepReport] = field(default_factory=list)
-    generation: dict[str, Any] = field(default_factory=dict)
-    ingestion: dict[str, Any] = field(default_factory=dict)
-    vault: dict[str, Any] = field(default_factory=dict)
-    dbt: dict[str, Any] = field(default_factory=dict)
-    quality: list[dict[str, Any]] = field(default_factory=list)  # one VALIDATE_DATA summary per layer group
+    """A whole run: its steps, then what the run summary shows (none for a step not run)."""
+
+    steps: list[StepReport[Any]] = field(default_factory=list)
+    generation: GenerationSummary | None = None
+    ingestion: IngestSummary | None = None
+    vault: Loaded | None = None
+    dbt: Built | None = None
+    quality: list[validate_data.Summary] = field(default_factory=list)  # one per layer group
 
     @property
     def seconds(self) -> float:
@@ -76,7 +70,7 @@ def expected_rows(plan: Plan) -> int:
     return sum(len(plan_day(plan, entity, day).ids) for day in range(1, plan.days + 1) for entity in plan.entities)
 
 
-def setup(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+def setup(settings: Settings, endpoints: Endpoints | None) -> StepReport[steps.Applied]:
     started = time.perf_counter()
     with connection(settings, endpoints) as conn:
         applied = sqlfiles.apply(conn, settings)
@@ -91,9 +85,9 @@ def call(
     settings: Settings,
     endpoints: Endpoints | None,
     procedure: str,
-    handler: Callable[[Session], dict[str, Any]],
+    handler: Callable[[Session], Summary],
     **arguments: Any,
-) -> dict[str, Any]:
+) -> Summary:
     """Run a stored procedure the way its users do.
 
     On Snowflake: ``CALL`` the deployed procedure (``lake deploy``) with ``arguments`` by
@@ -119,7 +113,8 @@ def call(
             f"CALL {settings.names.database}.{schema}.{procedure}({placeholders})",
             [arguments[a] for a in passed],
         )
-        return json.loads(rows[0][0]) if rows and rows[0][0] else {}
+        result: Summary = json.loads(rows[0][0])
+        return result
     with procedure_session(settings, endpoints, procedure) as session:
         return handler(session)
 
@@ -139,6 +134,68 @@ def schema_exists(settings: Settings, endpoints: Endpoints | None) -> bool:
     return bool(rows and rows[0][0])
 
 
+def recent_runs(
+    settings: Settings, endpoints: Endpoints | None, columns: tuple[str, ...], limit: int = 5
+) -> list[tuple[Any, ...]]:
+    """The last procedure runs (``columns`` of ``AUDIT.PROCEDURE_RUNS``): from the running
+    server, or straight from the warehouse's database file when the servers are down
+    (read-only); none when there is no audit table yet."""
+    query = f"SELECT {', '.join(columns)} FROM {{table}} ORDER BY started_at DESC LIMIT {limit}"
+    if endpoints is not None:
+        try:
+            return fetch(
+                settings,
+                endpoints,
+                query.format(table=f"{settings.names.database}.{settings.names.audit}.PROCEDURE_RUNS"),
+            )
+        except Exception:
+            return []
+    import duckdb
+
+    path = settings.local.state_dir / "warehouse" / f"{settings.names.database}.db"
+    if not path.exists():
+        return []
+    try:
+        with duckdb.connect(str(path), read_only=True) as db:
+            return db.execute(query.format(table=f"{settings.names.audit}.PROCEDURE_RUNS")).fetchall()
+    except duckdb.Error:  # no audit table yet
+        return []
+
+
+def last_quality_run(settings: Settings, endpoints: Endpoints | None) -> validate_data.Summary:
+    """The summary of the newest VALIDATE_DATA run, read back from its results (a run
+    that failed the quality gate returns none)."""
+    quality_schema = settings.names.quality
+    rows = fetch(
+        settings,
+        endpoints,
+        f"SELECT RULE_NAME, VERDICT, ROWS_FAILED, RUN_ID FROM {quality_schema}.RULE_RESULTS "
+        f"WHERE RUN_ID = (SELECT RUN_ID FROM {quality_schema}.RULE_RESULTS ORDER BY CHECKED_AT DESC LIMIT 1)",
+    )
+    verdicts = [str(r[1]) for r in rows]
+    return {
+        "run_id": str(rows[0][3]) if rows else "",
+        "layers": [],
+        "batch_id": "",
+        "rules": {str(r[0]): {"verdict": str(r[1]), "rows_failed": int(r[2])} for r in rows},
+        "rules_run": len(rows),
+        "passed": verdicts.count("PASS"),
+        "warned": verdicts.count("WARN"),
+        "failed": verdicts.count("FAIL"),
+        "exceptions": 0,
+        "seconds": 0.0,
+    }
+
+
+def query(settings: Settings, endpoints: Endpoints | None, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """One statement's column names and rows (none for a statement that returns none)."""
+    with connection(settings, endpoints) as conn:
+        cur = conn.cursor()
+        cur.execute(sql)
+        names = [d[0] for d in cur.description or []]
+        return names, list(cur.fetchall()) if cur.description else []
+
+
 def fetch(settings: Settings, endpoints: Endpoints | None, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     """Every row of one statement, on a connection of its own."""
     with connection(settings, endpoints) as conn:
@@ -149,16 +206,16 @@ def fetch(settings: Settings, endpoints: Endpoints | None, sql: str, params: Any
 
 def generate(
     settings: Settings, endpoints: Endpoints | None, plan: Plan, progress: Progress | None = None
-) -> StepReport:
+) -> steps.Generation:
     started = time.perf_counter()
 
-    def locally(session: Session) -> dict[str, Any]:
+    def locally(session: Session) -> GenerationSummary:
         stage = f"{settings.names.landing}.{settings.names.landing_stage}"
         audit_table = f"{settings.names.audit}.PROCEDURE_RUNS"
         return generate_sample_data.run(session, plan, stage=stage, audit_table=audit_table, progress=progress)
 
     summary = call(settings, endpoints, generate_sample_data.PROCEDURE, locally, **plan.arguments())
-    return StepReport("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
+    return steps.Generation("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
 
 
 def aws_clients(endpoints: Endpoints | None) -> tuple[Any, Any]:
@@ -172,7 +229,7 @@ def aws_clients(endpoints: Endpoints | None) -> tuple[Any, Any]:
     return boto3_client("glue", endpoints.s3_endpoint), boto3_client("s3", endpoints.s3_endpoint)
 
 
-def catalog_sync(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+def catalog_sync(settings: Settings, endpoints: Endpoints | None) -> StepReport[dict[str, Any]]:
     """Every landing entity as a Glue table with its load-date partitions."""
     from lake import catalog
 
@@ -188,30 +245,30 @@ def landing_reconciliation(settings: Settings, endpoints: Endpoints | None) -> R
         return reconcile(conn, landing.s3_client(), settings.landing_url, stage)
 
 
-def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
+def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> steps.Ingestion:
     started = time.perf_counter()
     names = settings.names
 
-    def locally(session: Session) -> dict[str, Any]:
+    def locally(session: Session) -> IngestSummary:
         stage, audit_table = f"{names.landing}.{names.landing_stage}", f"{names.audit}.PROCEDURE_RUNS"
         return ingest_landing.run(
             session, batch_id=batch_id, stage=stage, landing_schema=names.landing, audit_table=audit_table
         )
 
     summary = call(settings, endpoints, ingest_landing.PROCEDURE, locally, batch_id=batch_id)
-    return StepReport("INGEST_LANDING", time.perf_counter() - started, summary)
+    return steps.Ingestion("INGEST_LANDING", time.perf_counter() - started, summary)
 
 
-def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> StepReport:
+def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> steps.VaultLoad:
     started = time.perf_counter()
     names = settings.names
 
-    def locally(session: Session) -> dict[str, Any]:
+    def locally(session: Session) -> load_vault.Summary:
         return load_vault.run(
             session, batch_id=batch_id, landing_schema=names.landing, vault_schema=names.vault, audit_schema=names.audit
         )
 
-    summary = call(settings, endpoints, load_vault.PROCEDURE, locally, batch_id=batch_id)
+    summary: steps.Loaded = {**call(settings, endpoints, load_vault.PROCEDURE, locally, batch_id=batch_id)}
     with snowpark_session(settings, endpoints) as session:
         summary["tables"] = vault_counts(session, settings)
         summary["quarantine"] = {
@@ -221,10 +278,10 @@ def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") ->
                 "GROUP BY 1 ORDER BY 1"
             ).collect()
         }
-    return StepReport("LOAD_VAULT", time.perf_counter() - started, summary)
+    return steps.VaultLoad("LOAD_VAULT", time.perf_counter() - started, summary)
 
 
-def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport[steps.Repaired]:
     """Delete the rows beyond the first per hash key from every hub and link, in one
     transaction (``procedures.vault_statements.repair_sql``); the detail counts them per table."""
     from procedures.vault_statements import repair_sql
@@ -247,7 +304,7 @@ def repair(settings: Settings, endpoints: Endpoints | None) -> StepReport:
 
 def erase(
     settings: Settings, endpoints: Endpoints | None, customer_id: str, request_id: str, verify: bool = True
-) -> StepReport:
+) -> steps.Erasure:
     """Right to erasure, everywhere the lake stores a client's contact people:
     ``ERASE_SUBJECT(customer_id, request_id, verify)`` for the tables, then their landing
     files rewritten (``lake.landing_erasure``). With ``verify``, the landing zone is scanned
@@ -257,7 +314,8 @@ def erase(
     import json
 
     from lake import landing_erasure
-    from procedures import erase_subject, erasure, vault
+    from procedures import erasure, vault
+    from procedures.handlers import erase_subject
 
     started = time.perf_counter()
     names = settings.names
@@ -272,7 +330,7 @@ def erase(
             values = erase_subject.former_values(session, hk, names.schemas)
     files_before = landing_erasure.scan(s3, bucket, prefix, values)
 
-    def locally(session: Session) -> dict[str, Any]:
+    def locally(session: Session) -> erase_subject.Summary:
         return erase_subject.run(session, customer_id, request_id, verify, schemas=names.schemas)
 
     summary = call(
@@ -322,7 +380,7 @@ def erase(
             f"values of {customer_id!r} are still in landing files {sorted(files_after)} after their rewrite"
         )
     summary["files"] = record
-    return StepReport(erase_subject.PROCEDURE, time.perf_counter() - started, summary)
+    return steps.Erasure(erase_subject.PROCEDURE, time.perf_counter() - started, summary)
 
 
 def vault_counts(session: Any, settings: Settings) -> dict[str, int]:
@@ -339,7 +397,7 @@ def dbt_build(
     endpoints: Endpoints | None,
     args: tuple[str, ...] = (),
     layers: tuple[str, ...] = DBT_LAYERS,
-) -> StepReport:
+) -> steps.DbtBuild:
     """``dbt build`` on dbt/ (bronze, silver, gold and their data tests) against the target;
     the summary counts results by kind and status from dbt's run_results.json."""
     from lake import dbt
@@ -355,17 +413,19 @@ def dbt_build(
         dbt.record_test_failures(settings, started)
     detail = dbt.results(settings)
     detail["marts"] = mart_counts(settings, endpoints, layers)
-    return StepReport("dbt build", seconds, detail)
+    return steps.DbtBuild("dbt build", seconds, detail)
 
 
-def validate(settings: Settings, endpoints: Endpoints | None, layer: str = "all", batch_id: str = "") -> StepReport:
+def validate(
+    settings: Settings, endpoints: Endpoints | None, layer: str = "all", batch_id: str = ""
+) -> steps.Validation:
     """``VALIDATE_DATA(layer, batch_id)``: the quality rules of the layer(s), pushed down;
     raises ``QualityGateError`` (after writing the results) when an error rule fails."""
     started = time.perf_counter()
     names = settings.names
     schemas = {name: names.schemas[name] for name in quality.LAYERS}
 
-    def locally(session: Session) -> dict[str, Any]:
+    def locally(session: Session) -> validate_data.Summary:
         return validate_data.run(
             session,
             layer=layer,
@@ -376,7 +436,7 @@ def validate(settings: Settings, endpoints: Endpoints | None, layer: str = "all"
         )
 
     summary = call(settings, endpoints, validate_data.PROCEDURE, locally, layer=layer, batch_id=batch_id)
-    return StepReport(f"VALIDATE_DATA {layer}", time.perf_counter() - started, summary)
+    return steps.Validation(f"VALIDATE_DATA {layer}", time.perf_counter() - started, summary)
 
 
 def defects_caught(settings: Settings, endpoints: Endpoints | None, run_id: str) -> dict[str, Any]:
@@ -447,7 +507,7 @@ def mart_counts(
     return {str(name): int(rows) for name, rows in fetch(settings, endpoints, union)}
 
 
-def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport:
+def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport[steps.Reconciled]:
     started = time.perf_counter()
     result = landing_reconciliation(settings, endpoints)
     return StepReport(
@@ -466,7 +526,7 @@ def run(settings: Settings, plan: Plan | None) -> RunReport:
     report = RunReport()
     dbt.log_file(settings).unlink(missing_ok=True)  # this run's dbt output only
 
-    def step(name: str, work: Callable[[], StepReport]) -> StepReport:
+    def step(name: str, work: Callable[[], R]) -> R:
         done = progress.step(name, work)
         report.steps.append(done)
         return done
@@ -488,12 +548,12 @@ def run(settings: Settings, plan: Plan | None) -> RunReport:
         report.dbt = merge_dbt(by_task["LAKE_DBT_SILVER"].detail, by_task["LAKE_DBT_GOLD"].detail)
         report.quality = [s.detail for t, s in by_task.items() if t.startswith("LAKE_VALIDATE_")]
         raw = by_task["LAKE_VALIDATE_RAW"].detail
-        if report.generation.get("defects"):
+        if report.generation and report.generation["defects"]:
             raw["defects"] = defects_caught(settings, endpoints, raw["run_id"])
     return report
 
 
-def merge_dbt(*details: dict[str, Any]) -> dict[str, Any]:
+def merge_dbt(*details: steps.Built) -> steps.Built:
     """One summary of several dbt invocations (counts added, problems joined, marts last)."""
     counts: dict[str, dict[str, int]] = {}
     for d in details:

@@ -1429,7 +1429,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.INGEST_LANDING(batch_id VARCHAR DEFAULT '',
     RUNTIME_VERSION = '3.11'
     PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
     IMPORTS = ('/procedures.zip')
-    HANDLER = 'procedures.ingest_landing.main'
+    HANDLER = 'procedures.handlers.ingest_landing.main'
     EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE APP_CODE.INGEST_LANDING(VARCHAR, VARCHAR) TO APPLICATION ROLE APP_USER;
 CREATE OR REPLACE PROCEDURE APP_CODE.BIND_LANDING_STAGE(stage VARCHAR)
@@ -1438,7 +1438,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.BIND_LANDING_STAGE(stage VARCHAR)
     RUNTIME_VERSION = '3.11'
     PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
     IMPORTS = ('/procedures.zip')
-    HANDLER = 'procedures.bind_landing_stage.main'
+    HANDLER = 'procedures.handlers.bind_landing_stage.main'
     EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE APP_CODE.BIND_LANDING_STAGE(VARCHAR) TO APPLICATION ROLE APP_ADMIN;
 CREATE OR REPLACE PROCEDURE APP_CODE.LOAD_VAULT(batch_id VARCHAR DEFAULT '')
@@ -1447,7 +1447,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.LOAD_VAULT(batch_id VARCHAR DEFAULT '')
     RUNTIME_VERSION = '3.11'
     PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
     IMPORTS = ('/procedures.zip')
-    HANDLER = 'procedures.load_vault.main'
+    HANDLER = 'procedures.handlers.load_vault.main'
     EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE APP_CODE.LOAD_VAULT(VARCHAR) TO APPLICATION ROLE APP_USER;
 CREATE OR REPLACE PROCEDURE APP_CODE.VALIDATE_DATA(layer VARCHAR DEFAULT 'all', batch_id VARCHAR DEFAULT '')
@@ -1456,7 +1456,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.VALIDATE_DATA(layer VARCHAR DEFAULT 'all', 
     RUNTIME_VERSION = '3.11'
     PACKAGES = ('snowflake-snowpark-python', 'pyyaml')
     IMPORTS = ('/procedures.zip')
-    HANDLER = 'procedures.validate_data.main'
+    HANDLER = 'procedures.handlers.validate_data.main'
     EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE APP_CODE.VALIDATE_DATA(VARCHAR, VARCHAR) TO APPLICATION ROLE APP_USER;
 CREATE OR REPLACE PROCEDURE APP_CODE.ERASE_SUBJECT(customer_id VARCHAR, request_id VARCHAR, verify BOOLEAN DEFAULT TRUE)
@@ -1465,7 +1465,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.ERASE_SUBJECT(customer_id VARCHAR, request_
     RUNTIME_VERSION = '3.11'
     PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
     IMPORTS = ('/procedures.zip')
-    HANDLER = 'procedures.erase_subject.main'
+    HANDLER = 'procedures.handlers.erase_subject.main'
     EXECUTE AS OWNER;
 GRANT USAGE ON PROCEDURE APP_CODE.ERASE_SUBJECT(VARCHAR, VARCHAR, BOOLEAN) TO APPLICATION ROLE APP_USER;
 -- END generated code

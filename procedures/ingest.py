@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from procedures import landing
 from procedures import spec as entity_spec
@@ -226,6 +226,35 @@ class FileResult:
     missing_columns: tuple[str, ...] = ()
 
 
+class FailedFile(TypedDict):
+    file: str
+    error: str | None
+
+
+class SchemaDrift(TypedDict):
+    file: str
+    extra_columns: list[str]
+    missing_columns: list[str]
+
+
+class IngestSummary(TypedDict):
+    """What INGEST_LANDING returns: files by status, rows per entity and in all, the
+    reconciliation issues recorded, the files that changed after their load, failed
+    files with their error, files with schema drift, and an erased subject's rows
+    overwritten as they landed."""
+
+    batches: list[str]
+    files: dict[str, int]
+    rows: dict[str, int]
+    total_rows: int
+    reconciliation_issues: int
+    changed_after_load: list[str]
+    failed_files: list[FailedFile]
+    schema_drift: list[SchemaDrift]
+    erased_on_landing: int
+    seconds: float
+
+
 @dataclass
 class IngestResult:
     batches: list[str] = field(default_factory=list)
@@ -235,7 +264,7 @@ class IngestResult:
     changed: list[str] = field(default_factory=list)  # landing files rewritten after their load
     seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, erased_on_landing: int = 0) -> IngestSummary:
         status: dict[str, int] = {}
         for f in self.files:
             status[f.status] = status.get(f.status, 0) + 1
@@ -256,6 +285,7 @@ class IngestResult:
                 for f in self.files
                 if f.extra_columns or f.missing_columns
             ],
+            "erased_on_landing": erased_on_landing,
             "seconds": round(self.seconds, 3),
         }
 

@@ -39,12 +39,35 @@ from typing import Any, Literal, get_args
 import yaml
 
 from procedures import spec
+from procedures.audit import ArgumentError
 from procedures.errors import UserError
 from procedures.sql import quote, sql_literal
 
 Layer = Literal["landing", "vault", "bronze", "silver", "gold"]
 LAYERS: tuple[str, ...] = get_args(Layer)  # the data layers, in pipeline order
 MART_LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")  # the ones dbt builds
+# what VALIDATE_DATA's layer argument may also name
+LAYER_GROUPS: dict[str, tuple[str, ...]] = {"marts": MART_LAYERS, "all": LAYERS}
+
+
+class QualityGateError(UserError, RuntimeError):
+    """An error-severity rule failed; the message names the rules and their counts."""
+
+
+def layers_of(layer: str) -> tuple[str, ...]:
+    """``gold``, ``bronze,silver``, ``marts`` or ``all`` as layers, in pipeline order."""
+    wanted: set[str] = set()
+    for part in (layer or "").lower().replace(" ", "").split(","):
+        if part in LAYER_GROUPS:
+            wanted |= set(LAYER_GROUPS[part])
+        elif part in LAYERS:
+            wanted.add(part)
+        else:
+            known = ", ".join((*LAYERS, *LAYER_GROUPS))
+            raise ArgumentError(f"layer must be one of {known} (or several, comma-separated), got {layer!r}")
+    return tuple(name for name in LAYERS if name in wanted)
+
+
 Severity = Literal["warn", "error"]
 RuleType = Literal[
     "not_null",

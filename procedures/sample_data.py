@@ -44,7 +44,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property, lru_cache, partial
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -1230,6 +1230,21 @@ def inject_defects(rows: Rows, columns: dict[str, pa.Array], day: int) -> Inject
 # --------------------------------------------------------------------------- the run
 
 
+class GenerationSummary(TypedDict):
+    """What GENERATE_SAMPLE_DATA returns: rows per entity and in all, files and bytes
+    written, the defects and late arrivals injected on purpose, where the files went."""
+
+    batches: list[str]
+    rows: dict[str, int]
+    total_rows: int
+    files: int
+    bytes: int
+    defects: dict[str, int]
+    arrivals: dict[str, int]
+    seconds: float
+    landing_url: str
+
+
 @dataclass
 class Result:
     """What a run wrote, returned by the procedure as its summary."""
@@ -1242,7 +1257,7 @@ class Result:
     batches: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self, landing_url: str = "") -> GenerationSummary:
         return {
             "batches": self.batches,
             "rows": dict(self.rows),
@@ -1252,6 +1267,7 @@ class Result:
             "defects": dict(self.defects),
             "arrivals": dict(self.arrivals),
             "seconds": round(self.seconds, 3),
+            "landing_url": landing_url,
         }
 
 

@@ -18,7 +18,9 @@ from lake.config import LocalTarget, Settings
 from lake.local import strict
 from lake.local.stack import Endpoints, LocalStack
 from lake.session import connect, open_session
-from procedures.sample_data import Plan
+from lake.steps import Built, Loaded
+from procedures.ingest import IngestSummary
+from procedures.sample_data import GenerationSummary, Plan
 
 
 class SmallPlan(TypedDict):
@@ -79,25 +81,25 @@ def session(settings: Settings, applied: Endpoints) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def generated(settings: Settings, applied: Endpoints) -> dict[str, Any]:
+def generated(settings: Settings, applied: Endpoints) -> GenerationSummary:
     """Three days of small, mixed-format batches in the local landing bucket."""
     return pipeline.generate(settings, applied, Plan.build(**SMALL)).detail
 
 
 @pytest.fixture(scope="session")
-def ingested(settings: Settings, generated: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+def ingested(settings: Settings, generated: GenerationSummary, applied: Endpoints) -> dict[str, IngestSummary]:
     """`generated`, ingested batch by batch into the landing tables."""
     return {batch: pipeline.ingest(settings, applied, batch_id=batch).detail for batch in SMALL_BATCHES}
 
 
 @pytest.fixture(scope="session")
-def loaded(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+def loaded(settings: Settings, ingested: dict[str, IngestSummary], applied: Endpoints) -> dict[str, Loaded]:
     """`ingested`, loaded batch by batch into the raw vault."""
     return {b: pipeline.load(settings, applied, batch_id=b).detail for b in SMALL_BATCHES}
 
 
 @pytest.fixture(scope="session")
-def built(settings: Settings, loaded: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+def built(settings: Settings, loaded: dict[str, Loaded], applied: Endpoints) -> Built:
     """`loaded`, with the dbt marts built over it (bronze, silver, gold and their tests)."""
     return pipeline.dbt_build(settings, applied).detail
 

@@ -44,8 +44,8 @@ from lake import sqlfiles
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.local.unsupported import skipped_locally
-from lake.pipeline import StepReport
 from lake.session import connection, snowpark_session
+from lake.steps import StepReport, called
 from procedures.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -246,7 +246,7 @@ def uninstall(settings: Settings, endpoints: Endpoints, app: str = DEFAULT_APP) 
 @dataclass
 class AppRun:
     installed: Installed
-    steps: list[StepReport] = field(default_factory=list)
+    steps: list[StepReport[Any]] = field(default_factory=list)
     app_vault: dict[str, int] = field(default_factory=dict)
     lake_vault: dict[str, int] = field(default_factory=dict)  # the standalone lake's, for comparison
 
@@ -268,21 +268,19 @@ def install_and_run(
     started = time.perf_counter()
     bundle_dir = bundle_dir or bundle()
     report = AppRun(install(settings, endpoints, bundle_dir, app))
-    report.steps.append(StepReport(f"install {app} {report.installed.version}", time.perf_counter() - started))
+    report.steps.append(StepReport(f"install {app} {report.installed.version}", time.perf_counter() - started, {}))
     if not pipeline.schema_exists(settings, endpoints):
         report.steps.append(pipeline.setup(settings, endpoints))
     stage = f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}"
-    bound = _timed("CALL BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app))
+    bound = _timed("BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app))
     if not bound.detail.get("files"):
         report.steps.append(pipeline.generate(settings, endpoints, Plan.build(scale=scale, days=1)))
-        bound = _timed(
-            "CALL BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app)
-        )
+        bound = _timed("BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app))
     report.steps.append(bound)
     for node in task_graph.order(task_graph.APP_NODES):
         args = node.values()
         report.steps.append(
-            _timed(f"CALL {node.procedure}", lambda n=node, a=args: call(settings, endpoints, n.procedure, *a, app=app))
+            _timed(node.procedure, lambda n=node, a=args: call(settings, endpoints, n.procedure, *a, app=app))
         )
     for target_settings, counts in ((app_settings(settings, app), report.app_vault), (settings, report.lake_vault)):
         with snowpark_session(target_settings, endpoints) as session:
@@ -293,7 +291,8 @@ def install_and_run(
     return report
 
 
-def _timed(name: str, fn: Any) -> StepReport:
+def _timed(procedure: str, fn: Any) -> StepReport[Any]:
+    """``CALL <procedure>`` as ``fn`` runs it, reported as the procedure's kind of step."""
     started = time.perf_counter()
     detail = fn()
-    return StepReport(name, time.perf_counter() - started, detail)
+    return called(procedure, time.perf_counter() - started, detail)

@@ -143,10 +143,10 @@ def _version_2(v1: Path, out: Path) -> Path:
     archive = out / "procedures.zip"
     with zipfile.ZipFile(archive) as old:
         files = {name: old.read(name) for name in old.namelist()}
-    handler = files["procedures/ingest_landing.py"].decode()
+    handler = files["procedures/handlers/ingest_landing.py"].decode()
     changed = handler.replace("    return summary\n", '    summary["app_version"] = "V2"\n    return summary\n', 1)
     assert changed != handler
-    files["procedures/ingest_landing.py"] = changed.encode()
+    files["procedures/handlers/ingest_landing.py"] = changed.encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as new:
         for name, data in files.items():

@@ -16,12 +16,14 @@ from streamlit.testing.v1 import AppTest
 from lake import pipeline, ui
 from lake.config import Settings
 from lake.local.stack import Endpoints
+from lake.steps import Built
+from procedures.handlers import validate_data
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def validated(settings: Settings, built: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+def validated(settings: Settings, built: Built, applied: Endpoints) -> validate_data.Summary:
     return pipeline.validate(settings, applied, "all").detail
 
 

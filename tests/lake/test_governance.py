@@ -16,8 +16,9 @@ from sqlglot import exp
 from lake import governance, snowsql, sqlfiles
 from lake.config import Settings
 from procedures import governance as governance_spec
-from procedures import quality, validate_data
+from procedures import quality
 from procedures import spec as entity_spec
+from procedures.handlers import validate_data
 
 SETTINGS = Settings()
 PREFIX = SETTINGS.names.role_prefix

@@ -18,7 +18,8 @@ from lake.cli import app
 from lake.config import LocalTarget, Settings
 from lake.local.stack import Endpoints, LocalStack
 from lake.session import connect
-from procedures import generate_sample_data, landing
+from procedures import landing
+from procedures.handlers import generate_sample_data
 from procedures.sample_data import Plan
 from procedures.spec import ENTITIES
 

@@ -14,7 +14,7 @@ from lake.config import LocalTarget, Settings
 from lake.local import strict
 from lake.local.stack import LocalStack
 from lake.session import open_session
-from procedures import load_vault
+from procedures.handlers import load_vault
 
 
 def main() -> None:

@@ -171,7 +171,7 @@ def test_an_archive_without_the_package_folder_cannot_import_its_handler(
             target.writestr(name.removeprefix("procedures/"), source.read(name))
     python = venvs[_declared(plan)["VALIDATE_DATA"]["packages"]]
     with pytest.raises(AssertionError, match="No module named 'procedures'"):
-        _call(python, flat, "procedures.validate_data.main", None, {})
+        _call(python, flat, "procedures.handlers.validate_data.main", None, {})
 
 
 def test_a_handler_in_an_environment_without_its_packages_fails_to_import(
@@ -180,4 +180,4 @@ def test_a_handler_in_an_environment_without_its_packages_fails_to_import(
     # VALIDATE_DATA's environment has no pyarrow, which ingestion imports
     python = venvs[_declared(plan)["VALIDATE_DATA"]["packages"]]
     with pytest.raises(AssertionError, match="No module named 'pyarrow'"):
-        _call(python, plan.out / "procedures.zip", "procedures.ingest_landing.main", None, {})
+        _call(python, plan.out / "procedures.zip", "procedures.handlers.ingest_landing.main", None, {})

@@ -10,8 +10,10 @@ import pytest
 from lake import pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from procedures import generate_sample_data, ingest_landing, spec
+from procedures import spec
 from procedures.audit import ArgumentError
+from procedures.handlers import generate_sample_data, ingest_landing
+from procedures.ingest import IngestSummary
 from procedures.sample_data import Plan
 from tests.conftest import SMALL_BATCHES
 
@@ -127,7 +129,7 @@ def test_two_ingests_at_once_land_every_file_once(
     import threading
 
     generate_sample_data.run(session, Plan.build(scale=30, start_date="2027-05-03", formats="crm=csv, finance=json"))
-    results: list[dict[str, Any]] = []
+    results: list[IngestSummary] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 

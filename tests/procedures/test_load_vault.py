@@ -13,7 +13,7 @@ from lake.config import Settings
 from lake.local.stack import Endpoints
 from procedures import spec, staging, vault
 from procedures.audit import ArgumentError
-from procedures.load_vault import run as load_vault_run
+from procedures.handlers.load_vault import run as load_vault_run
 from tests.conftest import SMALL_BATCHES, land_files
 
 pytestmark = pytest.mark.integration

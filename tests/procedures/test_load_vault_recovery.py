@@ -15,8 +15,8 @@ from lake.config import Settings
 from lake.local import strict
 from lake.local.stack import Endpoints
 from lake.session import connect, open_session
-from procedures import load_vault
 from procedures import vault as vault_spec
+from procedures.handlers import load_vault
 from tests.conftest import SMALL_BATCHES, fresh_vault
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,7 @@ def test_two_loads_at_once_run_one_after_the_other(
     settings: Settings, clean: Any, applied: Endpoints, conn: Any
 ) -> None:
     vault = fresh_vault(settings, conn, "VAULT_CONCURRENT")
-    results: list[list[dict[str, Any]]] = [[], []]
+    results: list[list[load_vault.Summary]] = [[], []]
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 

@@ -15,8 +15,10 @@ from lake import pipeline, snowsql, sqlfiles
 from lake.config import Settings
 from lake.local.stack import Endpoints
 from lake.sqlfiles import SQL_DIR
-from procedures import quality, spec, validate_data
+from lake.steps import Built
+from procedures import quality, spec
 from procedures.audit import ArgumentError
+from procedures.handlers import validate_data
 from tests.procedures.test_staging import manifest_rows
 
 SCHEMAS = {layer: layer.upper() for layer in quality.LAYERS}
@@ -127,18 +129,18 @@ def test_every_compiled_statement_parses_as_snowflake_sql() -> None:
 
 @pytest.mark.unit
 def test_layer_argument() -> None:
-    assert validate_data.layers_of("silver,bronze") == ("bronze", "silver")
-    assert validate_data.layers_of("marts") == ("bronze", "silver", "gold")
-    assert validate_data.layers_of("all") == quality.LAYERS
+    assert quality.layers_of("silver,bronze") == ("bronze", "silver")
+    assert quality.layers_of("marts") == ("bronze", "silver", "gold")
+    assert quality.layers_of("all") == quality.LAYERS
     with pytest.raises(ArgumentError, match=r"layer must be one of .* got 'platinum'"):
-        validate_data.layers_of("platinum")
+        quality.layers_of("platinum")
 
 
 # --------------------------------------------------------------------------- on the warehouse
 
 
 @pytest.fixture(scope="module")
-def validated(settings: Settings, built: dict[str, Any], applied: Endpoints) -> dict[str, Any]:
+def validated(settings: Settings, built: Built, applied: Endpoints) -> validate_data.Summary:
     return pipeline.validate(settings, applied, "all").detail
 
 
@@ -197,7 +199,7 @@ def test_an_error_rule_failure_fails_the_run_and_names_the_failing_key(built: di
     )
     session.sql(f"UPDATE QT_SILVER.silver_customers SET age = 150 WHERE customer_id = '{victim}'").collect()
     schemas = SCHEMAS | {"silver": "QT_SILVER"}
-    with pytest.raises(validate_data.QualityGateError, match=r"silver_customers_age_plausible \(1 rows\)"):
+    with pytest.raises(quality.QualityGateError, match=r"silver_customers_age_plausible \(1 rows\)"):
         validate_data.run(session, layer="silver", schemas=schemas)
     run_id, verdict, failed = _rows(
         session,

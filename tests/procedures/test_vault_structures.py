@@ -14,7 +14,8 @@ import pytest
 from lake import pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from procedures import load_vault, spec
+from procedures import spec
+from procedures.handlers import load_vault
 from tests.conftest import fresh_vault, land_files
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ def deliver(
     load_date: str,
     rows: list[dict[str, str]] | tuple[bytes, int],
     delivery: str | None = None,
-) -> dict[str, Any]:
+) -> load_vault.Summary:
     """Land one file, ingest its batch, load it into ``vault``; the load's summary."""
     body = rows if isinstance(rows, tuple) else table(entity, rows)
     batch = land_files(endpoints, entity, load_date, {"part-0000.parquet": body}, delivery=delivery)
@@ -80,7 +81,7 @@ def test_an_account_moved_then_closed_has_two_periods_and_late_changes_follow_th
 ) -> None:
     vault = fresh_vault(settings, conn, "VAULT_EFFECTIVITY")
 
-    def load(day: str, *rows: dict[str, str]) -> dict[str, Any]:
+    def load(day: str, *rows: dict[str, str]) -> load_vault.Summary:
         return deliver(settings, applied, session, vault, "accounts", day, list(rows))
 
     load(
@@ -145,7 +146,7 @@ def test_a_contact_set_is_compared_as_a_set(
     vault = fresh_vault(settings, conn, "VAULT_MULTI_ACTIVE")
     a, b, c = ("KMA0A", "Ada"), ("KMA0B", "Bo"), ("KMA0C", "Cy")
 
-    def send(day: str, at: str, members: list[tuple[str, str]]) -> dict[str, Any]:
+    def send(day: str, at: str, members: list[tuple[str, str]]) -> load_vault.Summary:
         rows = [contact(*member, f"{day} {at}") for member in members]
         return deliver(settings, applied, session, vault, "contacts", day, rows)
 

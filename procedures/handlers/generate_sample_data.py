@@ -15,7 +15,7 @@ from typing import Any
 
 from procedures import landing
 from procedures.audit import audited, checked_name
-from procedures.sample_data import DEFAULT_START, Plan, Progress, generate
+from procedures.sample_data import DEFAULT_START, GenerationSummary, Plan, Progress, generate
 
 PROCEDURE = "GENERATE_SAMPLE_DATA"
 
@@ -41,7 +41,7 @@ def run(
     sink: landing.Sink | None = None,
     progress: Progress | None = None,
     workers: int = 2,
-) -> dict[str, Any]:
+) -> GenerationSummary:
     """Generate ``plan``, write, audit (with ``plan.arguments()``); return the summary."""
     url = landing_url or stage_url(session, stage)
     if sink is None:
@@ -50,9 +50,8 @@ def run(
         s3.check_writable()
         sink = s3
     with audited(session, PROCEDURE, {**plan.arguments(), "landing_url": url}, audit_table) as audit:
-        summary = generate(plan, sink, progress=progress, workers=workers).as_dict()
-        summary["landing_url"] = url
-        audit.rows_written = int(summary["total_rows"])  # type: ignore[call-overload]
+        summary = generate(plan, sink, progress=progress, workers=workers).as_dict(landing_url=url)
+        audit.rows_written = summary["total_rows"]
         audit.result = summary
     return summary
 
@@ -67,7 +66,7 @@ def main(
     defect_rate: float = 0.005,
     late_rate: float = 0.02,
     landing_url: str = "",
-) -> dict[str, Any]:
+) -> GenerationSummary:
     """Stored procedure handler for GENERATE_SAMPLE_DATA.
 
     Args:

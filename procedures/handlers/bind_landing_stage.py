@@ -13,17 +13,24 @@ to read another stage than ``LANDING.LANDING_STAGE``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from procedures.audit import ArgumentError, audited, checked_name
-from procedures.ingest_landing import STAGE_SETTING
+from procedures.handlers.ingest_landing import STAGE_SETTING
 
 PROCEDURE = "BIND_LANDING_STAGE"
 
 
+class Summary(TypedDict):
+    """What BIND_LANDING_STAGE returns: the stage it bound and the files it holds."""
+
+    stage: str
+    files: int
+
+
 def run(
     session: Any, stage: str, landing_schema: str = "LANDING", audit_table: str = "AUDIT.PROCEDURE_RUNS"
-) -> dict[str, Any]:
+) -> Summary:
     checked_name(stage, "stage")
     checked_name(landing_schema, "landing_schema")
     if stage.count(".") != 2:
@@ -44,11 +51,12 @@ def run(
             "WHEN MATCHED THEN UPDATE SET VALUE = s.VALUE, UPDATED_AT = SYSDATE() "
             "WHEN NOT MATCHED THEN INSERT (NAME, VALUE, UPDATED_AT) VALUES (s.NAME, s.VALUE, SYSDATE())"
         ).collect()
-        audit.result = {"stage": stage.upper(), "files": files}
-    return audit.result
+        summary: Summary = {"stage": stage.upper(), "files": files}
+        audit.result = summary
+    return summary
 
 
-def main(session: Any, stage: str) -> dict[str, Any]:
+def main(session: Any, stage: str) -> Summary:
     """Stored procedure handler for BIND_LANDING_STAGE.
 
     Args:

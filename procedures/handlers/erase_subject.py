@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from procedures import erasure
 from procedures import vault as vault_spec
@@ -34,6 +34,23 @@ PROCEDURE = "ERASE_SUBJECT"
 # postcode or a birth date alone is also someone else's, so the scan looks for these
 IDENTIFYING = ("email", "phone", "tax_id", "address")
 SCHEMA_KEYS = ("landing", "vault", "quality", "audit", "bronze", "silver", "gold")
+
+
+class Summary(TypedDict):
+    """What ERASE_SUBJECT returns: rows overwritten per place, whether the tables were
+    searched for the former values, and where they were found before and after (table:
+    rows). ``lake erase`` adds what it did to the landing files under ``files``."""
+
+    customer_id: str
+    request_id: str
+    erased: dict[str, int]
+    rows_erased: int
+    verified: bool
+    values_checked: int
+    found_before: dict[str, int]
+    found_after: dict[str, int]
+    seconds: float
+    files: NotRequired[dict[str, Any]]
 
 
 class ErasureError(ArgumentError):
@@ -104,7 +121,7 @@ def run(
     verify: bool = True,
     schemas: dict[str, str] | None = None,
     requested_by: str = "",
-) -> dict[str, Any]:
+) -> Summary:
     if not (customer_id or "").strip():
         raise ErasureError("customer_id is required: the client whose contact people are erased")
     if not (request_id or "").strip():
@@ -167,7 +184,7 @@ def run(
             session.sql("ROLLBACK").collect()
             raise
         audit.rows_written = sum(erased.values())
-        audit.result = {
+        summary: Summary = {
             "customer_id": customer_id.strip(),
             "request_id": request_id,
             "erased": {k: v for k, v in erased.items() if v},
@@ -178,10 +195,11 @@ def run(
             "found_after": after,
             "seconds": round(time.perf_counter() - started, 3),
         }
-    return audit.result
+        audit.result = summary
+    return summary
 
 
-def main(session: Any, customer_id: str, request_id: str, verify: bool = True) -> dict[str, Any]:
+def main(session: Any, customer_id: str, request_id: str, verify: bool = True) -> Summary:
     """Stored procedure handler for ERASE_SUBJECT.
 
     Args:

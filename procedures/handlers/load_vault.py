@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from procedures import spec
 from procedures.audit import audited, checked_batch_id, checked_name
@@ -29,11 +29,21 @@ from procedures.vault_statements import (
 )
 
 PROCEDURE = "LOAD_VAULT"
-log = logging.getLogger("procedures.load_vault")
+log = logging.getLogger("procedures.handlers.load_vault")
 
 
 LOCK_TABLE = "LOAD_LOCK"
 LOCK_NAME = "LOAD_VAULT"
+
+
+class Summary(TypedDict):
+    """What LOAD_VAULT returns: the batches it took (those loaded before are listed
+    again under ``already_loaded``), rows inserted per vault table and quarantined."""
+
+    batches: list[str]
+    already_loaded: list[str]
+    inserted: dict[str, int]
+    run_id: str
 
 
 class LockTimeout(RuntimeError):
@@ -235,7 +245,7 @@ def run(
     vault_schema: str = "VAULT",
     audit_schema: str = "AUDIT",
     lock_wait_seconds: float = 600.0,
-) -> dict[str, Any]:
+) -> Summary:
     checked_batch_id(batch_id)
     for value, name in (
         (landing_schema, "landing_schema"),
@@ -252,13 +262,13 @@ def run(
             already += [b] if load.already_loaded else []
             for table, n in load.inserted.items():
                 totals[table] = totals.get(table, 0) + n
-        summary = {"batches": batches, "already_loaded": already, "inserted": totals, "run_id": audit.run_id}
+        summary: Summary = {"batches": batches, "already_loaded": already, "inserted": totals, "run_id": audit.run_id}
         audit.rows_written = sum(n for t, n in totals.items() if t != "quarantined")
         audit.result = summary
     return summary
 
 
-def main(session: Any, batch_id: str = "") -> dict[str, Any]:
+def main(session: Any, batch_id: str = "") -> Summary:
     """Stored procedure handler for LOAD_VAULT.
 
     Args:

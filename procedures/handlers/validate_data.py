@@ -22,20 +22,45 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from procedures import quality as quality_rules
-from procedures.audit import ArgumentError, audited, checked_batch_id, checked_name
-from procedures.errors import UserError
+from procedures.audit import audited, checked_batch_id, checked_name
 from procedures.sql import quote, sql_literal
 
 PROCEDURE = "VALIDATE_DATA"
-GROUPS = {"marts": quality_rules.MART_LAYERS, "all": quality_rules.LAYERS}
 SAMPLE_KEYS = 5
 
 
-class QualityGateError(UserError, RuntimeError):
-    """An error-severity rule failed; the message names the rules and their counts."""
+class RuleVerdict(TypedDict):
+    verdict: str  # PASS | WARN | FAIL
+    rows_failed: int
+
+
+class DefectsCaught(TypedDict):
+    """The generator's injected defects the landing rules flagged (``lake run`` adds it
+    to the landing and vault run's summary, from the generator's manifest)."""
+
+    injected: int
+    caught: int
+    by_kind: dict[str, dict[str, int]]
+
+
+class Summary(TypedDict):
+    """What VALIDATE_DATA returns: the run, the layers and batch it checked, each rule's
+    verdict, and the counts of rules by verdict and of exception rows written."""
+
+    run_id: str
+    layers: list[str]
+    batch_id: str
+    rules: dict[str, RuleVerdict]
+    rules_run: int
+    passed: int
+    warned: int
+    failed: int
+    exceptions: int
+    seconds: float
+    defects: NotRequired[DefectsCaught]
 
 
 @dataclass
@@ -50,20 +75,6 @@ class Outcome:
         if not self.rows_failed:
             return "PASS"
         return "FAIL" if self.rule.severity == "error" else "WARN"
-
-
-def layers_of(layer: str) -> tuple[str, ...]:
-    """``gold``, ``bronze,silver``, ``marts`` or ``all`` as layers, in pipeline order."""
-    wanted: set[str] = set()
-    for part in (layer or "").lower().replace(" ", "").split(","):
-        if part in GROUPS:
-            wanted |= set(GROUPS[part])
-        elif part in quality_rules.LAYERS:
-            wanted.add(part)
-        else:
-            known = ", ".join((*quality_rules.LAYERS, *GROUPS))
-            raise ArgumentError(f"layer must be one of {known} (or several, comma-separated), got {layer!r}")
-    return tuple(name for name in quality_rules.LAYERS if name in wanted)
 
 
 def warehouse_columns(
@@ -160,11 +171,11 @@ def run(
     audit_schema: str = "AUDIT",
     exception_cap: int = 100_000,
     fail_on_error: bool = True,
-) -> dict[str, Any]:
+) -> Summary:
     """Validate the layer(s); returns the summary. Raises QualityGateError on a FAIL
     (after the results are written) unless ``fail_on_error`` is false."""
     checked_batch_id(batch_id)
-    wanted = layers_of(layer)
+    wanted = quality_rules.layers_of(layer)
     schemas = dict(schemas or {name: name.upper() for name in quality_rules.LAYERS})
     for name in (*schemas.values(), quality_schema, audit_schema):
         checked_name(name, "schema")
@@ -199,7 +210,7 @@ def run(
         failed = [o for o in outcomes if o.verdict == "FAIL"]
         if failed and fail_on_error:
             names = ", ".join(f"{o.rule.name} ({o.rows_failed} rows)" for o in failed)
-            raise QualityGateError(
+            raise quality_rules.QualityGateError(
                 f"{len(failed)} error-severity rule(s) failed in {'/'.join(wanted)}: {names}; "
                 f"see {quality_schema}.{quality_rules.RESULTS_TABLE} and {quality_rules.EXCEPTIONS_TABLE} "
                 f"for run {audit.run_id}"
@@ -250,7 +261,7 @@ def _write_results(
 
 def _summary(
     outcomes: list[Outcome], run_id: str, layers: tuple[str, ...], batch: str, exceptions: int, seconds: float
-) -> dict[str, Any]:
+) -> Summary:
     verdicts = [o.verdict for o in outcomes]
     return {
         "run_id": run_id,
@@ -266,7 +277,7 @@ def _summary(
     }
 
 
-def main(session: Any, layer: str = "all", batch_id: str = "") -> dict[str, Any]:
+def main(session: Any, layer: str = "all", batch_id: str = "") -> Summary:
     """Stored procedure handler for VALIDATE_DATA.
 
     Args:

@@ -11,7 +11,7 @@ from typing import Any
 
 from procedures import erasure
 from procedures.audit import audited, checked_batch_id, checked_name
-from procedures.ingest import ingest
+from procedures.ingest import IngestSummary, ingest
 
 PROCEDURE = "INGEST_LANDING"
 DEFAULT_STAGE = "LANDING_STAGE"
@@ -33,26 +33,25 @@ def run(
     stage: str = "",
     landing_schema: str = "LANDING",
     audit_table: str = "AUDIT.PROCEDURE_RUNS",
-) -> dict[str, Any]:
+) -> IngestSummary:
     checked_batch_id(batch_id)
     checked_name(landing_schema, "landing_schema")
     stage = checked_name(stage or landing_stage(session, landing_schema), "stage")
     with audited(session, PROCEDURE, {"batch_id": batch_id, "stage": stage}, audit_table) as audit:
         audit_schema = audit_table.rsplit(".", 1)[0] if "." in audit_table else "AUDIT"
-        summary = ingest(
-            session, stage, landing_schema, batch_id, run_id=audit.run_id, audit_schema=audit_schema
-        ).as_dict()
+        result = ingest(session, stage, landing_schema, batch_id, run_id=audit.run_id, audit_schema=audit_schema)
         # an erased subject's values, delivered again, are overwritten as they land
-        summary["erased_on_landing"] = sum(
+        erased = sum(
             int(session.sql(sql).collect()[0][0])
-            for sql in erasure.scrub_sql(landing_schema, audit_schema, summary["batches"])
+            for sql in erasure.scrub_sql(landing_schema, audit_schema, result.batches)
         )
+        summary = result.as_dict(erased_on_landing=erased)
         audit.rows_written = int(summary["total_rows"])
         audit.result = summary
     return summary
 
 
-def main(session: Any, batch_id: str = "", stage: str = "") -> dict[str, Any]:
+def main(session: Any, batch_id: str = "", stage: str = "") -> IngestSummary:
     """Stored procedure handler for INGEST_LANDING.
 
     Args:

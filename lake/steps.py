@@ -1,0 +1,142 @@
+"""What a pipeline step did: one report class per kind of step, each typed by the summary
+its step returns and saying in one line what it did.
+
+A procedure's summary is the JSON object its ``CALL`` returns (typed where the handler
+builds it: ``procedures.handlers.<name>.Summary``, ``procedures.ingest.IngestSummary``,
+``procedures.sample_data.GenerationSummary``); the steps that run on this machine (``sql/``,
+the Glue catalog, dbt) have theirs here. ``lake run --json`` prints them as they are. The
+command line prints ``line()`` as each step finishes; the run's closing tables are
+``lake.output``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar
+
+from procedures.handlers import bind_landing_stage, erase_subject, load_vault, validate_data
+from procedures.ingest import IngestSummary
+from procedures.sample_data import GenerationSummary
+
+S = TypeVar("S", bound=Mapping[str, Any])
+
+
+@dataclass
+class StepReport(Generic[S]):
+    """A finished step: its name as the command line shows it, its seconds, its summary."""
+
+    name: str
+    seconds: float
+    detail: S
+
+    def line(self) -> str:
+        """What the step did, in one line: its summary's numbers and words."""
+        return ", ".join(f"{k} {v}" for k, v in self.detail.items() if not isinstance(v, dict | list))
+
+
+class Applied(TypedDict):
+    files: int
+    statements: int
+
+
+class Reconciled(TypedDict):
+    partitions: int
+    problems: int
+
+
+class Repaired(TypedDict):
+    removed: dict[str, int]  # duplicate rows deleted per hub and link
+
+
+class Loaded(load_vault.Summary):
+    """LOAD_VAULT's summary with the vault's rows per table and the quarantine's rows by
+    entity and reason, which ``lake`` reads after the load."""
+
+    tables: NotRequired[dict[str, int]]
+    quarantine: NotRequired[dict[str, int]]
+
+
+class DbtProblem(TypedDict):
+    node: str
+    status: str
+    failures: int
+
+
+class Built(TypedDict):
+    """A dbt build: results by resource type and status, the nodes that did not pass,
+    dbt's own seconds, and rows per mart as ``{"SCHEMA.model": rows}``."""
+
+    counts: dict[str, dict[str, int]]
+    problems: list[DbtProblem]
+    elapsed: float
+    marts: NotRequired[dict[str, int]]
+
+
+class Generation(StepReport[GenerationSummary]):
+    def line(self) -> str:
+        d = self.detail
+        return f"{d['total_rows']:,} rows in {d['files']} files, {d['bytes'] / 1e6:,.1f} MB"
+
+
+class Ingestion(StepReport[IngestSummary]):
+    def line(self) -> str:
+        d = self.detail
+        files = ", ".join(f"{n} {status.lower()}" for status, n in d["files"].items()) or "no new files"
+        text = f"{d['total_rows']:,} rows landed ({files}), {d['reconciliation_issues']} issues"
+        if d["schema_drift"]:
+            text += f", {len(d['schema_drift'])} files with schema drift (LANDING.SCHEMA_DRIFT)"
+        return text
+
+
+class VaultLoad(StepReport[Loaded]):
+    def line(self) -> str:
+        inserted = self.detail["inserted"]
+        rows = sum(n for t, n in inserted.items() if t != "quarantined")
+        return (
+            f"{rows:,} vault rows from {len(self.detail['batches'])} batches, "
+            f"{inserted.get('quarantined', 0):,} quarantined"
+        )
+
+
+class Validation(StepReport[validate_data.Summary]):
+    def line(self) -> str:
+        d = self.detail
+        return (
+            f"{d['rules_run']} rules: {d['passed']} passed, {d['warned']} warned, {d['failed']} failed; "
+            f"{d['exceptions']:,} exception rows"
+        )
+
+
+class DbtBuild(StepReport[Built]):
+    def line(self) -> str:
+        statuses: dict[str, int] = {}
+        for by_status in self.detail["counts"].values():
+            for status, n in by_status.items():
+                statuses[status] = statuses.get(status, 0) + n
+        return f"{sum(statuses.values())} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+
+
+class Binding(StepReport[bind_landing_stage.Summary]):
+    def line(self) -> str:
+        return f"{self.detail['stage']} ({self.detail['files']} files)"
+
+
+class Erasure(StepReport[erase_subject.Summary]):
+    pass
+
+
+# The report of a procedure called by name (the installed Native App's steps)
+BY_PROCEDURE: dict[str, type[StepReport[Any]]] = {
+    "GENERATE_SAMPLE_DATA": Generation,
+    "INGEST_LANDING": Ingestion,
+    "LOAD_VAULT": VaultLoad,
+    "VALIDATE_DATA": Validation,
+    "BIND_LANDING_STAGE": Binding,
+    "ERASE_SUBJECT": Erasure,
+}
+
+
+def called(procedure: str, seconds: float, summary: Mapping[str, Any]) -> StepReport[Any]:
+    """The report of ``CALL <procedure>``: typed by what the procedure returns."""
+    return BY_PROCEDURE.get(procedure, StepReport)(f"CALL {procedure}", seconds, summary)
