@@ -47,7 +47,7 @@ pytest: env  ## the test suite on PYTEST_WORKERS processes (PYTEST_ARGS='-m unit
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: env  ## every benchmark under bench/ (each prints a JSON line last)
-	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 generate-data: env  ## sample producer files into ./sample_data (no servers needed)
 	$(BIN)/lake generate --out sample_data --days 3

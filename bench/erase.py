@@ -26,69 +26,54 @@ tables_seconds, files_seconds, files_rewritten, baseline_seconds, ratio, verify_
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _lake
+from _lake import BATCH
 
-from lake import pipeline  # noqa: E402
-from lake.config import LocalTarget, Settings  # noqa: E402
-from lake.local.stack import LocalStack  # noqa: E402
-from lake.session import snowpark_session  # noqa: E402
-from procedures import erasure, vault  # noqa: E402
-from procedures.ingest import landing_table  # noqa: E402
-from procedures.sample_data import Plan  # noqa: E402
-
-BATCH = "B20260105"
+from lake import pipeline
+from lake.session import snowpark_session
+from procedures import erasure, vault
+from procedures.ingest import landing_table
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=int, default=541_000, help="customers on day 1 (541,000: about 10M rows)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="lake-bench-erase-") as state:
-        settings = Settings(local=LocalTarget(state_dir=Path(state)))
-        with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
-            pipeline.setup(settings, endpoints)
-            pipeline.generate(settings, endpoints, Plan.build(scale=args.scale, days=1, seed=42))
-            rows = pipeline.ingest(settings, endpoints, batch_id=BATCH).detail["total_rows"]
-            pipeline.load(settings, endpoints, batch_id=BATCH)
-            with snowpark_session(settings, endpoints) as session:
-                # two clients with contact people, from the middle of the book
-                subjects = [
-                    str(r[0])
-                    for r in session.sql(
-                        "SELECT h.customer_id FROM VAULT.HUB_CUSTOMER h JOIN VAULT.MSAT_CUSTOMER_CONTACT m "
-                        "ON m.customer_hk = h.customer_hk GROUP BY 1 ORDER BY 1 LIMIT 2 OFFSET 1000"
-                    ).collect()
-                ]
+    args = _lake.arguments(__doc__)
+    with _lake.fresh_stack("erase") as (settings, endpoints):
+        _lake.generate_day(settings, endpoints, args.scale)
+        rows = pipeline.ingest(settings, endpoints, batch_id=BATCH).detail["total_rows"]
+        pipeline.load(settings, endpoints, batch_id=BATCH)
+        with snowpark_session(settings, endpoints) as session:
+            # two clients with contact people, from the middle of the book
+            subjects = [
+                str(r[0])
+                for r in session.sql(
+                    "SELECT h.customer_id FROM VAULT.HUB_CUSTOMER h JOIN VAULT.MSAT_CUSTOMER_CONTACT m "
+                    "ON m.customer_hk = h.customer_hk GROUP BY 1 ORDER BY 1 LIMIT 2 OFFSET 1000"
+                ).collect()
+            ]
 
-            step = pipeline.erase(settings, endpoints, subjects[0], "BENCH-1", verify=False)
-            result = step.detail
-            tables_seconds = float(result["seconds"])
-            seconds = step.seconds
-            files_seconds = seconds - tables_seconds
+        step = pipeline.erase(settings, endpoints, subjects[0], "BENCH-1", verify=False)
+        result = step.detail
+        tables_seconds = float(result["seconds"])
+        seconds = step.seconds
+        files_seconds = seconds - tables_seconds
 
-            touched = [f"LANDING.{landing_table(p.entity)}" for p in erasure.places()]
-            touched += [f"VAULT.{s.name.upper()}" for s in vault.PERSONAL_SATELLITES]
-            touched += [f"VAULT.{m.name.upper()}" for m in vault.MULTI_ACTIVE_SATELLITES]
-            touched += ["VAULT.QUARANTINE", "QUALITY.RULE_EXCEPTIONS"]
-            with snowpark_session(settings, endpoints) as session:
-                started = time.perf_counter()
-                for i, table in enumerate(touched):
-                    session.sql(f"CREATE OR REPLACE TABLE AUDIT.BENCH_REWRITE_{i} AS SELECT * FROM {table}").collect()
-                baseline_seconds = time.perf_counter() - started
-                # the copies hold everyone's values: the verification would find them
-                for i in range(len(touched)):
-                    session.sql(f"DROP TABLE AUDIT.BENCH_REWRITE_{i}").collect()
+        touched = [f"LANDING.{landing_table(p.entity)}" for p in erasure.places()]
+        touched += [f"VAULT.{s.name.upper()}" for s in vault.PERSONAL_SATELLITES]
+        touched += [f"VAULT.{m.name.upper()}" for m in vault.MULTI_ACTIVE_SATELLITES]
+        touched += ["VAULT.QUARANTINE", "QUALITY.RULE_EXCEPTIONS"]
+        with snowpark_session(settings, endpoints) as session:
+            started = time.perf_counter()
+            for i, table in enumerate(touched):
+                session.sql(f"CREATE OR REPLACE TABLE AUDIT.BENCH_REWRITE_{i} AS SELECT * FROM {table}").collect()
+            baseline_seconds = time.perf_counter() - started
+            # the copies hold everyone's values: the verification would find them
+            for i in range(len(touched)):
+                session.sql(f"DROP TABLE AUDIT.BENCH_REWRITE_{i}").collect()
 
-            verified = pipeline.erase(settings, endpoints, subjects[1], "BENCH-2", verify=True)
-            assert verified.detail["found_after"] == {} and verified.detail["files"]["found_after"] == {}
+        verified = pipeline.erase(settings, endpoints, subjects[1], "BENCH-2", verify=True)
+        assert verified.detail["found_after"] == {} and verified.detail["files"]["found_after"] == {}
     summary = {
         "name": "erase",
         "rows": rows,
@@ -102,13 +87,13 @@ def main() -> None:
         "verify_seconds": round(verified.seconds, 2),
         "erased": result["erased"],
     }
-    print(
+    _lake.report(
         f"ERASE_SUBJECT on {rows:,} landed rows: {seconds:.1f}s ({tables_seconds:.1f}s tables, "
         f"{files_seconds:.1f}s for {summary['files_rewritten']} landing file(s)), {summary['rows_touched']} rows "
         f"touched; rewriting the touched tables whole {baseline_seconds:.1f}s; with the verification scan "
-        f"{verified.seconds:.1f}s"
+        f"{verified.seconds:.1f}s",
+        summary,
     )
-    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -21,76 +21,61 @@ Targets: ratio >= 0.4, rerun_share <= 0.2, peak RSS < 1 GiB (rows stay in the en
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _lake
+from _lake import BATCH
 
-from lake import pipeline  # noqa: E402
-from lake.config import LocalTarget, Settings  # noqa: E402
-from lake.local.stack import LocalStack  # noqa: E402
-from lake.session import procedure_session  # noqa: E402
-from procedures import spec, staging, vault  # noqa: E402
-from procedures.handlers import load_vault  # noqa: E402
-from procedures.sample_data import Plan  # noqa: E402
-
-BATCH = "B20260105"
+from lake import pipeline
+from lake.session import procedure_session
+from procedures import spec, staging, vault
+from procedures.handlers import load_vault
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=int, default=541_000, help="customers on day 1 (541,000: about 10M rows)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="lake-bench-vault-") as state:
-        settings = Settings(local=LocalTarget(state_dir=Path(state)))
-        with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
-            pipeline.setup(settings, endpoints)
+    args = _lake.arguments(__doc__)
+    with _lake.fresh_stack("vault") as (settings, endpoints):
+        started = time.perf_counter()
+        generated = _lake.generate_day(settings, endpoints, args.scale).detail
+        generate_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        ingested = pipeline.ingest(settings, endpoints, batch_id=BATCH).detail
+        ingest_seconds = time.perf_counter() - started
+        # the session the handler gets in Snowflake: in its schema, owner's rights
+        with procedure_session(settings, endpoints, load_vault.PROCEDURE) as session:
             started = time.perf_counter()
-            generated = pipeline.generate(settings, endpoints, Plan.build(scale=args.scale, days=1, seed=42)).detail
-            generate_seconds = time.perf_counter() - started
+            first = load_vault.run(session, batch_id=BATCH)
+            seconds = time.perf_counter() - started
+            structures = vault.STRUCTURES
+            per_table = {
+                str(r[0]): float(r[1])
+                for r in session.sql(
+                    "SELECT table_name, seconds FROM AUDIT.VAULT_LOAD_RUNS "
+                    f"WHERE run_id = '{first['run_id']}' AND table_name <> '*'"
+                ).collect()
+            }
+            structures_seconds = sum(per_table.get(t, 0.0) for t in structures)
+
             started = time.perf_counter()
-            ingested = pipeline.ingest(settings, endpoints, batch_id=BATCH).detail
-            ingest_seconds = time.perf_counter() - started
-            # the session the handler gets in Snowflake: in its schema, owner's rights
-            with procedure_session(settings, endpoints, load_vault.PROCEDURE) as session:
-                started = time.perf_counter()
-                first = load_vault.run(session, batch_id=BATCH)
-                seconds = time.perf_counter() - started
-                structures = vault.STRUCTURES
-                per_table = {
-                    str(r[0]): float(r[1])
-                    for r in session.sql(
-                        "SELECT table_name, seconds FROM AUDIT.VAULT_LOAD_RUNS "
-                        f"WHERE run_id = '{first['run_id']}' AND table_name <> '*'"
-                    ).collect()
-                }
-                structures_seconds = sum(per_table.get(t, 0.0) for t in structures)
+            again = load_vault.run(session, batch_id=BATCH)
+            rerun_seconds = time.perf_counter() - started
+            assert not any(again["inserted"].values()), "a re-run inserted rows"
 
-                started = time.perf_counter()
-                again = load_vault.run(session, batch_id=BATCH)
-                rerun_seconds = time.perf_counter() - started
-                assert not any(again["inserted"].values()), "a re-run inserted rows"
+            # the same re-run without the already-loaded shortcut: every statement runs
+            session.sql(f"DELETE FROM VAULT.LOADED_BATCHES WHERE batch_id = '{BATCH}'").collect()
+            started = time.perf_counter()
+            full = load_vault.run(session, batch_id=BATCH)
+            full_rerun_seconds = time.perf_counter() - started
+            assert not any(full["inserted"].values()), "a full re-run inserted rows"
 
-                # the same re-run without the already-loaded shortcut: every statement runs
-                session.sql(f"DELETE FROM VAULT.LOADED_BATCHES WHERE batch_id = '{BATCH}'").collect()
-                started = time.perf_counter()
-                full = load_vault.run(session, batch_id=BATCH)
-                full_rerun_seconds = time.perf_counter() - started
-                assert not any(full["inserted"].values()), "a full re-run inserted rows"
-
-                started = time.perf_counter()
-                for ent in spec.ENTITIES:
-                    session.sql(
-                        f"CREATE OR REPLACE TABLE VAULT.BENCH_FLOOR_{ent.name.upper()} AS "
-                        f"SELECT * FROM LANDING.{staging.view_name(ent)} WHERE batch_id = '{BATCH}'"
-                    ).collect()
-                floor_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            for ent in spec.ENTITIES:
+                session.sql(
+                    f"CREATE OR REPLACE TABLE VAULT.BENCH_FLOOR_{ent.name.upper()} AS "
+                    f"SELECT * FROM LANDING.{staging.view_name(ent)} WHERE batch_id = '{BATCH}'"
+                ).collect()
+            floor_seconds = time.perf_counter() - started
     rows = ingested["total_rows"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
@@ -112,12 +97,12 @@ def main() -> None:
         "generate_seconds": round(generate_seconds, 1),
         "ingest_seconds": round(ingest_seconds, 1),
     }
-    print(
+    _lake.report(
         f"LOAD_VAULT: {rows:,} landed rows in {seconds:.1f}s; floor (CTAS over staging) {floor_seconds:.1f}s; "
         f"re-run {rerun_seconds:.1f}s; peak RSS {peak:.0f} MiB; effectivity, status tracking and multi-active "
-        f"satellites {structures_seconds:.1f}s ({structures_seconds / seconds:.0%} of the load)"
+        f"satellites {structures_seconds:.1f}s ({structures_seconds / seconds:.0%} of the load)",
+        result,
     )
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":

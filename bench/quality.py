@@ -21,23 +21,14 @@ Targets: ratio >= 5, floor_ratio >= 0.5.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _lake
 
-from lake import gx, pipeline  # noqa: E402
-from lake.config import LocalTarget, Settings  # noqa: E402
-from lake.local.stack import LocalStack  # noqa: E402
-from lake.session import procedure_session  # noqa: E402
-from procedures import quality  # noqa: E402
-from procedures.handlers import validate_data  # noqa: E402
-from procedures.sample_data import Plan  # noqa: E402
+from lake import gx, pipeline
+from lake.session import procedure_session
+from procedures import quality
+from procedures.handlers import validate_data
 
 
 def floor(session: object, schemas: dict[str, str]) -> float:
@@ -54,46 +45,37 @@ def floor(session: object, schemas: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=int, default=541_000, help="customers on day 1 (541,000: about 10M rows)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="lake-bench-quality-") as state:
-        settings = Settings(local=LocalTarget(state_dir=Path(state)))
+    args = _lake.arguments(__doc__)
+    with _lake.fresh_stack("quality") as (settings, endpoints):
         schemas = {layer: settings.names.schemas[layer] for layer in quality.LAYERS}
-        with LocalStack(settings.local).ensure(persist_s3=False) as endpoints:
-            pipeline.setup(settings, endpoints)
-            pipeline.generate(settings, endpoints, Plan.build(scale=args.scale, days=1, seed=42))
-            rows = pipeline.ingest(settings, endpoints).detail["total_rows"]
-            pipeline.load(settings, endpoints)
-            pipeline.dbt_build(settings, endpoints)
-            print(f"{rows:,} landed rows loaded and built; validating", flush=True)
-            # the session the handler gets in Snowflake: in its schema, owner's rights
-            with procedure_session(settings, endpoints, validate_data.PROCEDURE) as session:
-                # the first pass reads the tables from disk: untimed, so that no timed run
-                # pays for that (measured: the floor took 9.85 s timed cold, 10.59 s warm,
-                # which is within this machine's run-to-run noise)
-                floor(session, schemas)
-                floor_seconds = floor(session, schemas)
-                previous = gx.previous_row_counts(settings, endpoints)
-                started = time.perf_counter()
-                ours = validate_data.run(
-                    session,
-                    layer="all",
-                    schemas=schemas,
-                    quality_schema=settings.names.quality,
-                    audit_schema=settings.names.audit,
-                    fail_on_error=False,
-                )
-                seconds = time.perf_counter() - started
+        _lake.generate_day(settings, endpoints, args.scale)
+        rows = pipeline.ingest(settings, endpoints).detail["total_rows"]
+        pipeline.load(settings, endpoints)
+        pipeline.dbt_build(settings, endpoints)
+        print(f"{rows:,} landed rows loaded and built; validating", flush=True)
+        # the session the handler gets in Snowflake: in its schema, owner's rights
+        with procedure_session(settings, endpoints, validate_data.PROCEDURE) as session:
+            # the first pass reads the tables from disk: untimed, so that no timed run
+            # pays for that (measured: the floor took 9.85 s timed cold, 10.59 s warm,
+            # which is within this machine's run-to-run noise)
+            floor(session, schemas)
+            floor_seconds = floor(session, schemas)
+            previous = gx.previous_row_counts(settings, endpoints)
             started = time.perf_counter()
-            theirs = gx.run(settings, endpoints, "all", previous=previous, build_docs=False)
-            baseline = time.perf_counter() - started
-    disagree = {
-        n: (r["verdict"], theirs.verdicts.get(n))
-        for n, r in ours["rules"].items()
-        if r["verdict"] != theirs.verdicts.get(n)
-    }
-    assert not disagree, f"verdicts differ: {disagree}"
+            ours = validate_data.run(
+                session,
+                layer="all",
+                schemas=schemas,
+                quality_schema=settings.names.quality,
+                audit_schema=settings.names.audit,
+                fail_on_error=False,
+            )
+            seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        theirs = gx.run(settings, endpoints, "all", previous=previous, build_docs=False)
+        baseline = time.perf_counter() - started
+    disagree = theirs.disagreements(ours)
+    assert not disagree, f"verdicts differ (ours, GX's): {disagree}"
     result = {
         "name": "quality",
         "rows": rows,
@@ -108,8 +90,9 @@ def main() -> None:
         "failed": ours["failed"],
         "exceptions": ours["exceptions"],
     }
-    print(f"VALIDATE_DATA {seconds:.1f}s, Great Expectations {baseline:.1f}s, floor {floor_seconds:.1f}s")
-    print(json.dumps(result))
+    _lake.report(
+        f"VALIDATE_DATA {seconds:.1f}s, Great Expectations {baseline:.1f}s, floor {floor_seconds:.1f}s", result
+    )
 
 
 if __name__ == "__main__":

@@ -240,17 +240,55 @@ FormatsOpt = Annotated[
 DefectOpt = Annotated[float, typer.Option(help="Share of rows with one deliberate defect (0 to 0.5).")]
 LateOpt = Annotated[float, typer.Option(help="Share of late and out-of-order rows (0 to 0.5).")]
 StartOpt = Annotated[str, typer.Option(help="Load date of the first batch, YYYY-MM-DD.")]
+# The generator's options, declared once: the commands that take them get the Plan built
+# from them (``with_plan_options``), checked before any server starts
+PLAN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("scale", ScaleOpt, 1000),
+    ("days", DaysOpt, 1),
+    ("seed", SeedOpt, 42),
+    ("formats", FormatsOpt, "parquet"),
+    ("defect_rate", DefectOpt, 0.005),
+    ("late_rate", LateOpt, 0.02),
+    ("start_date", StartOpt, "2026-01-05"),
+)
+
+
+def with_plan_options(**defaults: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A command whose ``plan`` parameter typer fills from ``PLAN_OPTIONS`` (their own
+    defaults, or ``defaults``): its --help lists them, then the command's own options."""
+    import functools
+    import inspect
+    import typing
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        # the command's own annotations, evaluated; "plan" is filled here, not by typer
+        hints = typing.get_type_hints(command, localns={"Plan": object}, include_extras=True)
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        options = [
+            inspect.Parameter(name, keyword, default=defaults.get(name, default), annotation=annotation)
+            for name, annotation, default in PLAN_OPTIONS
+        ]
+        own = [
+            p.replace(kind=keyword, annotation=hints[p.name])
+            for p in inspect.signature(command).parameters.values()
+            if p.name != "plan"
+        ]
+
+        @functools.wraps(command)
+        def with_plan(**values: Any) -> None:
+            command(plan=_plan(**{name: values.pop(name) for name, _, _ in PLAN_OPTIONS}), **values)
+
+        with_plan.__signature__ = inspect.Signature([*options, *own])  # type: ignore[attr-defined]
+        with_plan.__annotations__ = {p.name: p.annotation for p in (*options, *own)}
+        return with_plan
+
+    return decorate
 
 
 @app.command()
+@with_plan_options(days=3)
 def run(
-    scale: ScaleOpt = 1000,
-    days: DaysOpt = 3,
-    seed: SeedOpt = 42,
-    formats: FormatsOpt = "parquet",
-    defect_rate: DefectOpt = 0.005,
-    late_rate: LateOpt = 0.02,
-    start_date: StartOpt = "2026-01-05",
+    plan: Plan,
     generate_data: Annotated[
         bool,
         typer.Option(
@@ -261,7 +299,6 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document of the run, for scripts.")] = False,
 ) -> None:
     """Run the whole pipeline on the target: one line per step as it runs, then a summary."""
-    plan = _plan(scale, days, seed, formats, defect_rate, late_rate, start_date) if generate_data else None
     from lake import dbt, pipeline, progress
 
     settings = _settings()
@@ -271,43 +308,28 @@ def run(
     else:
         console.print(f"lake run on the {settings.target} target ({settings.names.database})", highlight=False)
     with progress.reporting(reporter):
-        report = pipeline.run(settings, plan)
+        report = pipeline.run(settings, plan if generate_data else None)
     if as_json:
         sys.stdout.write(output.to_json(dataclasses.asdict(report) | {"seconds": report.seconds}) + "\n")
         return
     output.print_run(settings, report, dbt.log_file(settings))
 
 
-def _plan(
-    scale: int, days: int, seed: int, formats: str, defect_rate: float, late_rate: float, start_date: str
-) -> Plan:
-    """The generator's plan from the command line, checked before any server starts (a bad
-    argument fails in well under a second)."""
+def _plan(**options: Any) -> Plan:
+    """The generator's plan from the command line's ``PLAN_OPTIONS``, checked before any
+    server starts (a bad argument fails in well under a second)."""
     from procedures.sample_data import GenerationError, Plan
 
     try:
-        return Plan.build(
-            scale=scale,
-            days=days,
-            seed=seed,
-            formats=formats,
-            defect_rate=defect_rate,
-            late_rate=late_rate,
-            start_date=start_date,
-        )
+        return Plan.build(**options)
     except GenerationError as err:
         raise typer.BadParameter(str(err)) from None
 
 
 @app.command()
+@with_plan_options()
 def generate(
-    scale: ScaleOpt = 1000,
-    days: DaysOpt = 1,
-    seed: SeedOpt = 42,
-    formats: FormatsOpt = "parquet",
-    defect_rate: DefectOpt = 0.005,
-    late_rate: LateOpt = 0.02,
-    start_date: StartOpt = "2026-01-05",
+    plan: Plan,
     out: Annotated[
         Path | None, typer.Option(help="Write the files to this folder instead of the landing bucket.")
     ] = None,
@@ -317,7 +339,6 @@ def generate(
     from procedures import landing
     from procedures.sample_data import generate as generate_files
 
-    plan = _plan(scale, days, seed, formats, defect_rate, late_rate, start_date)
     advance = progress.row_counter(pipeline.expected_rows(plan))
     reporter = output.StepPrinter(output.err_console)
     reporter.start("GENERATE_SAMPLE_DATA")

@@ -151,9 +151,16 @@ def scan(s3: Any, bucket: str, prefix: str, values: set[str]) -> dict[str, int]:
             if key.rsplit(".", 1)[-1] not in FORMATS:
                 continue  # a control file names files, never a value (the manifests are Parquet: read)
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            table = landing.read_back(body, _format(key))
-            cells = {str(v).strip().upper() for column in table.columns for v in column.to_pylist() if v is not None}
-            hits = len(wanted & cells)
+            try:
+                table = landing.read_back(body, _format(key))
+            except (ValueError, pa.ArrowException):
+                # a file ingestion could not read either (empty, truncated, not its format:
+                # INGEST_LANDING lists it under failed_files): its bytes are searched instead
+                text = body.decode("utf-8", errors="replace").upper()
+                hits = sum(1 for value in wanted if value in text)
+            else:
+                cells = {str(v).strip().upper() for col in table.columns for v in col.to_pylist() if v is not None}
+                hits = len(wanted & cells)
             if hits:
                 found[key[len(prefix) :]] = hits
     return found

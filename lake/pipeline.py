@@ -250,10 +250,8 @@ def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") 
     names = settings.names
 
     def locally(session: Session) -> IngestSummary:
-        stage, audit_table = f"{names.landing}.{names.landing_stage}", f"{names.audit}.PROCEDURE_RUNS"
-        return ingest_landing.run(
-            session, batch_id=batch_id, stage=stage, landing_schema=names.landing, audit_table=audit_table
-        )
+        stage = f"{names.landing}.{names.landing_stage}"
+        return ingest_landing.run(session, batch_id=batch_id, stage=stage, schemas=names.schemas)
 
     summary = call(settings, endpoints, ingest_landing.PROCEDURE, locally, batch_id=batch_id)
     return steps.Ingestion("INGEST_LANDING", time.perf_counter() - started, summary)
@@ -264,9 +262,7 @@ def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") ->
     names = settings.names
 
     def locally(session: Session) -> load_vault.Summary:
-        return load_vault.run(
-            session, batch_id=batch_id, landing_schema=names.landing, vault_schema=names.vault, audit_schema=names.audit
-        )
+        return load_vault.run(session, batch_id=batch_id, schemas=names.schemas)
 
     summary: steps.Loaded = {**call(settings, endpoints, load_vault.PROCEDURE, locally, batch_id=batch_id)}
     with snowpark_session(settings, endpoints) as session:

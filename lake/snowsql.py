@@ -73,10 +73,18 @@ class CreateRole(Statement):
     arg_types: ClassVar[dict[str, bool]] = _args("this kind replace? exists? properties? alter?")
 
 
-class CreateStreamlit(Statement):
-    """CREATE STREAMLIT name FROM 'stage path' MAIN_FILE = '...' (a Native App's dashboard)."""
+class CreateFromStage(Statement):
+    """CREATE <kind> name FROM 'stage path' [properties]: an object made of staged files."""
 
     arg_types: ClassVar[dict[str, bool]] = _args("this kind? replace? exists? source properties?")
+
+
+class CreateStreamlit(CreateFromStage):
+    """CREATE STREAMLIT name FROM 'stage path' MAIN_FILE = '...' (a Native App's dashboard)."""
+
+
+class CreateDbtProject(CreateFromStage):
+    """CREATE DBT PROJECT name FROM 'stage path' (the marts, run by EXECUTE DBT PROJECT)."""
 
 
 class GrantRole(Statement):
@@ -167,11 +175,11 @@ class LakeParser(SnowflakeParser):
             (("ROLE",), lambda: self._parse_role("ROLE", replace)),
             (("NOTIFICATION", "INTEGRATION"), lambda: self._parse_role("NOTIFICATION INTEGRATION", replace)),
             (("VERSIONED", "SCHEMA"), lambda: self._parse_role("VERSIONED SCHEMA", replace)),
-            (("STREAMLIT",), lambda: self._parse_streamlit(replace)),
+            (("STREAMLIT",), lambda: self._parse_from_stage(CreateStreamlit, "streamlit", replace)),
             (("NETWORK", "RULE"), lambda: self._parse_role("NETWORK RULE", replace)),
             (("SECRET",), lambda: self._parse_role("SECRET", replace)),
             (("EXTERNAL", "ACCESS", "INTEGRATION"), lambda: self._parse_role("EXTERNAL ACCESS INTEGRATION", replace)),
-            (("DBT", "PROJECT"), lambda: self._parse_dbt_project(replace)),
+            (("DBT", "PROJECT"), lambda: self._parse_from_stage(CreateDbtProject, "dbt project", replace)),
         ):
             if self._match_text_seq(*words):
                 return self._finish(method())
@@ -310,19 +318,8 @@ class LakeParser(SnowflakeParser):
         body = self._parse_assignment()
         if body is None:
             self.raise_error("Expected the policy body")
-        properties = self._parse_assignments()
-        return self.expression(
-            CreatePolicy(
-                this=name,
-                kind=kind,
-                replace=replace,
-                exists=exists,
-                params=params,
-                returns=returns,
-                body=body,
-                properties=properties,
-            )
-        )
+        signed = {"this": name, "replace": replace, "exists": exists, "params": params, "returns": returns}
+        return self.expression(CreatePolicy(kind=kind, body=body, properties=self._parse_assignments(), **signed))
 
     def _parse_data_metric_function(self, replace: bool) -> exp.Expr:
         """https://docs.snowflake.com/en/sql-reference/sql/create-data-metric-function"""
@@ -342,17 +339,8 @@ class LakeParser(SnowflakeParser):
         properties = self._parse_assignments("AS")
         self._expect("AS")
         body = self._parse_body_query(self._parse_string())
-        return self.expression(
-            CreateDataMetricFunction(
-                this=name,
-                replace=replace,
-                exists=exists,
-                params=params,
-                returns=returns,
-                body=body,
-                properties=properties,
-            )
-        )
+        signed = {"this": name, "replace": replace, "exists": exists, "params": params, "returns": returns}
+        return self.expression(CreateDataMetricFunction(body=body, properties=properties, **signed))
 
     def _parse_alert(self, replace: bool) -> exp.Expr:
         """https://docs.snowflake.com/en/sql-reference/sql/create-alert"""
@@ -373,28 +361,18 @@ class LakeParser(SnowflakeParser):
 
     def _parse_task(self, replace: bool) -> exp.Expr:
         """https://docs.snowflake.com/en/sql-reference/sql/create-task"""
-        exists = self._parse_exists(not_=True)
-        name = self._parse_name("task")
-        properties = self._parse_assignments("AFTER", "WHEN", "AS", "FINALIZE")
-        finalize = self._parse_name("root task") if self._match_text_seq("FINALIZE", "=") else None
-        after = self._parse_csv(lambda: self._parse_name("predecessor")) if self._match_text_seq("AFTER") else None
-        when = self._parse_assignment() if self._match_text_seq("WHEN") else None
+        task: dict[str, Any] = {"replace": replace, "exists": self._parse_exists(not_=True)}
+        task["this"] = self._parse_name("task")
+        task["properties"] = self._parse_assignments("AFTER", "WHEN", "AS", "FINALIZE")
+        task["finalize"] = self._parse_name("root task") if self._match_text_seq("FINALIZE", "=") else None
+        if self._match_text_seq("AFTER"):
+            task["after"] = self._parse_csv(lambda: self._parse_name("predecessor"))
+        task["when"] = self._parse_assignment() if self._match_text_seq("WHEN") else None
         self._expect("AS")
-        body = self._parse_statement()
-        if body is None:
+        task["body"] = self._parse_statement()
+        if task["body"] is None:
             self.raise_error("Expected the task's statement after AS")
-        return self.expression(
-            CreateTask(
-                this=name,
-                replace=replace,
-                exists=exists,
-                properties=properties,
-                finalize=finalize,
-                after=after,
-                when=when,
-                body=body,
-            )
-        )
+        return self.expression(CreateTask(**task))
 
     def _parse_role(self, kind: str, replace: bool, alter: bool = False) -> exp.Expr:
         """A named object with only properties: https://docs.snowflake.com/en/sql-reference/sql/create-role,
@@ -407,30 +385,21 @@ class LakeParser(SnowflakeParser):
         role = CreateRole(this=name, kind=kind, replace=replace, exists=exists, properties=properties, alter=alter)
         return self.expression(role)
 
-    def _parse_streamlit(self, replace: bool) -> exp.Expr:
-        """https://docs.snowflake.com/en/sql-reference/sql/create-streamlit"""
+    def _parse_from_stage(self, node: type[CreateFromStage], kind: str, replace: bool) -> exp.Expr:
+        """https://docs.snowflake.com/en/sql-reference/sql/create-streamlit (MAIN_FILE is
+        required) and https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project"""
         exists = self._parse_exists(not_=True)
-        name = self._parse_name("streamlit")
+        name = self._parse_name(kind)
         self._expect("FROM")
         source = self._parse_string()
         if source is None:
             self.raise_error("Expected FROM '<stage path>'")
         properties = self._parse_assignments()
-        if not any(p.name.upper() == "MAIN_FILE" for p in properties):
+        if node is CreateStreamlit and not any(p.name.upper() == "MAIN_FILE" for p in properties):
             self.raise_error("Expected MAIN_FILE = '<file>'")
-        statement = CreateStreamlit(this=name, replace=replace, exists=exists, source=source, properties=properties)
-        return self.expression(statement)
-
-    def _parse_dbt_project(self, replace: bool) -> exp.Expr:
-        """https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project"""
-        exists = self._parse_exists(not_=True)
-        name = self._parse_name("dbt project")
-        self._expect("FROM")
-        source = self._parse_string()
-        if source is None:
-            self.raise_error("Expected FROM '<stage path>'")
-        properties = self._parse_assignments()
-        statement = CreateStreamlit(this=name, replace=replace, exists=exists, source=source, properties=properties)
+        statement = node(
+            this=name, kind=kind.upper(), replace=replace, exists=exists, source=source, properties=properties
+        )
         return self.expression(statement)
 
     # -- ALTER ----------------------------------------------------------------------
@@ -562,22 +531,11 @@ class LakeParser(SnowflakeParser):
                 container_kind = self._match_texts(("SCHEMA", "DATABASE")) and self._prev.text.upper()
                 if not container_kind:
                     self.raise_error("Expected IN SCHEMA or IN DATABASE")
-                container = self._parse_name("container")
+                grant = {"kind": objects, "privileges": privileges, "scope": scope, "revoke": revoke}
+                grant |= {"container_kind": container_kind, "container": self._parse_name("container")}
                 self._expect(to)
-                principals = self._parse_csv(self._parse_principal)
-                return self._finish(
-                    self.expression(
-                        GrantBulk(
-                            kind=objects,
-                            privileges=privileges,
-                            scope=scope,
-                            container_kind=container_kind,
-                            container=container,
-                            principals=principals,
-                            revoke=revoke,
-                        )
-                    )
-                )
+                grant["principals"] = self._parse_csv(self._parse_principal)
+                return self._finish(self.expression(GrantBulk(**grant)))
             if not scope:
                 # GRANT ... ON <object kind> name(<argument types>) TO APPLICATION ROLE x: the
                 # forms sqlglot's GRANT does not know (procedure signatures, application roles).

@@ -1427,7 +1427,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.INGEST_LANDING(batch_id VARCHAR DEFAULT '',
     RETURNS VARIANT
     LANGUAGE PYTHON
     RUNTIME_VERSION = '3.11'
-    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
+    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow', 'pyyaml')
     IMPORTS = ('/procedures.zip')
     HANDLER = 'procedures.handlers.ingest_landing.main'
     EXECUTE AS OWNER;
@@ -1436,7 +1436,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.BIND_LANDING_STAGE(stage VARCHAR)
     RETURNS VARIANT
     LANGUAGE PYTHON
     RUNTIME_VERSION = '3.11'
-    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
+    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow', 'pyyaml')
     IMPORTS = ('/procedures.zip')
     HANDLER = 'procedures.handlers.bind_landing_stage.main'
     EXECUTE AS OWNER;
@@ -1445,7 +1445,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.LOAD_VAULT(batch_id VARCHAR DEFAULT '')
     RETURNS VARIANT
     LANGUAGE PYTHON
     RUNTIME_VERSION = '3.11'
-    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
+    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow', 'pyyaml')
     IMPORTS = ('/procedures.zip')
     HANDLER = 'procedures.handlers.load_vault.main'
     EXECUTE AS OWNER;
@@ -1463,7 +1463,7 @@ CREATE OR REPLACE PROCEDURE APP_CODE.ERASE_SUBJECT(customer_id VARCHAR, request_
     RETURNS VARIANT
     LANGUAGE PYTHON
     RUNTIME_VERSION = '3.11'
-    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow')
+    PACKAGES = ('snowflake-snowpark-python', 'boto3', 'pyarrow', 'pyyaml')
     IMPORTS = ('/procedures.zip')
     HANDLER = 'procedures.handlers.erase_subject.main'
     EXECUTE AS OWNER;

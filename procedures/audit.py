@@ -27,6 +27,16 @@ def checked_name(value: str, argument: str) -> str:
     return value
 
 
+def checked_schemas(schemas: Mapping[str, str] | None, *keys: str) -> dict[str, str]:
+    """The schemas a procedure works in, by key (``landing``, ``vault``, ...): each named in
+    ``schemas`` or, by default, the key in upper case (the lake's own names); every name
+    checked."""
+    names = {key: key.upper() for key in keys} | dict(schemas or {})
+    for key, name in names.items():
+        checked_name(name, f"the {key} schema")
+    return names
+
+
 def checked_batch_id(value: str) -> str:
     """A batch id from a caller: empty (every pending batch) or like B20260105."""
     if value and not (value.startswith("B") and value[1:].isdigit() and len(value) == 9):

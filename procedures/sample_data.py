@@ -1388,6 +1388,17 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
     return result
 
 
+def _delivered(batch: str, load_date: date, ent: spec.Entity, file_name: str, n: int) -> dict[str, list[str]]:
+    """The manifest's first columns for ``n`` rows: the delivery they are about."""
+    return {
+        "batch_id": [batch] * n,
+        "load_date": [load_date.isoformat()] * n,
+        "producer": [ent.producer] * n,
+        "entity": [ent.name] * n,
+        "file_name": [file_name] * n,
+    }
+
+
 def _manifest_chunk(
     plan: Plan,
     ent: spec.Entity,
@@ -1417,11 +1428,7 @@ def _manifest_chunk(
     n = n_def + n_arr + n_ev
     return pa.table(
         {
-            "batch_id": [batch] * n,
-            "load_date": [load_date.isoformat()] * n,
-            "producer": [ent.producer] * n,
-            "entity": [ent.name] * n,
-            "file_name": [file_name] * n,
+            **_delivered(batch, load_date, ent, file_name, n),
             "row_number": pa.array(np.concatenate([injected.row_index, listed]) + 1, pa.int64()),
             "business_key": injected.keys + key_col,
             "category": ["defect"] * n_def + ["arrival"] * n_arr + ["event"] * n_ev,
@@ -1467,11 +1474,7 @@ def withdrawals(plan: Plan, ent: spec.Entity, batch: str, load_date: date, contr
     n = len(gone)
     return pa.table(
         {
-            "batch_id": [batch] * n,
-            "load_date": [load_date.isoformat()] * n,
-            "producer": [ent.producer] * n,
-            "entity": [ent.name] * n,
-            "file_name": [control] * n,
+            **_delivered(batch, load_date, ent, control, n),
             "row_number": pa.nulls(n, pa.int64()),
             "business_key": id_text(ent, gone).to_pylist() if n else [],
             "category": ["event"] * n,

@@ -92,34 +92,11 @@ class LandingZone(Construct):
         KmsAlias(self, "landing_key_alias", name=f"alias/lake-{env.name}-landing", target_key_id=self.key.key_id)
 
         self.logs = self._bucket("access_logs", aws.access_log_bucket, kms=False)
-        S3BucketLifecycleConfiguration(
-            self,
-            "access_logs_lifecycle",
-            bucket=self.logs.id,
-            rule=[
-                _lifecycle_rule(
-                    "expire-access-logs",
-                    noncurrent_days=1,
-                    abort_days=aws.abort_incomplete_upload_days,
-                    expire_days=aws.access_log_days,
-                )
-            ],
-        )
+        self._lifecycle("access_logs", self.logs, "expire-access-logs", 1, aws.access_log_days)
         self.landing = self._bucket("landing", aws.landing_bucket, kms=True)
-        S3BucketLifecycleConfiguration(
-            self,
-            "landing_lifecycle",
-            bucket=self.landing.id,
-            rule=[
-                # landed files expire once the vault holds their rows (procedures/governance.py)
-                _lifecycle_rule(
-                    "landed-files-noncurrent-versions-and-incomplete-uploads",
-                    noncurrent_days=aws.noncurrent_version_days,
-                    abort_days=aws.abort_incomplete_upload_days,
-                    expire_days=LANDING_FILE_DAYS,
-                )
-            ],
-        )
+        # landed files expire once the vault holds their rows (procedures/governance.py)
+        rule = "landed-files-noncurrent-versions-and-incomplete-uploads"
+        self._lifecycle("landing", self.landing, rule, aws.noncurrent_version_days, LANDING_FILE_DAYS)
         S3BucketLoggingA(
             self,
             "landing_logging",
@@ -130,6 +107,16 @@ class LandingZone(Construct):
         self._glue()
 
     # --- buckets ---------------------------------------------------------------------
+
+    def _lifecycle(self, id_: str, bucket: S3Bucket, rule: str, noncurrent_days: int, expire_days: int) -> None:
+        """``bucket``'s one lifecycle rule: objects expire after ``expire_days``, noncurrent
+        versions after ``noncurrent_days``, incomplete multipart uploads after the
+        environment's ``abort_incomplete_upload_days``."""
+        abort_days = self.env.aws.abort_incomplete_upload_days
+        lifecycle = _lifecycle_rule(
+            rule, noncurrent_days=noncurrent_days, abort_days=abort_days, expire_days=expire_days
+        )
+        S3BucketLifecycleConfiguration(self, f"{id_}_lifecycle", bucket=bucket.id, rule=[lifecycle])
 
     def _bucket(self, id_: str, name: str, *, kms: bool) -> S3Bucket:
         """A private, versioned, encrypted bucket that refuses plain HTTP.

@@ -25,7 +25,7 @@ from typing import Any, NotRequired, TypedDict
 
 from procedures import erasure
 from procedures import vault as vault_spec
-from procedures.audit import ArgumentError, audited, checked_name
+from procedures.audit import ArgumentError, audited, checked_schemas
 from procedures.ingest import landing_table
 from procedures.sql import quote, sql_literal
 
@@ -126,9 +126,7 @@ def run(
         raise ErasureError("customer_id is required: the client whose contact people are erased")
     if not (request_id or "").strip():
         raise ErasureError("request_id is required: the erasure request's reference, kept in AUDIT.ERASURE_LOG")
-    schemas = {k: k.upper() for k in SCHEMA_KEYS} | dict(schemas or {})
-    for name in schemas.values():
-        checked_name(name, "schema")
+    schemas = checked_schemas(schemas, *SCHEMA_KEYS)
     hk = vault_spec.hash_key(customer_id)
     audit_table = f"{quote(schemas['audit'])}.PROCEDURE_RUNS"
     arguments = {"customer_id": customer_id, "request_id": request_id, "verify": verify}

@@ -7,10 +7,11 @@ See ``procedures/ingest.py`` for what lands where.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from procedures import erasure
-from procedures.audit import audited, checked_batch_id, checked_name
+from procedures.audit import audited, checked_batch_id, checked_name, checked_schemas
 from procedures.ingest import IngestSummary, ingest
 
 PROCEDURE = "INGEST_LANDING"
@@ -27,18 +28,16 @@ def landing_stage(session: Any, landing_schema: str = "LANDING") -> str:
     return str(rows[0][0]) if rows and rows[0][0] else f"{landing_schema}.{DEFAULT_STAGE}"
 
 
-def run(
-    session: Any,
-    batch_id: str = "",
-    stage: str = "",
-    landing_schema: str = "LANDING",
-    audit_table: str = "AUDIT.PROCEDURE_RUNS",
-) -> IngestSummary:
+def run(session: Any, batch_id: str = "", stage: str = "", schemas: Mapping[str, str] | None = None) -> IngestSummary:
+    """Ingest ``batch_id`` (default: every batch not ingested yet) from ``stage`` (default:
+    the bound one) into the landing schema; ``schemas`` names the landing and audit
+    schemas (default LANDING, AUDIT)."""
     checked_batch_id(batch_id)
-    checked_name(landing_schema, "landing_schema")
+    names = checked_schemas(schemas, "landing", "audit")
+    landing_schema, audit_schema = names["landing"], names["audit"]
     stage = checked_name(stage or landing_stage(session, landing_schema), "stage")
+    audit_table = f"{audit_schema}.PROCEDURE_RUNS"
     with audited(session, PROCEDURE, {"batch_id": batch_id, "stage": stage}, audit_table) as audit:
-        audit_schema = audit_table.rsplit(".", 1)[0] if "." in audit_table else "AUDIT"
         result = ingest(session, stage, landing_schema, batch_id, run_id=audit.run_id, audit_schema=audit_schema)
         # an erased subject's values, delivered again, are overwritten as they land
         erased = sum(

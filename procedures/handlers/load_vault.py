@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from procedures import spec
-from procedures.audit import audited, checked_batch_id, checked_name
+from procedures.audit import audited, checked_batch_id, checked_schemas
 from procedures.ingest import CONTROL_TABLE, landing_table
 from procedures.sql import LOCK_CONFLICT, quote, sql_literal
 from procedures.vault_statements import (
@@ -239,20 +240,13 @@ def _audit(session: Any, load: BatchLoad, audit: str, status: str, error: str | 
 
 
 def run(
-    session: Any,
-    batch_id: str = "",
-    landing_schema: str = "LANDING",
-    vault_schema: str = "VAULT",
-    audit_schema: str = "AUDIT",
-    lock_wait_seconds: float = 600.0,
+    session: Any, batch_id: str = "", schemas: Mapping[str, str] | None = None, lock_wait_seconds: float = 600.0
 ) -> Summary:
+    """Load ``batch_id`` (default: every pending batch) into the vault; ``schemas`` names
+    the landing, vault and audit schemas (default LANDING, VAULT, AUDIT)."""
     checked_batch_id(batch_id)
-    for value, name in (
-        (landing_schema, "landing_schema"),
-        (vault_schema, "vault_schema"),
-        (audit_schema, "audit_schema"),
-    ):
-        checked_name(value, name)
+    names = checked_schemas(schemas, "landing", "vault", "audit")
+    landing_schema, vault_schema, audit_schema = names["landing"], names["vault"], names["audit"]
     with audited(session, PROCEDURE, {"batch_id": batch_id}, f"{audit_schema}.PROCEDURE_RUNS") as audit:
         batches = [batch_id] if batch_id else pending_batches(session, landing_schema, vault_schema)
         totals: dict[str, int] = {}

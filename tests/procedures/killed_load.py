@@ -38,7 +38,7 @@ def main() -> None:
         return sql(query, *args, **kwargs)
 
     session.sql = killing_sql  # type: ignore[method-assign]
-    load_vault.run(session, batch_id=batch, vault_schema=vault)
+    load_vault.run(session, batch_id=batch, schemas={"vault": vault})
     raise SystemExit("the load finished before it could be killed")
 
 

@@ -180,3 +180,28 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
     assert rows(conn, f"SELECT COUNT(*) FROM LANDING.CUSTOMERS WHERE email = '{email}'") == [(0,)]
     assert rows(conn, f"SELECT COUNT(email) FROM VAULT.SAT_CUSTOMER_PII WHERE customer_hk = '{hk}'") == [(0,)]
     assert vault.hash_key(customer_id) == hk
+
+
+def test_the_verification_searches_a_landing_file_ingestion_could_not_read(
+    settings: Settings, applied: Endpoints
+) -> None:
+    """An empty or broken file in the landing zone (ingestion lists it as failed) neither
+    stops the file scan nor hides a value: its bytes are searched."""
+    from lake import landing_erasure
+    from procedures import landing
+
+    _, s3 = pipeline.aws_clients(applied)
+    bucket, _ = landing.split_landing_url(settings.landing_url)
+    prefix = "erasure-scan-test/"
+    files = {
+        "crm/customers/load_date=2031-01-01/empty.csv": b"",
+        "crm/contacts/load_date=2031-01-01/truncated.jsonl": b'{"contact_id": "K1", "email": "ada@example.com"',
+        "crm/contacts/load_date=2031-01-01/readable.jsonl": b'{"contact_id": "K2", "email": "bo@example.com"}\n',
+    }
+    for key, body in files.items():
+        s3.put_object(Bucket=bucket, Key=prefix + key, Body=body)
+    found = landing_erasure.scan(s3, bucket, prefix, {"ada@example.com", "bo@example.com", "cy@example.com"})
+    assert found == {
+        "crm/contacts/load_date=2031-01-01/truncated.jsonl": 1,
+        "crm/contacts/load_date=2031-01-01/readable.jsonl": 1,
+    }

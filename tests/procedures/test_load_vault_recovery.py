@@ -43,7 +43,7 @@ def clean(settings: Settings, ingested: dict[str, Any], session: Any, applied: E
     try:
         vault = fresh_vault(settings, conn, "VAULT_CLEAN")
         for batch in SMALL_BATCHES:
-            load_vault.run(session, batch_id=batch, vault_schema=vault)
+            load_vault.run(session, batch_id=batch, schemas={"vault": vault})
         return snapshot(conn, vault)
     finally:
         conn.close()
@@ -56,7 +56,7 @@ def test_a_load_killed_between_statements_then_rerun_equals_a_clean_run(
     vault = fresh_vault(settings, conn, f"VAULT_KILLED_{after}")
     *first, last = SMALL_BATCHES
     for batch in first:
-        load_vault.run(session, batch_id=batch, vault_schema=vault)
+        load_vault.run(session, batch_id=batch, schemas={"vault": vault})
     before = snapshot(conn, vault)
     killed = subprocess.run(
         [sys.executable, "-m", "tests.procedures.killed_load", str(settings.local.state_dir), last, vault, str(after)],
@@ -70,7 +70,7 @@ def test_a_load_killed_between_statements_then_rerun_equals_a_clean_run(
     assert snapshot(conn, vault) == before
     # the re-run waits for the killed session's lock, released as soon as the server sees
     # that session's client process is gone (not after the idle limit), then loads the batch
-    rerun = load_vault.run(session, batch_id=last, vault_schema=vault, lock_wait_seconds=120)
+    rerun = load_vault.run(session, batch_id=last, schemas={"vault": vault}, lock_wait_seconds=120)
     assert rerun["already_loaded"] == [] and sum(rerun["inserted"].values()) > 0
     assert snapshot(conn, vault) == clean
     log = (settings.local.state_dir / "servers.log").read_text()
@@ -90,7 +90,7 @@ def test_two_loads_at_once_run_one_after_the_other(
         try:
             start.wait()
             for batch in SMALL_BATCHES:
-                results[slot].append(load_vault.run(s, batch_id=batch, vault_schema=vault, lock_wait_seconds=120))
+                results[slot].append(load_vault.run(s, batch_id=batch, schemas={"vault": vault}, lock_wait_seconds=120))
         except BaseException as err:  # reported below, with the thread's error
             errors.append(err)
         finally:
@@ -117,5 +117,5 @@ def test_the_first_load_path_gives_what_the_comparing_path_gives(
     monkeypatch.setattr(load_vault, "empty_tables_sql", lambda vault: "SELECT 'none' AS table_name WHERE FALSE")
     vault = fresh_vault(settings, conn, "VAULT_COMPARING")
     for batch in SMALL_BATCHES:
-        load_vault.run(session, batch_id=batch, vault_schema=vault)
+        load_vault.run(session, batch_id=batch, schemas={"vault": vault})
     assert snapshot(conn, vault) == clean

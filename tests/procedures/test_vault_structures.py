@@ -42,7 +42,7 @@ def deliver(
     body = rows if isinstance(rows, tuple) else table(entity, rows)
     batch = land_files(endpoints, entity, load_date, {"part-0000.parquet": body}, delivery=delivery)
     pipeline.ingest(settings, endpoints, batch_id=batch)
-    return load_vault.run(session, batch_id=batch, vault_schema=vault)
+    return load_vault.run(session, batch_id=batch, schemas={"vault": vault})
 
 
 def fetch(conn: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -123,7 +123,7 @@ def test_an_account_moved_then_closed_has_two_periods_and_late_changes_follow_th
     )
     assert superseded == [(1,)]
     # loading the 4th again changes nothing
-    again = load_vault.run(session, batch_id="B20400104", vault_schema=vault)
+    again = load_vault.run(session, batch_id="B20400104", schemas={"vault": vault})
     assert again["already_loaded"] == ["B20400104"]
 
 
