@@ -1235,10 +1235,11 @@ class GenerationSummary(TypedDict):
     written, the defects and late arrivals injected on purpose, where the files went."""
 
     batches: list[str]
-    rows: dict[str, int]
+    rows: dict[str, int]  # per entity
     total_rows: int
     files: int
     bytes: int
+    # injected on purpose, by kind (the manifest lists each row)
     defects: dict[str, int]
     arrivals: dict[str, int]
     seconds: float

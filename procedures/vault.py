@@ -363,14 +363,21 @@ def link_ddl(link: Link) -> str:
     )
 
 
+def _history(
+    name: str, keys: Sequence[str], columns: list[tuple[str, str]], comment: str, cluster: Sequence[str] = ()
+) -> str:
+    """A table of insert-only history rows: its hash ``keys`` and load_ts (NOT NULL), its own
+    ``columns``, then the audit columns."""
+    keyed = [*((key, f"{HASH_TYPE} NOT NULL") for key in keys), ("load_ts", "TIMESTAMP_NTZ NOT NULL")]
+    return _table(name, [*keyed, *columns, *_audit_after_load_ts()], comment, cluster)
+
+
 def satellite_ddl(sat: Satellite) -> str:
-    columns = [(sat.hub.hash_key, f"{HASH_TYPE} NOT NULL"), ("load_ts", "TIMESTAMP_NTZ NOT NULL")]
-    columns.append(("hashdiff", f"{HASH_TYPE} NOT NULL"))
-    columns += [(c.name, c.type) for c in sat.payload]
-    columns += _audit_after_load_ts()
+    columns = [("hashdiff", f"{HASH_TYPE} NOT NULL"), *((c.name, c.type) for c in sat.payload)]
     cluster = [sat.hub.hash_key, "load_ts"] if sat.large else []
-    return _table(
+    return _history(
         sat.name,
+        [sat.hub.hash_key],
         columns,
         f"Personal attributes of {sat.entity.name} (PII), apart so an erasure overwrites them alone; "
         "insert-only otherwise, one row per change."
@@ -382,46 +389,31 @@ def satellite_ddl(sat: Satellite) -> str:
 
 def effectivity_ddl(eff: EffectivitySatellite) -> str:
     hash_columns = [eff.link.hash_key, eff.driving_key.hash_key, eff.other_key.hash_key]
-    return _table(
+    periods = [("start_at", "TIMESTAMP_NTZ"), ("end_at", "TIMESTAMP_NTZ NOT NULL"), ("changed_at", "TIMESTAMP_NTZ")]
+    return _history(
         eff.name,
-        [
-            *((c, f"{HASH_TYPE} NOT NULL") for c in hash_columns),
-            ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
-            ("start_at", "TIMESTAMP_NTZ"),
-            ("end_at", "TIMESTAMP_NTZ NOT NULL"),
-            ("changed_at", "TIMESTAMP_NTZ"),
-            *_audit_after_load_ts(),
-        ],
+        hash_columns,
+        periods,
         f"Effectivity of {eff.link.name}: when each {eff.link.child.singular} belonged to which "
         f"{eff.link.parent.singular}; insert-only, end_at {END_OF_TIME[:10]} while open.",
     )
 
 
 def status_ddl(sts: StatusSatellite) -> str:
-    return _table(
+    return _history(
         sts.name,
-        [
-            (sts.hub.hash_key, f"{HASH_TYPE} NOT NULL"),
-            ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
-            ("status", "VARCHAR NOT NULL"),
-            *_audit_after_load_ts(),
-        ],
+        [sts.hub.hash_key],
+        [("status", "VARCHAR NOT NULL")],
         f"Status tracking of {sts.entity.name} from complete snapshots: PRESENT, DELETED, REAPPEARED.",
     )
 
 
 def multi_active_ddl(msat: MultiActiveSatellite) -> str:
-    return _table(
+    hashdiffs = [("hashdiff", f"{HASH_TYPE} NOT NULL"), ("set_hashdiff", f"{HASH_TYPE} NOT NULL")]
+    return _history(
         msat.name,
-        [
-            (msat.hub.hash_key, f"{HASH_TYPE} NOT NULL"),
-            ("load_ts", "TIMESTAMP_NTZ NOT NULL"),
-            (msat.member_key, "VARCHAR NOT NULL"),
-            ("hashdiff", f"{HASH_TYPE} NOT NULL"),
-            ("set_hashdiff", f"{HASH_TYPE} NOT NULL"),
-            *((c.name, c.type) for c in msat.payload),
-            *_audit_after_load_ts(),
-        ],
+        [msat.hub.hash_key],
+        [(msat.member_key, "VARCHAR NOT NULL"), *hashdiffs, *((c.name, c.type) for c in msat.payload)],
         f"The active set of {msat.entity.name} per {msat.hub.entity.singular}: one row per member "
         "per changed set, all with the load_ts of the set.",
     )

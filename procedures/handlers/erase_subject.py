@@ -43,12 +43,13 @@ class Summary(TypedDict):
 
     customer_id: str
     request_id: str
-    erased: dict[str, int]
+    erased: dict[str, int]  # rows overwritten per place: {"LANDING.CUSTOMERS": 1, ...}
     rows_erased: int
+    # the verification: former values searched, and the tables holding them (table: rows)
     verified: bool
     values_checked: int
     found_before: dict[str, int]
-    found_after: dict[str, int]
+    found_after: dict[str, int]  # empty, or the erasure was rolled back
     seconds: float
     files: NotRequired[dict[str, Any]]
 

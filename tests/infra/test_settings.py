@@ -11,6 +11,7 @@ import pytest
 from lake_infra import settings
 
 from lake import infra
+from tests.cases import cases
 
 pytestmark = pytest.mark.unit
 
@@ -36,49 +37,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("path", "value", "message"),
-    [
-        pytest.param(
-            "dev.aws.landing_bucket",
-            "Lake_Landing",
-            r"\[dev\.aws\.landing_bucket\].*bucket name 'Lake_Landing': S3 takes lower-case letters",
-            id="bucket_name",
-        ),
-        pytest.param("dev.aws.region", "europe", r"\[dev\.aws\.region\]", id="region"),
-        pytest.param("dev.aws.landing_prefix", "landing", r"\[dev\.aws\.landing_prefix\].*ending in '/'", id="prefix"),
-        pytest.param(
-            "dev.aws.access_log_bucket", "lake-dev-landing", r"access_log_bucket must differ", id="log_to_itself"
-        ),
-        pytest.param(
-            "prod.aws.kms_deletion_window_days",
-            3,
-            r"\[prod\.aws\.kms_deletion_window_days\].*greater than or equal to 7",
-            id="kms_window",
-        ),
-        pytest.param("dev.aws.crawler_schedule", "daily", r"\[dev\.aws\.crawler_schedule\]", id="crawler_schedule"),
-        pytest.param("dev.snowflake.database", "lake dev", r"\[dev\.snowflake\.database\].*identifier", id="database"),
-        pytest.param(
-            "dev.snowflake.storage_external_id", "short", r"\[dev\.snowflake\.storage_external_id\]", id="external_id"
-        ),
-        pytest.param("dev.snowflake.monthly_credit_quota", 0, r"\[dev\.snowflake\.monthly_credit_quota\]", id="quota"),
-        pytest.param(
-            "dev.snowflake.warehouses",
-            [{"name": "WH", "auto_suspend_seconds": 30, "purpose": "load"}],
-            r"\[dev\.snowflake\.warehouses\.0\.auto_suspend_seconds\].*greater than or equal to 60",
-            id="auto_suspend",
-        ),
-        pytest.param(
-            "dev.snowflake.warehouses",
-            [{"name": "WH", "purpose": "reporting"}],
-            r"\[dev\.snowflake\.warehouses\.0\.purpose\].*'load', 'transform' or 'analytics'",
-            id="warehouse_purpose",
-        ),
-        pytest.param("dev.snowflake.warehouses", [], r"at least one warehouse", id="no_warehouse"),
-        pytest.param("dev.aws.bucket", "x", r"\[dev\.aws\.bucket\] Extra inputs are not permitted", id="unknown_key"),
-        pytest.param(
-            "prod.snowflake.database", "LAKE_DEV", r"environments share a Snowflake database", id="shared_database"
-        ),
-    ],
+    ("path", "value", "message"), cases(Path(__file__).with_name("bad_settings.yml"), "bad_settings")
 )
 def test_bad_settings_name_the_key(path: str, value: Any, message: str) -> None:
     with pytest.raises(settings.InfraConfigError, match=message):

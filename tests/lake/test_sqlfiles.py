@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlglot import exp
 
 from lake import snowsql, sqlfiles
 from lake.config import Settings
 from lake.local.unsupported import skipped_locally
+from tests.cases import cases
+
+STATEMENTS = Path(__file__).with_name("statements.yml")  # the cases, as data
 
 pytestmark = pytest.mark.unit
 
@@ -88,17 +93,6 @@ def test_unknown_placeholder_names_file_and_variable() -> None:
         sqlfiles.render("CREATE STAGE s URL = '<% landing_uri %>'", {"landing_url": "s3://b/"}, "020_x.sql")
 
 
-@pytest.mark.parametrize(
-    ("statement", "skipped"),
-    [
-        pytest.param("CREATE STORAGE INTEGRATION IF NOT EXISTS x TYPE = EXTERNAL_STAGE", True, id="integration"),
-        pytest.param("grant usage on database lake to role analyst", True, id="grant"),
-        pytest.param("CREATE OR REPLACE TASK t AS SELECT 1", True, id="task"),
-        pytest.param("ALTER SCHEMA lake.vault\n  SET DATA_RETENTION_TIME_IN_DAYS = 30", True, id="retention"),
-        pytest.param("CREATE TABLE IF NOT EXISTS grants (x INT)", False, id="table_named_grants"),
-        pytest.param("CREATE STAGE s URL = 's3://b/'", False, id="stage"),
-        pytest.param("SELECT 'GRANT' AS word", False, id="select"),
-    ],
-)
+@pytest.mark.parametrize(("statement", "skipped"), cases(STATEMENTS, "skipped_locally"))
 def test_only_listed_statements_are_skipped_locally(statement: str, skipped: bool) -> None:
     assert (skipped_locally(statement) is not None) == skipped

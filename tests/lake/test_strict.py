@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,9 @@ from lake.local.serve import s3_client
 from lake.local.stack import Endpoints
 from lake.session import procedure_session
 from procedures.ingest import copy_outcome
+from tests.cases import cases
+
+STATEMENTS = Path(__file__).with_name("statements.yml")  # the cases, as data
 
 STAGE = "LANDING.STRICT_STAGE"
 PREFIX = "strict-test/"
@@ -37,27 +41,7 @@ def test_every_rule_names_its_documentation_page() -> None:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize(
-    ("statement", "refused"),
-    [
-        pytest.param("USE SCHEMA VAULT", "USE", id="use_schema"),
-        pytest.param("  -- switch\n use database LAKE", "USE", id="use_after_comment"),
-        pytest.param("ALTER SESSION SET TIMEZONE = 'UTC'", "ALTER_SESSION", id="alter_session"),
-        pytest.param("SET batch = 'B20260105'", "SET", id="session_variable"),
-        pytest.param("LIST @LANDING.LANDING_STAGE", "LIST_FILES", id="list"),
-        pytest.param("ls @s/p/", "LIST_FILES", id="ls"),
-        pytest.param("PUT file:///tmp/x @s", "PUT_FILES", id="put"),
-        pytest.param("GET @s/x file:///tmp/", "GET_FILES", id="get"),
-        pytest.param("SELECT 1", None, id="select"),
-        pytest.param("CREATE OR REPLACE TEMPORARY TABLE w AS SELECT 1 AS x", None, id="ddl"),
-        pytest.param("COPY INTO t FROM @s FILES = ('a.csv')", None, id="copy"),
-        pytest.param("ALTER STAGE LANDING.LANDING_STAGE REFRESH", None, id="alter_stage"),
-        pytest.param("SHOW STAGES LIKE 'X' IN SCHEMA LANDING", None, id="show"),
-        pytest.param("BEGIN", None, id="transaction"),
-        pytest.param("GRANT SELECT ON TABLE t TO ROLE r", None, id="grant"),
-        pytest.param("SELECT * FROM users WHERE note = 'use it'", None, id="use_inside_a_string"),
-    ],
-)
+@pytest.mark.parametrize(("statement", "refused"), cases(STATEMENTS, "refused_in_procedures"))
 def test_owners_rights_refuses_what_snowflake_refuses(statement: str, refused: str | None) -> None:
     # https://docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-rights
     assert strict.owners_rights_refusal(statement) == refused
