@@ -567,23 +567,17 @@ def merge_dbt(*details: steps.Built) -> steps.Built:
 BUILDABLE = ("--indirect-selection", "buildable")
 
 
-def _validator(node: task_graph.Node) -> task_graph.Runner:
-    (layer,) = node.values()  # the layers its task passes to VALIDATE_DATA
-    return lambda s, e: validate(s, e, layer)
+def runner(node: task_graph.Node) -> task_graph.Runner:
+    """What ``node`` runs locally: the handler its Snowflake task calls, with the arguments
+    the task passes, or dbt build on the task's selection."""
+    if node.select:
+        layers = tuple(folder for folder in node.select if folder in DBT_LAYERS)
+        return lambda s, e: dbt_build(s, e, ("--select", *node.select, *BUILDABLE), layers)
+    if node.procedure == "VALIDATE_DATA":
+        (layer,) = node.values()  # the layers its task passes
+        return lambda s, e: validate(s, e, layer)
+    by_procedure: dict[str, task_graph.Runner] = {"INGEST_LANDING": ingest, "LOAD_VAULT": load}
+    return by_procedure[node.procedure]
 
 
-# What each task of the graph runs locally: the handler its Snowflake task calls, with the
-# arguments the task passes (task_graph.NODES).
-RUNNERS: dict[str, task_graph.Runner] = {
-    "LAKE_INGEST_LANDING": ingest,
-    "LAKE_LOAD_VAULT": load,
-    **{n.task: _validator(n) for n in task_graph.NODES if n.procedure == "VALIDATE_DATA"},
-    # a test runs with the build that has all its models (gold's reconciliations with gold)
-    "LAKE_DBT_SILVER": lambda s, e: dbt_build(
-        s,
-        e,
-        ("--select", "reference", "business_vault", "bronze", "silver", *BUILDABLE),
-        ("business_vault", "bronze", "silver"),
-    ),
-    "LAKE_DBT_GOLD": lambda s, e: dbt_build(s, e, ("--select", "gold", *BUILDABLE)),
-}
+RUNNERS: dict[str, task_graph.Runner] = {node.task: runner(node) for node in task_graph.NODES}

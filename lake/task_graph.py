@@ -34,17 +34,17 @@ class Node:
     procedure: str  # the stored procedure it calls, with no arguments (their defaults)
     schema: str  # the layer whose schema holds the procedure (a key of Names.schemas)
     after: tuple[str, ...]  # predecessor tasks (the root for the first)
-    # what the task runs instead of CALLing a procedure; {database} and {<layer>_schema}
-    # are filled in
-    statement: str = ""
     # session parameters of the task (CREATE TASK ... <parameter> = <value>)
     parameters: tuple[tuple[str, int], ...] = ()
     # the CALL's arguments, as SQL literals (none: the procedure's defaults)
     arguments: str = ""
+    # a dbt build's selection (dbt's folders): the task runs the dbt project on it, the
+    # local walk runs dbt build on it
+    select: tuple[str, ...] = ()
 
     def call(self, database: str, schemas: dict[str, str]) -> str:
-        if self.statement:
-            return self.statement.format(database=database, **{f"{k}_schema": v for k, v in schemas.items()})
+        if self.select:
+            return DBT_PROJECT.format(database=database, gold_schema=schemas["gold"], select=" ".join(self.select))
         return f"CALL {database}.{schemas[self.schema]}.{self.procedure}({self.arguments})"
 
     def values(self) -> tuple[Any, ...]:
@@ -55,14 +55,15 @@ class Node:
 
     def call_in(self, code_schema: str) -> str:
         """The CALL with every procedure in one schema (the Native App's code schema)."""
-        if self.statement:
-            raise ValueError(f"task {self.task} runs a statement, not a procedure of the app")
+        if self.select:
+            raise ValueError(f"task {self.task} runs the dbt project, not a procedure of the app")
         return f"CALL {code_schema}.{self.procedure}({self.arguments})"
 
 
 DBT_PROJECT = (
     "EXECUTE DBT PROJECT {database}.{gold_schema}.LAKE_DBT "
-    "ARGS = 'build --select %s --indirect-selection buildable --target snowflake --exclude-resource-type unit_test'"
+    "ARGS = 'build --select {select} --indirect-selection buildable --target snowflake "
+    "--exclude-resource-type unit_test'"
 )
 
 # The graph. Each layer is validated before the next is built on it: an error-severity
@@ -86,15 +87,16 @@ NODES: tuple[Node, ...] = (
     Node("LAKE_VALIDATE_RAW", "VALIDATE_DATA", "quality", ("LAKE_LOAD_VAULT",), arguments="'landing,vault'"),
     # dbt Projects on Snowflake: `snow dbt deploy LAKE_DBT` puts dbt/ in the gold schema
     # https://docs.snowflake.com/en/user-guide/data-engineering/dbt-projects-on-snowflake
+    # a test runs with the build that has all its models (gold's reconciliations with gold)
     Node(
         "LAKE_DBT_SILVER",
         "LAKE_DBT",
         "gold",
         ("LAKE_VALIDATE_RAW",),
-        statement=DBT_PROJECT % "reference business_vault bronze silver",
+        select=("reference", "business_vault", "bronze", "silver"),
     ),
     Node("LAKE_VALIDATE_SILVER", "VALIDATE_DATA", "quality", ("LAKE_DBT_SILVER",), arguments="'bronze,silver'"),
-    Node("LAKE_DBT_GOLD", "LAKE_DBT", "gold", ("LAKE_VALIDATE_SILVER",), statement=DBT_PROJECT % "gold"),
+    Node("LAKE_DBT_GOLD", "LAKE_DBT", "gold", ("LAKE_VALIDATE_SILVER",), select=("gold",)),
     Node("LAKE_VALIDATE_GOLD", "VALIDATE_DATA", "quality", ("LAKE_DBT_GOLD",), arguments="'gold'"),
 )
 

@@ -99,9 +99,9 @@ def test_the_dbt_project_is_pinned_to_the_managed_runtime(plan: deploy.Plan) -> 
     assert (plan.out / "dbt" / "dbt_project.yml").is_file() and (plan.out / "dbt" / "models" / "gold").is_dir()
     # the dbt that runs locally is the one Snowflake runs
     assert metadata.version("dbt-core") == deploy.DBT_VERSION
-    for node in task_graph.NODES:
-        if "EXECUTE DBT PROJECT" in node.statement:
-            assert f"--target {deploy.DBT_TARGET}" in node.statement
+    dbt_tasks = [node.call("LAKE", {"gold": "GOLD"}) for node in task_graph.NODES if node.select]
+    assert dbt_tasks and all(f"--target {deploy.DBT_TARGET}" in statement for statement in dbt_tasks)
+    assert all(statement.startswith("EXECUTE DBT PROJECT LAKE.GOLD.") for statement in dbt_tasks)
 
 
 def test_every_task_and_the_finalizer_are_created_and_the_root_resumed_last(plan: deploy.Plan) -> None:
