@@ -559,7 +559,7 @@ def deploy(
         err_console.print(f"{len(built.steps)} steps; artifacts in {built.out}")
         return
 
-    def echo(number: int, total: int, step: Any) -> None:
+    def echo(number: int, total: int, step: deployment.Step) -> None:
         err_console.print(f"[{number}/{total}] {step.section}: {step.printable.splitlines()[0][:100]}")
 
     done = deployment.execute(settings, out, echo=echo)

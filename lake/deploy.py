@@ -30,10 +30,9 @@ import re
 import shutil
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -473,7 +472,7 @@ def check_pipeline_role(settings: Settings) -> None:
         )
 
 
-def execute(settings: Settings, out: Path = DEFAULT_OUT, echo: Any = None) -> Plan:
+def execute(settings: Settings, out: Path = DEFAULT_OUT, echo: Callable[[int, int, Step], None] | None = None) -> Plan:
     """Run the plan on the snowflake target, step by step; stop at the first failure
     with the section and statement named."""
     if settings.target != "snowflake":

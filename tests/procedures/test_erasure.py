@@ -81,6 +81,12 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
         ("SILVER.SILVER_CUSTOMERS", by_hk),
     ]
     before = {t: checksum(conn, t, others) for t, others in kept_tables}
+    # the landing files holding the subject's rows (other tests may have landed some too)
+    holding = {
+        str(r[0])
+        for table in ("LANDING.CUSTOMERS", "LANDING.CONTACTS")
+        for r in rows(conn, f"SELECT DISTINCT file_name FROM {table} WHERE UPPER(TRIM(customer_id)) = '{customer_id}'")
+    }
     descriptive = rows(conn, f"SELECT COUNT(*), MAX(hashdiff) FROM VAULT.SAT_CUSTOMER WHERE customer_hk = '{hk}'")
     links = rows(conn, f"SELECT COUNT(*) FROM VAULT.LINK_CUSTOMER_ACCOUNT WHERE customer_hk = '{hk}'")
     transactions = rows(
@@ -112,7 +118,13 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
     # everyone else's rows unchanged (before the ingest below, which may land other tests' files)
     assert {t: checksum(conn, t, others) for t, others in kept_tables} == before
     # the landing files too: rewritten, the control files agreeing, nothing reported or re-loaded
-    assert files["rewritten"] and set(files["rewritten"]) <= set(files["found_before"]) and files["found_after"] == {}
+    # every file holding the subject's rows, and so every file that held the values, and no other
+    assert (
+        holding
+        and set(files["rewritten"]) == holding
+        and set(files["found_before"]) <= holding
+        and files["found_after"] == {}
+    )
     assert {f.split("/")[1] for f in files["rewritten"]} == {"customers", "contacts"}
     problems = pipeline.landing_reconciliation(settings, applied).problems
     assert not [p for p in problems if f"{p.partition}/{p.file_name}" in files["rewritten"]]
