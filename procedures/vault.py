@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from procedures import spec
 from procedures.sql import create_table_ddl, quote, seed_row_sql, sql_literal
@@ -40,17 +41,32 @@ HASH_TYPE = "VARCHAR(32)"
 LARGE_ENTITIES = frozenset({"transactions", "orders", "interactions"})
 
 
-@dataclass(frozen=True)
-class Hub:
-    entity: spec.Entity
+class _Keyed:
+    """The naming of a hub or link: the table ``<kind>_<short>``, its key ``<short>_hk``."""
+
+    KIND: ClassVar[str]
+
+    @property
+    def short(self) -> str:
+        raise NotImplementedError
 
     @property
     def name(self) -> str:
-        return f"hub_{self.entity.singular}"
+        return f"{self.KIND}_{self.short}"
 
     @property
     def hash_key(self) -> str:
-        return f"{self.entity.singular}_hk"
+        return f"{self.short}_hk"
+
+
+@dataclass(frozen=True)
+class Hub(_Keyed):
+    KIND: ClassVar[str] = "hub"
+    entity: spec.Entity
+
+    @property
+    def short(self) -> str:
+        return self.entity.singular
 
     @property
     def business_key(self) -> str:
@@ -58,9 +74,10 @@ class Hub:
 
 
 @dataclass(frozen=True)
-class Link:
+class Link(_Keyed):
     """A relationship from ``child`` (the entity holding the reference) to ``parent``."""
 
+    KIND: ClassVar[str] = "link"
     child: spec.Entity
     reference: spec.Reference
 
@@ -71,14 +88,6 @@ class Link:
     @property
     def short(self) -> str:
         return self.reference.link or f"{self.parent.singular}_{self.child.singular}"
-
-    @property
-    def name(self) -> str:
-        return f"link_{self.short}"
-
-    @property
-    def hash_key(self) -> str:
-        return f"{self.short}_hk"
 
     @property
     def hubs(self) -> tuple[tuple[Hub, str], ...]:
