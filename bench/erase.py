@@ -49,7 +49,8 @@ def main() -> None:
                 str(r[0])
                 for r in session.sql(
                     "SELECT h.customer_id FROM VAULT.HUB_CUSTOMER h JOIN VAULT.MSAT_CUSTOMER_CONTACT m "
-                    "ON m.customer_hk = h.customer_hk GROUP BY 1 ORDER BY 1 LIMIT 2 OFFSET 1000"
+                    "ON m.customer_hk = h.customer_hk GROUP BY 1 ORDER BY 1 LIMIT 2 "
+                    f"OFFSET {min(1000, args.scale // 4)}"
                 ).collect()
             ]
 

@@ -99,8 +99,18 @@ class Link(_Keyed):
         return self.child.name in LARGE_ENTITIES
 
 
+class _OnEntityHub:
+    """A satellite of an entity's own hub."""
+
+    entity: spec.Entity
+
+    @property
+    def hub(self) -> Hub:
+        return Hub(self.entity)
+
+
 @dataclass(frozen=True)
-class Satellite:
+class Satellite(_OnEntityHub):
     """An entity's descriptive attributes, insert-only, one row per change.
 
     ``personal``: the entity's personal attributes (the columns whose PII class is a
@@ -117,10 +127,6 @@ class Satellite:
     @property
     def name(self) -> str:
         return f"sat_{self.entity.singular}{'_pii' if self.personal else ''}"
-
-    @property
-    def hub(self) -> Hub:
-        return Hub(self.entity)
 
     @property
     def payload(self) -> tuple[spec.Column, ...]:
@@ -184,7 +190,7 @@ class EffectivitySatellite:
 
 
 @dataclass(frozen=True)
-class StatusSatellite:
+class StatusSatellite(_OnEntityHub):
     """Status tracking for an entity delivered as full snapshots: one row per change of a
     key's presence, ``PRESENT`` when first seen, ``DELETED`` when a complete snapshot
     lacks it, ``REAPPEARED`` when it comes back."""
@@ -194,10 +200,6 @@ class StatusSatellite:
     @property
     def name(self) -> str:
         return f"sts_{self.entity.singular}"
-
-    @property
-    def hub(self) -> Hub:
-        return Hub(self.entity)
 
 
 @dataclass(frozen=True)

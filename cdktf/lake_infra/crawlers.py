@@ -51,7 +51,7 @@ class Target:
 
     @property
     def table(self) -> str:
-        return f"{self.producer}_{self.entity}"
+        return self.table_prefix + self.entity
 
     def path(self, landing_url: str) -> str:
         return f"{landing_url}{self.producer}/{self.entity}/"
