@@ -180,9 +180,6 @@ def down() -> None:
     console.print("stopped" if stopped else "not running")
 
 
-RUNS_COLUMNS = ("procedure_name", "status", "started_at", "finished_at", "rows_written", "error")
-
-
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document, for scripts.")] = False,
@@ -190,26 +187,12 @@ def status(
     """Show the target, the local servers, and the last procedure runs (read from the
     local warehouse's files when the servers are down)."""
     from lake import pipeline
-    from lake.local.stack import LocalStack
 
-    settings = _settings()
-    doc: dict[str, Any] = {"target": settings.target, "database": settings.names.database}
-    runs: list[tuple[Any, ...]] = []
-    if settings.target == "local":
-        stack = LocalStack(settings.local)
-        ep = stack.running()
-        doc["state_dir"] = str(stack.state_dir)
-        doc["servers"] = (
-            {"running": True, "pid": ep.pid, "s3": ep.s3_endpoint, "snowflake_port": ep.snowflake_port}
-            if ep
-            else {"running": False}
-        )
-        runs = pipeline.recent_runs(settings, ep, RUNS_COLUMNS)
-    doc["recent_runs"] = [dict(zip(RUNS_COLUMNS, r, strict=True)) for r in runs]
+    doc = pipeline.status(_settings())
     if as_json:
         sys.stdout.write(output.to_json(doc) + "\n")
         return
-    output.print_status(doc, list(RUNS_COLUMNS), runs)
+    output.print_status(doc)
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -364,29 +347,16 @@ def upload(
 ) -> None:
     """Upload a folder of producer files to the landing bucket, keeping its layout."""
     from lake import pipeline
-    from procedures import landing
 
-    if not folder.is_dir():
-        raise landing.LandingError(f"{folder} is not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    stray = [p.relative_to(folder).as_posix() for p in files if not landing.in_layout(p.relative_to(folder).as_posix())]
-    if stray:
-        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
-        raise landing.LandingError(
-            f"{len(stray)} files in {folder} are outside the landing layout "
-            f"<producer>/<entity>/load_date=YYYY-MM-DD/<file>: {shown}; nothing was uploaded"
-        )
+    files = pipeline.landing_files(folder)  # a file outside the layout fails before any server starts
     settings = _settings()
+    reporter = output.StepPrinter()
+    reporter.start("uploading")
     with pipeline.target(settings):
-        bucket, prefix = landing.split_landing_url(settings.landing_url)
-        sink = landing.S3Sink(bucket, prefix, landing.s3_client())
-        sink.check_writable()
-        reporter = output.StepPrinter()
-        reporter.start("uploading")
-        for number, path in enumerate(files, start=1):
-            sink.put(path.relative_to(folder).as_posix(), path.read_bytes())
-            reporter.update(number, len(files), "files")
-        reporter.stop()
+        try:
+            pipeline.upload(settings, folder, files, lambda done, total: reporter.update(done, total, "files"))
+        finally:
+            reporter.stop()
     console.print(f"uploaded {len(files)} files to {settings.landing_url}")
 
 

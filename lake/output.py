@@ -442,8 +442,9 @@ def print_gx(report: GxReport, disagree: dict[str, tuple[str, str | None]]) -> N
         err_console.print(f"[bold red]disagree:[/] {name}: VALIDATE_DATA {ours}, Great Expectations {theirs}")
 
 
-def print_status(doc: dict[str, Any], columns: list[str], runs: list[tuple[Any, ...]]) -> None:
-    """``lake status``: the target, the local servers, the last procedure runs."""
+def print_status(doc: dict[str, Any]) -> None:
+    """``lake status``: the target, the local servers, the last procedure runs
+    (``pipeline.status``)."""
     console.print(f"target: [bold]{doc['target']}[/]  database {doc['database']}", highlight=False)
     if doc["target"] != "local":
         return
@@ -461,8 +462,9 @@ def print_status(doc: dict[str, Any], columns: list[str], runs: list[tuple[Any, 
             "other commands start them as needed)",
             highlight=False,
         )
+    runs = doc["recent_runs"]
     if runs:
-        write_rows(columns, runs, "table")
+        write_rows(list(runs[0]), [tuple(run.values()) for run in runs], "table")
     else:
         console.print("no procedure runs yet", highlight=False)
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lake import sqlfiles, steps, task_graph
@@ -134,8 +135,30 @@ def schema_exists(settings: Settings, endpoints: Endpoints | None) -> bool:
     return bool(rows and rows[0][0])
 
 
+RUNS_COLUMNS = ("procedure_name", "status", "started_at", "finished_at", "rows_written", "error")
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    """The target, its database and, locally, the state folder, whether the servers run,
+    and the last procedure runs (``recent_runs``), as ``lake status --json`` prints them."""
+    doc: dict[str, Any] = {"target": settings.target, "database": settings.names.database}
+    runs: list[tuple[Any, ...]] = []
+    if settings.target == "local":
+        stack = LocalStack(settings.local)
+        ep = stack.running()
+        doc["state_dir"] = str(stack.state_dir)
+        doc["servers"] = (
+            {"running": True, "pid": ep.pid, "s3": ep.s3_endpoint, "snowflake_port": ep.snowflake_port}
+            if ep
+            else {"running": False}
+        )
+        runs = recent_runs(settings, ep)
+    doc["recent_runs"] = [dict(zip(RUNS_COLUMNS, r, strict=True)) for r in runs]
+    return doc
+
+
 def recent_runs(
-    settings: Settings, endpoints: Endpoints | None, columns: tuple[str, ...], limit: int = 5
+    settings: Settings, endpoints: Endpoints | None, columns: tuple[str, ...] = RUNS_COLUMNS, limit: int = 5
 ) -> list[tuple[Any, ...]]:
     """The last procedure runs (``columns`` of ``AUDIT.PROCEDURE_RUNS``): from the running
     server, or straight from the warehouse's database file when the servers are down
@@ -216,6 +239,36 @@ def generate(
 
     summary = call(settings, endpoints, generate_sample_data.PROCEDURE, locally, **plan.arguments())
     return steps.Generation("GENERATE_SAMPLE_DATA", time.perf_counter() - started, summary)
+
+
+def landing_files(folder: Path) -> list[Path]:
+    """Every file of ``folder``, which must be in the landing layout
+    (``<producer>/<entity>/load_date=YYYY-MM-DD/<file>``); an error names the files outside it."""
+    if not folder.is_dir():
+        raise landing.LandingError(f"{folder} is not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    stray = [p.relative_to(folder).as_posix() for p in files if not landing.in_layout(p.relative_to(folder).as_posix())]
+    if stray:
+        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        raise landing.LandingError(
+            f"{len(stray)} files in {folder} are outside the landing layout "
+            f"<producer>/<entity>/load_date=YYYY-MM-DD/<file>: {shown}; nothing was uploaded"
+        )
+    return files
+
+
+def upload(
+    settings: Settings, folder: Path, files: list[Path], advance: Callable[[int, int], None] | None = None
+) -> None:
+    """``files`` of ``folder`` into the landing zone under the same keys, as a producer
+    drops them; ``advance(done, total)`` after each."""
+    bucket, prefix = landing.split_landing_url(settings.landing_url)
+    sink = landing.S3Sink(bucket, prefix, landing.s3_client())
+    sink.check_writable()
+    for number, path in enumerate(files, start=1):
+        sink.put(path.relative_to(folder).as_posix(), path.read_bytes())
+        if advance is not None:
+            advance(number, len(files))
 
 
 def aws_clients(endpoints: Endpoints | None) -> tuple[Any, Any]:
