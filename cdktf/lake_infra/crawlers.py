@@ -47,6 +47,8 @@ class Target:
 
     @property
     def table_prefix(self) -> str:
+        """What the crawler puts before the folder's name: the producer's tables are
+        ``<producer>_<entity>``, as ``lake catalog sync`` names them."""
         return f"{self.producer}_"
 
     @property
