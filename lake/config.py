@@ -26,6 +26,16 @@ from procedures.errors import UserError
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 
 
+def checked_identifier(value: str) -> str:
+    """A plain Snowflake identifier, upper-cased, or an error. Unquoted identifiers "start
+    with a letter (A-Z, a-z) or an underscore", "contain only letters, underscores, decimal
+    digits (0-9), and dollar signs", "are stored and resolved as uppercase characters", and
+    take at most 255 characters (https://docs.snowflake.com/en/sql-reference/identifiers-syntax)."""
+    if not IDENTIFIER.match(value):
+        raise ValueError("must be a plain Snowflake identifier (letters, digits, _ and $)")
+    return value.upper()
+
+
 class ConfigError(UserError, ValueError):
     """A configuration value that cannot be used; the message names the key."""
 
@@ -50,25 +60,15 @@ class Names(_Model):
     # roles are <role_prefix>_ADMIN, _ENGINEER, ... (CDKTF: LAKE_<ENV>; set this to match)
     role_prefix: str = "LAKE"
 
-    @field_validator("*")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not IDENTIFIER.match(value):
-            raise ValueError("must be a plain Snowflake identifier (letters, digits, _ and $)")
-        return value.upper()
+    _identifiers = field_validator("*")(checked_identifier)
 
     @property
     def schemas(self) -> dict[str, str]:
-        return {
-            "landing": self.landing,
-            "vault": self.vault,
-            "quality": self.quality,
-            "audit": self.audit,
-            "bronze": self.bronze,
-            "silver": self.silver,
-            "gold": self.gold,
-            "governance": self.governance,
-        }
+        """Every schema of the lake by its key, in the order governance lists them
+        (``procedures.governance.LAYERS``: each has its grants and its time travel)."""
+        from procedures.governance import LAYERS
+
+        return {key: getattr(self, key) for key in LAYERS}
 
 
 class LocalTarget(_Model):

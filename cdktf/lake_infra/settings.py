@@ -16,9 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lake.config import GLUE_DATABASE, Names, checked_bucket
+from lake.config import GLUE_DATABASE, Names, checked_bucket, checked_identifier
 
-IDENTIFIER = re.compile(r"^[A-Z_][A-Z0-9_$]{0,254}$")
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "environments.toml"
 
 
@@ -30,13 +29,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _identifier(value: str) -> str:
-    value = value.upper()
-    if not IDENTIFIER.match(value):
-        raise ValueError("must be a plain Snowflake identifier (letters, digits, _ and $)")
-    return value
-
-
 class Warehouse(_Model):
     """A virtual warehouse. Auto-suspend keeps an idle warehouse from burning credits."""
 
@@ -46,7 +38,7 @@ class Warehouse(_Model):
     # who uses it: loads and procedures, dbt, or people and the dashboard
     purpose: Literal["load", "transform", "analytics"]
 
-    _name = field_validator("name")(_identifier)
+    _name = field_validator("name")(checked_identifier)
 
 
 class Snowflake(_Model):
@@ -61,7 +53,7 @@ class Snowflake(_Model):
     storage_external_id: str = Field(min_length=8, max_length=1224, pattern=r"^[A-Za-z0-9_+=,.@:/-]+$")
     role_prefix: str = "LAKE"
 
-    _names = field_validator("database", "storage_integration", "role_prefix")(_identifier)
+    _names = field_validator("database", "storage_integration", "role_prefix")(checked_identifier)
 
     @field_validator("warehouses")
     @classmethod

@@ -7,12 +7,7 @@
     date loaded again), are computed; the others stay as they are. Snapshots that fall out
     of the retention are deleted after each run. -#}
 {% macro pit(hub, key, satellites) %}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='snapshot_date',
-    post_hook=["{{ drop_expired_snapshots() }}"]
-) }}
+{{ incremental_by_snapshot() }}
 with snapshots as (
     {{ new_snapshots() }}
 ),

@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='snapshot_date',
-    post_hook=["{{ drop_expired_snapshots() }}"]
-) }}
+{{ incremental_by_snapshot() }}
 -- The path the gold marts walk, per retained snapshot date: each client's accounts held
 -- then (the relationships the effectivity satellite had open at the snapshot, so an account
 -- that moved counts for its owner at that date only, and a closed one for nobody), and the

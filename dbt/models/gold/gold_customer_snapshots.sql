@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='snapshot_date',
-    post_hook=["{{ drop_expired_snapshots() }}"]
-) }}
+{{ incremental_by_snapshot() }}
 -- What the lake knew about each client at every retained snapshot (month-ends and the
 -- last `snapshot_retention_days` days): its attributes then (the customer point-in-time
 -- table names the satellite row in effect), the accounts it held then and their balances
