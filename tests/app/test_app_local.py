@@ -20,7 +20,8 @@ from lake import pipeline, sqlfiles
 from lake.config import Settings
 from lake.local import app as local_app
 from lake.local.stack import Endpoints
-from tests.conftest import SMALL_BATCHES
+from procedures.sample_data import Plan
+from tests.conftest import SMALL, SMALL_BATCHES
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,28 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return local_app.bundle(tmp_path_factory.mktemp("app") / "v1")
 
 
-def _counts(settings: Settings, endpoints: Endpoints, database: str) -> dict[str, int]:
+@pytest.fixture(scope="module")
+def standalone(settings: Settings, applied: Endpoints) -> Settings:
+    """The standalone lake the app is compared with: a database of its own on the shared
+    servers, over a landing prefix of its own, with the three test batches generated,
+    ingested and loaded. The app's graph ingests every file of the stage it is bound to,
+    so files other tests land in the shared landing zone (tests run in any order) must not
+    be in it."""
+    own = settings.model_copy(
+        update={
+            "names": settings.names.model_copy(update={"database": "LAKE_APP_SOURCE"}),
+            "local": settings.local.model_copy(update={"landing_prefix": "app-source/"}),
+        }
+    )
+    pipeline.setup(own, applied)
+    pipeline.generate(own, applied, Plan.build(**SMALL))
+    for batch in SMALL_BATCHES:
+        pipeline.ingest(own, applied, batch_id=batch)
+        pipeline.load(own, applied, batch_id=batch)
+    return own
+
+
+def _counts(standalone: Settings, endpoints: Endpoints, database: str) -> dict[str, int]:
     """Rows per vault table that came from the test batches (other tests land more)."""
     from procedures import vault
 
@@ -39,19 +61,17 @@ def _counts(settings: Settings, endpoints: Endpoints, database: str) -> dict[str
     union = " UNION ALL ".join(
         f"SELECT '{t}', COUNT(*) FROM {database}.VAULT.{t} WHERE BATCH_ID IN ({batches})" for t in tables
     )
-    return {str(r[0]): int(r[1]) for r in pipeline.fetch(settings, endpoints, union)}
+    return {str(r[0]): int(r[1]) for r in pipeline.fetch(standalone, endpoints, union)}
 
 
 APP = "LAKE_APP_TEST"
 
 
 @pytest.fixture(scope="module")
-def app_run(
-    settings: Settings, applied: Endpoints, generated: dict[str, Any], loaded: dict[str, Any], bundle_dir: Path
-) -> dict[str, Any]:
+def app_run(standalone: Settings, applied: Endpoints, bundle_dir: Path) -> dict[str, Any]:
     """`lake app install --local`: the app installed, bound to the lake's landing stage,
     and its graph's procedures called in order."""
-    report = local_app.install_and_run(settings, applied, bundle_dir, APP)
+    report = local_app.install_and_run(standalone, applied, bundle_dir, APP)
     steps = {s.name: s.detail for s in report.steps}
     assert list(steps) == [
         f"install {APP} V1",
@@ -63,7 +83,7 @@ def app_run(
     assert report.app_vault and report.lake_vault
     return {
         "installed": report.installed,
-        "stage": f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}",
+        "stage": f"{standalone.names.database}.{standalone.names.landing}.{standalone.names.landing_stage}",
         "bound": steps["CALL BIND_LANDING_STAGE"],
         "ingested": steps["CALL INGEST_LANDING"],
         "loaded": steps["CALL LOAD_VAULT"],
@@ -72,7 +92,7 @@ def app_run(
 
 
 def test_the_installed_app_loads_the_same_vault_and_quality_results_as_the_standalone_lake(
-    settings: Settings, applied: Endpoints, app_run: dict[str, Any]
+    standalone: Settings, applied: Endpoints, app_run: dict[str, Any]
 ) -> None:
     installed = app_run["installed"]
     assert installed.version == "V1" and installed.upgraded_from is None
@@ -86,15 +106,15 @@ def test_the_installed_app_loads_the_same_vault_and_quality_results_as_the_stand
     assert app_run["bound"]["stage"] == app_run["stage"] and app_run["bound"]["files"] > 0
     assert set(SMALL_BATCHES) <= set(app_run["ingested"]["batches"]), app_run["ingested"]["batches"]
 
-    in_app = _counts(settings, applied, APP)
+    in_app = _counts(standalone, applied, APP)
     assert sum(in_app.values()) > 1000
-    assert in_app == _counts(settings, applied, settings.names.database)
+    assert in_app == _counts(standalone, applied, standalone.names.database)
 
-    lake_quality = pipeline.validate(settings, applied, layer="landing,vault").detail
+    lake_quality = pipeline.validate(standalone, applied, layer="landing,vault").detail
     assert app_run["validated"]["rules"] == lake_quality["rules"]
     # the app's runs are audited inside the app, with the stage it read
     audit = pipeline.fetch(
-        settings,
+        standalone,
         applied,
         f"SELECT procedure_name, status, arguments FROM {APP}.AUDIT.PROCEDURE_RUNS ORDER BY started_at",
     )
@@ -108,13 +128,13 @@ def test_the_installed_app_loads_the_same_vault_and_quality_results_as_the_stand
 
 
 def test_the_dashboard_reads_the_apps_objects(
-    settings: Settings, app_run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    standalone: Settings, app_run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from streamlit.testing.v1 import AppTest
 
     from lake import ui
 
-    for key, value in ui.environment(local_app.app_settings(settings, APP)).items():
+    for key, value in ui.environment(local_app.app_settings(standalone, APP)).items():
         monkeypatch.setenv(key, value)
     dashboard = AppTest.from_file(str(ui.DASHBOARD), default_timeout=120)
     dashboard.run()
@@ -156,75 +176,77 @@ def _version_2(v1: Path, out: Path) -> Path:
 
 
 def test_the_app_erases_a_subject_in_its_own_tables(
-    settings: Settings, applied: Endpoints, app_run: dict[str, Any]
+    standalone: Settings, applied: Endpoints, app_run: dict[str, Any]
 ) -> None:
     """ERASE_SUBJECT ships in the app and forgets a client's contact people in the app's
     tables, leaving the standalone lake's alone."""
     customer_id = pipeline.fetch(
-        settings,
+        standalone,
         applied,
         f"SELECT MIN(h.customer_id) FROM {APP}.VAULT.HUB_CUSTOMER h JOIN {APP}.VAULT.MSAT_CUSTOMER_CONTACT m "
         "ON m.customer_hk = h.customer_hk",
     )[0][0]
     emails = f"SELECT COUNT(email) FROM {{db}}.LANDING.CUSTOMERS WHERE customer_id = '{customer_id}'"
-    in_lake = pipeline.fetch(settings, applied, emails.format(db=settings.names.database))
-    erased = local_app.call(settings, applied, "ERASE_SUBJECT", customer_id, "APP-1", True, app=APP)
+    in_lake = pipeline.fetch(standalone, applied, emails.format(db=standalone.names.database))
+    erased = local_app.call(standalone, applied, "ERASE_SUBJECT", customer_id, "APP-1", True, app=APP)
     assert erased["found_before"] and erased["found_after"] == {}, erased
     assert {"LANDING.CUSTOMERS", "VAULT.SAT_CUSTOMER_PII", "VAULT.MSAT_CUSTOMER_CONTACT"} <= set(erased["erased"])
-    assert pipeline.fetch(settings, applied, emails.format(db=APP)) == [(0,)]
-    assert pipeline.fetch(settings, applied, emails.format(db=settings.names.database)) == in_lake
+    assert pipeline.fetch(standalone, applied, emails.format(db=APP)) == [(0,)]
+    assert pipeline.fetch(standalone, applied, emails.format(db=standalone.names.database)) == in_lake
 
 
 def test_an_upgrade_keeps_the_state_replaces_the_code_and_adds_the_new_column(
-    settings: Settings, applied: Endpoints, generated: dict[str, Any], bundle_dir: Path, tmp_path: Path
+    standalone: Settings, applied: Endpoints, bundle_dir: Path, tmp_path: Path
 ) -> None:
     app = "LAKE_APP_UPGRADE"
-    stage = f"{settings.names.database}.{settings.names.landing}.{settings.names.landing_stage}"
-    local_app.install(settings, applied, bundle_dir, app)
+    stage = f"{standalone.names.database}.{standalone.names.landing}.{standalone.names.landing_stage}"
+    local_app.install(standalone, applied, bundle_dir, app)
     # nothing bound yet: INGEST_LANDING reads LANDING.LANDING_STAGE, which an app does not have
     with pytest.raises(
         local_app.AppInstallError, match=r"stage LANDING\.LANDING_STAGE cannot be read.*BIND_LANDING_STAGE"
     ):
-        local_app.call(settings, applied, "INGEST_LANDING", app=app)
-    local_app.call(settings, applied, "BIND_LANDING_STAGE", stage, app=app)
-    first = local_app.call(settings, applied, "INGEST_LANDING", SMALL_BATCHES[0], app=app)
+        local_app.call(standalone, applied, "INGEST_LANDING", app=app)
+    local_app.call(standalone, applied, "BIND_LANDING_STAGE", stage, app=app)
+    first = local_app.call(standalone, applied, "INGEST_LANDING", SMALL_BATCHES[0], app=app)
     assert "app_version" not in first
-    local_app.call(settings, applied, "LOAD_VAULT", SMALL_BATCHES[0], app=app)
-    hubs_before = pipeline.fetch(settings, applied, f"SELECT COUNT(*) FROM {app}.VAULT.HUB_CUSTOMER")[0][0]
+    local_app.call(standalone, applied, "LOAD_VAULT", SMALL_BATCHES[0], app=app)
+    hubs_before = pipeline.fetch(standalone, applied, f"SELECT COUNT(*) FROM {app}.VAULT.HUB_CUSTOMER")[0][0]
 
-    upgraded = local_app.install(settings, applied, _version_2(bundle_dir, tmp_path / "v2"), app)
+    upgraded = local_app.install(standalone, applied, _version_2(bundle_dir, tmp_path / "v2"), app)
     assert (upgraded.upgraded_from, upgraded.version) == ("V1", "V2")
-    second = local_app.call(settings, applied, "INGEST_LANDING", SMALL_BATCHES[1], app=app)
+    second = local_app.call(standalone, applied, "INGEST_LANDING", SMALL_BATCHES[1], app=app)
     assert second["app_version"] == "V2", "the upgrade did not replace the procedure's code"
     assert second["batches"] == [SMALL_BATCHES[1]]
-    loaded = local_app.call(settings, applied, "LOAD_VAULT", SMALL_BATCHES[1], app=app)
+    loaded = local_app.call(standalone, applied, "LOAD_VAULT", SMALL_BATCHES[1], app=app)
     assert loaded["batches"] == [SMALL_BATCHES[1]]
 
     rows = dict(
         pipeline.fetch(
-            settings,
+            standalone,
             applied,
             f"SELECT BATCH_ID, COUNT(*) FROM {app}.VAULT.HUB_CUSTOMER WHERE BATCH_ID <> 'SYSTEM' GROUP BY 1",
         )
     )
     assert set(rows) == set(SMALL_BATCHES[:2]), "the first batch's rows did not survive the upgrade"
-    assert pipeline.fetch(settings, applied, f"SELECT COUNT(*) FROM {app}.VAULT.HUB_CUSTOMER")[0][0] > hubs_before
+    assert pipeline.fetch(standalone, applied, f"SELECT COUNT(*) FROM {app}.VAULT.HUB_CUSTOMER")[0][0] > hubs_before
     runs = pipeline.fetch(
-        settings, applied, f"SELECT procedure_name, app_version FROM {app}.AUDIT.PROCEDURE_RUNS ORDER BY started_at"
+        standalone, applied, f"SELECT procedure_name, app_version FROM {app}.AUDIT.PROCEDURE_RUNS ORDER BY started_at"
     )
     assert len(runs) == 6 and all(version is None for _, version in runs), "the new column is missing or filled"
-    assert local_app.uninstall(settings, applied, app)
+    assert local_app.uninstall(standalone, applied, app)
 
 
 def test_binding_a_stage_the_app_cannot_read_fails_naming_the_stage_and_the_grant(
-    settings: Settings, applied: Endpoints, app_run: dict[str, Any]
+    standalone: Settings, applied: Endpoints, app_run: dict[str, Any]
 ) -> None:
     with pytest.raises(local_app.AppInstallError, match=r"LAKE\.LANDING\.NO_SUCH_STAGE cannot be read.*GRANT USAGE"):
-        local_app.call(settings, applied, "BIND_LANDING_STAGE", "LAKE.LANDING.NO_SUCH_STAGE", app=APP)
+        local_app.call(standalone, applied, "BIND_LANDING_STAGE", "LAKE.LANDING.NO_SUCH_STAGE", app=APP)
     with pytest.raises(local_app.AppInstallError, match=r"stage must be fully qualified"):
-        local_app.call(settings, applied, "BIND_LANDING_STAGE", "LANDING_STAGE", app=APP)
+        local_app.call(standalone, applied, "BIND_LANDING_STAGE", "LANDING_STAGE", app=APP)
     # the binding made before still holds
-    bound = pipeline.fetch(settings, applied, f"SELECT VALUE FROM {APP}.LANDING.SETTINGS WHERE NAME = 'LANDING_STAGE'")
+    bound = pipeline.fetch(
+        standalone, applied, f"SELECT VALUE FROM {APP}.LANDING.SETTINGS WHERE NAME = 'LANDING_STAGE'"
+    )
     assert bound == [(app_run["stage"],)]
 
 
@@ -277,7 +299,7 @@ STAGE_REFERENCE = {
     ],
 )
 def test_a_bundle_snowflake_would_refuse_is_refused_before_anything_is_installed(
-    settings: Settings,
+    standalone: Settings,
     applied: Endpoints,
     bundle_dir: Path,
     tmp_path: Path,
@@ -287,8 +309,8 @@ def test_a_bundle_snowflake_would_refuse_is_refused_before_anything_is_installed
 ) -> None:
     bad = _bundle_with(bundle_dir, tmp_path / "bad", manifest_edit, setup_edit)
     with pytest.raises(native_app.AppError, match=refusal):
-        local_app.install(settings, applied, bad, "LAKE_APP_REFUSED")
-    databases = {str(r[1]).upper() for r in pipeline.fetch(settings, applied, "SHOW DATABASES")}
+        local_app.install(standalone, applied, bad, "LAKE_APP_REFUSED")
+    databases = {str(r[1]).upper() for r in pipeline.fetch(standalone, applied, "SHOW DATABASES")}
     assert "LAKE_APP_REFUSED" not in databases
 
 
