@@ -628,11 +628,7 @@ def catalog_sync() -> None:
     settings = _settings()
     with pipeline.target(settings) as endpoints:
         step = pipeline.catalog_sync(settings, endpoints)
-    d = step.detail
-    console.print(
-        f"Glue database [bold]{d['database']}[/]: {d['tables']} tables, {d['partitions']} partitions "
-        f"({d['added_partitions']} new) in {step.seconds:.1f}s"
-    )
+    output.print_catalog(step)
 
 
 @infra_app.command("synth")
@@ -657,21 +653,8 @@ def infra_check(
     """Scan every synthesized stack with checkov; fail on a finding not in cdktf/checkov_skips.toml."""
     from lake import infra
 
-    stacks = sorted(p for p in (out / "stacks").glob("*") if p.is_dir()) if (out / "stacks").is_dir() else []
-    if not stacks:
-        raise infra.InfraError(f"{out}: no synthesized stacks; run `{output.lake_command()} infra synth` first")
-    skips = infra.load_skips()
-    reports = [infra.check(stack, skips) for stack in stacks]
-    for report in reports:
-        colour = "green" if report.ok else "red"
-        console.print(f"[{colour}]{report.summary()}[/]")
-        for finding in report.failed:
-            console.print(f"  FAILED {finding['check_id']} {finding['resource']}: {finding['check_name']}")
-        for error in report.parsing_errors:
-            console.print(f"  PARSING ERROR {error}")
-    unused = set.intersection(*(set(r.unused_skips) for r in reports))
-    for skip in unused:
-        console.print(f"[yellow]skip entry {skip.check} {skip.resource} matches nothing: remove it[/]")
+    reports = infra.check_all(out)
+    output.print_checkov(reports)
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
 

@@ -99,6 +99,18 @@ def checkov_binary() -> Path:
     return path
 
 
+def check_all(out: Path) -> list[CheckReport]:
+    """checkov over every stack ``lake infra synth`` wrote into ``out``, with the shipped
+    skips; an error when there is none."""
+    stacks = sorted(p for p in (out / "stacks").glob("*") if p.is_dir()) if (out / "stacks").is_dir() else []
+    if not stacks:
+        from lake.output import lake_command
+
+        raise InfraError(f"{out}: no synthesized stacks; run `{lake_command()} infra synth` first")
+    skips = load_skips()
+    return [check(stack, skips) for stack in stacks]
+
+
 def check(stack_dir: Path, skips: list[Skip] | None = None) -> CheckReport:
     """Scan one synthesized stack with checkov (terraform_json, offline) and apply the
     skip list. checkov exits 0 on a file it cannot parse, so parsing errors are read

@@ -27,6 +27,7 @@ from lake.progress import Reporter
 if TYPE_CHECKING:
     from lake.config import Settings
     from lake.gx import GxReport
+    from lake.infra import CheckReport
     from lake.local.app import AppRun
     from lake.pipeline import RunReport
     from lake.reconcile import Reconciliation
@@ -516,3 +517,26 @@ def write_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
         for r in rows:
             table.add_row(*(escape("NULL" if v is None else str(v)) for v in r))
         console.print(table)
+
+
+def print_catalog(step: StepReport[dict[str, Any]]) -> None:
+    d = step.detail
+    console.print(
+        f"Glue database [bold]{d['database']}[/]: {d['tables']} tables, {d['partitions']} partitions "
+        f"({d['added_partitions']} new) in {step.seconds:.1f}s"
+    )
+
+
+def print_checkov(reports: list[CheckReport]) -> None:
+    """checkov's verdict per stack, each finding not skipped, and the skip entries that
+    match nothing in any stack (to remove)."""
+    for report in reports:
+        colour = "green" if report.ok else "red"
+        console.print(f"[{colour}]{report.summary()}[/]")
+        for finding in report.failed:
+            console.print(f"  FAILED {finding['check_id']} {finding['resource']}: {finding['check_name']}")
+        for error in report.parsing_errors:
+            console.print(f"  PARSING ERROR {error}")
+    unused = set.intersection(*(set(r.unused_skips) for r in reports))
+    for skip in unused:
+        console.print(f"[yellow]skip entry {skip.check} {skip.resource} matches nothing: remove it[/]")
