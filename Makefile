@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 RUN_ARGS ?=
 PYTEST_ARGS ?=
-# test files share their module's fixtures, so whole files go to each of the two workers
+# whole test files go to each of the two workers (a file's tests share its fixtures), each
+# worker taking them in the suite's own order (xdist would reorder them by size)
 PYTEST_WORKERS ?= 2
 
 .PHONY: help env run test deploy deploy-plan app-deploy app-local ui browser lint format typecheck pytest bench generate-data upload-data quality up down status clean lock snow-env checkov-env infra ddl
@@ -44,7 +45,7 @@ typecheck: env  ## mypy over lake/, procedures/, tests/ and bench/
 	$(BIN)/mypy
 
 pytest: env  ## the test suite on PYTEST_WORKERS processes (PYTEST_ARGS='-m unit' to narrow it)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: env  ## every benchmark under bench/ (each prints a JSON line last)
 	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f; done

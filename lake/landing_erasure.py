@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from procedures import erasure, landing
+from procedures import erasure, landing, spec
 
 FORMATS = {extension: file_format for file_format, extension in landing.EXTENSIONS.items()}
 
@@ -39,6 +39,8 @@ class Rewrite:
     files: list[str] = field(default_factory=list)
     rows: int = 0
     versions_deleted: int = 0
+    keys: dict[str, set[str]] = field(default_factory=dict)  # entity -> business keys of the rows blanked
+    unreadable: list[str] = field(default_factory=list)  # files no reader parses: not rewritten
 
 
 def _format(key: str) -> landing.FileFormat:
@@ -60,31 +62,59 @@ def _nulled(column: pa.ChunkedArray | pa.Array, mask: pa.Array) -> pa.Array:
     return pc.if_else(mask, pa.nulls(len(column), column.type), column)
 
 
-def _blanked(table: pa.Table, place: erasure.Place, customer_id: str) -> tuple[pa.Table, int]:
-    """The subject's rows with NULL in every personal column. A row is the subject's when
-    its subject column is the client's key as the hash recipe reads it (trimmed,
-    upper-cased): the same rows the hash key finds, compared column-wise."""
+def _blanked(table: pa.Table, place: erasure.Place, customer_id: str) -> tuple[pa.Table, int, set[str]]:
+    """The subject's rows with NULL in every personal column, how many, and their keys. A
+    row is the subject's when its subject column is the client's key as the hash recipe
+    reads it (trimmed, upper-cased): the same rows the hash key finds, compared column-wise."""
+    if place.subject_column not in table.column_names:
+        return table, 0, set()  # schema drift: no row of the file can be told to be the subject's
     subject = pc.utf8_upper(pc.utf8_trim_whitespace(pc.cast(table.column(place.subject_column), pa.string())))
     mask = pc.fill_null(pc.equal(subject, customer_id.strip().upper()), False)
-    hits = int(pc.sum(mask).as_py() or 0)
+    blanked: set[str] = set()
+    if place.entity.key in table.column_names:
+        keys = pc.utf8_upper(pc.utf8_trim_whitespace(pc.cast(table.column(place.entity.key), pa.string())))
+        blanked = {str(k) for k in pc.filter(keys, mask).to_pylist() if k is not None}
     for name in place.columns:
-        table = table.set_column(table.column_names.index(name), name, _nulled(table.column(name), mask))
-    return table, hits
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, _nulled(table.column(name), mask))
+    return table, int(pc.sum(mask).as_py() or 0), blanked
+
+
+def not_ingested(s3: Any, bucket: str, prefix: str, entity: spec.Entity, ingested: set[str]) -> list[str]:
+    """The entity's landing data files that no ingestion has read (``ingested``: the file
+    names its landing table holds): a delivery waiting for INGEST_LANDING, or one it
+    could not read. Landing-relative names."""
+    names = []
+    folder = f"{prefix}{entity.producer}/{entity.name}/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
+        for item in page.get("Contents", []):
+            name = item["Key"][len(prefix) :]
+            if name.rsplit(".", 1)[-1] in FORMATS and name not in ingested:
+                names.append(name)
+    return names
 
 
 def rewrite(
     s3: Any, bucket: str, prefix: str, files: dict[str, erasure.Place], customer_id: str
 ) -> tuple[Rewrite, dict[str, str]]:
-    """Rewrite ``files`` (landing-relative key -> the place its rows belong to); returns
-    what was done and each file's new MD5."""
+    """Rewrite those of ``files`` (landing-relative key -> the place its rows belong to)
+    that hold the subject's rows; returns what was done and each file's new MD5. A file no
+    reader parses is listed as unreadable and left as it is (the verification, which
+    searches its bytes, says whether it holds the values)."""
     done, md5s = Rewrite(), {}
     controls: dict[str, dict[str, tuple[int, str]]] = {}
     for name, place in sorted(files.items()):
         key = prefix + name
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        table, hits = _blanked(landing.read_back(body, _format(name)), place, customer_id)
+        try:
+            read = landing.read_back(body, _format(name))
+        except (ValueError, pa.ArrowException):
+            done.unreadable.append(name)
+            continue
+        table, hits, blanked = _blanked(read, place, customer_id)
         if not hits:
             continue
+        done.keys.setdefault(place.entity.name, set()).update(blanked)
         new = landing.serialise(table, _format(name))
         s3.put_object(Bucket=bucket, Key=key, Body=new)
         done.versions_deleted += _delete_older_versions(s3, bucket, key)

@@ -416,6 +416,8 @@ def print_erasure(step: Erasure) -> None:
     files = result.get("files", {})
     for name in files.get("rewritten", []):
         console.print(f"landing file {name}: rewritten without the values")
+    for name in files.get("unreadable", []):
+        console.print(f"landing file {name}: no reader parses it, left as it is (ingestion lists it as failed)")
     if result["verified"]:
         for table, rows in sorted(result["found_before"].items()):
             console.print(f"before: {table} held the values in {rows} row(s)")

@@ -403,7 +403,13 @@ def erase(
             ).collect():
                 files[str(row[0])] = place
                 keys.setdefault(place.entity.name, set()).add(str(row[1]))
+            # and the deliveries no ingestion has read yet, which may hold the subject too
+            ingested = {str(r[0]) for r in session.sql(f"SELECT DISTINCT FILE_NAME FROM {table}").collect()}
+            for name in landing_erasure.not_ingested(s3, bucket, prefix, place.entity, ingested):
+                files.setdefault(name, place)
         rewrite, md5s = landing_erasure.rewrite(s3, bucket, prefix, files, customer_id)
+        for entity, found in rewrite.keys.items():
+            keys.setdefault(entity, set()).update(found)
         manifests = landing_erasure.rewrite_manifests(s3, bucket, prefix, keys)
         for name, md5 in md5s.items():
             session.sql(
@@ -417,6 +423,7 @@ def erase(
             "rows": rewrite.rows,
             "versions_deleted": rewrite.versions_deleted + manifests.versions_deleted,
             "manifests": manifests.files,
+            "unreadable": rewrite.unreadable,
             "found_before": files_before,
             "found_after": files_after,
         }

@@ -14,10 +14,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lake import pipeline
+from lake import landing_erasure, pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from procedures import erasure, spec, vault
+from procedures import erasure, landing, spec, vault
 from tests.conftest import land_files
 
 pytestmark = pytest.mark.integration
@@ -95,6 +95,19 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
         f"ON a.account_hk = t.account_hk WHERE a.customer_hk = '{hk}'",
     )
 
+    # a delivery of the client that no ingestion has read yet
+    names = spec.entity("customers").column_names
+    subject_row = rows(
+        conn, f"SELECT * FROM LANDING.CUSTOMERS WHERE UPPER(TRIM(customer_id)) = '{customer_id}' LIMIT 1"
+    )
+    columns = [c[0].lower() for c in conn.cursor().execute("SELECT * FROM LANDING.CUSTOMERS LIMIT 0").description]
+    pending_row = dict(zip(columns, subject_row[0], strict=True))
+    pending_table = pa.table(
+        {c: pa.array([None if pending_row[c] is None else str(pending_row[c])], pa.string()) for c in names}
+    )
+    land_files(applied, "customers", "2042-01-01", {"part-0000.parquet": pending_table})
+    pending = "crm/customers/load_date=2042-01-01/part-0000.parquet"
+
     # as a data protection officer's request is run: the command line, verification on
     env = {**os.environ, "LAKE_STATE_DIR": str(settings.local.state_dir)}
     done = subprocess.run(
@@ -118,13 +131,18 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
     # everyone else's rows unchanged (before the ingest below, which may land other tests' files)
     assert {t: checksum(conn, t, others) for t, others in kept_tables} == before
     # the landing files too: rewritten, the control files agreeing, nothing reported or re-loaded
-    # every file holding the subject's rows, and so every file that held the values, and no other
-    assert (
-        holding
-        and set(files["rewritten"]) == holding
-        and set(files["found_before"]) <= holding
-        and files["found_after"] == {}
-    )
+    # every file holding the subject's rows, ingested or still waiting, and so every file
+    # that held the values; each rewritten file holds the subject's rows, blanked
+    rewritten = set(files["rewritten"])
+    assert holding and holding | {pending} <= rewritten and set(files["found_before"]) <= rewritten
+    assert files["found_after"] == {} and files["unreadable"] == []
+    _, s3 = pipeline.aws_clients(applied)
+    for name in rewritten:
+        body = s3.get_object(Bucket=applied.bucket, Key=f"landing/{name}")["Body"].read()
+        landed = landing.read_back(body, landing_erasure.FORMATS[name.rsplit(".", 1)[1]]).to_pylist()
+        theirs = [r for r in landed if (r["customer_id"] or "").strip().upper() == customer_id]
+        personal_columns = [c.name for c in spec.entity(name.split("/")[1]).columns if c.personal]
+        assert theirs and all(r.get(c) is None for r in theirs for c in personal_columns), name
     assert {f.split("/")[1] for f in files["rewritten"]} == {"customers", "contacts"}
     problems = pipeline.landing_reconciliation(settings, applied).problems
     assert not [p for p in problems if f"{p.partition}/{p.file_name}" in files["rewritten"]]
