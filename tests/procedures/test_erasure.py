@@ -105,8 +105,8 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
     pending_table = pa.table(
         {c: pa.array([None if pending_row[c] is None else str(pending_row[c])], pa.string()) for c in names}
     )
-    land_files(applied, "customers", "2042-01-01", {"part-0000.parquet": pending_table})
-    pending = "crm/customers/load_date=2042-01-01/part-0000.parquet"
+    land_files(applied, "customers", "2044-01-01", {"part-0000.parquet": pending_table})
+    pending = "crm/customers/load_date=2044-01-01/part-0000.parquet"
 
     # as a data protection officer's request is run: the command line, verification on
     env = {**os.environ, "LAKE_STATE_DIR": str(settings.local.state_dir)}
