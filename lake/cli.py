@@ -423,10 +423,7 @@ def setup() -> None:
     """Create or update the database objects from sql/ on the target (idempotent; deployments run it)."""
     from lake import pipeline
 
-    settings = _settings()
-    with pipeline.target(settings) as endpoints:
-        step = pipeline.setup(settings, endpoints)
-    output.print_setup(step)
+    output.print_setup(_step(pipeline.setup))
 
 
 BatchOpt = Annotated[
@@ -482,10 +479,7 @@ def repair() -> None:
     loader enforced one row per key), keeping the first; one transaction."""
     from lake import pipeline
 
-    settings = _settings()
-    with pipeline.target(settings) as endpoints:
-        step = pipeline.repair(settings, endpoints)
-    output.print_repair(step)
+    output.print_repair(_step(pipeline.repair))
 
 
 @app.command()
@@ -505,10 +499,7 @@ def erase(
     them erased. Keys, links, transactions and every other fact stay."""
     from lake import pipeline
 
-    settings = _settings()
-    with pipeline.target(settings) as endpoints:
-        step = pipeline.erase(settings, endpoints, customer_id, request, verify)
-    output.print_erasure(step)
+    output.print_erasure(_step(lambda s, e: pipeline.erase(s, e, customer_id, request, verify)))
 
 
 @app.command()
@@ -613,11 +604,8 @@ def ui(
 def dbt(ctx: typer.Context) -> None:
     """Run dbt on dbt/ against the current target, e.g. `lake dbt build` or `lake dbt docs generate`."""
     from lake import dbt as dbt_runner
-    from lake import pipeline
 
-    settings = _settings()
-    with pipeline.target(settings) as endpoints:
-        dbt_runner.run(settings, endpoints, list(ctx.args))
+    _step(lambda s, e: dbt_runner.run(s, e, list(ctx.args)))
 
 
 @catalog_app.command("sync")
@@ -625,10 +613,7 @@ def catalog_sync() -> None:
     """Register every landing entity and its load-date partitions in the Glue Data Catalog."""
     from lake import pipeline
 
-    settings = _settings()
-    with pipeline.target(settings) as endpoints:
-        step = pipeline.catalog_sync(settings, endpoints)
-    output.print_catalog(step)
+    output.print_catalog(_step(pipeline.catalog_sync))
 
 
 @infra_app.command("synth")
@@ -665,11 +650,8 @@ def dbt_lint(
 ) -> None:
     """Lint the dbt models with sqlfluff (Snowflake dialect, dbt templater) against the target."""
     from lake import dbt as dbt_runner
-    from lake import pipeline
 
-    settings = _settings()
-    with pipeline.target(settings) as endpoints:
-        result = dbt_runner.lint(settings, endpoints, fix=fix)
+    result = _step(lambda s, e: dbt_runner.lint(s, e, fix=fix))
     console.print(result.stdout + result.stderr, markup=False, highlight=False)
     if result.returncode != 0:
         raise typer.Exit(result.returncode)
@@ -693,9 +675,7 @@ def sql(
         raise typer.BadParameter(f"holds {len(statements)} statements: run one statement at a time", param_hint="QUERY")
     from lake import pipeline
 
-    settings = _settings()
-    with pipeline.target(settings) as endpoints:
-        names, rows = pipeline.query(settings, endpoints, statements[0])
+    names, rows = _step(lambda s, e: pipeline.query(s, e, statements[0]))
     output.write_rows(names, rows, format.value)
 
 

@@ -47,6 +47,15 @@ def _format(key: str) -> landing.FileFormat:
     return FORMATS[key.rsplit(".", 1)[-1]]
 
 
+def _read(body: bytes, key: str) -> pa.Table | None:
+    """A landing file as text columns, or None when no reader parses it (empty, truncated,
+    not its format: INGEST_LANDING lists such a file under failed_files)."""
+    try:
+        return landing.read_back(body, _format(key))
+    except (ValueError, pa.ArrowException):
+        return None
+
+
 def _delete_older_versions(s3: Any, bucket: str, key: str) -> int:
     """Every version of ``key`` but the latest (none on an unversioned bucket)."""
     deleted = 0
@@ -106,9 +115,8 @@ def rewrite(
     for name, place in sorted(files.items()):
         key = prefix + name
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        try:
-            read = landing.read_back(body, _format(name))
-        except (ValueError, pa.ArrowException):
+        read = _read(body, name)
+        if read is None:
             done.unreadable.append(name)
             continue
         table, hits, blanked = _blanked(read, place, customer_id)
@@ -181,11 +189,8 @@ def scan(s3: Any, bucket: str, prefix: str, values: set[str]) -> dict[str, int]:
             if key.rsplit(".", 1)[-1] not in FORMATS:
                 continue  # a control file names files, never a value (the manifests are Parquet: read)
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            try:
-                table = landing.read_back(body, _format(key))
-            except (ValueError, pa.ArrowException):
-                # a file ingestion could not read either (empty, truncated, not its format:
-                # INGEST_LANDING lists it under failed_files): its bytes are searched instead
+            table = _read(body, key)
+            if table is None:  # a file no reader parses: its bytes are searched instead
                 text = body.decode("utf-8", errors="replace").upper()
                 hits = sum(1 for value in wanted if value in text)
             else:

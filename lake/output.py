@@ -371,10 +371,9 @@ def print_setup(step: StepReport[Applied]) -> None:
 
 def print_ingestion(step: Ingestion) -> None:
     d = step.detail
-    files = ", ".join(f"{n} {status.lower()}" for status, n in d["files"].items()) or "no new files"
     console.print(
         f"INGEST_LANDING: {d['total_rows']:,} rows landed from {', '.join(d['batches']) or 'no batch'} "
-        f"({files}), {d['reconciliation_issues']} reconciliation issues, {step.seconds:.1f}s"
+        f"({step.files}), {d['reconciliation_issues']} reconciliation issues, {step.seconds:.1f}s"
     )
     for failed in d["failed_files"]:
         err_console.print(f"  unreadable: {failed['file']}: {failed['error']}")
@@ -383,11 +382,10 @@ def print_ingestion(step: Ingestion) -> None:
 
 
 def print_load(step: VaultLoad) -> None:
-    d = step.detail
-    rows = sum(n for t, n in d["inserted"].items() if t != "quarantined")
+    batches = ", ".join(step.detail["batches"]) or "no pending batch"
     console.print(
-        f"LOAD_VAULT: {rows:,} vault rows from {', '.join(d['batches']) or 'no pending batch'}, "
-        f"{d['inserted'].get('quarantined', 0):,} quarantined, {step.seconds:.1f}s"
+        f"LOAD_VAULT: {step.vault_rows:,} vault rows from {batches}, {step.quarantined:,} quarantined, "
+        f"{step.seconds:.1f}s"
     )
 
 

@@ -114,7 +114,8 @@ def call(
             f"CALL {settings.names.database}.{schema}.{procedure}({placeholders})",
             [arguments[a] for a in passed],
         )
-        result: Summary = json.loads(rows[0][0])
+        # a procedure that returned nothing (NULL) answers as an empty summary, as before
+        result: Summary = json.loads(rows[0][0]) if rows and rows[0][0] else {}  # type: ignore[assignment]
         return result
     with procedure_session(settings, endpoints, procedure) as session:
         return handler(session)
@@ -210,21 +211,21 @@ def last_quality_run(settings: Settings, endpoints: Endpoints | None) -> validat
     }
 
 
-def query(settings: Settings, endpoints: Endpoints | None, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """One statement's column names and rows (none for a statement that returns none)."""
+def query(
+    settings: Settings, endpoints: Endpoints | None, sql: str, params: Any = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """One statement's column names and rows, on a connection of its own (none for a
+    statement that returns none)."""
     with connection(settings, endpoints) as conn:
         cur = conn.cursor()
-        cur.execute(sql)
+        cur.execute(sql, params)
         names = [d[0] for d in cur.description or []]
         return names, list(cur.fetchall()) if cur.description else []
 
 
 def fetch(settings: Settings, endpoints: Endpoints | None, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     """Every row of one statement, on a connection of its own."""
-    with connection(settings, endpoints) as conn:
-        cur = conn.cursor()
-        cur.execute(sql, params)
-        return list(cur.fetchall())
+    return query(settings, endpoints, sql, params)[1]
 
 
 def generate(
@@ -397,14 +398,17 @@ def erase(
         for place in erasure.places():
             table = f"{names.landing}.{landing_table(place.entity)}"
             key = quote(place.entity.key)
-            for row in session.sql(
-                f"SELECT DISTINCT FILE_NAME, UPPER(TRIM({key})) FROM {table} "
-                f"WHERE {erasure.is_subject(place.subject_column, hk)}"
+            # every file the table was loaded from, with the subject's keys in it (one scan)
+            ingested: set[str] = set()
+            for file_name, subject_key in session.sql(
+                f"SELECT DISTINCT FILE_NAME, CASE WHEN {erasure.is_subject(place.subject_column, hk)} "
+                f"THEN UPPER(TRIM({key})) END FROM {table}"
             ).collect():
-                files[str(row[0])] = place
-                keys.setdefault(place.entity.name, set()).add(str(row[1]))
+                ingested.add(str(file_name))
+                if subject_key is not None:
+                    files[str(file_name)] = place
+                    keys.setdefault(place.entity.name, set()).add(str(subject_key))
             # and the deliveries no ingestion has read yet, which may hold the subject too
-            ingested = {str(r[0]) for r in session.sql(f"SELECT DISTINCT FILE_NAME FROM {table}").collect()}
             for name in landing_erasure.not_ingested(s3, bucket, prefix, place.entity, ingested):
                 files.setdefault(name, place)
         rewrite, md5s = landing_erasure.rewrite(s3, bucket, prefix, files, customer_id)

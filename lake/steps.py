@@ -80,23 +80,31 @@ class Generation(StepReport[GenerationSummary]):
 
 
 class Ingestion(StepReport[IngestSummary]):
+    @property
+    def files(self) -> str:
+        """The files by status: "8 loaded, 1 failed", or "no new files"."""
+        return ", ".join(f"{n} {status.lower()}" for status, n in self.detail["files"].items()) or "no new files"
+
     def line(self) -> str:
         d = self.detail
-        files = ", ".join(f"{n} {status.lower()}" for status, n in d["files"].items()) or "no new files"
-        text = f"{d['total_rows']:,} rows landed ({files}), {d['reconciliation_issues']} issues"
+        text = f"{d['total_rows']:,} rows landed ({self.files}), {d['reconciliation_issues']} issues"
         if d["schema_drift"]:
             text += f", {len(d['schema_drift'])} files with schema drift (LANDING.SCHEMA_DRIFT)"
         return text
 
 
 class VaultLoad(StepReport[Loaded]):
+    @property
+    def vault_rows(self) -> int:
+        return sum(n for t, n in self.detail["inserted"].items() if t != "quarantined")
+
+    @property
+    def quarantined(self) -> int:
+        return self.detail["inserted"].get("quarantined", 0)
+
     def line(self) -> str:
-        inserted = self.detail["inserted"]
-        rows = sum(n for t, n in inserted.items() if t != "quarantined")
-        return (
-            f"{rows:,} vault rows from {len(self.detail['batches'])} batches, "
-            f"{inserted.get('quarantined', 0):,} quarantined"
-        )
+        batches = len(self.detail["batches"])
+        return f"{self.vault_rows:,} vault rows from {batches} batches, {self.quarantined:,} quarantined"
 
 
 class Validation(StepReport[validate_data.Summary]):

@@ -24,6 +24,7 @@ The same recipe is implemented twice, as SQL for the engines and in Python
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -41,14 +42,15 @@ HASH_TYPE = "VARCHAR(32)"
 LARGE_ENTITIES = frozenset({"transactions", "orders", "interactions"})
 
 
-class _Keyed:
+class _Keyed(ABC):
     """The naming of a hub or link: the table ``<kind>_<short>``, its key ``<short>_hk``."""
 
     KIND: ClassVar[str]
 
     @property
+    @abstractmethod
     def short(self) -> str:
-        raise NotImplementedError
+        """What the hub or link is named by: the entity's singular, the link's pair."""
 
     @property
     def name(self) -> str:

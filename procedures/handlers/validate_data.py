@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 from procedures import quality as quality_rules
-from procedures.audit import audited, checked_batch_id, checked_name
+from procedures.audit import audited, checked_batch_id, checked_name, checked_schemas
 from procedures.sql import quote, sql_literal
 
 PROCEDURE = "VALIDATE_DATA"
@@ -176,9 +176,9 @@ def run(
     (after the results are written) unless ``fail_on_error`` is false."""
     checked_batch_id(batch_id)
     wanted = quality_rules.layers_of(layer)
-    schemas = dict(schemas or {name: name.upper() for name in quality_rules.LAYERS})
-    for name in (*schemas.values(), quality_schema, audit_schema):
-        checked_name(name, "schema")
+    schemas = checked_schemas(schemas, *quality_rules.LAYERS)
+    checked_name(quality_schema, "quality_schema")
+    checked_name(audit_schema, "audit_schema")
     arguments = {"layer": layer, "batch_id": batch_id}
     with audited(session, PROCEDURE, arguments, f"{audit_schema}.PROCEDURE_RUNS") as audit:
         started = time.perf_counter()
