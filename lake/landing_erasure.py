@@ -92,7 +92,9 @@ def _blanked(table: pa.Table, place: erasure.Place, customer_id: str) -> tuple[p
 def not_ingested(s3: Any, bucket: str, prefix: str, entity: spec.Entity, ingested: set[str]) -> list[str]:
     """The entity's landing data files that no ingestion has read (``ingested``: the file
     names its landing table holds): a delivery waiting for INGEST_LANDING, or one it
-    could not read. Landing-relative names."""
+    could not read. Landing-relative names, as ingestion records them: from the file list
+    it gives COPY, never from METADATA$FILENAME, whose path differs between Snowflake and
+    the local engine (lake/local/strict.py, ``metadata_filename``)."""
     names = []
     folder = f"{prefix}{entity.producer}/{entity.name}/"
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
