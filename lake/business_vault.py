@@ -40,7 +40,7 @@ def pit_satellites(hub: vault.Hub) -> list[str]:
 
 
 def pit_hubs() -> list[vault.Hub]:
-    return [h for h in vault.HUBS if pit_satellites(h)]
+    return [h for h in vault.HUBS if h.entity.point_in_time and pit_satellites(h)]
 
 
 def pit_name(hub: vault.Hub) -> str:

@@ -86,7 +86,7 @@ RuleType = Literal[
 RULE_TYPES: tuple[str, ...] = get_args(RuleType)
 # rules evaluated row by row in the table's one scan; their failing rows are exceptions
 ROW_RULES = {"not_null", "unique", "pattern", "accepted_values", "range", "parseable", "expression", "value_tier"}
-PARSE_TYPES = {"DATE", "TIMESTAMP_NTZ", "NUMBER", "NUMBER(18,2)", "NUMBER(18,0)"}
+PARSE_TYPES = {"DATE", "TIMESTAMP_NTZ", "NUMBER", "NUMBER(18,2)", "NUMBER(18,0)", "NUMBER(18,8)"}
 NEEDS: dict[str, tuple[str, ...]] = {
     "not_null": ("column",),
     "unique": ("column",),

@@ -127,6 +127,23 @@ CONTACT_PERIOD = (20, 60)
 CONTACT_SLOTS = 100
 # Orders placed yesterday get a status update today (fulfilled, cancelled, ...).
 ORDER_FOLLOW_UP_SHARE = 0.8
+# Exchange rates: a fixing per business day (Monday to Friday; none at weekends, so silver
+# carries Friday's) for every currency but the feed's quote currency, from this many days
+# before the first load (the initial book's history reaches a year back), then each day's.
+RATE_QUOTE_CURRENCY = "USD"
+RATE_CURRENCIES = tuple(c for c in spec.CURRENCIES if c != RATE_QUOTE_CURRENCY)
+RATE_HISTORY_DAYS = 370
+# USD per unit, around which each currency's fixings move (plausible late-2025 levels)
+RATE_LEVELS = {
+    "EUR": 1.09,
+    "GBP": 1.27,
+    "CHF": 1.13,
+    "JPY": 0.0068,
+    "SGD": 0.75,
+    "HKD": 0.128,
+    "CAD": 0.73,
+    "AUD": 0.66,
+}
 
 
 def catalogue_size(scale: int) -> int:
@@ -237,6 +254,9 @@ class Plan:
             "customers": customers,
             "accounts": ACCOUNTS_PER_CUSTOMER * customers,
             "products": np.where(days > 0, catalogue_size(self.scale), 0),
+            # one id per priced currency and calendar day from RATE_HISTORY_DAYS before the
+            # first load to the day (weekends have ids but no fixing: rate_days)
+            "exchange_rates": np.where(days > 0, (RATE_HISTORY_DAYS + days) * len(RATE_CURRENCIES), 0),
         }
         for name, vol in VOLUMES.items():
             if name in counts:
@@ -823,6 +843,30 @@ def _products(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     }
 
 
+def _exchange_rates(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
+    """A fixing per id: the currency's level moved by a yearly and a six-week cycle and a
+    little daily noise, a pure function of (seed, currency, day), rounded to 8 places."""
+    day = rate_days(rows.plan, rows.ids)
+    cur = rows.ids % len(RATE_CURRENCIES)
+    level = np.array([RATE_LEVELS[c] for c in RATE_CURRENCIES])[cur]
+    phase = (stream(rows.plan.seed, rows.entity, "phase", cur) % np.uint64(3600)).astype(np.float64) / 3600
+    noise = (stream(rows.plan.seed, rows.entity, "noise", rows.ids) >> np.uint64(11)).astype(np.float64) / (1 << 53)
+    move = 0.04 * np.sin(2 * np.pi * (day / 365.25 + phase)) + 0.015 * np.sin(2 * np.pi * (day / 42 + 3 * phase))
+    rate = level * (1 + move + 0.004 * (noise - 0.5))
+    currency = coded(_text(RATE_CURRENCIES), cur)
+    quote = _text([RATE_QUOTE_CURRENCY] * len(rows))
+    dates = date_text(day)
+    return {
+        "rate_id": join(join(plain(currency), quote, ""), plain(dates), "-"),
+        "currency": currency,
+        "quote_currency": quote,
+        "rate_date": dates,
+        "rate": pc.cast(pa.array(np.round(rate, 8)), pa.string()),
+        # published at 16:00 UTC on the day
+        "updated_at": ts_text(day * 86400 + 16 * 3600),
+    }
+
+
 def _interactions(rows: Rows, vocab: Vocab) -> dict[str, pa.Array]:
     e = spec.entity("interactions")
     customers = _existing(rows, "customers", "customer")
@@ -937,6 +981,7 @@ BUILDERS: dict[str, Callable[[Rows, Vocab], dict[str, pa.Array]]] = {
     "transactions": _transactions,
     "orders": _orders,
     "products": _products,
+    "exchange_rates": _exchange_rates,
     "interactions": _interactions,
     "opportunities": _opportunities,
     "contacts": _contacts,
@@ -1048,11 +1093,29 @@ class DayRows:
     event_day: np.ndarray
 
 
+def rate_days(plan: Plan, ids: np.ndarray) -> np.ndarray:
+    """The business day (days since epoch) each exchange-rate id is the fixing of."""
+    return plan.load_day(1) - RATE_HISTORY_DAYS + ids // len(RATE_CURRENCIES)
+
+
+def _rate_day(plan: Plan, day: int) -> DayRows:
+    """Day 1: the fixings of every business day of the history up to the first load; later
+    days: that day's fixings (none on a Saturday or a Sunday)."""
+    ids = np.arange(plan.count("exchange_rates", day - 1), plan.count("exchange_rates", day), dtype=np.int64)
+    event_day = rate_days(plan, ids)
+    business = (event_day + 3) % 7 < 5  # 1970-01-01 was a Thursday: Monday is 0
+    ids, event_day = ids[business], event_day[business]
+    n = len(ids)
+    return DayRows(ids, np.full(n, NEW, np.int8), np.zeros(n, np.int64), event_day)
+
+
 def plan_day(plan: Plan, entity: str, day: int) -> DayRows:
     """Every row ``entity`` delivers on ``day``: new ids, then updates, then stale rows
-    (a full snapshot and a set of contacts are planned their own way)."""
+    (a full snapshot, a set of contacts and the day's exchange rates are planned their own way)."""
     if entity == "contacts":
         return _contact_day(plan, day)
+    if entity == "exchange_rates":
+        return _rate_day(plan, day)
     if spec.entity(entity).snapshot:
         return _snapshot_day(plan, entity, day)
     load_day = plan.load_day(day)

@@ -1,6 +1,6 @@
 """The entity spec: the single source of truth for what producers land.
 
-Eight entities from three producers, declared in ``entities.yml`` beside this module and
+Nine entities from three producers, declared in ``entities.yml`` beside this module and
 checked here (the dataclasses below; a value set named there must be one of this
 module's). Every later layer derives from them: the generator's columns and
 vocabularies, landing table DDL, the vault's hubs, links and satellites, PII
@@ -188,6 +188,9 @@ class Entity:
     # (column, value) that ends the relationships of the effectivity references: an
     # account whose status turns CLOSED no longer belongs to its client
     ends_relationship: tuple[str, str] | None = None
+    # whether the business vault keeps a point-in-time table of the hub: not where the
+    # marts never ask "as of a date" through it (exchange rates are dated by their key)
+    point_in_time: bool = True
 
     def __post_init__(self) -> None:
         assert not self.multi_active or len(self.references) == 1, f"{self.name}: a multi-active set has one parent"
@@ -222,7 +225,7 @@ def _entity(name: str, declared: dict[str, Any]) -> Entity:
     )
 
 
-# The eight entities, in the order producers deliver and the vault loads them
+# The entities, in the order producers deliver and the vault loads them
 ENTITIES: tuple[Entity, ...] = tuple(_entity(name, declared) for name, declared in _declared("entities.yml").items())
 
 ENTITY_BY_NAME: dict[str, Entity] = {e.name: e for e in ENTITIES}
