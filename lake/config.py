@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from procedures import spec
 from procedures.errors import UserError
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
@@ -145,6 +146,16 @@ class Settings(_Model):
     snowflake: SnowflakeTarget | None = None
     # the Glue database that catalogues the landing zone (`lake catalog sync`)
     glue_database: str = Field(default=GLUE_DATABASE, pattern=r"^[a-z0-9_]{1,255}$")
+    # the currency every converted amount of silver and gold is in (dbt's reporting_currency
+    # var): one of the reference currencies in force (procedures/reference_data.yml)
+    reporting_currency: str = "USD"
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in spec.CURRENCIES:
+            raise ValueError(f"must be one of {', '.join(spec.CURRENCIES)}, got {value!r}")
+        return value
 
     @property
     def landing_url(self) -> str:
@@ -161,6 +172,7 @@ ENV: dict[str, str] = {
     "LAKE_BUCKET": "local.bucket",
     "LAKE_DATABASE": "names.database",
     "LAKE_GLUE_DATABASE": "glue_database",
+    "LAKE_REPORTING_CURRENCY": "reporting_currency",
     "SNOWFLAKE_ACCOUNT": "snowflake.account",
     "SNOWFLAKE_USER": "snowflake.user",
     "SNOWFLAKE_ROLE": "snowflake.role",

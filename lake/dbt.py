@@ -47,6 +47,7 @@ def environment(settings: Settings, endpoints: Endpoints | None) -> dict[str, st
         "LAKE_QUALITY_SCHEMA": names.quality,
         "LAKE_GOVERNANCE_SCHEMA": names.governance,
         "LAKE_ROLE_PREFIX": names.role_prefix,
+        "LAKE_REPORTING_CURRENCY": settings.reporting_currency,
         # dbt's anonymous usage statistics would call out to the network
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PROJECT_DIR": str(PROJECT_DIR),

@@ -99,6 +99,21 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.PRODUCTS (
 )
     COMMENT = 'operations products as landed, every field as text';
 
+CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.EXCHANGE_RATES (
+    RATE_ID VARCHAR,
+    CURRENCY VARCHAR,
+    QUOTE_CURRENCY VARCHAR,
+    RATE_DATE VARCHAR,
+    RATE VARCHAR,
+    UPDATED_AT VARCHAR,
+    FILE_NAME VARCHAR,
+    FILE_ROW_NUMBER NUMBER(38,0),
+    BATCH_ID VARCHAR,
+    INGESTED_AT TIMESTAMP_NTZ,
+    MISSING_COLUMNS VARCHAR
+)
+    COMMENT = 'finance exchange_rates as landed, every field as text';
+
 CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.INTERACTIONS (
     INTERACTION_ID VARCHAR,
     CUSTOMER_ID VARCHAR,

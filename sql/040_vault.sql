@@ -64,6 +64,18 @@ INSERT INTO <% database %>.<% vault_schema %>.HUB_PRODUCT (PRODUCT_HK, PRODUCT_I
     SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
     WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_PRODUCT WHERE PRODUCT_HK = '00000000000000000000000000000000');
 
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_EXCHANGE_RATE (
+    EXCHANGE_RATE_HK VARCHAR(32) NOT NULL,
+    RATE_ID VARCHAR NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Hub of exchange_rates business keys. Daily mid-market fixings: what one unit of a currency is worth in the quote currency. Landed like any delivery (a market-data feed, not a reviewed seed: it changes every business day); silver converts every amount at the fixing of its business date.';
+INSERT INTO <% database %>.<% vault_schema %>.HUB_EXCHANGE_RATE (EXCHANGE_RATE_HK, RATE_ID, LOAD_TS, RECORD_SOURCE, BATCH_ID)
+    SELECT '00000000000000000000000000000000', '(unknown)', CAST('1900-01-01' AS TIMESTAMP_NTZ), 'SYSTEM.ghost', 'SYSTEM'
+    WHERE NOT EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.HUB_EXCHANGE_RATE WHERE EXCHANGE_RATE_HK = '00000000000000000000000000000000');
+
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.HUB_INTERACTION (
     INTERACTION_HK VARCHAR(32) NOT NULL,
     INTERACTION_ID VARCHAR NOT NULL,
@@ -252,6 +264,20 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_PRODUCT (
     BATCH_ID VARCHAR NOT NULL
 )
     COMMENT = 'Descriptive attributes of products, insert-only, one row per change.';
+
+CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_EXCHANGE_RATE (
+    EXCHANGE_RATE_HK VARCHAR(32) NOT NULL,
+    LOAD_TS TIMESTAMP_NTZ NOT NULL,
+    HASHDIFF VARCHAR(32) NOT NULL,
+    CURRENCY VARCHAR,
+    QUOTE_CURRENCY VARCHAR,
+    RATE_DATE DATE,
+    RATE NUMBER(18,8),
+    UPDATED_AT TIMESTAMP_NTZ,
+    RECORD_SOURCE VARCHAR NOT NULL,
+    BATCH_ID VARCHAR NOT NULL
+)
+    COMMENT = 'Descriptive attributes of exchange_rates, insert-only, one row per change.';
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% vault_schema %>.SAT_INTERACTION (
     INTERACTION_HK VARCHAR(32) NOT NULL,

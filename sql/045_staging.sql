@@ -160,6 +160,31 @@ AS SELECT
     INGESTED_AT
 FROM <% database %>.<% landing_schema %>.PRODUCTS;
 
+CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_EXCHANGE_RATES
+    COMMENT = 'Typed exchange_rates with hash keys, hashdiff and quarantine reason'
+AS SELECT
+    MD5(COALESCE(NULLIF(UPPER(TRIM(RATE_ID)), ''), '^^')) AS EXCHANGE_RATE_HK,
+    NULLIF(TRIM(RATE_ID), '') AS RATE_ID,
+    MD5(COALESCE(TRIM(CAST(CURRENCY AS VARCHAR)), '^^') || '||' || COALESCE(TRIM(CAST(QUOTE_CURRENCY AS VARCHAR)), '^^') || '||' || COALESCE(TRIM(CAST(RATE_DATE AS VARCHAR)), '^^') || '||' || COALESCE(TRIM(CAST(RATE AS VARCHAR)), '^^') || '||' || COALESCE(TRIM(CAST(UPDATED_AT AS VARCHAR)), '^^')) AS HASHDIFF,
+    NULLIF(TRIM(CURRENCY), '') AS CURRENCY,
+    NULLIF(TRIM(QUOTE_CURRENCY), '') AS QUOTE_CURRENCY,
+    TRY_CAST(NULLIF(TRIM(RATE_DATE), '') AS DATE) AS RATE_DATE,
+    TRY_CAST(NULLIF(TRIM(RATE), '') AS NUMBER(18,8)) AS RATE,
+    TRY_CAST(NULLIF(TRIM(UPDATED_AT), '') AS TIMESTAMP_NTZ) AS UPDATED_AT,
+    CASE
+        WHEN MISSING_COLUMNS IS NOT NULL THEN 'file lacks required column(s): ' || MISSING_COLUMNS
+        WHEN NULLIF(TRIM(RATE_ID), '') IS NULL THEN 'null or blank business key rate_id'
+        WHEN NULLIF(TRIM(RATE_DATE), '') IS NOT NULL AND TRY_CAST(NULLIF(TRIM(RATE_DATE), '') AS DATE) IS NULL THEN 'not a DATE in rate_date: ' || RATE_DATE
+        WHEN NULLIF(TRIM(RATE), '') IS NOT NULL AND TRY_CAST(NULLIF(TRIM(RATE), '') AS NUMBER(18,8)) IS NULL THEN 'not a NUMBER(18,8) in rate: ' || RATE
+        WHEN NULLIF(TRIM(UPDATED_AT), '') IS NOT NULL AND TRY_CAST(NULLIF(TRIM(UPDATED_AT), '') AS TIMESTAMP_NTZ) IS NULL THEN 'not a TIMESTAMP_NTZ in updated_at: ' || UPDATED_AT
+        END AS QUARANTINE_REASON,
+    'finance.exchange_rates' AS RECORD_SOURCE,
+    BATCH_ID,
+    FILE_NAME,
+    FILE_ROW_NUMBER,
+    INGESTED_AT
+FROM <% database %>.<% landing_schema %>.EXCHANGE_RATES;
+
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_INTERACTIONS
     COMMENT = 'Typed interactions with hash keys, hashdiff and quarantine reason'
 AS SELECT

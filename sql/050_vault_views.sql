@@ -61,6 +61,15 @@ AS SELECT
 FROM <% database %>.<% vault_schema %>.SAT_PRODUCT s
 LEFT JOIN <% database %>.<% vault_schema %>.STS_PRODUCT_CURRENT st ON st.PRODUCT_HK = s.PRODUCT_HK;
 
+CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_EXCHANGE_RATE_CURRENT
+    COMMENT = 'Rows of sat_exchange_rate with valid_from, valid_to and is_current'
+AS SELECT
+    s.*,
+    s.LOAD_TS AS VALID_FROM,
+    COALESCE(LEAD(s.LOAD_TS) OVER (PARTITION BY s.EXCHANGE_RATE_HK ORDER BY s.LOAD_TS), CAST('9999-12-31 00:00:00' AS TIMESTAMP_NTZ)) AS VALID_TO,
+    LEAD(s.LOAD_TS) OVER (PARTITION BY s.EXCHANGE_RATE_HK ORDER BY s.LOAD_TS) IS NULL AS IS_CURRENT
+FROM <% database %>.<% vault_schema %>.SAT_EXCHANGE_RATE s;
+
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.SAT_INTERACTION_CURRENT
     COMMENT = 'Rows of sat_interaction with valid_from, valid_to and is_current'
 AS SELECT

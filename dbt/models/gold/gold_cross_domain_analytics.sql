@@ -1,4 +1,5 @@
--- Finance and CRM together, per customer, over the engagement window before the as-of
+-- Finance and CRM together, per customer (amounts in the reporting currency, each converted
+-- at its own date's fixing), over the engagement window before the as-of
 -- date. Rules (thresholds in dbt_project.yml):
 --   engagement_level: HIGHLY_ENGAGED with at least `highly_engaged_interactions`
 --     interactions in the window, ENGAGED with at least one, else DISENGAGED;
@@ -28,7 +29,8 @@ accounts as (
         count(*) as account_count,
         count_if(is_dormant) as dormant_accounts,
         sum(transaction_count) as transaction_count,
-        sum(current_balance) as total_balance
+        cast(sum(current_balance_reporting) as number(38, 2)) as total_balance_reporting,
+        count_if(current_balance_reporting is null) as unrated_accounts
     from {{ ref('gold_transaction_summary') }}
     where is_held  -- the accounts a client holds now: a closed or moved one counts for nobody, or its new owner
     group by customer_id
@@ -37,8 +39,10 @@ accounts as (
 pipeline as (
     select
         customer_id,
-        sum(case when stage not in ('CLOSED_WON', 'CLOSED_LOST') then amount else 0 end) as open_pipeline_amount,
-        sum(case when stage = 'CLOSED_WON' then amount else 0 end) as won_amount
+        cast(sum(case when stage not in ('CLOSED_WON', 'CLOSED_LOST') then amount_reporting else 0 end) as number(38, 2))
+            as open_pipeline_amount_reporting,
+        cast(sum(case when stage = 'CLOSED_WON' then amount_reporting else 0 end) as number(38, 2)) as won_amount_reporting,
+        count_if(amount is not null and amount_reporting is null) as unrated_opportunities
     from {{ ref('silver_opportunities') }}
     group by customer_id
 ),
@@ -50,17 +54,19 @@ combined as (
         c.client_segment,
         c.lifecycle_stage,
         c.value_tier,
-        c.lifetime_value,
+        c.reporting_currency,
+        c.lifetime_value_reporting,
         i.last_interaction_at,
         coalesce(a.account_count, 0) as account_count,
         coalesce(a.dormant_accounts, 0) as dormant_accounts,
         coalesce(a.transaction_count, 0) as transaction_count,
-        coalesce(a.total_balance, 0) as total_balance,
+        coalesce(a.total_balance_reporting, 0) as total_balance_reporting,
         coalesce(i.interaction_count, 0) as interaction_count,
         coalesce(i.positive_interactions, 0) as positive_interactions,
         coalesce(i.negative_interactions, 0) as negative_interactions,
-        coalesce(p.open_pipeline_amount, 0) as open_pipeline_amount,
-        coalesce(p.won_amount, 0) as won_amount
+        coalesce(p.open_pipeline_amount_reporting, 0) as open_pipeline_amount_reporting,
+        coalesce(p.won_amount_reporting, 0) as won_amount_reporting,
+        coalesce(a.unrated_accounts, 0) + coalesce(p.unrated_opportunities, 0) as unrated_amounts
     from {{ ref('gold_customer_summary') }} as c
     left join accounts as a on c.customer_id = a.customer_id
     left join interactions as i on c.customer_id = i.customer_id

@@ -2,7 +2,8 @@
 -- What the lake knew about each client at every retained snapshot (month-ends and the
 -- last `snapshot_retention_days` days): its attributes then (the customer point-in-time
 -- table names the satellite row in effect), the accounts it held then and their balances
--- (the bridge, over the effectivity satellite), the transactions booked on them by then,
+-- (the bridge, over the effectivity satellite), in the reporting currency at the snapshot
+-- date's fixing, the transactions booked on them by then,
 -- and the size of its contact set then (the multi-active satellite). Incremental by
 -- snapshot, like the point-in-time tables.
 with snapshots as (
@@ -64,7 +65,9 @@ select
     c.risk_rating,
     c.kyc_status,
     coalesce(a.account_count, 0) as account_count,
-    coalesce(a.total_balance, 0) as total_balance,
+    '{{ var("reporting_currency") }}' as reporting_currency,
+    coalesce(a.total_balance_reporting, 0) as total_balance_reporting,
+    coalesce(a.unrated_accounts, 0) as unrated_accounts,
     coalesce(t.transaction_count, 0) as transaction_count,
     coalesce(k.contact_count, 0) as contact_count,
     {{ dbt_loaded_at() }} as dbt_loaded_at

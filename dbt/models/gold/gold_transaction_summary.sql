@@ -1,4 +1,6 @@
--- Per account: transaction counts and volumes, the ledger balance, the last activity,
+-- Per account: transaction counts and volumes and the ledger balance in the account's
+-- currency (a column of the grain: an account books in its currency), the balance also in
+-- the reporting currency at the as-of date's fixing, the last activity,
 -- and dormancy. An account is dormant when its status is DORMANT or it has had no
 -- booking within `dormant_after_days` of the as-of date. The client's country carries the
 -- row access policy (an analyst reads the accounts of the regions entitled to).
@@ -38,7 +40,9 @@ select
     coalesce(t.credit_volume, 0) as credit_volume,
     coalesce(t.debit_volume, 0) as debit_volume,
     coalesce(t.net_flow, 0) as net_flow,
-    coalesce(a.balance, 0) as current_balance,
+    {{ money('coalesce(a.balance, 0)') }} as current_balance,
+    r.reporting_currency,
+    {{ in_reporting('coalesce(a.balance, 0)', 'r.rate_to_reporting') }} as current_balance_reporting,
     t.first_activity_at,
     t.last_activity_at,
     datediff('day', cast(t.last_activity_at as date), as_of.as_of_date) as days_since_last_activity,
@@ -52,3 +56,4 @@ from {{ ref('bronze_accounts') }} as a
 cross join as_of
 left join activity as t on a.account_id = t.account_id
 left join clients as c on a.customer_id = c.customer_id
+{{ rate_join('r', 'upper(trim(a.currency))', 'as_of.as_of_date') }}

@@ -19,8 +19,8 @@ select
     address_line,
     city,
     postal_code,
-    {{ standardised_code('domicile_country', 'ref_countries', 'country_code') }} as country_code,
-    {{ standardised_code('client_segment', 'ref_client_segments', 'client_segment') }} as client_segment,
+    {{ standardised_code('b.domicile_country', 'ref_countries', 'country_code') }} as country_code,
+    {{ standardised_code('b.client_segment', 'ref_client_segments', 'client_segment') }} as client_segment,
     {{ standardised('lifecycle_stage', 'lifecycle_stages') }} as lifecycle_stage,
     {{ standardised('risk_rating', 'risk_ratings') }} as risk_rating,
     {{ standardised('kyc_status', 'kyc_statuses') }} as kyc_status,
@@ -28,7 +28,7 @@ select
     updated_at,
     load_ts,
     {{ dbt_loaded_at() }} as dbt_loaded_at
-from {{ ref('bronze_customers') }}
+from {{ ref('bronze_customers') }} as b
 {% if is_incremental() -%}
     where
         load_ts > (select max(existing.load_ts) from {{ this }} as existing)

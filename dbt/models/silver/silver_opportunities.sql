@@ -1,5 +1,7 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='opportunity_hk') }}
--- The sales pipeline per client, value sets upper-case, probability as a fraction too.
+-- The sales pipeline per client, value sets upper-case, the amount weighted by its win
+-- probability, both also in the reporting currency at the fixing of the day the opportunity
+-- last changed (silver_exchange_rates).
 -- Incremental from the vault's new satellite and link rows (macros/bronze_current.sql).
 with current_opportunities as (
     {{ bronze_current(
@@ -8,20 +10,42 @@ with current_opportunities as (
         [{'link': 'LINK_CUSTOMER_OPPORTUNITY', 'hub': 'HUB_CUSTOMER', 'hub_key': 'customer_hk',
           'business_key': 'customer_id'}]
     ) | indent(4) }}
+),
+
+opportunities as (
+    select
+        o.opportunity_hk,
+        o.opportunity_id,
+        o.customer_id,
+        trim(o.opportunity_name) as opportunity_name,
+        {{ standardised('o.stage', 'opportunity_stages') }} as stage,
+        {{ money('o.amount') }} as amount,
+        {{ standardised_code('o.currency', 'ref_currencies', 'currency_code') }} as currency,
+        o.probability_pct,
+        {{ money('o.amount * o.probability_pct / 100') }} as weighted_amount,
+        o.expected_close_date,
+        o.updated_at,
+        o.load_ts
+    from current_opportunities as o
 )
 
 select
-    opportunity_hk,
-    opportunity_id,
-    customer_id,
-    trim(opportunity_name) as opportunity_name,
-    {{ standardised('stage', 'opportunity_stages') }} as stage,
-    amount,
-    {{ standardised_code('currency', 'ref_currencies', 'currency_code') }} as currency,
-    probability_pct,
-    amount * probability_pct / 100 as weighted_amount,
-    expected_close_date,
-    updated_at,
-    load_ts,
+    o.opportunity_hk,
+    o.opportunity_id,
+    o.customer_id,
+    o.opportunity_name,
+    o.stage,
+    o.amount,
+    o.currency,
+    o.probability_pct,
+    o.weighted_amount,
+    o.expected_close_date,
+    o.updated_at,
+    r.reporting_currency,
+    {{ in_reporting('o.amount', 'r.rate_to_reporting') }} as amount_reporting,
+    {{ in_reporting('o.weighted_amount', 'r.rate_to_reporting') }} as weighted_amount_reporting,
+    r.is_carried as is_rate_carried,
+    o.load_ts,
     {{ dbt_loaded_at() }} as dbt_loaded_at
-from current_opportunities
+from opportunities as o
+{{ rate_join('r', 'o.currency', 'cast(o.updated_at as date)') }}
