@@ -37,6 +37,10 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule vault_sts_product_status_values (data-platform): accepted_values'
     AS $$SELECT COUNT_IF(TRIM(CAST(STATUS AS VARCHAR)) NOT IN ('', 'PRESENT', 'DELETED', 'REAPPEARED')) FROM t$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_EXCHANGE_RATES_RATE_POSITIVE(t TABLE(RATE NUMBER))
+    RETURNS NUMBER NOT NULL
+    COMMENT = 'error rule vault_exchange_rates_rate_positive (data-platform): range'
+    AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(RATE AS VARCHAR)) AS DOUBLE) < 1e-08)) FROM t$$;
 CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_BRONZE_CUSTOMERS_EMAIL_FORMAT(t TABLE(EMAIL VARCHAR))
     RETURNS NUMBER NOT NULL
     COMMENT = 'warn rule bronze_customers_email_format (analytics-engineering): Malformed addresses reach bronze as sent; silver flags them (is_email_valid).'
@@ -81,10 +85,10 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     RETURNS NUMBER NOT NULL
     COMMENT = 'warn rule silver_transactions_to_accounts (analytics-engineering): A transaction whose account was quarantined stays visible as a warning.'
     AS $$SELECT COUNT(*) FROM t WHERE t.ACCOUNT_ID IS NOT NULL AND t.ACCOUNT_ID NOT IN (SELECT p.ACCOUNT_ID FROM p WHERE p.ACCOUNT_ID IS NOT NULL)$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CUSTOMER_SUMMARY_LIFETIME_VALUE_NON_NEGATIVE(t TABLE(LIFETIME_VALUE NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CUSTOMER_SUMMARY_LIFETIME_VALUE_NON_NEGATIVE(t TABLE(LIFETIME_VALUE_REPORTING NUMBER))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_customer_summary_lifetime_value_non_negative (analytics-engineering): range'
-    AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(LIFETIME_VALUE AS VARCHAR)) AS DOUBLE) < 0.0)) FROM t$$;
+    AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(LIFETIME_VALUE_REPORTING AS VARCHAR)) AS DOUBLE) < 0.0)) FROM t$$;
 CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_TRANSACTION_SUMMARY_COUNTS_NON_NEGATIVE(t TABLE(TRANSACTION_COUNT NUMBER))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_transaction_summary_counts_non_negative (analytics-engineering): range'
@@ -93,6 +97,18 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_customer_summary_lifecycle_values (analytics-engineering): accepted_values'
     AS $$SELECT COUNT_IF(TRIM(CAST(LIFECYCLE_STAGE AS VARCHAR)) NOT IN ('', 'PROSPECT', 'ONBOARDING', 'ACTIVE', 'DORMANT', 'CLOSED', 'UNKNOWN')) FROM t$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CUSTOMER_SUMMARY_AMOUNTS_CONVERTED(t TABLE(UNRATED_AMOUNTS NUMBER))
+    RETURNS NUMBER NOT NULL
+    COMMENT = 'error rule gold_customer_summary_amounts_converted (analytics-engineering): Every balance and order value of the client had a fixing to convert it at (silver_exchange_rates).'
+    AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(UNRATED_AMOUNTS AS VARCHAR)) AS DOUBLE) > 0.0)) FROM t$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CROSS_DOMAIN_AMOUNTS_CONVERTED(t TABLE(UNRATED_AMOUNTS NUMBER))
+    RETURNS NUMBER NOT NULL
+    COMMENT = 'error rule gold_cross_domain_amounts_converted (analytics-engineering): Every balance and opportunity amount of the client had a fixing to convert it at.'
+    AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(UNRATED_AMOUNTS AS VARCHAR)) AS DOUBLE) > 0.0)) FROM t$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_ORDER_METRICS_AMOUNTS_CONVERTED(t TABLE(UNRATED_ORDERS NUMBER))
+    RETURNS NUMBER NOT NULL
+    COMMENT = 'error rule gold_order_metrics_amounts_converted (analytics-engineering): Every order value of the month had a fixing to convert it at.'
+    AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(UNRATED_ORDERS AS VARCHAR)) AS DOUBLE) > 0.0)) FROM t$$;
 -- Measure the vault daily after the pipeline run (dbt sets the same on the marts).
 ALTER TABLE <% database %>.<% vault_schema %>.EFF_SAT_CUSTOMER_ACCOUNT_CURRENT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.HUB_ACCOUNT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
@@ -103,5 +119,6 @@ ALTER TABLE <% database %>.<% vault_schema %>.LINK_ACCOUNT_TRANSACTION SET DATA_
 ALTER TABLE <% database %>.<% vault_schema %>.LINK_CUSTOMER_ACCOUNT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.MSAT_CUSTOMER_CONTACT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
+ALTER TABLE <% database %>.<% vault_schema %>.SAT_EXCHANGE_RATE SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_TRANSACTION SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.STS_PRODUCT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';

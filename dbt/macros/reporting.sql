@@ -2,8 +2,10 @@
 
     `in_reporting(amount, rate)`: an amount times its rate to the reporting currency
     (silver_exchange_rates.rate_to_reporting), rounded to 2 places half away from zero and
-    typed NUMBER(18,2) on both engines (Snowflake would give NUMBER(36,10) for the product;
-    the local engine, a DECIMAL or a DOUBLE). NULL when the rate is (no fixing).
+    typed NUMBER(18,2) on both engines. The amount is widened to NUMBER(38,2) first: the local
+    engine multiplies two 18-digit decimals in 64 bits and overflows on a balance of 80
+    million at a rate above 1 (Snowflake widens the product itself). NULL when the rate is
+    (no fixing).
     Snowflake's ROUND rounds half away from zero by default
     (https://docs.snowflake.com/en/sql-reference/functions/round: "rounding_mode ...
     'HALF_AWAY_FROM_ZERO' ... default"); tests/marts/test_money.py checks both engines agree.
@@ -11,7 +13,7 @@
     `money(expression)`: a monetary expression typed NUMBER(18,2) (sums: NUMBER(38,2)), so a
     division or an average never turns into FLOAT on the local engine. -#}
 {% macro in_reporting(amount, rate) -%}
-    cast(round(cast({{ amount }} as number(18, 2)) * {{ rate }}, 2) as number(18, 2))
+    cast(round(cast({{ amount }} as number(38, 2)) * {{ rate }}, 2) as number(18, 2))
 {%- endmacro %}
 
 {% macro money(expression, precision=18) -%}

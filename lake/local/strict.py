@@ -51,6 +51,21 @@ Rules (enforced locally, as Snowflake does):
   ``lake app install --local`` refuses such a bundle before installing anything
   (``lake.app.check``; tests/app/test_app_local.py, one case per rule).
 
+* ``division_by_zero``: ``a / b`` with ``b`` zero is an error ("Division by zero"); DIV0
+  "performs division like the division operator (/), but returns 0 when the divisor is 0
+  (rather than reporting an error)". https://docs.snowflake.com/en/sql-reference/operators-arithmetic,
+  https://docs.snowflake.com/en/sql-reference/functions/div0
+  DuckDB answered ``inf`` (or NaN), which a model could have published as a number; locally
+  every divisor is checked (``arithmetic``), so a model divides with DIV0 or NULLIF where a
+  zero denominator is legitimate.
+* ``decimal_aggregates``: SUM of a NUMBER(p,s) is a NUMBER(38,s): "Snowflake uses
+  calculations to preserve scale and precision in the numeric output"
+  (https://docs.snowflake.com/en/sql-reference/operators-arithmetic, scale and precision).
+  fakesnow cast every SUM, AVG, ... argument to DOUBLE (so that a VARCHAR sums as on
+  Snowflake), which made every money total of the marts FLOAT locally and its cents
+  inexact. Locally the argument keeps its type (``arithmetic``): money sums stay NUMBER, and
+  a SUM of a text column fails where Snowflake would cast it (stricter, never more lenient).
+
 Bridges that make the local engine MORE lenient than Snowflake (gaps, each justified):
 
 * Statements only Snowflake runs (GRANT, tasks, policies, integrations, ...) succeed
@@ -70,6 +85,11 @@ Bridges that make the local engine MORE lenient than Snowflake (gaps, each justi
   they EXECUTE are parsed by the tests, and ``lake app install --local`` calls the graph's
   procedures in order instead), and the app reads the lake's landing stage without the
   consumer's USAGE grant.
+* Division and AVG of NUMBERs give DOUBLE locally (DuckDB) where Snowflake derives a NUMBER
+  scale (https://docs.snowflake.com/en/sql-reference/operators-arithmetic). The marts
+  never publish such a value as money: every monetary column is cast to NUMBER with a
+  stated scale (``dbt/macros/reporting.sql``), and tests/marts/test_money.py fails on a
+  FLOAT money column of any mart.
 * fakesnow parses a statement once; Snowflake compiles it with the current role's view
   of the catalog. Object-not-found and not-authorized errors can therefore differ in
   wording, not in whether they happen.
@@ -81,6 +101,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import fakesnow.transforms
+from fakesnow.transforms import transforms as fakesnow_transforms
+from sqlglot import exp
 
 DOCS = "https://docs.snowflake.com/en"
 
@@ -120,11 +144,56 @@ RULES: tuple[Rule, ...] = (
         "no task, tag, policy or bulk grant in a versioned schema; no USE or EXECUTE AS CALLER in a setup script",
     ),
     Rule(
+        "division_by_zero",
+        f"{DOCS}/sql-reference/operators-arithmetic",
+        "a / 0 is an error; DIV0 returns 0",
+    ),
+    Rule(
+        "decimal_aggregates",
+        f"{DOCS}/sql-reference/operators-arithmetic",
+        "SUM of a NUMBER stays a NUMBER (never DOUBLE)",
+    ),
+    Rule(
         "directory_refresh",
         f"{DOCS}/user-guide/data-load-dirtables-manage",
         "a directory table lists what the last ALTER STAGE ... REFRESH found",
     ),
 )
+
+# --------------------------------------------------------------------------- arithmetic
+
+DIVISION_BY_ZERO = "Division by zero"
+_NUMERIC_AGGREGATES = fakesnow_transforms._NUMERIC_ONLY_AGGS
+
+
+def _checked_divisor(divisor: exp.Expr) -> exp.Expr:
+    """``CASE WHEN d = 0 THEN ERROR('Division by zero') ELSE d END``: DuckDB evaluates a
+    CASE branch only for the rows that take it, so only a zero divisor raises."""
+    raised = exp.Anonymous(this="ERROR", expressions=[exp.Literal.string(DIVISION_BY_ZERO)])
+    return exp.Case(
+        ifs=[exp.If(this=exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)), true=raised)],
+        default=divisor,
+    )
+
+
+def arithmetic(expression: exp.Expr) -> exp.Expr:
+    """fakesnow's ``numeric_agg_implicit_cast`` in the chain, replaced: a numeric aggregate
+    keeps its argument's type (a NUMBER sum stays NUMBER; only a text literal is cast, as
+    Snowflake casts it), with the Snowflake-style column name fakesnow gives it; and a
+    division's divisor is checked, so ``x / 0`` raises as on Snowflake."""
+    if isinstance(expression, _NUMERIC_AGGREGATES):
+        argument = expression.this
+        if isinstance(argument, exp.Literal) and argument.is_string:
+            expression.set("this", exp.TryCast(this=argument, to=exp.DataType.build("DOUBLE")))
+        if isinstance(expression.parent, exp.Select):
+            name = fakesnow_transforms._numeric_agg_col_name(expression, argument)
+            if name:
+                return exp.alias_(expression, name, quoted=True)
+        return expression
+    if isinstance(expression, exp.Div) and not isinstance(expression.expression, exp.Case):
+        expression.set("expression", _checked_divisor(expression.expression))
+    return expression
+
 
 # --------------------------------------------------------------------------- timezone
 
@@ -248,3 +317,5 @@ def apply(duck_conn: Any) -> None:
     import fakesnow.cursor
 
     fakesnow.cursor.copy_into = _strict_copy(fakesnow.cursor.copy_into)
+    # the chain calls fakesnow.transforms.numeric_agg_implicit_cast by attribute: one link
+    fakesnow.transforms.numeric_agg_implicit_cast = arithmetic

@@ -34,6 +34,8 @@ def test_every_rule_names_its_documentation_page() -> None:
         "copy_status",
         "metadata_filename",
         "directory_refresh",
+        "division_by_zero",
+        "decimal_aggregates",
         "app_references",
         "app_setup_script",
     }
@@ -174,3 +176,56 @@ def test_a_directory_lists_what_the_last_refresh_found(
     assert [r[0] for r in cur.execute(query).fetchall()] == ["a/one.csv"]  # not refreshed yet
     cur.execute(f"ALTER STAGE {strict_stage} REFRESH")
     assert [r[0] for r in cur.execute(query).fetchall()] == ["a/one.csv", "b/two.csv"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("snowflake", "duckdb"),
+    [
+        pytest.param(
+            "SELECT a / b FROM t",
+            "SELECT a / CASE WHEN b = 0 THEN ERROR('Division by zero') ELSE b END FROM t",
+            id="divisor_checked",
+        ),
+        pytest.param("SELECT SUM(amount) FROM t", 'SELECT SUM(amount) AS "SUM(AMOUNT)" FROM t', id="sum_keeps_type"),
+        pytest.param("SELECT SUM(amount) AS s FROM t", "SELECT SUM(amount) AS s FROM t", id="sum_aliased"),
+        pytest.param("SELECT SUM('1.5') AS s", "SELECT SUM(TRY_CAST('1.5' AS DOUBLE)) AS s", id="text_literal_cast"),
+    ],
+)
+def test_arithmetic_keeps_numbers_and_checks_divisors(snowflake: str, duckdb: str) -> None:
+    import sqlglot
+
+    tree = sqlglot.parse_one(snowflake, read="snowflake").transform(strict.arithmetic)
+    assert tree.sql(dialect="duckdb") == duckdb
+
+
+@pytest.mark.integration
+def test_division_by_zero_is_an_error_and_div0_answers_zero(conn: Any) -> None:
+    # https://docs.snowflake.com/en/sql-reference/functions/div0: "Performs division like the
+    # division operator (/), but returns 0 when the divisor is 0 (rather than reporting an error)"
+    cur = conn.cursor()
+    with pytest.raises(Exception, match=strict.DIVISION_BY_ZERO):
+        cur.execute("SELECT 1 / 0")
+    with pytest.raises(Exception, match=strict.DIVISION_BY_ZERO):
+        cur.execute("SELECT SUM(x) / COUNT_IF(x > 5) FROM (SELECT 1 AS x)")
+    cur.execute("SELECT DIV0(1, 0), NULLIF(0, 0), 7 / 2")
+    assert cur.fetchone() == (0, None, 3.5)
+
+
+@pytest.mark.integration
+def test_a_sum_of_numbers_stays_a_number(conn: Any) -> None:
+    # https://docs.snowflake.com/en/sql-reference/operators-arithmetic: scale and precision
+    # are preserved; fakesnow made every SUM a DOUBLE, so cents drifted
+    from decimal import Decimal
+
+    cur = conn.cursor()
+    cur.execute("CREATE OR REPLACE TABLE STRICT_MONEY (amount NUMBER(18, 2))")
+    cur.execute("INSERT INTO STRICT_MONEY VALUES (0.1), (0.2), (10582741919.39)")
+    cur.execute("CREATE OR REPLACE TABLE STRICT_MONEY_SUM AS SELECT SUM(amount) AS total FROM STRICT_MONEY")
+    cur.execute("SELECT total FROM STRICT_MONEY_SUM")
+    assert cur.fetchone()[0] == Decimal("10582741919.69")
+    cur.execute(
+        "SELECT data_type, numeric_scale FROM information_schema.columns "
+        "WHERE table_name = 'STRICT_MONEY_SUM' AND column_name = 'TOTAL'"
+    )
+    assert cur.fetchone() == ("NUMBER", 2)
