@@ -319,3 +319,28 @@ def apply(duck_conn: Any) -> None:
     fakesnow.cursor.copy_into = _strict_copy(fakesnow.cursor.copy_into)
     # the chain calls fakesnow.transforms.numeric_agg_implicit_cast by attribute: one link
     fakesnow.transforms.numeric_agg_implicit_cast = arithmetic
+    cursor_cls = fakesnow.cursor.FakeSnowflakeCursor
+    cursor_cls._execute = _reported_errors(cursor_cls._execute)  # type: ignore[method-assign]
+
+
+# Snowflake's codes for the errors DuckDB raises while computing a value
+# (https://docs.snowflake.com/en/sql-reference/operators-arithmetic: a / 0 fails)
+_VALUE_ERRORS = ((DIVISION_BY_ZERO, 100051), ("Overflow", 100046))
+
+
+def _reported_errors(execute: Callable[..., Any]) -> Callable[..., Any]:
+    """A value error DuckDB raises while running a statement (a division by zero, a numeric
+    overflow) reaches the client as Snowflake reports it, a failed query with the message,
+    instead of fakesnow's "Unhandled exception" that hid the cause."""
+    import duckdb
+    import snowflake.connector.errors
+
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return execute(self, *args, **kwargs)
+        except (duckdb.InvalidInputException, duckdb.OutOfRangeException) as err:
+            message = str(err).split("\n")[0]
+            errno = next((code for text, code in _VALUE_ERRORS if text in message), 100038)
+            raise snowflake.connector.errors.ProgrammingError(msg=message, errno=errno, sqlstate="22012") from err
+
+    return wrapped
