@@ -49,6 +49,7 @@ STATE_FILES = (
     "040_vault.sql",
     "045_staging.sql",
     "050_vault_views.sql",
+    "055_controls.sql",
     "060_quality.sql",
 )
 # GENERATE_SAMPLE_DATA writes to S3 through an external access integration and a secret

@@ -19,13 +19,14 @@ SQL_DIR = ROOT / "sql"
 def files() -> dict[Path, Callable[[], str]]:
     """Each generated file and the function that writes its text, in writing order."""
     from lake import app, business_vault, governance
-    from procedures import ingest, quality, staging, vault
+    from procedures import controls, ingest, quality, staging, vault
 
     return {
         SQL_DIR / "035_landing_tables.sql": ingest.ddl,
         SQL_DIR / "040_vault.sql": vault.ddl,
         SQL_DIR / "045_staging.sql": staging.ddl,
         SQL_DIR / "050_vault_views.sql": vault.views_ddl,
+        SQL_DIR / "055_controls.sql": controls.views_ddl,
         SQL_DIR / "060_quality.sql": quality.ddl,
         **governance.writers(),
         **business_vault.writers(),

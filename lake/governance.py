@@ -337,7 +337,7 @@ FRESHNESS_SQL = "SELECT DATEDIFF(SECOND, MAX({column}), SYSDATE()) FROM t"
 CUSTOM_DMF_TYPES = {"range": "NUMBER", "pattern": "VARCHAR", "accepted_values": "VARCHAR"}
 # rule types a DMF cannot express (several typed columns, other tables, a previous run):
 # VALIDATE_DATA alone runs them
-VALIDATE_ONLY = ("parseable", "expression", "value_tier", "reconcile", "row_count_change")
+VALIDATE_ONLY = ("parseable", "expression", "value_tier", "reconcile", "control_total", "row_count_change")
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,11 @@ def _unexpected_rows_query(rule: quality.Rule, schemas: Mapping[str, str]) -> st
             f"SELECT * FROM (SELECT ({this}) AS x, ({other}) AS o) "
             f"WHERE ABS(COALESCE(x, 0) - COALESCE(o, 0)) > {allowed}"
         )
+    if rule.type == "control_total":
+        # the groups whose figures differ (the asset is the rule's own table: {batch} names it)
+        this = quality.table_ref(rule.layer, rule.table, schemas)
+        compared = quality.control_total_sql(rule, schemas).replace(f"FROM {this}", "FROM {batch}", 1)
+        return f"SELECT * FROM ({compared}) WHERE FAILED"
     return f"SELECT * FROM {{batch}} WHERE ({quality.failure_condition(rule, schemas)})"
 
 

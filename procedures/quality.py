@@ -21,10 +21,19 @@ or ``error``) and an owner. Types:
 ``freshness``          the newest ``column`` is at most ``max_age_hours`` old
 ``row_count_change``   rows changed by at most ``max_change_pct`` since the last run
 ``reconcile``          an aggregate equals ``other``'s aggregate within ``tolerance``
+``control_total``      per group (``by``), each of ``measures`` equals ``other``'s
+                       (``other.by``, ``other.measures``) exactly: a control total
 =====================  ==========================================================
 
+Control totals compare two layers group by group (batch, currency, a value), exactly (NUMBER
+sums, no tolerance): landing with the vault (every landed row loaded, superseded or
+quarantined, with the amounts landed), the vault with silver, silver with gold, and every
+standardised attribute's distribution in silver with landing's after the mapping. Most are
+generated from the entity spec (``control_rules``); a failing group is an exception naming
+the group and both figures.
+
 The compiler turns a table's row rules into one SELECT of failure counts (one scan per
-table); referential and reconcile rules are one query each. ``validate`` (a spec against
+table); referential, reconcile and control-total rules are one query each. ``validate`` (a spec against
 the warehouse's columns) fails with a message naming the rule, table and column.
 """
 
@@ -38,7 +47,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from procedures import spec
+from procedures import controls, spec
 from procedures.audit import ArgumentError
 from procedures.errors import UserError
 from procedures.sql import quote, sql_literal
@@ -82,6 +91,7 @@ RuleType = Literal[
     "freshness",
     "row_count_change",
     "reconcile",
+    "control_total",
 ]
 RULE_TYPES: tuple[str, ...] = get_args(RuleType)
 # rules evaluated row by row in the table's one scan; their failing rows are exceptions
@@ -100,7 +110,10 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "freshness": ("column", "max_age_hours"),
     "row_count_change": ("max_change_pct",),
     "reconcile": ("expression", "other"),
+    "control_total": ("measures", "other"),
 }
+# the rules that compare whole tables, one query each (no row scan)
+QUERY_RULES = ("referential", "reconcile", "control_total")
 ALLOWED_KEYS = {
     "name",
     "table",
@@ -121,6 +134,9 @@ ALLOWED_KEYS = {
     "max_change_pct",
     "other",
     "tolerance",
+    "where",
+    "by",
+    "measures",
 }
 NAME = re.compile(r"^[a-z][a-z0-9_]{2,127}$")
 
@@ -138,6 +154,8 @@ class Ref:
     column: str | None = None
     expression: str | None = None
     where: str | None = None
+    by: tuple[str, ...] = ()  # control_total: the groups, aligned with the rule's own
+    measures: tuple[str, ...] = ()  # control_total: the figures, aligned with the rule's own
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,9 @@ class Rule:
     max_change_pct: float | None = None
     other: Ref | None = None
     tolerance: float = 0.0
+    by: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ()
+    where: str | None = None
     source: str = ""  # the file it came from, or "entity spec"
 
     @property
@@ -197,13 +218,21 @@ def _fail(source: str, rule: str, message: str) -> RuleSpecError:
 def _ref(source: str, name: str, key: str, raw: Any, layer: str, needs: str) -> Ref:
     if not isinstance(raw, dict) or not raw.get("table") or not raw.get(needs):
         raise _fail(source, name, f"'{key}' needs a table and a {needs}")
-    unknown = set(raw) - {"table", "layer", "column", "expression", "where"}
+    unknown = set(raw) - {"table", "layer", "column", "expression", "where", "by", "measures"}
     if unknown:
         raise _fail(source, name, f"'{key}' has unknown key(s) {sorted(unknown)}")
     ref_layer = raw.get("layer", layer)
     if ref_layer not in LAYERS:
         raise _fail(source, name, f"'{key}.layer' must be one of {list(LAYERS)}, got {ref_layer!r}")
-    return Ref(str(raw["table"]).lower(), ref_layer, raw.get("column"), raw.get("expression"), raw.get("where"))
+    return Ref(
+        str(raw["table"]).lower(),
+        ref_layer,
+        raw.get("column"),
+        raw.get("expression"),
+        raw.get("where"),
+        tuple(str(b) for b in raw.get("by", ()) or ()),
+        tuple(str(m) for m in raw.get("measures", ()) or ()),
+    )
 
 
 def parse_rule(raw: Mapping[str, Any], layer: str, defaults: Mapping[str, Any], source: str) -> Rule:
@@ -237,12 +266,22 @@ def parse_rule(raw: Mapping[str, Any], layer: str, defaults: Mapping[str, Any], 
         "max_age_hours": raw.get("max_age_hours"),
         "max_change_pct": raw.get("max_change_pct"),
         "parent": _ref(source, name, "parent", raw["parent"], layer, "column") if "parent" in raw else None,
-        "other": _ref(source, name, "other", raw["other"], layer, "expression") if "other" in raw else None,
+        "other": (
+            _ref(source, name, "other", raw["other"], layer, "measures" if kind == "control_total" else "expression")
+            if "other" in raw
+            else None
+        ),
+        "by": tuple(str(b) for b in raw.get("by", ()) or ()),
+        "measures": tuple(str(m) for m in raw.get("measures", ()) or ()),
     }
     missing = [k for k in NEEDS[kind] if fields.get(k) in (None, ())]
     if missing:
         shown = ["as" if k == "as_type" else k for k in missing]
         raise _fail(source, name, f"a {kind} rule needs {', '.join(shown)}")
+    if kind == "control_total":
+        other = fields["other"]
+        if len(other.by) != len(fields["by"]) or len(other.measures) != len(fields["measures"]):
+            raise _fail(source, name, "'other' needs as many 'by' and 'measures' entries as the rule")
     if kind == "range" and fields["min"] is None and fields["max"] is None:
         raise _fail(source, name, "a range rule needs min, max or both")
     if fields["pattern"] is not None:
@@ -264,6 +303,7 @@ def parse_rule(raw: Mapping[str, Any], layer: str, defaults: Mapping[str, Any], 
         owner=str(owner),
         description=" ".join(str(raw.get("description", "")).split()),
         tolerance=float(raw.get("tolerance", 0) or 0),
+        where=raw.get("where"),
         source=source,
         **fields,
     )
@@ -317,8 +357,10 @@ def entity_rules() -> list[Rule]:
 
 
 def load_rules() -> RuleSet:
-    """Every rule: the per-layer files shipped in procedures/rules, and the entity spec's."""
+    """Every rule: the per-layer files shipped in procedures/rules, and the entity spec's
+    (structural landing rules, control totals and distributions: procedures/controls.py)."""
     rules = entity_rules()
+    rules += [parse_rule(raw, layer, {}, "entity spec (controls)") for layer, raw in controls.rule_specs()]
     folder = resources.files("procedures") / "rules"
     for layer in LAYERS:
         item = folder / f"{layer}.yml"
@@ -447,6 +489,44 @@ def reconcile_sql(rule: Rule, schemas: Mapping[str, str]) -> str:
     )
 
 
+def _control_side(table: str, by: tuple[str, ...], measures: tuple[str, ...], where: str | None) -> str:
+    key = " || '|' || ".join(f"COALESCE(CAST(({b}) AS VARCHAR), '(none)')" for b in by) or "'(all)'"
+    figures = ", ".join(f"{m} AS M{i}" for i, m in enumerate(measures))
+    grouped = " GROUP BY 1" if by else ""
+    return f"SELECT {key} AS K, {figures} FROM {table}{f' WHERE {where}' if where else ''}{grouped}"
+
+
+def control_total_sql(rule: Rule, schemas: Mapping[str, str]) -> str:
+    """Every group of a control total, with both sides' figures and whether they differ:
+    ``GROUP_KEY`` (the ``by`` values joined with ``|``), ``FAILED``, and ``DETAIL``, each
+    measure as ``<measure>: <this> vs <other>``. A group one side lacks counts as 0 there.
+    Exact: NUMBER sums compare digit for digit, with no tolerance."""
+    assert rule.other is not None
+    other = rule.other
+    this_side = _control_side(
+        table_ref(rule.layer, rule.table, schemas),
+        rule.by,
+        tuple(expand(m, schemas) for m in rule.measures),
+        expand(rule.where, schemas) if rule.where else None,
+    )
+    other_side = _control_side(
+        table_ref(other.layer, other.table, schemas),
+        other.by,
+        tuple(expand(m, schemas) for m in other.measures),
+        expand(other.where, schemas) if other.where else None,
+    )
+    pairs = [(f"COALESCE(a.M{i}, 0)", f"COALESCE(b.M{i}, 0)") for i in range(len(rule.measures))]
+    failed = " OR ".join(f"{a} <> {b}" for a, b in pairs)
+    shown = " || '; ' || ".join(
+        f"{sql_literal(m + ': ')} || CAST({a} AS VARCHAR) || ' vs ' || CAST({b} AS VARCHAR)"
+        for m, (a, b) in zip(rule.measures, pairs, strict=True)
+    )
+    return (
+        f"SELECT COALESCE(a.K, b.K) AS GROUP_KEY, ({failed}) AS FAILED, {shown} AS DETAIL "
+        f"FROM ({this_side}) AS a FULL OUTER JOIN ({other_side}) AS b ON a.K = b.K ORDER BY 1"
+    )
+
+
 def by_table(rules: Iterable[Rule]) -> dict[tuple[str, str], list[Rule]]:
     """``rules`` grouped by the (layer, table) they check, in the order given."""
     grouped: dict[tuple[str, str], list[Rule]] = {}
@@ -458,9 +538,10 @@ def by_table(rules: Iterable[Rule]) -> dict[tuple[str, str], list[Rule]]:
 def counting_sql(rules: list[Rule], schemas: Mapping[str, str], batch_id: str = "") -> list[str]:
     """The counting queries of one table's rules: one scan for the rules it judges, one
     query per referential or reconciliation rule (no exceptions, no writes)."""
-    scanned = [r for r in rules if r.type not in ("referential", "reconcile")]
+    scanned = [r for r in rules if r.type not in QUERY_RULES]
     statements = [scan_sql(scanned[0].table, scanned, schemas, batch_id)] if scanned else []
     statements += [referential_sql(r, schemas, batch_id) for r in rules if r.type == "referential"]
+    statements += [control_total_sql(r, schemas) for r in rules if r.type == "control_total"]
     return statements + [reconcile_sql(r, schemas) for r in rules if r.type == "reconcile"]
 
 

@@ -115,6 +115,9 @@ VALUE_TIERS: tuple[tuple[str, int], ...] = (
 
 CONTACT_ROLES = ("RELATIONSHIP", "OPERATIONS", "FINANCE", "COMPLIANCE", "TRADING")
 
+# Money lands as NUMBER(18,2) and stays NUMBER with a stated scale to gold (never FLOAT)
+MONEY_TYPE = "NUMBER(18,2)"
+
 # PII classes: the governance layer tags and masks every column that carries one.
 PII_CLASSES = ("name", "email", "phone", "address", "date_of_birth", "tax_id", "account_number")
 # The classes that are a natural person's data (a client's contact people): what a right-to-
@@ -132,9 +135,17 @@ class Column:
     pii: str | None = None
     values: tuple[str, ...] | None = None
     description: str = ""
+    # its name in the entity's silver model, when silver renames it (domicile_country ->
+    # country_code); a value-set column's silver distribution is checked under that name
+    silver_name: str = ""
 
     def __post_init__(self) -> None:
         assert self.pii is None or self.pii in PII_CLASSES, f"unknown PII class {self.pii!r}"
+
+    @property
+    def is_money(self) -> bool:
+        """An amount of money: NUMBER(18,2) in the spec, in the row's currency column."""
+        return self.type == MONEY_TYPE
 
     @property
     def personal(self) -> bool:
@@ -191,6 +202,9 @@ class Entity:
     # whether the business vault keeps a point-in-time table of the hub: not where the
     # marts never ask "as of a date" through it (exchange rates are dated by their key)
     point_in_time: bool = True
+    # the dbt model that conforms the entity in silver (its current row per key), if any:
+    # control totals and distribution rules compare it with landing
+    silver: str = ""
 
     def __post_init__(self) -> None:
         assert not self.multi_active or len(self.references) == 1, f"{self.name}: a multi-active set has one parent"
@@ -198,6 +212,15 @@ class Entity:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def money(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.is_money)
+
+    @property
+    def currency_column(self) -> str | None:
+        """The column that says which currency the row's money is in."""
+        return "currency" if "currency" in self.column_names else None
 
 
 def _value_set(name: str) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 -- System DMFs (NULL_COUNT, DUPLICATE_COUNT) where one fits, otherwise one custom DMF per rule
 -- (freshness too: SNOWFLAKE.CORE.FRESHNESS refuses TIMESTAMP_NTZ, the type of the UTC load
 -- timestamps). dbt attaches them with an expectation per rule (dbt/macros/governance/); not
--- expressible as a DMF, VALIDATE_DATA only: parseable, expression, value_tier, reconcile, row_count_change.
+-- expressible as a DMF, VALIDATE_DATA only: parseable, expression, value_tier, reconcile, control_total, row_count_change.
 
 CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_LINK_CUSTOMER_ACCOUNT_TO_CUSTOMER(t TABLE(CUSTOMER_HK VARCHAR), p TABLE(CUSTOMER_HK VARCHAR))
     RETURNS NUMBER NOT NULL

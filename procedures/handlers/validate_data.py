@@ -162,6 +162,34 @@ def _reconcile(session: Any, rule: quality_rules.Rule, schemas: Mapping[str, str
     return Outcome(rule, 1, failed, {"this": this, "other": other, "difference": this - other})
 
 
+def _control_total(
+    session: Any, rule: quality_rules.Rule, schemas: Mapping[str, str]
+) -> tuple[Outcome, list[tuple[str, str]]]:
+    """The groups compared, the ones that differ, and those as exceptions (group, figures)."""
+    rows = session.sql(quality_rules.control_total_sql(rule, schemas)).collect()
+    failing = [(str(r[0]), str(r[2])) for r in rows if r[1]]
+    detail = {"groups": len(rows), "differ": [f"{key}: {figures}" for key, figures in failing[:SAMPLE_KEYS]]}
+    return Outcome(rule, len(rows), len(failing), detail), failing
+
+
+def _control_exceptions(
+    session: Any, table: str, run_id: str, rule: quality_rules.Rule, failing: list[tuple[str, str]], cap: int
+) -> int:
+    """The differing groups of a control total into the exceptions table: the group as the
+    failing key, both sides' figures as the value (a few rows, as literals)."""
+    rows = [
+        f"({sql_literal(run_id)}, {sql_literal(rule.name)}, {sql_literal(key)}, NULL, NULL, "
+        f"{sql_literal(figures)}, {sql_literal(rule.table)}, {sql_literal(rule.layer)}, SYSDATE())"
+        for key, figures in failing[:cap]
+    ]
+    if rows:
+        session.sql(
+            f"INSERT INTO {table} (RUN_ID, RULE_NAME, FAILING_KEY, FILE_NAME, FILE_ROW_NUMBER, "
+            f"FAILING_VALUE, TABLE_NAME, LAYER, CHECKED_AT) VALUES {', '.join(rows)}"
+        ).collect()
+    return len(rows)
+
+
 def run(
     session: Any,
     layer: str = "all",
@@ -191,10 +219,16 @@ def run(
         exceptions_table = f"{quote(quality_schema)}.{quality_rules.EXCEPTIONS_TABLE}"
         exceptions = 0
         for (_layer, table), table_rules in by_table.items():
-            scanned = [r for r in table_rules if r.type not in ("referential", "reconcile")]
+            scanned = [r for r in table_rules if r.type not in quality_rules.QUERY_RULES]
             mine = _scan(session, table, scanned, schemas, batch_id, previous) if scanned else []
             mine += [_referential(session, r, schemas, batch_id) for r in table_rules if r.type == "referential"]
             mine += [_reconcile(session, r, schemas) for r in table_rules if r.type == "reconcile"]
+            for rule in (r for r in table_rules if r.type == "control_total"):
+                outcome, differing = _control_total(session, rule, schemas)
+                mine.append(outcome)
+                exceptions += _control_exceptions(
+                    session, exceptions_table, audit.run_id, rule, differing, exception_cap
+                )
             outcomes += mine
             failing = [o.rule for o in mine if o.rows_failed and (o.rule.row_level or o.rule.type == "referential")]
             if failing:
