@@ -116,18 +116,24 @@ def landed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def land_files(
-    endpoints: Endpoints, entity: str, load_date: str, files: dict[str, Any], delivery: str | None = None
+    endpoints: Endpoints,
+    entity: str,
+    load_date: str,
+    files: dict[str, Any],
+    delivery: str | None = None,
+    landing_prefix: str = "landing/",
 ) -> str:
     """Put hand-made producer files (name -> pyarrow table, or (bytes, promised rows); format
-    from the extension) and their control file into the local landing bucket; returns the
-    batch id. ``delivery`` is what the control file says the files cover (by default what
-    the producers say: ``full`` for a snapshot entity, else ``delta``)."""
+    from the extension) and their control file into the local landing bucket (under
+    ``landing_prefix``); returns the batch id. ``delivery`` is what the control file says
+    the files cover (by default what the producers say: ``full`` for a snapshot entity,
+    else ``delta``)."""
     from lake.local.serve import s3_client
     from procedures import landing, spec
 
     producer = spec.entity(entity).producer
     batch = landing.batch_id_for_date(load_date)
-    prefix = f"landing/{producer}/{entity}/load_date={load_date}/"
+    prefix = f"{landing_prefix}{producer}/{entity}/load_date={load_date}/"
     formats = {ext: fmt for fmt, ext in landing.EXTENSIONS.items()}
     s3 = s3_client(endpoints.s3_endpoint)
     control = []
