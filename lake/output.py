@@ -352,6 +352,17 @@ def print_quality(summaries: list[validate_data.Summary], settings: Settings, ve
             f"`{lake_command()} quality` lists them"
         )
     for q in summaries:
+        c = q.get("control_totals")
+        if not c or not c["rules"]:
+            continue
+        colour = "green" if c["balanced"] == c["rules"] else "red"
+        console.print(
+            f"[{colour}]control totals ({','.join(q['layers'])}): {c['balanced']} of {c['rules']} balance[/]"
+            " (rows and amounts per batch and currency from landing to gold, value distributions in silver)"
+        )
+        for differing in c["differ"]:
+            console.print(f"  [red]{differing}[/]", highlight=False)
+    for q in summaries:
         if "defects" in q:
             d = q["defects"]
             kinds = ", ".join(f"{k} {v['caught']}/{v['injected']}" for k, v in d["by_kind"].items())

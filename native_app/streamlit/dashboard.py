@@ -132,6 +132,22 @@ def quality_page() -> None:
     st.bar_chart(results.pivot_table(index="layer", columns="verdict", values="rule_name", aggfunc="count"))
     st.subheader("Rules of the latest run")
     st.dataframe(results.drop(columns=["run_id"]), hide_index=True)
+    st.subheader("Control totals: landing to gold")
+    st.caption(
+        "Rows and amounts per batch and currency, landing to vault to silver to gold, and each "
+        "standardised value's count in silver against landing: the latest verdict of every control rule."
+    )
+    controls = query(
+        "SELECT rule_name, layer, table_name, verdict, rows_checked AS groups, rows_failed AS groups_differing, "
+        f"detail, checked_at FROM {_table('quality', 'RULE_RESULTS')} WHERE rule_type = 'control_total' "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY rule_name ORDER BY checked_at DESC) = 1 ORDER BY verdict, rule_name"
+    )
+    if controls.empty:
+        st.info("No control total has run yet.")
+    else:
+        balanced = int((controls["verdict"] == "PASS").sum())
+        st.metric("Control totals that balance", f"{balanced} of {len(controls)}")
+        st.dataframe(controls, hide_index=True)
     failing = results.loc[results["verdict"] != "PASS", "rule_name"].tolist()
     if failing:
         rule = st.selectbox("Failing keys of rule", failing)
@@ -160,11 +176,12 @@ def gold_page() -> None:
         ),
         hide_index=True,
     )
-    st.subheader("Dormant accounts holding more than 10,000")
+    st.subheader("Dormant accounts holding more than 10,000 in the reporting currency")
     st.dataframe(
         query(
             f"SELECT * FROM {_table('gold', 'gold_transaction_summary')} "
-            "WHERE is_dormant = TRUE AND current_balance > 10000 ORDER BY current_balance DESC LIMIT 500"
+            "WHERE is_dormant = TRUE AND current_balance_reporting > 10000 "
+            "ORDER BY current_balance_reporting DESC LIMIT 500"
         ),
         hide_index=True,
     )

@@ -46,9 +46,19 @@ class DefectsCaught(TypedDict):
     by_kind: dict[str, dict[str, int]]
 
 
+class ControlTotals(TypedDict):
+    """The control-total rules of a run: how many ran, how many balanced, and each
+    differing group as ``rule: group: figures`` (the first few)."""
+
+    rules: int
+    balanced: int
+    differ: list[str]
+
+
 class Summary(TypedDict):
     """What VALIDATE_DATA returns: the run, the layers and batch it checked, each rule's
-    verdict, and the counts of rules by verdict and of exception rows written."""
+    verdict, the counts of rules by verdict and of exception rows written, and the control
+    totals' verdict."""
 
     run_id: str
     layers: list[str]
@@ -60,6 +70,7 @@ class Summary(TypedDict):
     failed: int
     exceptions: int
     seconds: float
+    control_totals: ControlTotals
     defects: NotRequired[DefectsCaught]
 
 
@@ -308,6 +319,17 @@ def _summary(
         "failed": verdicts.count("FAIL"),
         "exceptions": exceptions,
         "seconds": round(seconds, 2),
+        "control_totals": _control_totals(outcomes),
+    }
+
+
+def _control_totals(outcomes: list[Outcome]) -> ControlTotals:
+    controls = [o for o in outcomes if o.rule.type == "control_total"]
+    differ = [f"{o.rule.name}: {group}" for o in controls for group in o.detail.get("differ", [])]
+    return {
+        "rules": len(controls),
+        "balanced": sum(1 for o in controls if not o.rows_failed),
+        "differ": differ[:SAMPLE_KEYS],
     }
 
 
