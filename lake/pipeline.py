@@ -9,6 +9,7 @@ Snowflake calls, with a Snowpark Session on the target.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -193,10 +194,12 @@ def last_quality_run(settings: Settings, endpoints: Endpoints | None) -> validat
     rows = fetch(
         settings,
         endpoints,
-        f"SELECT RULE_NAME, VERDICT, ROWS_FAILED, RUN_ID FROM {quality_schema}.RULE_RESULTS "
+        f"SELECT RULE_NAME, VERDICT, ROWS_FAILED, RUN_ID, RULE_TYPE, DETAIL FROM {quality_schema}.RULE_RESULTS "
         f"WHERE RUN_ID = (SELECT RUN_ID FROM {quality_schema}.RULE_RESULTS ORDER BY CHECKED_AT DESC LIMIT 1)",
     )
     verdicts = [str(r[1]) for r in rows]
+    controls = [r for r in rows if r[4] == "control_total"]
+    differ = [f"{r[0]}: {group}" for r in controls for group in json.loads(str(r[5] or "{}")).get("differ", [])]
     return {
         "run_id": str(rows[0][3]) if rows else "",
         "layers": [],
@@ -207,6 +210,11 @@ def last_quality_run(settings: Settings, endpoints: Endpoints | None) -> validat
         "warned": verdicts.count("WARN"),
         "failed": verdicts.count("FAIL"),
         "exceptions": 0,
+        "control_totals": {
+            "rules": len(controls),
+            "balanced": sum(1 for r in controls if not r[2]),
+            "differ": differ[: validate_data.SAMPLE_KEYS],
+        },
         "seconds": 0.0,
     }
 

@@ -102,7 +102,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import fakesnow.transforms
 from fakesnow.transforms import transforms as fakesnow_transforms
 from sqlglot import exp
 

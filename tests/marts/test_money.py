@@ -243,7 +243,8 @@ def test_an_amount_without_any_fixing_is_an_error_rules_exception(fixture_lake: 
     failed = _rows(
         fixture_lake,
         applied,
-        f"SELECT rule_name FROM {quality_schema}.RULE_RESULTS WHERE run_id = '{run_id}' AND verdict = 'FAIL' ORDER BY 1",
+        f"SELECT rule_name FROM {quality_schema}.RULE_RESULTS "
+        f"WHERE run_id = '{run_id}' AND verdict = 'FAIL' ORDER BY 1",
     )
     assert failed == [
         ("gold_order_metrics_amounts_converted",),
@@ -258,10 +259,16 @@ def test_an_amount_without_any_fixing_is_an_error_rules_exception(fixture_lake: 
         "'gold_order_metrics_order_count_reconciles') ORDER BY 1",
     ) == [
         # the unrated order is in silver's group without a reporting currency, not in gold's
-        ("(none)", "SUM(order_count): 0 vs 1; SUM(fulfilled_count): 0 vs 0; SUM(total_order_value_reporting): 0.00 vs 0.00"),
+        (
+            "(none)",
+            "SUM(order_count): 0 vs 1; SUM(fulfilled_count): 0 vs 0; SUM(total_order_value_reporting): 0.00 vs 0.00",
+        ),
         ("O6", None),
-        ("USD", "SUM(order_count): 6 vs 5; SUM(fulfilled_count): 4 vs 4; "
-         "SUM(total_order_value_reporting): 26829.64 vs 26829.64"),
+        (
+            "USD",
+            "SUM(order_count): 6 vs 5; SUM(fulfilled_count): 4 vs 4; "
+            "SUM(total_order_value_reporting): 26829.64 vs 26829.64",
+        ),
     ]
 
 

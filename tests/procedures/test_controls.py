@@ -135,7 +135,9 @@ def test_a_silver_row_doubled_by_a_join_fails_the_vault_to_silver_total(faulty: 
 
 @pytest.mark.unit
 def test_a_control_total_names_its_groups_and_both_figures() -> None:
-    sql = quality.control_total_sql(rule("vault_orders_control_totals"), {layer: layer.upper() for layer in quality.LAYERS})
+    sql = quality.control_total_sql(
+        rule("vault_orders_control_totals"), {layer: layer.upper() for layer in quality.LAYERS}
+    )
     assert "FULL OUTER JOIN" in sql and "'COUNT(*): '" in sql and "'SUM(UNIT_PRICE): '" in sql
     assert "DISPOSITION <> 'MISSING'" in sql
 
