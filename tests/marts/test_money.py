@@ -316,3 +316,28 @@ def test_money_is_declared_decimal_in_the_spec() -> None:
     }
     assert all(e.currency_column for e in spec.ENTITIES if e.money)
     assert "NUMBER(18,8)" in quality.PARSE_TYPES  # exchange rates parse to eight places
+
+
+@pytest.mark.parametrize(
+    ("column", "refused"),
+    [
+        pytest.param("client_segment", True, id="bare_name_refused"),
+        pytest.param("b.client_segment", False, id="qualified_name_compiles"),
+    ],
+)
+def test_standardised_code_takes_qualified_columns_only(
+    built: Any, settings: Settings, applied: Endpoints, column: str, refused: bool
+) -> None:
+    """A bare name inside the macro's subquery resolved to the reference seed's own column
+    of the same name, and every client got the seed's last segment."""
+    from lake import dbt
+
+    inline = f"select {{{{ standardised_code('{column}', 'ref_client_segments', 'client_segment') }}}} from t as b"
+    log = dbt.log_file(settings)
+    before = log.stat().st_size if log.exists() else 0
+    if refused:
+        with pytest.raises(dbt.DbtError):
+            dbt.run(settings, applied, ["compile", "--inline", inline], capture=True)
+        assert "qualify the column with its relation's alias" in log.read_text()[before:]
+    else:
+        dbt.run(settings, applied, ["compile", "--inline", inline], capture=True)
