@@ -60,19 +60,26 @@ def _satellite(entity: spec.Entity) -> vault.Satellite:
     return next(s for s in vault.SATELLITES if s.entity.name == entity.name and not s.personal)
 
 
-def _order(entity: spec.Entity) -> str:
-    return f"{quote(entity.event_column)} DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC"
+def _order(entity: spec.Entity, alias: str = "") -> str:
+    return (
+        f"{alias}{quote(entity.event_column)} DESC NULLS LAST, {alias}BATCH_ID DESC, {alias}FILE_NAME DESC, "
+        f"{alias}FILE_ROW_NUMBER DESC"
+    )
 
 
 def latest_view_ddl(entity: spec.Entity) -> str:
+    """Of the batches the vault has loaded (a batch only ingested, or loaded into another
+    vault, is not yet the vault's), each key's latest clean row, with its batch's load_ts."""
     hk = quote(vault.Hub(entity).hash_key)
     landing = "<% database %>.<% landing_schema %>"
     return (
         f"CREATE OR REPLACE VIEW {landing}.{latest_view(entity)}\n"
-        f"    COMMENT = 'The latest clean landed row of every {entity.singular} key: what the vault holds as current'\n"
-        f"AS SELECT * FROM {landing}.{staging.view_name(entity)}\n"
-        "WHERE QUARANTINE_REASON IS NULL\n"
-        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {hk} ORDER BY {_order(entity)}) = 1;"
+        f"    COMMENT = 'The latest clean landed row of every {entity.singular} key of a loaded batch: "
+        "what the vault holds as current'\n"
+        f"AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM {landing}.{staging.view_name(entity)} s\n"
+        "INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID\n"
+        "WHERE s.QUARANTINE_REASON IS NULL\n"
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY s.{hk} ORDER BY {_order(entity, 's.')}) = 1;"
     )
 
 
@@ -154,6 +161,16 @@ def _totals(entity: spec.Entity) -> list[str]:
     return ["COUNT(*)", *(f"SUM({quote(c.name)})" for c in entity.money)]
 
 
+# the batches the vault has loaded: a batch ingested and not yet loaded (or loaded into
+# another vault) is not the vault's to account for
+LOADED = "BATCH_ID IN (SELECT BATCH_ID FROM {vault}.LOADED_BATCHES)"
+
+
+def _watermark(model: str) -> str:
+    """The newest vault load a silver model has taken: a batch loaded since is not in it yet."""
+    return f"(SELECT MAX(LOAD_TS) FROM {{silver}}.{quote(model)})"
+
+
 def rule_specs() -> list[tuple[str, dict[str, object]]]:
     """(layer, rule as the rule files declare one) for every generated control rule."""
     specs: list[tuple[str, dict[str, object]]] = []
@@ -169,7 +186,7 @@ def rule_specs() -> list[tuple[str, dict[str, object]]]:
                     "table": control_view(entity).lower(),
                     "type": "control_total",
                     "owner": OWNER,
-                    "where": "DISPOSITION <> 'MISSING'",
+                    "where": f"DISPOSITION <> 'MISSING' AND {LOADED}",
                     "by": ["BATCH_ID", "CURRENCY"],
                     "measures": measures,
                     "other": {
@@ -177,6 +194,7 @@ def rule_specs() -> list[tuple[str, dict[str, object]]]:
                         "layer": "landing",
                         "by": ["BATCH_ID", currency],
                         "measures": measures,
+                        "where": LOADED,
                     },
                     "description": (
                         f"Per batch and currency, the {entity.name} rows{money} landed equal those the vault "
@@ -202,12 +220,18 @@ def rule_specs() -> list[tuple[str, dict[str, object]]]:
                         "owner": "analytics-engineering",
                         "by": [quote(silver_column)],
                         "measures": ["COUNT(*)"],
+                        # both sides leave out the keys changed by a batch silver has not taken yet
+                        "where": (
+                            f"{key} NOT IN (SELECT {key} FROM {{landing}}.{latest_view(entity)} "
+                            f"WHERE BATCH_LOAD_TS > {_watermark(entity.silver)})"
+                        ),
                         "other": {
                             "table": latest_view(entity).lower(),
                             "layer": "landing",
                             "by": [mapped(column)],
                             "measures": ["COUNT(*)"],
-                            "where": f"{key} IN (SELECT {key} FROM {{silver}}.{quote(entity.silver)})",
+                            "where": f"{key} IN (SELECT {key} FROM {{silver}}.{quote(entity.silver)}) "
+                            f"AND BATCH_LOAD_TS <= {_watermark(entity.silver)}",
                         },
                         "description": (
                             f"Each {silver_column} value counts as many {entity.name} in silver as landing's latest "

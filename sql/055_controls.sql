@@ -3,10 +3,11 @@
 -- with every landed row.
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_CUSTOMERS_LATEST
-    COMMENT = 'The latest clean landed row of every customer key: what the vault holds as current'
-AS SELECT * FROM <% database %>.<% landing_schema %>.STG_CUSTOMERS
-WHERE QUARANTINE_REASON IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY CUSTOMER_HK ORDER BY UPDATED_AT DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC) = 1;
+    COMMENT = 'The latest clean landed row of every customer key of a loaded batch: what the vault holds as current'
+AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM <% database %>.<% landing_schema %>.STG_CUSTOMERS s
+INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID
+WHERE s.QUARANTINE_REASON IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY s.CUSTOMER_HK ORDER BY s.UPDATED_AT DESC NULLS LAST, s.BATCH_ID DESC, s.FILE_NAME DESC, s.FILE_ROW_NUMBER DESC) = 1;
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.CTL_CUSTOMERS
     COMMENT = 'Every landed customer row and what the vault did with it (QUARANTINED, HELD, SUPERSEDED, MISSING)'
@@ -32,10 +33,11 @@ LEFT JOIN (SELECT n.CUSTOMER_HK, MAX(n.UPDATED_AT) AS NEWEST FROM <% database %>
     ON n.CUSTOMER_HK = s.CUSTOMER_HK;
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_ACCOUNTS_LATEST
-    COMMENT = 'The latest clean landed row of every account key: what the vault holds as current'
-AS SELECT * FROM <% database %>.<% landing_schema %>.STG_ACCOUNTS
-WHERE QUARANTINE_REASON IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY ACCOUNT_HK ORDER BY UPDATED_AT DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC) = 1;
+    COMMENT = 'The latest clean landed row of every account key of a loaded batch: what the vault holds as current'
+AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM <% database %>.<% landing_schema %>.STG_ACCOUNTS s
+INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID
+WHERE s.QUARANTINE_REASON IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY s.ACCOUNT_HK ORDER BY s.UPDATED_AT DESC NULLS LAST, s.BATCH_ID DESC, s.FILE_NAME DESC, s.FILE_ROW_NUMBER DESC) = 1;
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.CTL_ACCOUNTS
     COMMENT = 'Every landed account row and what the vault did with it (QUARANTINED, HELD, SUPERSEDED, MISSING)'
@@ -62,10 +64,11 @@ LEFT JOIN (SELECT n.ACCOUNT_HK, MAX(n.UPDATED_AT) AS NEWEST FROM <% database %>.
     ON n.ACCOUNT_HK = s.ACCOUNT_HK;
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_TRANSACTIONS_LATEST
-    COMMENT = 'The latest clean landed row of every transaction key: what the vault holds as current'
-AS SELECT * FROM <% database %>.<% landing_schema %>.STG_TRANSACTIONS
-WHERE QUARANTINE_REASON IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY TRANSACTION_HK ORDER BY TRANSACTION_AT DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC) = 1;
+    COMMENT = 'The latest clean landed row of every transaction key of a loaded batch: what the vault holds as current'
+AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM <% database %>.<% landing_schema %>.STG_TRANSACTIONS s
+INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID
+WHERE s.QUARANTINE_REASON IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY s.TRANSACTION_HK ORDER BY s.TRANSACTION_AT DESC NULLS LAST, s.BATCH_ID DESC, s.FILE_NAME DESC, s.FILE_ROW_NUMBER DESC) = 1;
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.CTL_TRANSACTIONS
     COMMENT = 'Every landed transaction row and what the vault did with it (QUARANTINED, HELD, SUPERSEDED, MISSING)'
@@ -92,10 +95,11 @@ LEFT JOIN (SELECT n.TRANSACTION_HK, MAX(n.TRANSACTION_AT) AS NEWEST FROM <% data
     ON n.TRANSACTION_HK = s.TRANSACTION_HK;
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_ORDERS_LATEST
-    COMMENT = 'The latest clean landed row of every order key: what the vault holds as current'
-AS SELECT * FROM <% database %>.<% landing_schema %>.STG_ORDERS
-WHERE QUARANTINE_REASON IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY ORDER_HK ORDER BY UPDATED_AT DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC) = 1;
+    COMMENT = 'The latest clean landed row of every order key of a loaded batch: what the vault holds as current'
+AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM <% database %>.<% landing_schema %>.STG_ORDERS s
+INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID
+WHERE s.QUARANTINE_REASON IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY s.ORDER_HK ORDER BY s.UPDATED_AT DESC NULLS LAST, s.BATCH_ID DESC, s.FILE_NAME DESC, s.FILE_ROW_NUMBER DESC) = 1;
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.CTL_ORDERS
     COMMENT = 'Every landed order row and what the vault did with it (QUARANTINED, HELD, SUPERSEDED, MISSING)'
@@ -122,10 +126,11 @@ LEFT JOIN (SELECT n.ORDER_HK, MAX(n.UPDATED_AT) AS NEWEST FROM <% database %>.<%
     ON n.ORDER_HK = s.ORDER_HK;
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_PRODUCTS_LATEST
-    COMMENT = 'The latest clean landed row of every product key: what the vault holds as current'
-AS SELECT * FROM <% database %>.<% landing_schema %>.STG_PRODUCTS
-WHERE QUARANTINE_REASON IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY PRODUCT_HK ORDER BY UPDATED_AT DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC) = 1;
+    COMMENT = 'The latest clean landed row of every product key of a loaded batch: what the vault holds as current'
+AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM <% database %>.<% landing_schema %>.STG_PRODUCTS s
+INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID
+WHERE s.QUARANTINE_REASON IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY s.PRODUCT_HK ORDER BY s.UPDATED_AT DESC NULLS LAST, s.BATCH_ID DESC, s.FILE_NAME DESC, s.FILE_ROW_NUMBER DESC) = 1;
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.CTL_PRODUCTS
     COMMENT = 'Every landed product row and what the vault did with it (QUARANTINED, HELD, SUPERSEDED, MISSING)'
@@ -152,10 +157,11 @@ LEFT JOIN (SELECT n.PRODUCT_HK, MAX(n.UPDATED_AT) AS NEWEST FROM <% database %>.
     ON n.PRODUCT_HK = s.PRODUCT_HK;
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_EXCHANGE_RATES_LATEST
-    COMMENT = 'The latest clean landed row of every exchange_rate key: what the vault holds as current'
-AS SELECT * FROM <% database %>.<% landing_schema %>.STG_EXCHANGE_RATES
-WHERE QUARANTINE_REASON IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY EXCHANGE_RATE_HK ORDER BY UPDATED_AT DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC) = 1;
+    COMMENT = 'The latest clean landed row of every exchange_rate key of a loaded batch: what the vault holds as current'
+AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM <% database %>.<% landing_schema %>.STG_EXCHANGE_RATES s
+INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID
+WHERE s.QUARANTINE_REASON IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY s.EXCHANGE_RATE_HK ORDER BY s.UPDATED_AT DESC NULLS LAST, s.BATCH_ID DESC, s.FILE_NAME DESC, s.FILE_ROW_NUMBER DESC) = 1;
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.CTL_EXCHANGE_RATES
     COMMENT = 'Every landed exchange_rate row and what the vault did with it (QUARANTINED, HELD, SUPERSEDED, MISSING)'
@@ -181,10 +187,11 @@ LEFT JOIN (SELECT n.EXCHANGE_RATE_HK, MAX(n.UPDATED_AT) AS NEWEST FROM <% databa
     ON n.EXCHANGE_RATE_HK = s.EXCHANGE_RATE_HK;
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_INTERACTIONS_LATEST
-    COMMENT = 'The latest clean landed row of every interaction key: what the vault holds as current'
-AS SELECT * FROM <% database %>.<% landing_schema %>.STG_INTERACTIONS
-WHERE QUARANTINE_REASON IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY INTERACTION_HK ORDER BY INTERACTION_AT DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC) = 1;
+    COMMENT = 'The latest clean landed row of every interaction key of a loaded batch: what the vault holds as current'
+AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM <% database %>.<% landing_schema %>.STG_INTERACTIONS s
+INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID
+WHERE s.QUARANTINE_REASON IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY s.INTERACTION_HK ORDER BY s.INTERACTION_AT DESC NULLS LAST, s.BATCH_ID DESC, s.FILE_NAME DESC, s.FILE_ROW_NUMBER DESC) = 1;
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.CTL_INTERACTIONS
     COMMENT = 'Every landed interaction row and what the vault did with it (QUARANTINED, HELD, SUPERSEDED, MISSING)'
@@ -210,10 +217,11 @@ LEFT JOIN (SELECT n.INTERACTION_HK, MAX(n.INTERACTION_AT) AS NEWEST FROM <% data
     ON n.INTERACTION_HK = s.INTERACTION_HK;
 
 CREATE OR REPLACE VIEW <% database %>.<% landing_schema %>.STG_OPPORTUNITIES_LATEST
-    COMMENT = 'The latest clean landed row of every opportunity key: what the vault holds as current'
-AS SELECT * FROM <% database %>.<% landing_schema %>.STG_OPPORTUNITIES
-WHERE QUARANTINE_REASON IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY OPPORTUNITY_HK ORDER BY UPDATED_AT DESC NULLS LAST, BATCH_ID DESC, FILE_NAME DESC, FILE_ROW_NUMBER DESC) = 1;
+    COMMENT = 'The latest clean landed row of every opportunity key of a loaded batch: what the vault holds as current'
+AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM <% database %>.<% landing_schema %>.STG_OPPORTUNITIES s
+INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID
+WHERE s.QUARANTINE_REASON IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY s.OPPORTUNITY_HK ORDER BY s.UPDATED_AT DESC NULLS LAST, s.BATCH_ID DESC, s.FILE_NAME DESC, s.FILE_ROW_NUMBER DESC) = 1;
 
 CREATE OR REPLACE VIEW <% database %>.<% vault_schema %>.CTL_OPPORTUNITIES
     COMMENT = 'Every landed opportunity row and what the vault did with it (QUARANTINED, HELD, SUPERSEDED, MISSING)'
