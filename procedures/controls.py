@@ -35,7 +35,7 @@ Silver-to-gold totals are declared in ``procedures/rules/gold.yml``.
 
 from __future__ import annotations
 
-from procedures import spec, staging, vault
+from procedures import spec, vault
 from procedures.sql import quote, sql_literal
 
 DISPOSITIONS = ("QUARANTINED", "HELD", "SUPERSEDED", "MISSING")
@@ -43,7 +43,7 @@ OWNER = "data-platform"
 
 
 def latest_view(entity: spec.Entity) -> str:
-    return f"{staging.view_name(entity)}_LATEST"
+    return f"{entity.staging_view}_LATEST"
 
 
 def control_view(entity: spec.Entity) -> str:
@@ -76,7 +76,7 @@ def latest_view_ddl(entity: spec.Entity) -> str:
         f"CREATE OR REPLACE VIEW {landing}.{latest_view(entity)}\n"
         f"    COMMENT = 'The latest clean landed row of every {entity.singular} key of a loaded batch: "
         "what the vault holds as current'\n"
-        f"AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM {landing}.{staging.view_name(entity)} s\n"
+        f"AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM {landing}.{entity.staging_view} s\n"
         "INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID\n"
         "WHERE s.QUARANTINE_REASON IS NULL\n"
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY s.{hk} ORDER BY {_order(entity, 's.')}) = 1;"
@@ -118,7 +118,7 @@ def control_view_ddl(entity: spec.Entity) -> str:
         f"        WHEN n.NEWEST >= s.{event} OR (n.NEWEST IS NOT NULL AND s.{event} IS NULL) THEN 'SUPERSEDED'\n"
         "        ELSE 'MISSING'\n"
         f"    END AS DISPOSITION{money}\n"
-        f"FROM {landing}.{staging.view_name(entity)} s\n"
+        f"FROM {landing}.{entity.staging_view} s\n"
         f"LEFT JOIN (SELECT DISTINCT BATCH_ID, FILE_NAME, FILE_ROW_NUMBER FROM {vault_schema}.QUARANTINE "
         f"WHERE ENTITY = {sql_literal(entity.name)}) q\n"
         "    ON q.BATCH_ID = s.BATCH_ID AND q.FILE_NAME = s.FILE_NAME AND q.FILE_ROW_NUMBER = s.FILE_ROW_NUMBER\n"
@@ -190,7 +190,7 @@ def rule_specs() -> list[tuple[str, dict[str, object]]]:
                     "by": ["BATCH_ID", "CURRENCY"],
                     "measures": measures,
                     "other": {
-                        "table": staging.view_name(entity).lower(),
+                        "table": entity.staging_view.lower(),
                         "layer": "landing",
                         "by": ["BATCH_ID", currency],
                         "measures": measures,

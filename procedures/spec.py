@@ -214,6 +214,11 @@ class Entity:
         return tuple(c.name for c in self.columns)
 
     @property
+    def staging_view(self) -> str:
+        """Its typed staging view in the landing schema (procedures/staging.py)."""
+        return f"STG_{self.name.upper()}"
+
+    @property
     def money(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.is_money)
 

@@ -27,7 +27,7 @@ from procedures.sql import quote
 
 
 def view_name(entity: spec.Entity) -> str:
-    return f"STG_{entity.name.upper()}"
+    return entity.staging_view
 
 
 def _typed(column: spec.Column) -> str:

@@ -51,7 +51,8 @@ def test_the_spec_has_the_briefs_rules_each_with_severity_and_owner() -> None:
     assert (age.type, age.min, age.max) == ("range", 18, 120)
     assert {("silver", "range"), ("silver", "accepted_values"), ("silver", "expression")} <= kinds
     # gold: metric non-negativity, lifecycle values, value tier consistency, aggregation accuracy
-    assert {("gold", "range"), ("gold", "accepted_values"), ("gold", "value_tier"), ("gold", "reconcile")} <= kinds
+    # the brief's reconciliation of gold with silver: exact control totals per currency
+    assert {("gold", "range"), ("gold", "accepted_values"), ("gold", "value_tier"), ("gold", "control_total")} <= kinds
     # and freshness, row-count change and referential integrity from links to hubs
     assert {("vault", "freshness"), ("vault", "row_count_change"), ("vault", "referential")} <= kinds
     links = [r for r in RULES.layer("vault") if r.type == "referential" and r.table.startswith("link_")]

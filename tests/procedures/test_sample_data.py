@@ -22,7 +22,7 @@ from tests.conftest import SMALL, SmallPlan
 pytestmark = pytest.mark.unit
 
 LAYOUT = re.compile(
-    r"^(?P<producer>crm|finance|operations)/(?P<entity>[a-z]+)/load_date=(?P<date>\d{4}-\d{2}-\d{2})/"
+    r"^(?P<producer>crm|finance|operations)/(?P<entity>[a-z][a-z_]*)/load_date=(?P<date>\d{4}-\d{2}-\d{2})/"
     r"(?P<file>part-\d{4}\.(parquet|csv|jsonl)|_control\.csv)$"
 )
 EMAIL = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$")

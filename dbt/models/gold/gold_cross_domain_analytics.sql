@@ -26,10 +26,10 @@ interactions as (
 accounts as (
     select
         customer_id,
+        cast(sum(current_balance_reporting) as number(38, 2)) as total_balance_reporting,
         count(*) as account_count,
         count_if(is_dormant) as dormant_accounts,
         sum(transaction_count) as transaction_count,
-        cast(sum(current_balance_reporting) as number(38, 2)) as total_balance_reporting,
         count_if(current_balance_reporting is null) as unrated_accounts
     from {{ ref('gold_transaction_summary') }}
     where is_held  -- the accounts a client holds now: a closed or moved one counts for nobody, or its new owner
@@ -39,9 +39,12 @@ accounts as (
 pipeline as (
     select
         customer_id,
-        cast(sum(case when stage not in ('CLOSED_WON', 'CLOSED_LOST') then amount_reporting else 0 end) as number(38, 2))
-            as open_pipeline_amount_reporting,
-        cast(sum(case when stage = 'CLOSED_WON' then amount_reporting else 0 end) as number(38, 2)) as won_amount_reporting,
+        cast(
+            sum(case when stage not in ('CLOSED_WON', 'CLOSED_LOST') then amount_reporting else 0 end) as number(38, 2)
+        ) as open_pipeline_amount_reporting,
+        cast(
+            sum(case when stage = 'CLOSED_WON' then amount_reporting else 0 end) as number(38, 2)
+        ) as won_amount_reporting,
         count_if(amount is not null and amount_reporting is null) as unrated_opportunities
     from {{ ref('silver_opportunities') }}
     group by customer_id

@@ -19,9 +19,9 @@ accounts as (
 orders as (
     select
         o.customer_id,
-        count(*) as order_count,
         cast(sum(case when o.order_status = 'FULFILLED' then o.order_value_reporting else 0 end) as number(38, 2))
             as lifetime_value_reporting,
+        count(*) as order_count,
         count_if(o.order_status = 'FULFILLED' and o.order_value is not null and o.order_value_reporting is null)
             as unrated_orders
     from {{ ref('silver_orders') }} as o

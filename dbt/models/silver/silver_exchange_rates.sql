@@ -15,10 +15,10 @@
 with fixings as (
     -- each fixing's latest version (a correction is a new satellite row)
     select
-        upper(trim(s.currency)) as currency,
-        upper(trim(s.quote_currency)) as quote_currency,
         s.rate_date,
-        s.rate
+        s.rate,
+        upper(trim(s.currency)) as currency,
+        upper(trim(s.quote_currency)) as quote_currency
     from {{ source('vault', 'SAT_EXCHANGE_RATE') }} as s
     where s.rate > 0 and s.rate_date is not null and s.currency is not null
     qualify row_number() over (partition by s.exchange_rate_hk order by s.load_ts desc) = 1
@@ -76,6 +76,14 @@ days as (
     where g.n <= datediff('day', b.first_date, b.last_date)
 ),
 
+first_fixings as (
+    select
+        x.currency,
+        min(x.rate_date) as first_date
+    from quoted as x
+    group by x.currency
+),
+
 grid as (
     -- each currency on each day from its first fixing, with the day of the fixing in force
     select
@@ -84,8 +92,8 @@ grid as (
         max(q.rate_date) over (
             partition by c.currency order by d.rate_day rows between unbounded preceding and current row
         ) as fixing_date
-    from (select x.currency, min(x.rate_date) as first_date from quoted as x group by x.currency) as c
-    inner join days as d on d.rate_day >= c.first_date
+    from first_fixings as c
+    inner join days as d on c.first_date <= d.rate_day
     left join quoted as q on c.currency = q.currency and d.rate_day = q.rate_date
 ),
 
