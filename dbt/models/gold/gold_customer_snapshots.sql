@@ -67,7 +67,7 @@ select
     coalesce(a.account_count, 0) as account_count,
     '{{ var("reporting_currency") }}' as reporting_currency,
     coalesce(a.total_balance_reporting, 0) as total_balance_reporting,
-    coalesce(a.unrated_accounts, 0) as unrated_accounts,
+    cast(coalesce(a.unrated_accounts, 0) as number(38, 0)) as unrated_accounts,
     coalesce(t.transaction_count, 0) as transaction_count,
     coalesce(k.contact_count, 0) as contact_count,
     {{ dbt_loaded_at() }} as dbt_loaded_at

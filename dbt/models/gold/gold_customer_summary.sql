@@ -44,7 +44,7 @@ select
     coalesce(o.order_count, 0) as order_count,
     coalesce(o.lifetime_value_reporting, 0) as lifetime_value_reporting,
     {{ value_tier('coalesce(o.lifetime_value_reporting, 0)') }} as value_tier,
-    coalesce(a.unrated_accounts, 0) + coalesce(o.unrated_orders, 0) as unrated_amounts
+    cast(coalesce(a.unrated_accounts, 0) + coalesce(o.unrated_orders, 0) as number(38, 0)) as unrated_amounts
 from {{ ref('silver_customers') }} as c
 cross join snapshot as snap
 left join accounts as a on c.customer_id = a.customer_id

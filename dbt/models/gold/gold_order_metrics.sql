@@ -35,6 +35,6 @@ select
     {{ money('div0(sum(order_value_reporting), count(order_value_reporting))', 38) }} as average_order_value_reporting,
     count_if(is_product_withdrawn) as withdrawn_product_orders,
     cast(coalesce(sum(withdrawn_value_reporting), 0) as number(38, 2)) as withdrawn_product_value_reporting,
-    count_if(is_unrated) as unrated_orders
+    cast(count_if(is_unrated) as number(38, 0)) as unrated_orders
 from orders
 group by year(order_date), month(order_date)
