@@ -18,13 +18,15 @@ generated from the entity spec (``rule_specs``) and run by VALIDATE_DATA like an
   ``MISSING``      none of these: a row the vault lost.
 
   The money columns are the satellite's values for a held row, the landed (typed) values
-  otherwise, so a sum differs when the vault stores another amount than was landed.
+  otherwise, so a sum differs when the vault stores another amount than was landed; the
+  ``LANDED_`` columns are the landed values. ``IS_LOADED``: the row was ingested before its
+  batch's last load (a row ingested since is not the vault's to account for yet).
 
 The rules, per entity (owner: data-platform, severity: error):
 
 * ``vault_<entity>_control_totals``: per batch and currency, rows and the sum of each money
-  column landed (``STG_<ENTITY>``) equal those accounted by the vault (every disposition but
-  MISSING);
+  column landed (``STG_<ENTITY>``, as ``CTL_<ENTITY>`` carries them) equal those accounted
+  by the vault (every disposition but MISSING, with the vault's amounts);
 * ``silver_<entity>_<column>_distribution``: for every value-set column of an entity with a
   silver model, the count of each standardised value in silver equals landing's latest rows
   of the same keys after the documented mapping (trimmed, upper-case, outside the set
@@ -67,9 +69,17 @@ def _order(entity: spec.Entity, alias: str = "") -> str:
     )
 
 
+# each loaded batch with its last load: a landed row ingested by then is one the vault's
+# loads could take (a batch only ingested, loaded into another vault, or re-delivered
+# after its load is not yet the vault's)
+LOADS = (
+    "(SELECT BATCH_ID, MAX(LOAD_TS) AS LOAD_TS FROM <% database %>.<% vault_schema %>.LOADED_BATCHES GROUP BY BATCH_ID)"
+)
+
+
 def latest_view_ddl(entity: spec.Entity) -> str:
-    """Of the batches the vault has loaded (a batch only ingested, or loaded into another
-    vault, is not yet the vault's), each key's latest clean row, with its batch's load_ts."""
+    """Of the rows the vault's loads took (``LOADS``), each key's latest clean row, with its
+    batch's load_ts."""
     hk = quote(vault.Hub(entity).hash_key)
     landing = "<% database %>.<% landing_schema %>"
     return (
@@ -77,8 +87,8 @@ def latest_view_ddl(entity: spec.Entity) -> str:
         f"    COMMENT = 'The latest clean landed row of every {entity.singular} key of a loaded batch: "
         "what the vault holds as current'\n"
         f"AS SELECT s.*, b.LOAD_TS AS BATCH_LOAD_TS FROM {landing}.{entity.staging_view} s\n"
-        "INNER JOIN <% database %>.<% vault_schema %>.LOADED_BATCHES b ON b.BATCH_ID = s.BATCH_ID\n"
-        "WHERE s.QUARANTINE_REASON IS NULL\n"
+        f"INNER JOIN {LOADS} b ON b.BATCH_ID = s.BATCH_ID\n"
+        "WHERE s.QUARANTINE_REASON IS NULL AND s.INGESTED_AT <= b.LOAD_TS\n"
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY s.{hk} ORDER BY {_order(entity, 's.')}) = 1;"
     )
 
@@ -98,7 +108,7 @@ def control_view_ddl(entity: spec.Entity) -> str:
     held_money = "".join(f", MIN(h.{quote(c.name)}) AS {quote(c.name)}" for c in entity.money)
     money = "".join(
         f",\n    CASE WHEN h.FIRST_BATCH <= s.BATCH_ID THEN h.{quote(c.name)} ELSE s.{quote(c.name)} END "
-        f"AS {quote(c.name)}"
+        f"AS {quote(c.name)},\n    s.{quote(c.name)} AS LANDED_{quote(c.name)}"
         for c in entity.money
     )
     return (
@@ -110,6 +120,7 @@ def control_view_ddl(entity: spec.Entity) -> str:
         "    s.FILE_NAME,\n"
         "    s.FILE_ROW_NUMBER,\n"
         f"    s.{quote(entity.key)} AS BUSINESS_KEY,\n"
+        "    COALESCE(s.INGESTED_AT <= b.LOAD_TS, FALSE) AS IS_LOADED,\n"
         f"    {_currency(entity, 's')} AS CURRENCY,\n"
         "    CASE\n"
         "        WHEN q.FILE_NAME IS NOT NULL THEN 'QUARANTINED'\n"
@@ -122,6 +133,7 @@ def control_view_ddl(entity: spec.Entity) -> str:
         f"LEFT JOIN (SELECT DISTINCT BATCH_ID, FILE_NAME, FILE_ROW_NUMBER FROM {vault_schema}.QUARANTINE "
         f"WHERE ENTITY = {sql_literal(entity.name)}) q\n"
         "    ON q.BATCH_ID = s.BATCH_ID AND q.FILE_NAME = s.FILE_NAME AND q.FILE_ROW_NUMBER = s.FILE_ROW_NUMBER\n"
+        f"LEFT JOIN {LOADS} b ON b.BATCH_ID = s.BATCH_ID\n"
         f"LEFT JOIN (SELECT h.{hk}, h.HASHDIFF, MIN(h.BATCH_ID) AS FIRST_BATCH{held_money} FROM {table} h "
         f"GROUP BY h.{hk}, h.HASHDIFF) h\n"
         f"    ON h.{hk} = s.{hk} AND h.HASHDIFF = s.{sat.hashdiff_column}\n"
@@ -157,13 +169,8 @@ def mapped(column: spec.Column, alias: str = "") -> str:
     return f"CASE WHEN {name} IS NULL THEN NULL WHEN {value} IN ({listed}) THEN {value} ELSE 'UNKNOWN' END"
 
 
-def _totals(entity: spec.Entity) -> list[str]:
-    return ["COUNT(*)", *(f"SUM({quote(c.name)})" for c in entity.money)]
-
-
-# the batches the vault has loaded: a batch ingested and not yet loaded (or loaded into
-# another vault) is not the vault's to account for
-LOADED = "BATCH_ID IN (SELECT BATCH_ID FROM {vault}.LOADED_BATCHES)"
+def _totals(entity: spec.Entity, prefix: str = "") -> list[str]:
+    return ["COUNT(*)", *(f"SUM({prefix}{quote(c.name)})" for c in entity.money)]
 
 
 def _watermark(model: str) -> str:
@@ -175,7 +182,6 @@ def rule_specs() -> list[tuple[str, dict[str, object]]]:
     """(layer, rule as the rule files declare one) for every generated control rule."""
     specs: list[tuple[str, dict[str, object]]] = []
     for entity in controlled():
-        currency = f"UPPER({quote(entity.currency_column)})" if entity.currency_column else "CAST(NULL AS VARCHAR)"
         measures = _totals(entity)
         money = " and the sum of " + ", ".join(c.name for c in entity.money) if entity.money else ""
         specs.append(
@@ -186,15 +192,16 @@ def rule_specs() -> list[tuple[str, dict[str, object]]]:
                     "table": control_view(entity).lower(),
                     "type": "control_total",
                     "owner": OWNER,
-                    "where": f"DISPOSITION <> 'MISSING' AND {LOADED}",
+                    "where": "IS_LOADED AND DISPOSITION <> 'MISSING'",
                     "by": ["BATCH_ID", "CURRENCY"],
                     "measures": measures,
+                    # every row landed (the landed amounts), of the loads the vault has run
                     "other": {
-                        "table": entity.staging_view.lower(),
-                        "layer": "landing",
-                        "by": ["BATCH_ID", currency],
-                        "measures": measures,
-                        "where": LOADED,
+                        "table": control_view(entity).lower(),
+                        "layer": "vault",
+                        "by": ["BATCH_ID", "CURRENCY"],
+                        "measures": _totals(entity, "LANDED_"),
+                        "where": "IS_LOADED",
                     },
                     "description": (
                         f"Per batch and currency, the {entity.name} rows{money} landed equal those the vault "

@@ -97,6 +97,10 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_customer_summary_lifecycle_values (analytics-engineering): accepted_values'
     AS $$SELECT COUNT_IF(TRIM(CAST(LIFECYCLE_STAGE AS VARCHAR)) NOT IN ('', 'PROSPECT', 'ONBOARDING', 'ACTIVE', 'DORMANT', 'CLOSED', 'UNKNOWN')) FROM t$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_TRANSACTION_SUMMARY_FOREIGN_CURRENCY_TRANSACTIONS(t TABLE(FOREIGN_CURRENCY_TRANSACTIONS NUMBER))
+    RETURNS NUMBER NOT NULL
+    COMMENT = 'warn rule gold_transaction_summary_foreign_currency_transactions (analytics-engineering): Transactions booked in another currency than their account''s: counted, left out of the account''s volumes (which would mix currencies).'
+    AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(FOREIGN_CURRENCY_TRANSACTIONS AS VARCHAR)) AS DOUBLE) > 0.0)) FROM t$$;
 CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CUSTOMER_SUMMARY_AMOUNTS_CONVERTED(t TABLE(UNRATED_AMOUNTS NUMBER))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_customer_summary_amounts_converted (analytics-engineering): Every balance and order value of the client had a fixing to convert it at (silver_exchange_rates).'

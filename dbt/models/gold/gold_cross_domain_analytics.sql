@@ -30,7 +30,7 @@ accounts as (
         count(*) as account_count,
         count_if(is_dormant) as dormant_accounts,
         sum(transaction_count) as transaction_count,
-        count_if(current_balance_reporting is null) as unrated_accounts
+        cast(count_if(current_balance_reporting is null) as number(38, 0)) as unrated_accounts
     from {{ ref('gold_transaction_summary') }}
     where is_held  -- the accounts a client holds now: a closed or moved one counts for nobody, or its new owner
     group by customer_id
@@ -45,7 +45,7 @@ pipeline as (
         cast(
             sum(case when stage = 'CLOSED_WON' then amount_reporting else 0 end) as number(38, 2)
         ) as won_amount_reporting,
-        count_if(amount is not null and amount_reporting is null) as unrated_opportunities
+        cast(count_if(amount is not null and amount_reporting is null) as number(38, 0)) as unrated_opportunities
     from {{ ref('silver_opportunities') }}
     group by customer_id
 ),
@@ -69,7 +69,7 @@ combined as (
         coalesce(i.negative_interactions, 0) as negative_interactions,
         coalesce(p.open_pipeline_amount_reporting, 0) as open_pipeline_amount_reporting,
         coalesce(p.won_amount_reporting, 0) as won_amount_reporting,
-        cast(coalesce(a.unrated_accounts, 0) + coalesce(p.unrated_opportunities, 0) as number(38, 0)) as unrated_amounts
+        coalesce(a.unrated_accounts, 0) + coalesce(p.unrated_opportunities, 0) as unrated_amounts
     from {{ ref('gold_customer_summary') }} as c
     left join accounts as a on c.customer_id = a.customer_id
     left join interactions as i on c.customer_id = i.customer_id
