@@ -1,13 +1,15 @@
--- Aggregation accuracy: per account, gold's count equals silver's and its volumes agree to
--- the cent (sums may be computed in floating point, in any order).
+-- Aggregation accuracy, exact (money is NUMBER on both engines): per account, gold's count
+-- equals silver's, and its volumes equal silver's transactions booked in the account's
+-- currency (a transaction in another currency is counted, never added to the volumes).
 with silver as (
     select
-        account_id,
+        t.account_id,
         count(*) as transaction_count,
-        sum(case when direction = 'CREDIT' then amount else 0 end) as credit_volume,
-        sum(case when direction = 'DEBIT' then amount else 0 end) as debit_volume
-    from {{ ref('silver_transactions') }}
-    group by account_id
+        sum(case when t.currency = g.currency and t.direction = 'CREDIT' then t.amount else 0 end) as credit_volume,
+        sum(case when t.currency = g.currency and t.direction = 'DEBIT' then t.amount else 0 end) as debit_volume
+    from {{ ref('silver_transactions') }} as t
+    inner join {{ ref('gold_transaction_summary') }} as g on t.account_id = g.account_id
+    group by t.account_id
 )
 
 select
@@ -18,5 +20,5 @@ from {{ ref('gold_transaction_summary') }} as g
 left join silver as s on g.account_id = s.account_id
 where
     g.transaction_count <> coalesce(s.transaction_count, 0)
-    or abs(g.credit_volume - coalesce(s.credit_volume, 0)) > 0.01
-    or abs(g.debit_volume - coalesce(s.debit_volume, 0)) > 0.01
+    or g.credit_volume <> coalesce(s.credit_volume, 0)
+    or g.debit_volume <> coalesce(s.debit_volume, 0)

@@ -65,6 +65,9 @@ Rules (enforced locally, as Snowflake does):
   Snowflake), which made every money total of the marts FLOAT locally and its cents
   inexact. Locally the argument keeps its type (``arithmetic``): money sums stay NUMBER, and
   a SUM of a text column fails where Snowflake would cast it (stricter, never more lenient).
+  A SUM or COUNT_IF of integers is DuckDB's 128-bit HUGEINT, which INFORMATION_SCHEMA now
+  reports as Snowflake does, NUMBER(38,0) (``typed_columns_view``; a client reflecting the
+  column, such as GX's Snowflake dialect, could not type it).
 
 Bridges that make the local engine MORE lenient than Snowflake (gaps, each justified):
 
@@ -305,11 +308,31 @@ def _strict_copy(copy_into: Callable[..., str]) -> Callable[..., str]:
 _applied = False
 
 
+def typed_columns_view(duck_conn: Any) -> None:
+    """fakesnow's INFORMATION_SCHEMA.COLUMNS, with HUGEINT typed NUMBER(38,0) like BIGINT
+    (replaced, so a warehouse folder persisted by an earlier version gets it too)."""
+    from fakesnow import info_schema
+
+    sql = info_schema.SQL_CREATE_GLOBAL_INFORMATION_SCHEMA_COLUMNS_VIEW
+    integers = "columns.data_type in ('BIGINT', 'HUGEINT')"
+    replacements = (
+        ("create view if not exists", "create or replace view"),
+        ("or columns.data_type='BIGINT' then 'NUMBER'", f"or {integers} then 'NUMBER'"),
+        ("case when columns.data_type='BIGINT' then 38", f"case when {integers} then 38"),
+        ("case when columns.data_type='BIGINT' then 10", f"case when {integers} then 10"),
+    )
+    for old, new in replacements:
+        assert old in sql, f"fakesnow's columns view changed: {old!r} is gone"
+        sql = sql.replace(old, new)
+    duck_conn.execute(sql)
+
+
 def apply(duck_conn: Any) -> None:
     """Make this process's fakesnow server as strict as Snowflake (idempotent). The
     owner's-rights rule is applied per session, by ``owners_rights``."""
     global _applied
     set_default_timezone(duck_conn)
+    typed_columns_view(duck_conn)
     if _applied:
         return
     _applied = True

@@ -229,3 +229,10 @@ def test_a_sum_of_numbers_stays_a_number(conn: Any) -> None:
         "WHERE table_name = 'STRICT_MONEY_SUM' AND column_name = 'TOTAL'"
     )
     assert cur.fetchone() == ("NUMBER", 2)
+    # a count of rows (DuckDB: HUGEINT) is NUMBER(38,0), as Snowflake types it
+    cur.execute("CREATE OR REPLACE TABLE STRICT_COUNTS AS SELECT COUNT_IF(amount > 1) AS n FROM STRICT_MONEY")
+    cur.execute(
+        "SELECT data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+        "WHERE table_name = 'STRICT_COUNTS' AND column_name = 'N'"
+    )
+    assert cur.fetchone() == ("NUMBER", 38, 0)

@@ -188,7 +188,13 @@ def test_an_error_rule_failure_fails_the_run_and_names_the_failing_key(built: di
     """A silver row breaking an error rule: VALIDATE_DATA writes its verdict and the key,
     then raises, which fails its task and stops the graph before gold."""
     session.sql("CREATE SCHEMA IF NOT EXISTS QT_SILVER").collect()
-    for table in ("silver_customers", "silver_transactions", "silver_orders"):
+    for table in (
+        "silver_customers",
+        "silver_transactions",
+        "silver_orders",
+        "silver_interactions",
+        "silver_opportunities",
+    ):
         session.sql(f"CREATE OR REPLACE TABLE QT_SILVER.{table} AS SELECT * FROM SILVER.{table}").collect()
     victim = str(
         # a plain key: the vault tests land a customer whose id is SQL-shaped, and it may be in silver

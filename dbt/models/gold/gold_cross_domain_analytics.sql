@@ -27,10 +27,10 @@ accounts as (
     select
         customer_id,
         cast(sum(current_balance_reporting) as number(38, 2)) as total_balance_reporting,
+        cast(count_if(current_balance_reporting is null) as number(38, 0)) as unrated_accounts,
         count(*) as account_count,
         count_if(is_dormant) as dormant_accounts,
-        sum(transaction_count) as transaction_count,
-        cast(count_if(current_balance_reporting is null) as number(38, 0)) as unrated_accounts
+        sum(transaction_count) as transaction_count
     from {{ ref('gold_transaction_summary') }}
     where is_held  -- the accounts a client holds now: a closed or moved one counts for nobody, or its new owner
     group by customer_id
