@@ -351,17 +351,19 @@ def print_quality(summaries: list[validate_data.Summary], settings: Settings, ve
             f"{warned} rules warned (the landing rules flag what staging quarantines): "
             f"`{lake_command()} quality` lists them"
         )
-    for q in summaries:
-        c = q.get("control_totals")
-        if not c or not c["rules"]:
-            continue
-        colour = "green" if c["balanced"] == c["rules"] else "red"
+    controls = [(q, q["control_totals"]) for q in summaries if q.get("control_totals", {}).get("rules")]
+    if controls:
+        balanced = sum(c["balanced"] for _, c in controls)
+        compared = sum(c["rules"] for _, c in controls)
+        colour = "green" if balanced == compared else "red"
+        per_run = ", ".join(f"{','.join(q['layers']) or 'last run'} {c['balanced']}/{c['rules']}" for q, c in controls)
         console.print(
-            f"[{colour}]control totals ({','.join(q['layers'])}): {c['balanced']} of {c['rules']} balance[/]"
-            " (rows and amounts per batch and currency from landing to gold, value distributions in silver)"
+            f"[{colour}]control totals: {balanced} of {compared} balance[/] (rows and amounts per batch and "
+            f"currency from landing to gold, and silver's value distributions against landing: {per_run})"
         )
-        for differing in c["differ"]:
-            console.print(f"  [red]{differing}[/]", highlight=False)
+        for _, c in controls:
+            for differing in c["differ"]:
+                console.print(f"  [red]{differing}[/]", highlight=False)
     for q in summaries:
         if "defects" in q:
             d = q["defects"]
