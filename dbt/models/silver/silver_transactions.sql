@@ -3,7 +3,8 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='transaction_hk',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        pre_hook="{{ drop_superseded('bronze_transactions', 'transaction_hk') }}"
     )
 }}
 -- Validated transactions with a signed amount: CREDIT adds, DEBIT subtracts. A row
@@ -12,7 +13,8 @@
 -- the reporting currency at the fixing of the booking date (silver_exchange_rates; a
 -- carried fixing is flagged). Incremental: each run takes the satellite rows loaded since
 -- the last one, and the rows dated on or after a fixing that arrived since (a late or
--- corrected fixing converts them again), and replaces those transactions.
+-- corrected fixing converts them again), and replaces those transactions; a transaction
+-- whose new version is left out is removed first (drop_superseded), never kept as it was.
 with transactions as (
     select
         b.transaction_hk,
