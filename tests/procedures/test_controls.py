@@ -131,7 +131,7 @@ def test_a_gold_total_a_cent_off_fails_its_control_total(faulty: Any, settings: 
 def test_a_silver_row_doubled_by_a_join_fails_the_vault_to_silver_total(faulty: Any, settings: Settings) -> None:
     silver = settings.names.silver
     faulty.execute(f"INSERT INTO {silver}.silver_transactions SELECT * FROM {silver}.silver_transactions LIMIT 1")
-    assert len(differing(faulty, settings, "silver_transactions_control_totals")) == 1
+    assert len(differing(faulty, settings, "silver_transactions_control_totals")) == 1  # its batch and currency
 
 
 @pytest.mark.unit
