@@ -215,6 +215,11 @@ def _fail(source: str, rule: str, message: str) -> RuleSpecError:
     return RuleSpecError(f"{source}: rule {rule!r}: {message}")
 
 
+def _texts(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """A list of a rule's (``by``, ``measures``), as text; absent is empty."""
+    return tuple(str(v) for v in raw.get(key, ()) or ())
+
+
 def _ref(source: str, name: str, key: str, raw: Any, layer: str, needs: str) -> Ref:
     if not isinstance(raw, dict) or not raw.get("table") or not raw.get(needs):
         raise _fail(source, name, f"'{key}' needs a table and a {needs}")
@@ -230,8 +235,8 @@ def _ref(source: str, name: str, key: str, raw: Any, layer: str, needs: str) -> 
         raw.get("column"),
         raw.get("expression"),
         raw.get("where"),
-        tuple(str(b) for b in raw.get("by", ()) or ()),
-        tuple(str(m) for m in raw.get("measures", ()) or ()),
+        _texts(raw, "by"),
+        _texts(raw, "measures"),
     )
 
 
@@ -271,8 +276,8 @@ def parse_rule(raw: Mapping[str, Any], layer: str, defaults: Mapping[str, Any], 
             if "other" in raw
             else None
         ),
-        "by": tuple(str(b) for b in raw.get("by", ()) or ()),
-        "measures": tuple(str(m) for m in raw.get("measures", ()) or ()),
+        "by": _texts(raw, "by"),
+        "measures": _texts(raw, "measures"),
     }
     missing = [k for k in NEEDS[kind] if fields.get(k) in (None, ())]
     if missing:
