@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,8 @@ class Model:
     columns: tuple[str, ...]
     pii: dict[str, str]
     row_access: str | None
+    # column -> its declared data_type (dbt's column property), where the .yml says one
+    data_types: dict[str, str] = field(default_factory=dict)
 
 
 def dbt_models(models_dir: Path = DBT_MODELS) -> list[Model]:
@@ -118,10 +121,13 @@ def dbt_models(models_dir: Path = DBT_MODELS) -> list[Model]:
     for path in sorted(models_dir.glob("*/_*.yml")):
         for model in (yaml.safe_load(path.read_text()) or {}).get("models") or []:
             pii: dict[str, str] = {}
+            data_types: dict[str, str] = {}
             columns = []
             for column in model.get("columns") or []:
                 name = column["name"]
                 columns.append(name)
+                if column.get("data_type"):
+                    data_types[name] = str(column["data_type"]).upper().replace(" ", "")
                 declared = ((column.get("meta") or {}) | (column.get("config", {}).get("meta") or {})).get("pii")
                 if declared is not None and declared not in entity_spec.PII_CLASSES:
                     raise GovernanceSpecError(
@@ -140,7 +146,7 @@ def dbt_models(models_dir: Path = DBT_MODELS) -> list[Model]:
                 raise GovernanceSpecError(
                     f"{_shown(path)}: {model['name']}: meta.row_access names {row_access!r}, not a column"
                 )
-            models.append(Model(model["name"], path.parent.name, path, tuple(columns), pii, row_access))
+            models.append(Model(model["name"], path.parent.name, path, tuple(columns), pii, row_access, data_types))
     return models
 
 
@@ -333,7 +339,9 @@ SYSTEM_DMFS = {"not_null": "NULL_COUNT", "unique": "DUPLICATE_COUNT"}
 # SNOWFLAKE.CORE.FRESHNESS takes DATE, TIMESTAMP_LTZ or TIMESTAMP_TZ columns only
 # (https://docs.snowflake.com/en/sql-reference/functions/dmf_freshness), and the vault's
 # LOAD_TS is TIMESTAMP_NTZ in UTC: a custom DMF measures its age against SYSDATE() (UTC).
-FRESHNESS_SQL = "SELECT DATEDIFF(SECOND, MAX({column}), SYSDATE()) FROM t"
+# an empty table has no newest row: its age counts from the epoch, so a table that never
+# loaded is stale (as VALIDATE_DATA judges it) and the DMF, RETURNS NUMBER NOT NULL, never NULL
+FRESHNESS_SQL = "SELECT DATEDIFF(SECOND, COALESCE(MAX({column}), '1970-01-01'::TIMESTAMP_NTZ), SYSDATE()) FROM t"
 CUSTOM_DMF_TYPES = {"range": "NUMBER", "pattern": "VARCHAR", "accepted_values": "VARCHAR"}
 # rule types a DMF cannot express (several typed columns, other tables, a previous run):
 # VALIDATE_DATA alone runs them
@@ -373,9 +381,58 @@ def metric(rule: quality_rules.Rule) -> Metric | None:
     return None
 
 
+_CREATE_TABLE = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?<% database %>\.<% (\w+)_schema %>\.(\w+)\s*"
+    r"\((.*?)\n\)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@functools.cache
+def table_columns(sql_dir: Path = SQL_DIR) -> dict[tuple[str, str], dict[str, str]]:
+    """(layer, TABLE) -> {COLUMN: declared type} for the tables the shipped DDL creates."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for path in sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")):
+        for layer, table, body in _CREATE_TABLE.findall(path.read_text()):
+            columns = {}
+            for line in body.splitlines():
+                parts = line.strip().rstrip(",").split()
+                if len(parts) >= 2 and parts[0].upper() not in {"PRIMARY", "CONSTRAINT", "UNIQUE", "FOREIGN"}:
+                    columns[parts[0].strip('"').upper()] = parts[1].upper()
+            found[(layer, table.upper())] = columns
+    return found
+
+
+def column_type(rule: quality_rules.Rule, column: str, fallback: str) -> str:
+    """The data type a DMF's argument declares for a monitored column: the column's own,
+    so the signature matches what it is attached to (a NUMBER argument is NUMBER(38,0), not
+    the NUMBER(18,2) of an amount; https://docs.snowflake.com/en/sql-reference/sql/create-data-metric-function).
+    Vault and other shipped tables: their DDL; marts: the column's ``data_type`` in dbt's
+    .yml, which tests/lake/test_governance.py checks against the built column. Text columns
+    take VARCHAR, which every string length converts to."""
+    if fallback == "VARCHAR":
+        return fallback
+    declared = table_columns().get((rule.layer, rule.table.upper()), {}).get(column.upper())
+    if declared is None:
+        model = next((m for m in _models() if m.name == rule.table.lower()), None)
+        declared = model.data_types.get(column.lower()) if model else None
+    if declared is None:
+        raise GovernanceSpecError(
+            f"rule {rule.name}: the data metric function needs the type of {rule.table}.{column}; "
+            "declare it as the column's data_type in the model's .yml"
+        )
+    return declared
+
+
+@functools.cache
+def _models() -> tuple[Model, ...]:
+    return tuple(dbt_models())
+
+
 def custom_dmf(rule: quality_rules.Rule) -> str:
     """CREATE DATA METRIC FUNCTION counting the rows that break ``rule`` (the same condition
-    VALIDATE_DATA uses, so production monitoring and the gate agree)."""
+    VALIDATE_DATA uses, so production monitoring and the gate agree). A DMF declared
+    ``RETURNS NUMBER NOT NULL`` returns a number on an empty table too."""
     column = quote(rule.column or "")
     if rule.type == "referential" and rule.parent is not None:
         parent_column = quote(rule.parent.column or "")
@@ -385,16 +442,49 @@ def custom_dmf(rule: quality_rules.Rule) -> str:
             f"AND t.{column} NOT IN (SELECT p.{parent_column} FROM p WHERE p.{parent_column} IS NOT NULL)"
         )
     elif rule.type == "freshness":
-        signature = f"t TABLE({column} TIMESTAMP_NTZ)"
+        signature = f"t TABLE({column} {column_type(rule, column, 'TIMESTAMP_NTZ')})"
         body = FRESHNESS_SQL.format(column=column)
     else:
-        signature = f"t TABLE({column} {CUSTOM_DMF_TYPES[rule.type]})"
+        signature = f"t TABLE({column} {column_type(rule, column, CUSTOM_DMF_TYPES[rule.type])})"
         body = f"SELECT COUNT_IF({quality_rules.failure_condition(rule, {})}) FROM t"
     comment = sql_literal(f"{rule.severity} rule {rule.name} ({rule.owner}): {rule.description or rule.type}")
     return (
         f"CREATE DATA METRIC FUNCTION IF NOT EXISTS {dmf_name(rule)}({signature})\n"
         f"    RETURNS NUMBER NOT NULL\n    COMMENT = {comment}\n    AS $${body}$$;"
     )
+
+
+_CREATED = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:SECURE\s+)?(TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"<% database %>\.<% (\w+)_schema %>\.(\w+)",
+    re.IGNORECASE,
+)
+
+
+@functools.cache
+def relation_kinds(sql_dir: Path = SQL_DIR) -> dict[tuple[str, str], str]:
+    """(layer, NAME) -> 'TABLE' or 'VIEW', for every relation the shipped DDL creates: the
+    statement that alters one must name its kind (ALTER VIEW for a view: data metric
+    functions, tags and policies included; https://docs.snowflake.com/en/sql-reference/sql/alter-view).
+    Read from the SQL files themselves, except this module's own outputs."""
+    kinds: dict[tuple[str, str], str] = {}
+    own = {SQL_DIR / "070_governance.sql", SQL_DIR / "075_data_metrics.sql", SQL_DIR / "080_alerts.sql"}
+    for path in sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")):
+        if path in own:
+            continue
+        for kind, layer, name in _CREATED.findall(path.read_text()):
+            kinds[(layer, name.upper())] = kind.upper()
+    return kinds
+
+
+def relation_kind(layer: str, table: str) -> str:
+    """The kind of a relation of the shipped DDL; an unknown one is an error naming it."""
+    try:
+        return relation_kinds()[(layer, table.upper())]
+    except KeyError:
+        raise GovernanceSpecError(
+            f"a rule monitors {layer}.{table.upper()}, which no file of sql/ creates (as a table or a view)"
+        ) from None
 
 
 def monitored_rules(rules: Iterable[quality_rules.Rule]) -> list[quality_rules.Rule]:
@@ -414,8 +504,9 @@ def data_metrics_sql(rules: Iterable[quality_rules.Rule]) -> str:
     parts += [custom_dmf(r) for r in monitored if r.type not in SYSTEM_DMFS]
     parts.append("-- Measure the vault daily after the pipeline run (dbt sets the same on the marts).")
     tables = sorted({r.table for r in monitored if r.layer == "vault"})
+    # a view takes ALTER VIEW (https://docs.snowflake.com/en/sql-reference/sql/alter-view)
     parts += [
-        f"ALTER TABLE {schema('vault')}.{quote(t)} "
+        f"ALTER {relation_kind('vault', t)} {schema('vault')}.{quote(t)} "
         f"SET DATA_METRIC_SCHEDULE = {sql_literal(governance.DATA_METRIC_SCHEDULE)};"
         for t in tables
     ]
@@ -427,15 +518,25 @@ def data_metrics_sql(rules: Iterable[quality_rules.Rule]) -> str:
 
 def alerts_sql(rules: Iterable[quality_rules.Rule]) -> str:
     quality = f"{DB}.<% quality_schema %>"
-    # each failure alerts once: only results since the last successful check
+    # Each failure alerts once: only results since the last successful check. The alert
+    # functions return TIMESTAMP_LTZ, in the session's time zone (America/Los_Angeles unless
+    # set), and need the SNOWFLAKE database role ALERT_VIEWER
+    # (https://docs.snowflake.com/en/sql-reference/functions/last_successful_scheduled_time);
+    # CHECKED_AT is UTC in a TIMESTAMP_NTZ, so the window is converted to UTC wall-clock time
+    # (compared as they are, the NTZ would be read as Los Angeles time: 7-8 hours late).
+    # NULL before the first successful evaluation: the window then starts at the epoch.
+    last = "COALESCE(SNOWFLAKE.ALERT.LAST_SUCCESSFUL_SCHEDULED_TIME(), '1970-01-01 00:00:00 +00:00'::TIMESTAMP_LTZ)"
     window = (
-        "CHECKED_AT > SNOWFLAKE.ALERT.LAST_SUCCESSFUL_SCHEDULED_TIME()"
-        " AND CHECKED_AT <= SNOWFLAKE.ALERT.SCHEDULED_TIME()"
+        f"CHECKED_AT > CONVERT_TIMEZONE('UTC', {last})::TIMESTAMP_NTZ"
+        " AND CHECKED_AT <= CONVERT_TIMEZONE('UTC', SNOWFLAKE.ALERT.SCHEDULED_TIME())::TIMESTAMP_NTZ"
     )
     failed = f"SELECT 1 FROM {quality}.RULE_RESULTS WHERE SEVERITY = 'error' AND VERDICT = 'FAIL' AND {window}"
     stale = []
     for rule in rules:
-        if rule.type == "freshness" and rule.layer != "landing":
+        # the alert reads only what sql/ creates: a mart exists only after the first dbt
+        # build, and an alert whose condition fails to compile never notifies anyone; the
+        # marts' freshness is watched by their data metric functions (075)
+        if rule.type == "freshness" and (rule.layer, rule.table.upper()) in relation_kinds():
             relation = f"{schema(rule.layer)}.{quote(rule.table)}"
             seconds = int((rule.max_age_hours or 0) * 3600)
             stale.append(
@@ -494,7 +595,11 @@ def dbt_spec(models: list[Model], rules: Iterable[quality_rules.Rule]) -> dict[s
         }
     vault_tables = {r.table.lower() for r in monitored_rules(rules) if r.layer == "vault"}
     for table in sorted(vault_tables):
-        spec["vault"][quote(table)] = {"statements": [], "metrics": [_metric_entry(m) for m in by_table[table]]}
+        spec["vault"][quote(table)] = {
+            "kind": relation_kind("vault", table),
+            "statements": [],
+            "metrics": [_metric_entry(m) for m in by_table[table]],
+        }
     return spec
 
 

@@ -481,6 +481,24 @@ def print_status(doc: dict[str, Any]) -> None:
         write_rows(list(runs[0]), [tuple(run.values()) for run in runs], "table")
     else:
         console.print("no procedure runs yet", highlight=False)
+    print_alerts(doc.get("alerts") or {})
+
+
+def print_alerts(alerts: dict[str, Any]) -> None:
+    """The alerts evaluated just now, and the last notifications they sent."""
+    if alerts.get("error"):
+        console.print(f"[red]alerts not evaluated[/]: {alerts['error']}", highlight=False)
+    for e in alerts.get("evaluated", []):
+        said = f": {e['error']}" if e["error"] else ""
+        console.print(f"alert {e['alert']} at {e['scheduled_time']}: {e['state']}{said}", highlight=False)
+    sent = alerts.get("notifications", [])
+    if not sent:
+        console.print("no alert notifications", highlight=False)
+    for e in sent:
+        console.print(
+            f"[yellow]notified[/] {e['integration']} at {e['scheduled_time']} ({e['alert']}): {e['message']}",
+            highlight=False,
+        )
 
 
 def print_app_run(settings: Settings, report: AppRun, name: str) -> None:

@@ -155,8 +155,27 @@ def status(settings: Settings) -> dict[str, Any]:
             else {"running": False}
         )
         runs = recent_runs(settings, ep)
+        doc["alerts"] = local_alerts(settings, ep)
     doc["recent_runs"] = [dict(zip(RUNS_COLUMNS, r, strict=True)) for r in runs]
     return doc
+
+
+def local_alerts(settings: Settings, endpoints: Endpoints | None) -> dict[str, Any]:
+    """The shipped alerts evaluated at their latest scheduled time not evaluated yet (when
+    the servers run), and the last notifications they sent (lake/local/alerts.py)."""
+    from lake.local import alerts
+
+    record = settings.local.state_dir / alerts.RECORD
+    evaluated: list[alerts.Evaluation] = []
+    if endpoints is not None:
+        try:
+            evaluated = alerts.evaluate(settings, endpoints, record=record)
+        except alerts.AlertError as err:
+            return {"error": str(err), "evaluated": [], "notifications": []}
+    return {
+        "evaluated": list(alerts.as_dicts(evaluated)),
+        "notifications": list(alerts.as_dicts(alerts.notifications(record))),
+    }
 
 
 def recent_runs(

@@ -138,7 +138,12 @@ def finalizer_sql(database: str, audit_schema: str, nodes: tuple[Node, ...] = NO
     the first failed task and its error
     (https://docs.snowflake.com/en/sql-reference/functions/task_history,
     https://docs.snowflake.com/en/user-guide/tasks-graphs#finalizer-task). ``database``
-    empty: names resolve in the current database (the Native App's)."""
+    empty: names resolve in the current database (the Native App's).
+
+    A graph run retried with ``EXECUTE TASK ... RETRY LAST`` runs its failed tasks again in
+    the same graph run group (https://docs.snowflake.com/en/sql-reference/sql/execute-task):
+    TASK_HISTORY then holds a row per attempt (``ATTEMPT_NUMBER``), and only each task's
+    last attempt says how the run ended."""
     db = f"{database}." if database else ""
     graph_run = "SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')"
     failed = "IFF(h.STATE IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED', 'CANCELLED'), h.COMPLETED_TIME, NULL)"
@@ -150,9 +155,10 @@ def finalizer_sql(database: str, audit_schema: str, nodes: tuple[Node, ...] = NO
         f"SELECT {graph_run}, CONVERT_TIMEZONE('UTC', MIN(h.SCHEDULED_TIME))::TIMESTAMP_NTZ, SYSDATE(), "
         f"IFF(COUNT_IF(h.STATE = 'SUCCEEDED') = {tasks}, 'SUCCEEDED', 'FAILED'), "
         f"MIN_BY(h.NAME, {failed}), MIN_BY(h.ERROR_MESSAGE, {failed}), '{steps}' "
-        f"FROM TABLE({db}INFORMATION_SCHEMA.TASK_HISTORY("
-        "SCHEDULED_TIME_RANGE_START => DATEADD(DAY, -2, CURRENT_TIMESTAMP()), RESULT_LIMIT => 10000)) AS h "
-        f"WHERE h.GRAPH_RUN_GROUP_ID = {graph_run} AND h.NAME <> '{FINALIZER}'"
+        f"FROM (SELECT a.* FROM TABLE({db}INFORMATION_SCHEMA.TASK_HISTORY("
+        "SCHEDULED_TIME_RANGE_START => DATEADD(DAY, -2, CURRENT_TIMESTAMP()), RESULT_LIMIT => 10000)) AS a "
+        f"WHERE a.GRAPH_RUN_GROUP_ID = {graph_run} AND a.NAME <> '{FINALIZER}' "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY a.NAME ORDER BY a.ATTEMPT_NUMBER DESC) = 1) AS h"
     )
 
 

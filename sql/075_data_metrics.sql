@@ -24,7 +24,7 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
 CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_SAT_TRANSACTION_FRESH(t TABLE(LOAD_TS TIMESTAMP_NTZ))
     RETURNS NUMBER NOT NULL
     COMMENT = 'warn rule vault_sat_transaction_fresh (data-platform): A daily feed loads at least every 36 hours.'
-    AS $$SELECT DATEDIFF(SECOND, MAX(LOAD_TS), SYSDATE()) FROM t$$;
+    AS $$SELECT DATEDIFF(SECOND, COALESCE(MAX(LOAD_TS), '1970-01-01'::TIMESTAMP_NTZ), SYSDATE()) FROM t$$;
 CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_MSAT_CUSTOMER_CONTACT_TO_HUB(t TABLE(CUSTOMER_HK VARCHAR), p TABLE(CUSTOMER_HK VARCHAR))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule vault_msat_customer_contact_to_hub (data-platform): No contact set without a client.'
@@ -37,7 +37,7 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule vault_sts_product_status_values (data-platform): accepted_values'
     AS $$SELECT COUNT_IF(TRIM(CAST(STATUS AS VARCHAR)) NOT IN ('', 'PRESENT', 'DELETED', 'REAPPEARED')) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_EXCHANGE_RATES_RATE_POSITIVE(t TABLE(RATE NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_VAULT_EXCHANGE_RATES_RATE_POSITIVE(t TABLE(RATE NUMBER(18,8)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule vault_exchange_rates_rate_positive (data-platform): range'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(RATE AS VARCHAR)) AS DOUBLE) < 1e-08)) FROM t$$;
@@ -56,16 +56,16 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
 CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_BRONZE_TRANSACTIONS_FRESH(t TABLE(LOAD_TS TIMESTAMP_NTZ))
     RETURNS NUMBER NOT NULL
     COMMENT = 'warn rule bronze_transactions_fresh (analytics-engineering): freshness'
-    AS $$SELECT DATEDIFF(SECOND, MAX(LOAD_TS), SYSDATE()) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_SILVER_CUSTOMERS_AGE_PLAUSIBLE(t TABLE(AGE NUMBER))
+    AS $$SELECT DATEDIFF(SECOND, COALESCE(MAX(LOAD_TS), '1970-01-01'::TIMESTAMP_NTZ), SYSDATE()) FROM t$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_SILVER_CUSTOMERS_AGE_PLAUSIBLE(t TABLE(AGE NUMBER(38,0)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule silver_customers_age_plausible (analytics-engineering): A primary contact is an adult of a plausible age.'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(AGE AS VARCHAR)) AS DOUBLE) < 18.0 OR TRY_CAST(TRIM(CAST(AGE AS VARCHAR)) AS DOUBLE) > 120.0)) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_SILVER_TRANSACTIONS_AMOUNT_NON_NEGATIVE(t TABLE(AMOUNT NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_SILVER_TRANSACTIONS_AMOUNT_NON_NEGATIVE(t TABLE(AMOUNT NUMBER(18,2)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule silver_transactions_amount_non_negative (analytics-engineering): range'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(AMOUNT AS VARCHAR)) AS DOUBLE) < 0.0)) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_SILVER_ORDERS_ORDER_VALUE_NON_NEGATIVE(t TABLE(ORDER_VALUE NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_SILVER_ORDERS_ORDER_VALUE_NON_NEGATIVE(t TABLE(ORDER_VALUE NUMBER(18,2)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule silver_orders_order_value_non_negative (analytics-engineering): range'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(ORDER_VALUE AS VARCHAR)) AS DOUBLE) < 0.0)) FROM t$$;
@@ -85,11 +85,11 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     RETURNS NUMBER NOT NULL
     COMMENT = 'warn rule silver_transactions_to_accounts (analytics-engineering): A transaction whose account was quarantined stays visible as a warning.'
     AS $$SELECT COUNT(*) FROM t WHERE t.ACCOUNT_ID IS NOT NULL AND t.ACCOUNT_ID NOT IN (SELECT p.ACCOUNT_ID FROM p WHERE p.ACCOUNT_ID IS NOT NULL)$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CUSTOMER_SUMMARY_LIFETIME_VALUE_NON_NEGATIVE(t TABLE(LIFETIME_VALUE_REPORTING NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CUSTOMER_SUMMARY_LIFETIME_VALUE_NON_NEGATIVE(t TABLE(LIFETIME_VALUE_REPORTING NUMBER(38,2)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_customer_summary_lifetime_value_non_negative (analytics-engineering): range'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(LIFETIME_VALUE_REPORTING AS VARCHAR)) AS DOUBLE) < 0.0)) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_TRANSACTION_SUMMARY_COUNTS_NON_NEGATIVE(t TABLE(TRANSACTION_COUNT NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_TRANSACTION_SUMMARY_COUNTS_NON_NEGATIVE(t TABLE(TRANSACTION_COUNT NUMBER(38,0)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_transaction_summary_counts_non_negative (analytics-engineering): range'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(TRANSACTION_COUNT AS VARCHAR)) AS DOUBLE) < 0.0)) FROM t$$;
@@ -97,24 +97,24 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DM
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_customer_summary_lifecycle_values (analytics-engineering): accepted_values'
     AS $$SELECT COUNT_IF(TRIM(CAST(LIFECYCLE_STAGE AS VARCHAR)) NOT IN ('', 'PROSPECT', 'ONBOARDING', 'ACTIVE', 'DORMANT', 'CLOSED', 'UNKNOWN')) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_TRANSACTION_SUMMARY_FOREIGN_CURRENCY_TRANSACTIONS(t TABLE(FOREIGN_CURRENCY_TRANSACTIONS NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_TRANSACTION_SUMMARY_FOREIGN_CURRENCY_TRANSACTIONS(t TABLE(FOREIGN_CURRENCY_TRANSACTIONS NUMBER(38,0)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'warn rule gold_transaction_summary_foreign_currency_transactions (analytics-engineering): Transactions booked in another currency than their account''s: counted, left out of the account''s volumes (which would mix currencies).'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(FOREIGN_CURRENCY_TRANSACTIONS AS VARCHAR)) AS DOUBLE) > 0.0)) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CUSTOMER_SUMMARY_AMOUNTS_CONVERTED(t TABLE(UNRATED_AMOUNTS NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CUSTOMER_SUMMARY_AMOUNTS_CONVERTED(t TABLE(UNRATED_AMOUNTS NUMBER(38,0)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_customer_summary_amounts_converted (analytics-engineering): Every balance and order value of the client had a fixing to convert it at (silver_exchange_rates).'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(UNRATED_AMOUNTS AS VARCHAR)) AS DOUBLE) > 0.0)) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CROSS_DOMAIN_AMOUNTS_CONVERTED(t TABLE(UNRATED_AMOUNTS NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_CROSS_DOMAIN_AMOUNTS_CONVERTED(t TABLE(UNRATED_AMOUNTS NUMBER(38,0)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_cross_domain_amounts_converted (analytics-engineering): Every balance and opportunity amount of the client had a fixing to convert it at.'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(UNRATED_AMOUNTS AS VARCHAR)) AS DOUBLE) > 0.0)) FROM t$$;
-CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_ORDER_METRICS_AMOUNTS_CONVERTED(t TABLE(UNRATED_ORDERS NUMBER))
+CREATE DATA METRIC FUNCTION IF NOT EXISTS <% database %>.<% quality_schema %>.DMF_GOLD_ORDER_METRICS_AMOUNTS_CONVERTED(t TABLE(UNRATED_ORDERS NUMBER(38,0)))
     RETURNS NUMBER NOT NULL
     COMMENT = 'error rule gold_order_metrics_amounts_converted (analytics-engineering): Every order value of the month had a fixing to convert it at.'
     AS $$SELECT COUNT_IF((TRY_CAST(TRIM(CAST(UNRATED_ORDERS AS VARCHAR)) AS DOUBLE) > 0.0)) FROM t$$;
 -- Measure the vault daily after the pipeline run (dbt sets the same on the marts).
-ALTER TABLE <% database %>.<% vault_schema %>.EFF_SAT_CUSTOMER_ACCOUNT_CURRENT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
+ALTER VIEW <% database %>.<% vault_schema %>.EFF_SAT_CUSTOMER_ACCOUNT_CURRENT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.HUB_ACCOUNT SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.HUB_CUSTOMER SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';
 ALTER TABLE <% database %>.<% vault_schema %>.HUB_ORDER SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC';

@@ -5,13 +5,13 @@ CREATE ALERT IF NOT EXISTS <% database %>.<% quality_schema %>.ERROR_RULE_FAILED
     WAREHOUSE = <% alert_warehouse %>
     SCHEDULE = 'USING CRON */15 * * * * UTC'
     COMMENT = 'An error-severity data-quality rule failed since the last check'
-    IF (EXISTS (SELECT 1 FROM <% database %>.<% quality_schema %>.RULE_RESULTS WHERE SEVERITY = 'error' AND VERDICT = 'FAIL' AND CHECKED_AT > SNOWFLAKE.ALERT.LAST_SUCCESSFUL_SCHEDULED_TIME() AND CHECKED_AT <= SNOWFLAKE.ALERT.SCHEDULED_TIME()))
+    IF (EXISTS (SELECT 1 FROM <% database %>.<% quality_schema %>.RULE_RESULTS WHERE SEVERITY = 'error' AND VERDICT = 'FAIL' AND CHECKED_AT > CONVERT_TIMEZONE('UTC', COALESCE(SNOWFLAKE.ALERT.LAST_SUCCESSFUL_SCHEDULED_TIME(), '1970-01-01 00:00:00 +00:00'::TIMESTAMP_LTZ))::TIMESTAMP_NTZ AND CHECKED_AT <= CONVERT_TIMEZONE('UTC', SNOWFLAKE.ALERT.SCHEDULED_TIME())::TIMESTAMP_NTZ))
     THEN CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(SNOWFLAKE.NOTIFICATION.TEXT_PLAIN('lake: an error-severity rule failed; see RULE_RESULTS'), SNOWFLAKE.NOTIFICATION.INTEGRATION('<% notification_integration %>'));
 CREATE ALERT IF NOT EXISTS <% database %>.<% quality_schema %>.FRESHNESS_SLA_MISSED
     WAREHOUSE = <% alert_warehouse %>
     SCHEDULE = 'USING CRON */15 * * * * UTC'
     COMMENT = 'A table the freshness rules watch has not loaded within its SLA'
-    IF (EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.SAT_TRANSACTION HAVING MAX(LOAD_TS) < DATEADD(SECOND, -129600, SYSDATE()) UNION ALL SELECT 1 FROM <% database %>.<% bronze_schema %>.BRONZE_TRANSACTIONS HAVING MAX(LOAD_TS) < DATEADD(SECOND, -129600, SYSDATE())))
+    IF (EXISTS (SELECT 1 FROM <% database %>.<% vault_schema %>.SAT_TRANSACTION HAVING MAX(LOAD_TS) < DATEADD(SECOND, -129600, SYSDATE())))
     THEN CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(SNOWFLAKE.NOTIFICATION.TEXT_PLAIN('lake: a freshness SLA was missed; see the freshness rules'), SNOWFLAKE.NOTIFICATION.INTEGRATION('<% notification_integration %>'));
 ALTER ALERT <% database %>.<% quality_schema %>.ERROR_RULE_FAILED RESUME;
 ALTER ALERT <% database %>.<% quality_schema %>.FRESHNESS_SLA_MISSED RESUME;

@@ -65,9 +65,21 @@ Rules (enforced locally, as Snowflake does):
   Snowflake), which made every money total of the marts FLOAT locally and its cents
   inexact. Locally the argument keeps its type (``arithmetic``): money sums stay NUMBER, and
   a SUM of a text column fails where Snowflake would cast it (stricter, never more lenient).
+  COUNT_IF is a count, 0 over no rows as COUNT is (DuckDB answered NULL, which made a data
+  metric function declared ``RETURNS NUMBER NOT NULL`` return NULL on an empty table).
   A SUM or COUNT_IF of integers is DuckDB's 128-bit HUGEINT, which INFORMATION_SCHEMA now
   reports as Snowflake does, NUMBER(38,0) (``typed_columns_view``; a client reflecting the
   column, such as GX's Snowflake dialect, could not type it).
+
+* ``object_kinds``: ``ALTER TABLE`` names a table and ``ALTER VIEW`` a view; each has its own
+  actions (a data metric function, a tag, a row access policy are set on a view with
+  ``ALTER VIEW``: https://docs.snowflake.com/en/sql-reference/sql/alter-view, "After creating
+  a DMF, apply it to a table column using an ALTER TABLE ... command or a view column using
+  the ALTER VIEW command": https://docs.snowflake.com/en/sql-reference/sql/create-data-metric-function).
+  Snowflake refuses ``ALTER TABLE`` on a view ("Object found is of type 'VIEW', not specified
+  type 'TABLE'"). Locally the statement is checked against the catalog before anything else,
+  so the governance statements the local engine otherwise skips (``unsupported.py``) are
+  refused here when they name the wrong kind (``checked_kind``).
 
 Bridges that make the local engine MORE lenient than Snowflake (gaps, each justified):
 
@@ -156,6 +168,11 @@ RULES: tuple[Rule, ...] = (
         "SUM of a NUMBER stays a NUMBER (never DOUBLE)",
     ),
     Rule(
+        "object_kinds",
+        f"{DOCS}/sql-reference/sql/alter-view",
+        "ALTER TABLE on a view (or ALTER VIEW on a table) is refused",
+    ),
+    Rule(
         "directory_refresh",
         f"{DOCS}/user-guide/data-load-dirtables-manage",
         "a directory table lists what the last ALTER STAGE ... REFRESH found",
@@ -194,6 +211,12 @@ def arithmetic(expression: exp.Expr) -> exp.Expr:
         return expression
     if isinstance(expression, exp.Div) and not isinstance(expression.expression, exp.Case):
         expression.set("expression", _checked_divisor(expression.expression))
+    if isinstance(expression, exp.CountIf) and not isinstance(expression.parent, (exp.Window, exp.Coalesce)):
+        # a count: 0 over no rows, as Snowflake's COUNT_IF answers; DuckDB's count_if is NULL
+        counted = exp.Coalesce(this=expression.copy(), expressions=[exp.Literal.number(0)])
+        if isinstance(expression.parent, exp.Select):
+            return exp.alias_(counted, expression.sql(dialect="snowflake").upper(), quoted=True)
+        return counted
     return expression
 
 
@@ -343,6 +366,7 @@ def apply(duck_conn: Any) -> None:
     fakesnow.transforms.numeric_agg_implicit_cast = arithmetic
     cursor_cls = fakesnow.cursor.FakeSnowflakeCursor
     cursor_cls._execute = _reported_errors(cursor_cls._execute)  # type: ignore[method-assign]
+    cursor_cls.execute = _checked_kinds(cursor_cls.execute)  # type: ignore[method-assign]
 
 
 # Snowflake's codes for the errors DuckDB raises while computing a value
@@ -364,5 +388,69 @@ def _reported_errors(execute: Callable[..., Any]) -> Callable[..., Any]:
             message = str(err).split("\n")[0]
             errno = next((code for text, code in _VALUE_ERRORS if text in message), 100038)
             raise snowflake.connector.errors.ProgrammingError(msg=message, errno=errno, sqlstate="22012") from err
+
+    return wrapped
+
+
+# --------------------------------------------------------------------------- object kinds
+
+_NAME_PART = r'(?:"[^"]+"|[A-Za-z_$][\w$]*)'
+_ALTER_RELATION = re.compile(
+    rf"ALTER\s+(TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?({_NAME_PART}(?:\.{_NAME_PART}){{0,2}})", re.IGNORECASE
+)
+
+
+def _unquoted(part: str) -> str:
+    return part[1:-1] if part.startswith('"') else part.upper()
+
+
+def relation_kind(duck_conn: Any, database: str | None, schema: str | None, name: str) -> str | None:
+    """'TABLE' or 'VIEW' for a (partly qualified) name, resolved as Snowflake resolves it in
+    the session's database and schema; None when no such relation exists."""
+    parts = [_unquoted(p) for p in re.findall(_NAME_PART, name)]
+    if len(parts) == 1:
+        parts = [database or "", schema or "", *parts]
+    elif len(parts) == 2:
+        parts = [database or "", *parts]
+    db, sch, rel = (p.upper() for p in parts)
+    found = (
+        duck_conn.cursor()
+        .execute(
+            "SELECT 'TABLE' FROM duckdb_tables() WHERE upper(database_name) = ? AND upper(schema_name) = ? "
+            "AND upper(table_name) = ? UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE NOT internal "
+            "AND upper(database_name) = ? AND upper(schema_name) = ? AND upper(view_name) = ?",
+            [db, sch, rel, db, sch, rel],
+        )
+        .fetchone()
+    )
+    return found[0] if found else None
+
+
+def checked_kind(statement: str, kind_of: Callable[[str], str | None]) -> None:
+    """Refuse ``ALTER TABLE`` on a view and ``ALTER VIEW`` on a table, with Snowflake's
+    message; ``kind_of`` resolves a name to 'TABLE', 'VIEW' or None (unknown: the statement
+    goes on and fails, or is skipped, as it would have)."""
+    body = statement[_LEADING_COMMENTS.match(statement).end() :]  # type: ignore[union-attr]
+    match = _ALTER_RELATION.match(body)
+    if not match:
+        return
+    said, name = match.group(1).upper(), match.group(2)
+    found = kind_of(name)
+    if found is not None and found != said:
+        import snowflake.connector.errors
+
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=f"SQL compilation error:\nObject found is of type '{found}', not specified type '{said}'.",
+            errno=2203,
+            sqlstate="02000",
+        )
+
+
+def _checked_kinds(execute: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapped(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(command, str) and re.match(r"\s*(--[^\n]*\n\s*)*ALTER\s+(TABLE|VIEW)\b", command, re.I):
+            conn = self._conn
+            checked_kind(command, lambda name: relation_kind(self._duck_conn, conn.database, conn.schema, name))
+        return execute(self, command, *args, **kwargs)
 
     return wrapped

@@ -9,6 +9,7 @@ import re
 import textwrap
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlglot import exp
@@ -352,3 +353,144 @@ def test_every_mart_analysts_read_with_client_rows_has_the_row_access_policy() -
     for model in governance.dbt_models():
         if model.layer in readable and "customer_id" in model.columns:
             assert model.row_access == "country_code", model.name
+
+
+def _custom_dmfs() -> dict[str, snowsql.CreateDataMetricFunction]:
+    return {s.this.name: s for s in shipped("075_data_metrics.sql") if isinstance(s, snowsql.CreateDataMetricFunction)}
+
+
+@pytest.mark.integration
+def test_every_custom_dmf_returns_a_number_on_an_empty_table_and_takes_its_columns_type(
+    conn: Any, built: dict[str, Any]
+) -> None:
+    """A DMF declared RETURNS NUMBER NOT NULL must return a number on an empty table (a
+    MAX over no rows is NULL), and its signature declares the monitored column's own type
+    (https://docs.snowflake.com/en/sql-reference/sql/create-data-metric-function): each
+    body runs here on an empty copy of its table, and each declared type is compared with
+    the built column's."""
+    schemas = SETTINGS.names.schemas
+    dmfs = _custom_dmfs()
+    cur = conn.cursor()
+    checked = 0
+    for rule in governance.monitored_rules(quality.load_rules().rules):
+        if rule.type in governance.SYSTEM_DMFS:
+            continue
+        dmf = dmfs[f"DMF_{rule.name.upper()}"]
+        empty = exp.select("*").from_(f"{schemas[rule.layer]}.{rule.table}").where("1 = 0").subquery("t")
+
+        def bind(node: exp.Expr, empty: exp.Expr = empty, rule: quality.Rule = rule) -> exp.Expr:
+            if isinstance(node, exp.Table) and node.name.lower() == "t":
+                return empty.copy()
+            if isinstance(node, exp.Table) and node.name.lower() == "p" and rule.parent:
+                return exp.to_table(f"{schemas[rule.parent.layer]}.{rule.parent.table}").as_("p")
+            return node
+
+        cur.execute(dmf.args["body"].transform(bind).sql(dialect="snowflake"))
+        assert cur.fetchone()[0] is not None, f"{dmf.this.name} returns NULL on an empty table"
+        declared = re.search(
+            rf"t TABLE\({rule.column.upper()} ([A-Z_]+(?:\(\d+,\d+\))?)\)", governance.custom_dmf(rule)
+        )
+        assert declared, dmf.this.name
+        if declared[1] == "VARCHAR":
+            continue
+        cur.execute(
+            "SELECT data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s AND column_name = %s",
+            (schemas[rule.layer], rule.table.upper(), rule.column.upper()),
+        )
+        data_type, precision, scale = cur.fetchone()
+        built_type = f"{data_type}({precision},{scale})" if data_type == "NUMBER" else data_type
+        assert declared[1] == built_type, f"{dmf.this.name} declares {declared[1]}; the column is {built_type}"
+        checked += 1
+    assert checked >= 10
+
+
+# --------------------------------------------------------------------------- alerts, run on the local engine
+
+
+def _error_rule_failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VALIDATE_DATA with one error-severity rule that the loaded rates break."""
+    rule = quality.parse_rule(
+        {
+            "name": "alert_test_rate_below_zero",
+            "table": "SAT_EXCHANGE_RATE",
+            "type": "range",
+            "column": "RATE",
+            "max": -1,
+            "severity": "error",
+            "owner": "data-platform",
+        },
+        "vault",
+        {},
+        "tests/lake/test_governance.py",
+    )
+    monkeypatch.setattr(quality, "load_rules", lambda: quality.RuleSet([rule]))
+
+
+@pytest.mark.integration
+def test_the_error_rule_alert_fires_once_in_its_window(
+    settings: Settings,
+    applied: Any,
+    session: Any,
+    conn: Any,
+    built: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """sql/080's alert, evaluated on its schedule as Snowflake evaluates it (the alert
+    functions as TIMESTAMP_LTZ in the Los Angeles session time zone): a failed error rule
+    notifies once, at the first scheduled time after it, and not again."""
+    from lake.local import alerts
+
+    (alert,) = [a for a in alerts.shipped(settings) if a.name.endswith(".ERROR_RULE_FAILED")]
+    record = tmp_path / alerts.RECORD
+    before = alerts.latest_tick(alert.schedule, datetime.datetime.now(datetime.UTC))
+    alerts.evaluate(settings, applied, now=before, record=record, alerts=[alert])  # whatever failed before
+    _error_rule_failing(monkeypatch)
+    summary = validate_data.run(session, layer="vault", fail_on_error=False)
+    try:
+        assert summary["failed"] == 1
+        fired = []
+        for minutes in (15, 30, 45):
+            fired += alerts.evaluate(
+                settings, applied, now=before + datetime.timedelta(minutes=minutes), record=record, alerts=[alert]
+            )
+        states = [(e.scheduled_time, e.state) for e in fired]
+        first = (before + datetime.timedelta(minutes=15)).isoformat()
+        assert [s for s in states if s[1] == "TRIGGERED"] == [(first, "TRIGGERED")], states
+        (sent,) = alerts.notifications(record)
+        assert sent.integration == sqlfiles.variables(settings)["notification_integration"]
+        assert "error-severity rule failed" in sent.message
+    finally:
+        cur = conn.cursor()
+        for table in ("RULE_RESULTS", "RULE_EXCEPTIONS"):
+            cur.execute(f"DELETE FROM {settings.names.quality}.{table} WHERE RUN_ID = %s", (summary["run_id"],))
+
+
+@pytest.mark.unit
+def test_alerts_read_only_what_the_shipped_ddl_creates() -> None:
+    """An alert is created by sql/080 before any dbt build: a condition reading a mart
+    would fail to compile at every evaluation and never notify."""
+    created = {(SETTINGS.names.schemas[layer], name) for layer, name in governance.relation_kinds()}
+    for alert in (s for s in shipped("080_alerts.sql") if isinstance(s, snowsql.CreateAlert)):
+        read = {(t.db, t.name) for t in alert.args["condition"].find_all(exp.Table)}
+        assert read and read <= created, f"{alert.this.name} reads {sorted(read - created)}"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("now", "tick"),
+    [
+        ("2026-12-07 20:14:59", "2026-12-07 20:00:00"),
+        ("2026-12-07 20:15:00", "2026-12-07 20:15:00"),
+        ("2026-12-08 00:07:00", "2026-12-08 00:00:00"),
+    ],
+)
+def test_an_alert_is_evaluated_at_its_latest_scheduled_time(now: str, tick: str) -> None:
+    from lake.local import alerts
+
+    at = datetime.datetime.fromisoformat(now).replace(tzinfo=datetime.UTC)
+    expected = datetime.datetime.fromisoformat(tick).replace(tzinfo=datetime.UTC)
+    assert alerts.latest_tick(governance_spec.ALERT_SCHEDULE, at) == expected
+    daily = alerts.latest_tick("USING CRON 30 3 * * * America/Los_Angeles", at)
+    assert daily.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%H:%M") == "03:30" and daily <= at

@@ -38,6 +38,7 @@ def test_every_rule_names_its_documentation_page() -> None:
         "decimal_aggregates",
         "app_references",
         "app_setup_script",
+        "object_kinds",
     }
     assert all(r.page.startswith("https://docs.snowflake.com/") for r in strict.RULES)
 
@@ -236,3 +237,35 @@ def test_a_sum_of_numbers_stays_a_number(conn: Any) -> None:
         "WHERE table_name = 'STRICT_COUNTS' AND column_name = 'N'"
     )
     assert cur.fetchone() == ("NUMBER", 38, 0)
+
+
+@pytest.mark.integration
+def test_count_if_over_no_rows_is_zero(conn: Any) -> None:
+    # a count, as COUNT: a data metric function RETURNS NUMBER NOT NULL counts with it
+    cur = conn.cursor()
+    cur.execute("SELECT COUNT_IF(x > 1) AS c, COUNT(x) AS n FROM (SELECT 1 AS x) WHERE 1 = 0")
+    assert cur.fetchone() == (0, 0)
+    cur.execute("SELECT COUNT_IF(x > 1) FROM (SELECT 2 AS x)")
+    assert [d[0] for d in cur.description] == ["COUNT_IF(X > 1)"] and cur.fetchone() == (1,)
+
+
+@pytest.mark.integration
+def test_alter_table_on_a_view_is_refused_as_snowflake_refuses_it(settings: Settings, conn: Any) -> None:
+    """ALTER TABLE names a table, ALTER VIEW a view; a data metric function, a tag or a row
+    access policy is set on a view with ALTER VIEW
+    (https://docs.snowflake.com/en/sql-reference/sql/alter-view). The statements the local
+    engine otherwise skips (unsupported.py) are checked against the catalog first."""
+    cur = conn.cursor()
+    cur.execute("CREATE OR REPLACE TABLE STRICT_KIND_T (x INT)")
+    cur.execute("CREATE OR REPLACE VIEW STRICT_KIND_V AS SELECT x FROM STRICT_KIND_T")
+    schedule = "SET DATA_METRIC_SCHEDULE = 'USING CRON 30 3 * * * UTC'"
+    with pytest.raises(Exception, match=r"Object found is of type 'VIEW', not specified type 'TABLE'"):
+        cur.execute(f"ALTER TABLE STRICT_KIND_V {schedule}")
+    with pytest.raises(Exception, match=r"Object found is of type 'TABLE', not specified type 'VIEW'"):
+        cur.execute(f"ALTER VIEW {settings.names.database}.{settings.names.landing}.STRICT_KIND_T {schedule}")
+    cur.execute(f"ALTER VIEW STRICT_KIND_V {schedule}")  # the right kind: skipped locally, as before
+    cur.execute(f"ALTER TABLE STRICT_KIND_T {schedule}")
+    # the vault's current-state view of a link, which sql/075 and dbt's on-run-end measure
+    vault_view = f"{settings.names.database}.{settings.names.vault}.EFF_SAT_CUSTOMER_ACCOUNT_CURRENT"
+    with pytest.raises(Exception, match=r"not specified type 'TABLE'"):
+        cur.execute(f"ALTER TABLE {vault_view} {schedule}")

@@ -113,3 +113,53 @@ def test_snowflake_tasks_parse_as_snowflake_sql() -> None:
     tasks = [p for p in parsed if isinstance(p, snowsql.CreateTask)]
     assert len(tasks) == len(task_graph.NODES) + 2  # root and finalizer
     assert {t.args["body"].key for t in tasks} >= {"call", "insert"}
+
+
+HISTORY_CALL = re.compile(r"TABLE\([\w.]*INFORMATION_SCHEMA\.TASK_HISTORY\(.*?RESULT_LIMIT => \d+\)\)")
+
+
+def _finalize(conn: Any, database: str, attempts: list[tuple[str, str, int]]) -> tuple[Any, ...]:
+    """Run the finalizer's statement on the local engine over a task history of
+    ``(task, state, attempt)`` rows, as TASK_HISTORY returns them for one graph run."""
+    cur = conn.cursor()
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {database}.FINALIZER_TEST")
+    cur.execute(
+        f"CREATE OR REPLACE TABLE {database}.FINALIZER_TEST.TASK_HISTORY (NAME VARCHAR, STATE VARCHAR, "
+        "ATTEMPT_NUMBER NUMBER, SCHEDULED_TIME TIMESTAMP_LTZ, COMPLETED_TIME TIMESTAMP_LTZ, ERROR_MESSAGE VARCHAR, "
+        "GRAPH_RUN_GROUP_ID VARCHAR)"
+    )
+    cur.execute(
+        f"CREATE OR REPLACE TABLE {database}.FINALIZER_TEST.PIPELINE_RUNS (graph_run_id VARCHAR, started_at "
+        "TIMESTAMP_NTZ, finished_at TIMESTAMP_NTZ, status VARCHAR, failed_task VARCHAR, error VARCHAR, steps VARCHAR)"
+    )
+    for minute, (task, state, attempt) in enumerate(attempts):
+        error = f"'{task} failed on attempt {attempt}'" if state == "FAILED" else "NULL"
+        cur.execute(
+            f"INSERT INTO {database}.FINALIZER_TEST.TASK_HISTORY VALUES ('{task}', '{state}', {attempt}, "
+            f"'2026-12-07 02:00:00 +00:00'::TIMESTAMP_LTZ, DATEADD(MINUTE, {minute}, "
+            f"'2026-12-07 02:00:00 +00:00'::TIMESTAMP_LTZ), {error}, 'G1')"
+        )
+    sql = task_graph.finalizer_sql(database, "FINALIZER_TEST")
+    sql = HISTORY_CALL.sub(f"{database}.FINALIZER_TEST.TASK_HISTORY", sql)
+    sql = sql.replace("SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')", "'G1'")
+    cur.execute(sql)
+    cur.execute(f"SELECT status, failed_task, error FROM {database}.FINALIZER_TEST.PIPELINE_RUNS")
+    return tuple(cur.fetchone())
+
+
+@pytest.mark.integration
+def test_the_finalizer_judges_a_retried_run_by_each_tasks_last_attempt(settings: Settings, conn: Any) -> None:
+    """EXECUTE TASK ... RETRY LAST re-runs the failed tasks in the same graph run group
+    (https://docs.snowflake.com/en/sql-reference/sql/execute-task): TASK_HISTORY then has a
+    row per attempt. The finalizer's own statement runs here on such a history."""
+    tasks = [ROOT, *(n.task for n in task_graph.order())]
+    db = settings.names.database
+    retried = [(t, "SUCCEEDED", 1) for t in tasks[:2]] + [("LAKE_LOAD_VAULT", "FAILED", 1)]
+    retried += [("LAKE_LOAD_VAULT", "SUCCEEDED", 2)] + [(t, "SUCCEEDED", 1) for t in tasks[3:]]
+    # the retry succeeded: the run succeeded, and names no failed task
+    assert _finalize(conn, db, retried) == ("SUCCEEDED", None, None)
+    failed_again = [
+        r if r != ("LAKE_LOAD_VAULT", "SUCCEEDED", 2) else ("LAKE_LOAD_VAULT", "FAILED", 2) for r in retried
+    ]
+    failed_again = [r for r in failed_again if r[0] in tasks[:3]]  # nothing after it ran
+    assert _finalize(conn, db, failed_again) == ("FAILED", "LAKE_LOAD_VAULT", "LAKE_LOAD_VAULT failed on attempt 2")

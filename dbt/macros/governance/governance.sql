@@ -44,7 +44,8 @@
   {%- if not execute -%}{{ return('') }}{%- endif -%}
   {%- set vault = target.database ~ '.' ~ env_var('LAKE_VAULT_SCHEMA', 'VAULT') -%}
   {%- for table, entry in lake_governance_spec()['vault'].items() -%}
-    {%- do lake_attach_metrics(vault ~ '.' ~ table, 'TABLE', entry['metrics']) -%}
+    {#- a view takes ALTER VIEW, a table ALTER TABLE (the spec says which) -#}
+    {%- do lake_attach_metrics(vault ~ '.' ~ table, entry['kind'], entry['metrics']) -%}
   {%- endfor -%}
   {{ return('') }}
 {% endmacro %}

@@ -14,7 +14,7 @@ select
     coalesce(regexp_like(lower(trim(b.email)), '^[a-z0-9._%+-]+@[a-z0-9.-]+[.][a-z]{2,}$'), false) as is_email_valid,
     trim(b.phone) as phone,
     b.date_of_birth,
-    {{ age_in_years('b.date_of_birth') }} as age,
+    cast({{ age_in_years('b.date_of_birth') }} as number(38, 0)) as age,
     b.tax_id,
     b.address_line,
     b.city,
