@@ -10,9 +10,11 @@
    REPLACE PROCEDURE`` per procedure entity of ``snowflake.yml``, whose PACKAGES are what
    the handler's import graph needs (``packages``), ``snowflake-snowpark-python`` first
    (https://docs.snowflake.com/en/developer-guide/stored-procedure/python/procedure-python-overview).
-4. **The dbt project**: ``dbt/`` with a Snowflake-only ``profiles.yml`` PUT to the code
-   stage, then ``CREATE OR REPLACE DBT PROJECT ... DBT_VERSION = '1.10.15'``, the dbt Core
-   the project is pinned to (https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project).
+4. **The dbt project**: the stage folder emptied, ``dbt/`` with a Snowflake-only
+   ``profiles.yml`` PUT to it, ``CREATE DBT PROJECT IF NOT EXISTS ... DBT_VERSION =
+   '1.10.15'`` (the dbt Core the project is pinned to), then ``ALTER DBT PROJECT ... ADD
+   VERSION`` from the stage, so the object keeps its run history
+   (https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project).
 5. **The task graph** (``lake/task_graph.py``): the root suspended, every task created
    (suspended), dependents enabled, the root resumed.
 
@@ -436,23 +438,32 @@ def plan(settings: Settings, out: Path = DEFAULT_OUT, reveal: bool = False) -> P
 
     project = build_dbt(settings, out)
     section = f"4. the dbt project (dbt/, dbt Core {DBT_VERSION})"
+    # PUT never deletes a file: the folder is emptied first, so a model renamed or deleted
+    # since the last deploy is not deployed again (https://docs.snowflake.com/en/sql-reference/sql/remove)
+    result.steps.append(Step(section, f"REMOVE @{stage}/dbt/"))
     for folder in sorted({p.parent for p in project.rglob("*") if p.is_file()}):
         relative = folder.relative_to(out).as_posix()
         result.steps.append(Step(section, _put(folder / "*", f"{stage}/{relative}"), artifact=folder))
-    gold = settings.names.schemas["gold"]
-    result.steps.append(
-        Step(
-            section,
-            f"CREATE OR REPLACE DBT PROJECT {settings.names.database}.{gold}.{DBT_PROJECT}\n"
-            f"    FROM '@{stage}/dbt'\n    DBT_VERSION = '{DBT_VERSION}'\n    DEFAULT_TARGET = '{DBT_TARGET}'\n"
-            "    COMMENT = 'bronze, silver and gold marts (lake deploy)'",
-            artifact=project,
-        )
-    )
+    result.steps += [Step(section, statement, artifact=project) for statement in dbt_project_sql(settings)]
     warehouse = settings.snowflake.warehouse if settings.snowflake else "LAKE_WH"
     for statement in task_graph.snowflake_sql(settings.names.database, settings.names.schemas, warehouse):
         result.steps.append(Step("5. the task graph (lake/task_graph.py)", statement))
     return result
+
+
+def dbt_project_sql(settings: Settings) -> list[str]:
+    """The dbt project object, created once and given a new version from the stage on every
+    deploy: replacing it would discard its run history, and the CREATE DBT PROJECT page says
+    to update an existing object's files with ``ALTER DBT PROJECT ... ADD VERSION``
+    (https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project,
+    https://docs.snowflake.com/en/sql-reference/sql/alter-dbt-project)."""
+    name = f"{settings.names.database}.{settings.names.schemas['gold']}.{DBT_PROJECT}"
+    source = f"'@{code_stage(settings)}/dbt'"
+    return [
+        f"CREATE DBT PROJECT IF NOT EXISTS {name}\n    FROM {source}\n    DBT_VERSION = '{DBT_VERSION}'\n"
+        f"    DEFAULT_TARGET = '{DBT_TARGET}'\n    COMMENT = 'bronze, silver and gold marts (lake deploy)'",
+        f"ALTER DBT PROJECT {name} ADD VERSION FROM {source}",
+    ]
 
 
 def check_pipeline_role(settings: Settings) -> None:

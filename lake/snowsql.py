@@ -18,6 +18,8 @@ each method.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -129,6 +131,18 @@ class Call(Statement):
     arg_types: ClassVar[dict[str, bool]] = {"this": True, "kind": False}
 
 
+class Remove(Statement):
+    """REMOVE @stage[/path] [PATTERN = '...']: files deleted from a stage."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "properties": False}
+
+
+class AlterDbtProject(Statement):
+    """ALTER DBT PROJECT name ADD VERSION [alias] FROM 'stage path'."""
+
+    arg_types: ClassVar[dict[str, bool]] = _args("this alias? source")
+
+
 _PRINCIPAL_KINDS = (("APPLICATION", "ROLE"), ("DATABASE", "ROLE"), ("ROLE",), ("USER",), ("SHARE",))
 _BULK_OBJECTS = (
     "TABLES",
@@ -188,6 +202,18 @@ class LakeParser(SnowflakeParser):
 
     def _parse_alter(self) -> exp.Expr:  # type: ignore[override]  # also returns this module's nodes
         index = self._index
+        if self._match_text_seq("DBT", "PROJECT"):
+            # https://docs.snowflake.com/en/sql-reference/sql/alter-dbt-project
+            name = self._parse_name("dbt project")
+            if self._match_text_seq("ADD", "VERSION"):
+                alias = None if self._match_text_seq("FROM", advance=False) else self._parse_id_var()
+                self._expect("FROM")
+                source = self._parse_string()
+                if source is None:
+                    self.raise_error("Expected FROM '<stage path>'")
+                return self._finish(self.expression(AlterDbtProject(this=name, alias=alias, source=source)))
+            self._retreat(index)
+            return super()._parse_alter()
         kind = None
         for words in (("MASKING", "POLICY"), ("ROW", "ACCESS", "POLICY")):
             if self._match_text_seq(*words):
@@ -210,7 +236,18 @@ class LakeParser(SnowflakeParser):
         return self._parse_grant_or_revoke(revoke=True) or super()._parse_revoke()
 
     def _parse_call(self) -> exp.Expr:
-        """https://docs.snowflake.com/en/sql-reference/sql/call (other command words stay commands)."""
+        """https://docs.snowflake.com/en/sql-reference/sql/call and
+        https://docs.snowflake.com/en/sql-reference/sql/remove (other command words stay commands)."""
+        if self._prev.text.upper() in ("REMOVE", "RM"):
+            # a stage path is not an expression: read the rest of the statement as written
+            rest = self.sql[self._curr.start :] if self._curr else ""
+            while self._curr:
+                self._advance()
+            match = re.fullmatch(r"(@[\w$.\"]+(?:/[^\s]*)?)(?:\s+PATTERN\s*=\s*'[^']*')?\s*", rest, re.IGNORECASE)
+            if not match:
+                self.raise_error("Expected REMOVE @stage[/path] [PATTERN = '...']")
+                return exp.Var(this=rest)
+            return self.expression(Remove(this=exp.Var(this=match.group(1))))
         if self._prev.text.upper() != "CALL":
             return self._parse_as_command(self._prev)
         name = self._parse_name("procedure")

@@ -157,7 +157,7 @@ def test_lake_deploy_plan_prints_the_plan_offline(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "CREATE OR REPLACE DBT PROJECT" in done.stdout and "-- 5. the task graph" in done.stdout
+    assert "CREATE DBT PROJECT IF NOT EXISTS" in done.stdout and "-- 5. the task graph" in done.stdout
     assert "steps; artifacts in" in done.stderr
 
 
@@ -186,3 +186,15 @@ def test_a_real_account_needs_the_iam_role_arn_not_a_dummy() -> None:
     with pytest.raises(ConfigError, match="LAKE_AWS_ROLE_ARN"):
         deploy.execute(settings)
     assert "000000000000" not in sqlfiles.variables(settings)["aws_role_arn"]
+
+
+def test_the_dbt_project_keeps_its_history_and_loses_deleted_models(plan: deploy.Plan) -> None:
+    """A deploy adds a version to the dbt project object (replacing it would discard its
+    run history: https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project), from
+    a stage folder emptied first (PUT never deletes: a deleted model would deploy again)."""
+    dbt_steps = [s.statement for s in plan.steps if s.section.startswith("4.")]
+    assert not [s for s in dbt_steps if "CREATE OR REPLACE DBT PROJECT" in s]
+    assert dbt_steps[0] == "REMOVE @LAKE.LANDING.LAKE_CODE/dbt/"
+    assert all(s.startswith("PUT ") for s in dbt_steps[1:-2])
+    assert dbt_steps[-2].startswith("CREATE DBT PROJECT IF NOT EXISTS LAKE.GOLD.LAKE_DBT")
+    assert dbt_steps[-1] == "ALTER DBT PROJECT LAKE.GOLD.LAKE_DBT ADD VERSION FROM '@LAKE.LANDING.LAKE_CODE/dbt'"
