@@ -508,9 +508,18 @@ def deploy(
         bool, typer.Option("--plan", help="Build the artifacts and print every step, offline, on any target.")
     ] = False,
     out: Annotated[Path, typer.Option(help="Folder for the built artifacts.")] = Path("build/deploy"),
+    bootstrap: Annotated[
+        bool,
+        typer.Option(
+            "--bootstrap",
+            help="Run only the account bootstrap (sql/005_account.sql) as ACCOUNTADMIN: once per account.",
+        ),
+    ] = False,
 ) -> None:
     """Deploy to Snowflake: sql/, the generator's egress, the four procedures, the dbt project
-    and the task graph, in that order (LAKE_TARGET=snowflake). --plan prints it all instead."""
+    and the task graph, in that order (LAKE_TARGET=snowflake), as the deployer role, after
+    the account bootstrap (--bootstrap, once). --plan prints it all instead, with the role
+    of every section, and checks each statement against the privilege model."""
     from lake import deploy as deployment
 
     settings = _settings()
@@ -518,12 +527,21 @@ def deploy(
         built = deployment.plan(settings, out)
         sys.stdout.write(built.render())
         err_console.print(f"{len(built.steps)} steps; artifacts in {built.out}")
+        checked = deployment.check_privileges(settings, built)
+        roles = ", ".join(sorted({c.role for c in checked}))
+        err_console.print(
+            f"privileges: every statement's role holds what it needs ({len(checked)} sections, run as {roles}; "
+            "lake/privileges.py)"
+        )
         return
 
     def echo(number: int, total: int, step: deployment.Step) -> None:
         err_console.print(f"[{number}/{total}] {step.section}: {step.printable.splitlines()[0][:100]}")
 
-    done = deployment.execute(settings, out, echo=echo)
+    done = deployment.execute(settings, out, echo=echo, bootstrap=bootstrap)
+    if bootstrap:
+        console.print(f"account bootstrap done: {len(done.steps)} statements; now run `{output.lake_command()} deploy`")
+        return
     console.print(
         f"deployed: {len(done.steps)} steps. Run the graph once with "
         f"EXECUTE TASK {settings.names.database}.{settings.names.audit}.LAKE_PIPELINE_ROOT"

@@ -107,8 +107,23 @@ class SnowflakeTarget(_Model):
     aws_role_arn: str = ""
     # the landing bucket's region: the generator's network rule names its S3 endpoints
     aws_region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
-    # an email notification integration for the quality alerts (sql/080_alerts.sql)
+    # an email notification integration for the quality alerts (sql/080_alerts.sql), made
+    # by the account bootstrap (sql/005_account.sql) with these verified addresses as its
+    # default recipients, comma separated
     notification_integration: str = "LAKE_NOTIFICATIONS"
+    alert_recipients: str = ""
+
+    @field_validator("alert_recipients")
+    @classmethod
+    def _emails(cls, value: str) -> str:
+        for address in (a.strip() for a in value.split(",") if a.strip()):
+            if not re.fullmatch(r"[^@\s',]+@[^@\s',]+\.[A-Za-z]{2,}", address):
+                raise ValueError(f"{address!r} is not an e-mail address (comma-separated addresses)")
+        return value
+
+    @property
+    def recipients(self) -> list[str]:
+        return [a.strip() for a in self.alert_recipients.split(",") if a.strip()]
 
     @field_validator("landing_url")
     @classmethod
@@ -183,6 +198,7 @@ ENV: dict[str, str] = {
     "LAKE_STORAGE_INTEGRATION": "snowflake.storage_integration",
     "LAKE_AWS_ROLE_ARN": "snowflake.aws_role_arn",
     "LAKE_AWS_REGION": "snowflake.aws_region",
+    "LAKE_ALERT_RECIPIENTS": "snowflake.alert_recipients",
     # the roles are <prefix>_ADMIN, ...; cdktf's environments put the environment in the
     # prefix (LAKE_DEV), and `lake infra names ENV` prints both variables for one
     "LAKE_ROLE_PREFIX": "names.role_prefix",

@@ -33,13 +33,15 @@ import shutil
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from lake import sqlfiles, task_graph
+from lake import privileges, sqlfiles, task_graph
 from lake.config import ConfigError, Settings
+from procedures import governance as governance_spec
 from procedures.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,24 +306,39 @@ class Step:
     statement: str  # SQL sent to the account (a PUT names a local file)
     artifact: Path | None = None
     shown: str = ""  # the statement as printed, when it carries a secret
+    role: str = ""  # the role that runs it; empty: the deployer (SNOWFLAKE_ROLE)
 
     @property
     def printable(self) -> str:
         return self.shown or self.statement
 
+    @property
+    def bootstrap(self) -> bool:
+        return self.section.startswith(BOOTSTRAP_SECTION)
+
+
+BOOTSTRAP_SECTION = "0. the account bootstrap"
+BOOTSTRAP_FILE = "005_account.sql"
+
 
 @dataclass
 class Plan:
     out: Path
+    deployer: str = ""
     steps: list[Step] = field(default_factory=list)
 
     def sections(self) -> list[str]:
         return list(dict.fromkeys(s.section for s in self.steps))
 
+    def role_of(self, section: str) -> str:
+        step = next(s for s in self.steps if s.section == section)
+        return step.role or self.deployer
+
     def render(self) -> str:
         lines: list[str] = []
         for section in self.sections():
-            lines.append(f"-- {section}")
+            once = " once per account, `lake deploy --bootstrap`" if section.startswith(BOOTSTRAP_SECTION) else ""
+            lines.append(f"-- {section} (runs as {self.role_of(section)}{once})")
             for step in (s for s in self.steps if s.section == section):
                 if step.artifact is not None:
                     lines.append(f"-- artifact: {step.artifact}")
@@ -422,10 +439,14 @@ def plan(settings: Settings, out: Path = DEFAULT_OUT, reveal: bool = False) -> P
     """
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    result = Plan(out)
+    result = Plan(out, deployer(settings))
     values = sqlfiles.variables(settings)
     for path in sqlfiles.files():
         for statement in sqlfiles.split(sqlfiles.render(path.read_text(), values, path.name)):
+            if path.name == BOOTSTRAP_FILE:
+                section = f"{BOOTSTRAP_SECTION} (sql/{path.name})"
+                result.steps.append(Step(section, statement, role=governance_spec.BOOTSTRAP_ROLE))
+                continue
             result.steps.append(Step(f"1. schema objects (sql/, as `lake setup` applies them): {path.name}", statement))
     result.steps += _egress(settings, reveal)
 
@@ -466,6 +487,73 @@ def dbt_project_sql(settings: Settings) -> list[str]:
     ]
 
 
+def deployer(settings: Settings) -> str:
+    """The role every section but the bootstrap runs as: SNOWFLAKE_ROLE, else the role the
+    governance spec makes the deployer."""
+    if settings.snowflake is not None:
+        return settings.snowflake.role.upper()
+    return f"{settings.names.role_prefix}_{governance_spec.DEPLOYER}"
+
+
+def runtime_steps(settings: Settings, role: str) -> list[Step]:
+    """What the task graph runs later as its owner and the plan does not: dbt creating each
+    mart and its governance hooks (PII tags, row access, data metric functions; the on-run-end
+    hook on the vault), from the spec dbt's macros read (dbt/macros/governance/)."""
+    from lake import governance
+
+    section = "6. at run time, as the task graph's owner: dbt's marts and governance hooks"
+    values = sqlfiles.variables(settings)
+    db = settings.names.database
+    schemas = {
+        "business_vault": settings.names.schemas["vault"],
+        **{layer: settings.names.schemas[layer] for layer in ("bronze", "silver", "gold")},
+    }
+    spec = governance.dbt_spec(governance.dbt_models(), _rules())
+    steps = []
+
+    def metrics(kind: str, relation: str, entries: list[dict[str, str]]) -> None:
+        if entries:
+            steps.append(
+                Step(section, f"ALTER {kind} {relation} SET DATA_METRIC_SCHEDULE = '{spec['schedule']}'", role=role)
+            )
+        for m in entries:
+            function = sqlfiles.render(m["function"], values)
+            steps.append(
+                Step(
+                    section,
+                    f"ALTER {kind} {relation} ADD DATA METRIC FUNCTION {function} ON ({sqlfiles.render(m['columns'], values)})",
+                    role=role,
+                )
+            )
+
+    for model in governance.dbt_models():
+        entry = spec["models"].get(model.name)
+        relation = f"{db}.{schemas[model.layer]}.{model.name.upper()}"
+        kind = "VIEW" if model.layer == "bronze" else "TABLE"
+        steps.append(Step(section, f"CREATE OR REPLACE {kind} {relation} AS SELECT 1 AS DBT_BUILDS_IT", role=role))
+        for statement in entry["statements"] if entry else []:
+            text = statement.replace("{kind}", kind).replace("{relation}", relation)
+            steps.append(Step(section, sqlfiles.render(text, values), role=role))
+        metrics(kind, relation, entry["metrics"] if entry else [])
+    for table, entry in spec["vault"].items():
+        metrics(entry["kind"], f"{db}.{settings.names.vault}.{table}", entry["metrics"])
+    return steps
+
+
+def _rules() -> list[Any]:
+    from procedures import quality
+
+    return quality.load_rules().rules
+
+
+def check_privileges(settings: Settings, result: Plan) -> list[privileges.Checked]:
+    """The plan, then what its task graph runs, checked against the privilege model
+    (lake/privileges.py): PrivilegeError names the first statement its role could not run."""
+    steps = [(s.section, s.role or result.deployer, s.statement) for s in result.steps]
+    steps += [(s.section, s.role, s.statement) for s in runtime_steps(settings, result.deployer)]
+    return privileges.check(steps)
+
+
 def check_pipeline_role(settings: Settings) -> None:
     """The role that deploys owns the procedures and tasks, so the pipeline runs as it: it
     must be one the masking and row access policies leave clear (sql/070_governance.sql),
@@ -483,17 +571,40 @@ def check_pipeline_role(settings: Settings) -> None:
         )
 
 
-def execute(settings: Settings, out: Path = DEFAULT_OUT, echo: Callable[[int, int, Step], None] | None = None) -> Plan:
+def execute(
+    settings: Settings,
+    out: Path = DEFAULT_OUT,
+    echo: Callable[[int, int, Step], None] | None = None,
+    bootstrap: bool = False,
+) -> Plan:
     """Run the plan on the snowflake target, step by step; stop at the first failure
-    with the section and statement named."""
+    with the section and statement named. ``bootstrap``: only the account bootstrap, as
+    ACCOUNTADMIN (once per account); otherwise everything else, as the deployer. The plan is
+    checked against the privilege model first, so a missing grant stops it before any
+    statement runs."""
     if settings.target != "snowflake":
         raise ConfigError("lake deploy runs against a Snowflake account: set LAKE_TARGET=snowflake (or use --plan)")
-    check_pipeline_role(settings)
-    if not settings.snowflake or not settings.snowflake.aws_role_arn:
-        raise ConfigError(
-            "lake deploy needs LAKE_AWS_ROLE_ARN: the IAM role the storage integration assumes (cdktf/ creates it)"
+    assert settings.snowflake is not None
+    if bootstrap:
+        if not settings.snowflake.recipients:
+            raise ConfigError(
+                "lake deploy --bootstrap needs LAKE_ALERT_RECIPIENTS: the verified e-mail addresses the alerts' "
+                "notification integration sends to (comma separated)"
+            )
+        settings = settings.model_copy(
+            update={"snowflake": settings.snowflake.model_copy(update={"role": governance_spec.BOOTSTRAP_ROLE})}
         )
-    result = plan(settings, out, reveal=True)
+    else:
+        check_pipeline_role(settings)
+        if not settings.snowflake.aws_role_arn:
+            raise ConfigError(
+                "lake deploy needs LAKE_AWS_ROLE_ARN: the IAM role the storage integration assumes (cdktf/ creates it)"
+            )
+    result = plan(settings, out, reveal=not bootstrap)
+    if not bootstrap:
+        result.deployer = deployer(settings)
+        check_privileges(settings, result)
+    result.steps = [s for s in result.steps if s.bootstrap == bootstrap]
     from lake.session import connect
 
     conn = connect(settings)

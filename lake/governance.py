@@ -288,17 +288,17 @@ def _warehouse_protection() -> list[str]:
 
 
 def _roles() -> list[str]:
-    out = ["-- Roles (CDKTF creates the same from procedures/governance.py) and least-privilege grants."]
+    out = [
+        "-- Least-privilege grants to the roles the account bootstrap creates (sql/005_account.sql).",
+        "-- Managed access: only the schema's owner (the deployer) grants on what a schema holds,",
+        "-- future objects included (https://docs.snowflake.com/en/user-guide/security-access-control-configure#creating-managed-access-schemas).",
+    ]
     every = (*governance.FUNCTIONS, *governance.REGION_ROLES)
-    out += [f"CREATE ROLE IF NOT EXISTS {role(r)} COMMENT = 'lake {r.lower()}';" for r in every]
-    for r, parent in governance.PARENT.items():
-        out.append(f"GRANT ROLE {role(r)} TO ROLE {role(parent) if parent in every else parent};")
-    for r, inherited in governance.INHERITS.items():
-        out += [f"GRANT ROLE {role(i)} TO ROLE {role(r)};" for i in inherited]
-    for r in every:
-        out.append(f"GRANT USAGE ON DATABASE {DB} TO ROLE {role(r)};")
     for layer in governance.LAYERS:
-        out.append(f"GRANT ALL ON SCHEMA {schema(layer)} TO ROLE {role('ADMIN')};")
+        out.append(f"ALTER SCHEMA {schema(layer)} ENABLE MANAGED ACCESS;")
+    for r in every:
+        if r != governance.DEPLOYER:
+            out.append(f"GRANT USAGE ON DATABASE {DB} TO ROLE {role(r)};")
     for function, layers in governance.ACCESS.items():
         schema_privileges = governance.ENGINEER_SCHEMA if function == "ENGINEER" else ("USAGE",)
         for layer, privileges in layers.items():
@@ -317,6 +317,50 @@ def _retention() -> list[str]:
     for layer, days in governance.TIME_TRAVEL_DAYS.items():
         out.append(f"ALTER SCHEMA {schema(layer)} SET DATA_RETENTION_TIME_IN_DAYS = {days};")
     return out
+
+
+def account_sql() -> str:
+    """sql/005_account.sql: the account bootstrap, run once per account by an account
+    administrator (``lake deploy --bootstrap``); every later ``lake deploy`` runs as the
+    deployer it sets up. Locally only the database is created (the rest is skipped:
+    lake/local/unsupported.py). lake/privileges.py checks the deploy plan against it."""
+    deployer = role(governance.DEPLOYER)
+    every = (*governance.FUNCTIONS, *governance.REGION_ROLES)
+    out = [
+        HEADER + "-- The account bootstrap: run once per account by an account administrator",
+        f"-- ({governance.BOOTSTRAP_ROLE}; `lake deploy --bootstrap`). It creates what a repeatable deploy may not:",
+        "-- the roles, the database (owned by the deployer, who then owns all it holds), the alerts'",
+        "-- notification integration, and the account privileges and SNOWFLAKE database roles the",
+        f"-- deployer ({deployer}) needs. cdktf/ creates the same when it manages the account.",
+        "",
+        "-- Roles (procedures/governance.py), every one rolling up to SYSADMIN.",
+    ]
+    out += [f"CREATE ROLE IF NOT EXISTS {role(r)} COMMENT = 'lake {r.lower()}';" for r in every]
+    for r, parent in governance.PARENT.items():
+        out.append(f"GRANT ROLE {role(r)} TO ROLE {role(parent) if parent in every else parent};")
+    for r, inherited in governance.INHERITS.items():
+        out += [f"GRANT ROLE {role(i)} TO ROLE {role(r)};" for i in inherited]
+    out += [
+        "-- The database, owned by the deployer (https://docs.snowflake.com/en/sql-reference/sql/grant-ownership).",
+        f"CREATE DATABASE IF NOT EXISTS {DB};",
+        f"GRANT OWNERSHIP ON DATABASE {DB} TO ROLE {deployer} COPY CURRENT GRANTS;",
+        "-- The warehouse the tasks and alerts run on (created by cdktf/ or an administrator).",
+        f"GRANT USAGE ON WAREHOUSE <% alert_warehouse %> TO ROLE {deployer};",
+        "-- Where the alerts send their notifications: e-mail to verified users of the account",
+        "-- (https://docs.snowflake.com/en/sql-reference/sql/create-notification-integration-email).",
+        "CREATE NOTIFICATION INTEGRATION IF NOT EXISTS <% notification_integration %>\n    TYPE = EMAIL\n"
+        "    ENABLED = TRUE\n    DEFAULT_RECIPIENTS = (<% alert_recipients %>)\n"
+        "    COMMENT = 'lake: failed quality rules and missed freshness SLAs';",
+        f"GRANT USAGE ON INTEGRATION <% notification_integration %> TO ROLE {deployer};",
+        "-- Account privileges of the deployer, each for what the plan does with it.",
+    ]
+    for privilege, why in governance.ACCOUNT_PRIVILEGES.items():
+        out.append(f"-- {privilege}: {why}")
+        out.append(f"GRANT {privilege} ON ACCOUNT TO ROLE {deployer};")
+    for database_role, why in governance.SNOWFLAKE_DATABASE_ROLES.items():
+        out.append(f"-- SNOWFLAKE.{database_role}: {why}")
+        out.append(f"GRANT DATABASE ROLE SNOWFLAKE.{database_role} TO ROLE {deployer};")
+    return "\n".join(out) + "\n"
 
 
 def governance_sql() -> str:
@@ -468,7 +512,7 @@ def relation_kinds(sql_dir: Path = SQL_DIR) -> dict[tuple[str, str], str]:
     functions, tags and policies included; https://docs.snowflake.com/en/sql-reference/sql/alter-view).
     Read from the SQL files themselves, except this module's own outputs."""
     kinds: dict[tuple[str, str], str] = {}
-    own = {SQL_DIR / "070_governance.sql", SQL_DIR / "075_data_metrics.sql", SQL_DIR / "080_alerts.sql"}
+    own = {SQL_DIR / name for name in ("005_account.sql", "070_governance.sql", "075_data_metrics.sql", "080_alerts.sql")}
     for path in sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")):
         if path in own:
             continue
@@ -627,6 +671,7 @@ def writers() -> dict[Path, Callable[[], str]]:
     rules = functools.cache(lambda: quality_rules.load_rules().rules)
     models = functools.cache(dbt_models)
     return {
+        SQL_DIR / "005_account.sql": account_sql,
         SQL_DIR / "070_governance.sql": governance_sql,
         SQL_DIR / "075_data_metrics.sql": lambda: data_metrics_sql(rules()),
         SQL_DIR / "080_alerts.sql": lambda: alerts_sql(rules()),

@@ -103,6 +103,12 @@ class GrantBulk(Statement):
     )
 
 
+class GrantOwnership(Statement):
+    """GRANT OWNERSHIP ON <kind> name TO ROLE r [COPY | REVOKE CURRENT GRANTS]."""
+
+    arg_types: ClassVar[dict[str, bool]] = _args("this kind principal current_grants?")
+
+
 class Execute(Statement):
     """EXECUTE DBT PROJECT name ARGS = '...' / EXECUTE TASK name."""
 
@@ -462,6 +468,11 @@ class LakeParser(SnowflakeParser):
         if kind == "STAGE" and self._match_text_seq("REFRESH"):
             # https://docs.snowflake.com/en/sql-reference/sql/alter-stage (directory tables)
             return self.expression(Action(kind="REFRESH"))
+        if kind == "SCHEMA" and self._match_texts(("ENABLE", "DISABLE")):
+            # https://docs.snowflake.com/en/sql-reference/sql/alter-schema
+            verb = self._prev.text.upper()
+            self._expect("MANAGED", "ACCESS")
+            return self.expression(Action(kind=f"{verb} MANAGED ACCESS"))
         if kind in ("SCHEMA", "DATABASE", "STAGE") and self._match_text_seq("SET"):
             return self.expression(Action(kind="SET", expressions=self._parse_assignments()))
         if kind not in ("TABLE", "VIEW"):
@@ -549,6 +560,39 @@ class LakeParser(SnowflakeParser):
         https://docs.snowflake.com/en/sql-reference/sql/grant-privilege"""
         index = self._index
         to = "FROM" if revoke else "TO"
+        if not revoke and self._match_text_seq("OWNERSHIP", "ON"):
+            # https://docs.snowflake.com/en/sql-reference/sql/grant-ownership
+            kind = " ".join(
+                next(
+                    (
+                        w
+                        for w in (
+                            ("DATABASE",),
+                            ("SCHEMA",),
+                            ("TABLE",),
+                            ("VIEW",),
+                            ("STAGE",),
+                            ("INTEGRATION",),
+                            ("WAREHOUSE",),
+                        )
+                        if self._match_text_seq(*w)
+                    ),
+                    ("",),
+                )
+            )
+            if not kind:
+                self.raise_error("Expected the kind of object whose ownership is granted")
+            name = self._parse_name("object")
+            self._expect(to)
+            principal = self._parse_principal()
+            current = self._match_texts(("COPY", "REVOKE")) and self._prev.text.upper()
+            if current:
+                self._expect("CURRENT", "GRANTS")
+            return self._finish(
+                self.expression(
+                    GrantOwnership(this=name, kind=kind, principal=principal, current_grants=current or None)
+                )
+            )
         for words in (("APPLICATION", "ROLE"), ("DATABASE", "ROLE"), ("ROLE",)):
             if self._match_text_seq(*words):
                 role = self._parse_name("role")

@@ -14,9 +14,13 @@ from typing import Any
 
 from lake.config import Settings
 from procedures.errors import UserError
+from procedures.sql import sql_literal
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PLACEHOLDER = re.compile(r"<%\s*(\w+)\s*%>")
+# the account bootstrap (roles, the database, account privileges): locally it creates the
+# database (the rest is skipped); on Snowflake `lake deploy --bootstrap` runs it as ACCOUNTADMIN
+BOOTSTRAP = "005_account.sql"
 
 
 class SqlFileError(UserError, RuntimeError):
@@ -36,6 +40,7 @@ def variables(settings: Settings) -> dict[str, str]:
         # alerts: an email notification integration an administrator creates once (docs/deploy.md)
         "notification_integration": "LAKE_NOTIFICATIONS",
         "alert_warehouse": "LAKE_WH",
+        "alert_recipients": "'lake-alerts@example.com'",
     }
     if settings.snowflake is not None and settings.target == "snowflake":
         values["storage_integration"] = settings.snowflake.storage_integration
@@ -44,6 +49,10 @@ def variables(settings: Settings) -> dict[str, str]:
         values["aws_role_arn"] = settings.snowflake.aws_role_arn or "<LAKE_AWS_ROLE_ARN is not set>"
         values["notification_integration"] = settings.snowflake.notification_integration
         values["alert_warehouse"] = settings.snowflake.warehouse
+        recipients = settings.snowflake.recipients
+        values["alert_recipients"] = (
+            ", ".join(sql_literal(r) for r in recipients) if recipients else "'<LAKE_ALERT_RECIPIENTS is not set>'"
+        )
     return values
 
 
@@ -130,6 +139,8 @@ def apply(conn: Any, settings: Settings, directory: Path = SQL_DIR) -> list[Appl
     done: list[Applied] = []
     cur = conn.cursor()
     for path in files(directory):
+        if path.name == BOOTSTRAP and settings.target == "snowflake":
+            continue  # an account administrator runs it once: `lake deploy --bootstrap`
         statements = split(render(path.read_text(), values, path.name))
         for number, statement in enumerate(statements, start=1):
             try:

@@ -48,6 +48,34 @@ ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "AUDITOR": {"audit": READ, "quality": READ, "vault": READ, "governance": READ},
 }
 
+# --------------------------------------------------------------------------- who deploys
+
+# Ownership, decided once (lake/privileges.py checks the deploy plan against it):
+# - an account administrator runs the account bootstrap (sql/005_account.sql, `lake deploy
+#   --bootstrap`) once per account and environment: the roles and their hierarchy, the
+#   database (owned by the deployer), the alerts' notification integration, the account
+#   privileges and SNOWFLAKE database roles below, and the warehouse the tasks and alerts
+#   run on. cdktf/ does the same when it manages the account.
+# - the deployer (<prefix>_ADMIN) runs every later `lake deploy`: it owns the database, the
+#   schemas (managed access: only their owner grants on what they hold) and everything in
+#   them, so the procedures, tasks and alerts run as it.
+BOOTSTRAP_ROLE = "ACCOUNTADMIN"
+DEPLOYER = "ADMIN"
+# account privileges the deployer needs, each for the statements named
+# (https://docs.snowflake.com/en/user-guide/security-access-control-privileges#global-privileges-account-level-privileges)
+ACCOUNT_PRIVILEGES: dict[str, str] = {
+    "CREATE INTEGRATION": "the landing stage's storage integration and the generator's external access integration",
+    "EXECUTE TASK": "resuming the task graph and the exception purge (ALTER TASK ... RESUME)",
+    "EXECUTE ALERT": "resuming the alerts and every scheduled alert run (ALTER ALERT ... RESUME)",
+    "EXECUTE DATA METRIC FUNCTION": "scheduling and attaching data metric functions (sql/075, dbt's hooks)",
+    "APPLY MASKING POLICY": "setting the masking policies on the PII tag (tag-based masking)",
+}
+# SNOWFLAKE database roles the deployer needs
+SNOWFLAKE_DATABASE_ROLES: dict[str, str] = {
+    "ALERT_VIEWER": "SNOWFLAKE.ALERT.SCHEDULED_TIME() and LAST_SUCCESSFUL_SCHEDULED_TIME() in the alerts",
+    "DATA_METRIC_USER": "the system data metric functions (SNOWFLAKE.CORE.NULL_COUNT, DUPLICATE_COUNT)",
+}
+
 # Client regions for row access: every domicile belongs to exactly one.
 REGIONS: dict[str, tuple[str, ...]] = {
     "AMERICAS": ("US", "CA"),

@@ -1,5 +1,5 @@
--- The database and its schemas, one per layer. Idempotent: safe to re-run.
-CREATE DATABASE IF NOT EXISTS <% database %>;
+-- The schemas, one per layer, in the database the account bootstrap creates
+-- (sql/005_account.sql). Idempotent: safe to re-run.
 
 CREATE SCHEMA IF NOT EXISTS <% database %>.<% landing_schema %>
     COMMENT = 'Files from the S3 landing zone, every column as text';

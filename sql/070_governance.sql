@@ -120,39 +120,23 @@ ALTER TABLE <% database %>.<% landing_schema %>.CUSTOMERS DROP ALL ROW ACCESS PO
 ALTER TABLE <% database %>.<% landing_schema %>.CUSTOMERS ADD ROW ACCESS POLICY <% database %>.<% governance_schema %>.CLIENT_REGION_ACCESS ON (DOMICILE_COUNTRY);
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER DROP ALL ROW ACCESS POLICIES;
 ALTER TABLE <% database %>.<% vault_schema %>.SAT_CUSTOMER ADD ROW ACCESS POLICY <% database %>.<% governance_schema %>.CLIENT_REGION_ACCESS ON (DOMICILE_COUNTRY);
--- Roles (CDKTF creates the same from procedures/governance.py) and least-privilege grants.
-CREATE ROLE IF NOT EXISTS <% role_prefix %>_ADMIN COMMENT = 'lake admin';
-CREATE ROLE IF NOT EXISTS <% role_prefix %>_ENGINEER COMMENT = 'lake engineer';
-CREATE ROLE IF NOT EXISTS <% role_prefix %>_ANALYST COMMENT = 'lake analyst';
-CREATE ROLE IF NOT EXISTS <% role_prefix %>_AUDITOR COMMENT = 'lake auditor';
-CREATE ROLE IF NOT EXISTS <% role_prefix %>_ANALYST_AMERICAS COMMENT = 'lake analyst_americas';
-CREATE ROLE IF NOT EXISTS <% role_prefix %>_ANALYST_EMEA COMMENT = 'lake analyst_emea';
-CREATE ROLE IF NOT EXISTS <% role_prefix %>_ANALYST_APAC COMMENT = 'lake analyst_apac';
-GRANT ROLE <% role_prefix %>_ADMIN TO ROLE SYSADMIN;
-GRANT ROLE <% role_prefix %>_ENGINEER TO ROLE <% role_prefix %>_ADMIN;
-GRANT ROLE <% role_prefix %>_ANALYST TO ROLE <% role_prefix %>_ENGINEER;
-GRANT ROLE <% role_prefix %>_AUDITOR TO ROLE <% role_prefix %>_ADMIN;
-GRANT ROLE <% role_prefix %>_ANALYST_AMERICAS TO ROLE <% role_prefix %>_ADMIN;
-GRANT ROLE <% role_prefix %>_ANALYST_EMEA TO ROLE <% role_prefix %>_ADMIN;
-GRANT ROLE <% role_prefix %>_ANALYST_APAC TO ROLE <% role_prefix %>_ADMIN;
-GRANT ROLE <% role_prefix %>_ANALYST TO ROLE <% role_prefix %>_ANALYST_AMERICAS;
-GRANT ROLE <% role_prefix %>_ANALYST TO ROLE <% role_prefix %>_ANALYST_EMEA;
-GRANT ROLE <% role_prefix %>_ANALYST TO ROLE <% role_prefix %>_ANALYST_APAC;
-GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_ADMIN;
+-- Least-privilege grants to the roles the account bootstrap creates (sql/005_account.sql).
+-- Managed access: only the schema's owner (the deployer) grants on what a schema holds,
+-- future objects included (https://docs.snowflake.com/en/user-guide/security-access-control-configure#creating-managed-access-schemas).
+ALTER SCHEMA <% database %>.<% landing_schema %> ENABLE MANAGED ACCESS;
+ALTER SCHEMA <% database %>.<% vault_schema %> ENABLE MANAGED ACCESS;
+ALTER SCHEMA <% database %>.<% quality_schema %> ENABLE MANAGED ACCESS;
+ALTER SCHEMA <% database %>.<% audit_schema %> ENABLE MANAGED ACCESS;
+ALTER SCHEMA <% database %>.<% bronze_schema %> ENABLE MANAGED ACCESS;
+ALTER SCHEMA <% database %>.<% silver_schema %> ENABLE MANAGED ACCESS;
+ALTER SCHEMA <% database %>.<% gold_schema %> ENABLE MANAGED ACCESS;
+ALTER SCHEMA <% database %>.<% governance_schema %> ENABLE MANAGED ACCESS;
 GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_ANALYST;
 GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_AUDITOR;
 GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_ANALYST_AMERICAS;
 GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_ANALYST_EMEA;
 GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_ANALYST_APAC;
-GRANT ALL ON SCHEMA <% database %>.<% landing_schema %> TO ROLE <% role_prefix %>_ADMIN;
-GRANT ALL ON SCHEMA <% database %>.<% vault_schema %> TO ROLE <% role_prefix %>_ADMIN;
-GRANT ALL ON SCHEMA <% database %>.<% quality_schema %> TO ROLE <% role_prefix %>_ADMIN;
-GRANT ALL ON SCHEMA <% database %>.<% audit_schema %> TO ROLE <% role_prefix %>_ADMIN;
-GRANT ALL ON SCHEMA <% database %>.<% bronze_schema %> TO ROLE <% role_prefix %>_ADMIN;
-GRANT ALL ON SCHEMA <% database %>.<% silver_schema %> TO ROLE <% role_prefix %>_ADMIN;
-GRANT ALL ON SCHEMA <% database %>.<% gold_schema %> TO ROLE <% role_prefix %>_ADMIN;
-GRANT ALL ON SCHEMA <% database %>.<% governance_schema %> TO ROLE <% role_prefix %>_ADMIN;
 GRANT USAGE, CREATE TABLE, CREATE VIEW, CREATE TEMPORARY TABLE ON SCHEMA <% database %>.<% landing_schema %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA <% database %>.<% landing_schema %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT SELECT ON ALL VIEWS IN SCHEMA <% database %>.<% landing_schema %> TO ROLE <% role_prefix %>_ENGINEER;

@@ -10,12 +10,16 @@ not Terraform resources.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdktn_provider_snowflake.account_role import AccountRole
 from cdktn_provider_snowflake.database import Database
 from cdktn_provider_snowflake.file_format_csv import FileFormatCsv
 from cdktn_provider_snowflake.file_format_json import FileFormatJson
 from cdktn_provider_snowflake.file_format_parquet import FileFormatParquet
 from cdktn_provider_snowflake.grant_account_role import GrantAccountRole
+from cdktn_provider_snowflake.grant_database_role import GrantDatabaseRole
+from cdktn_provider_snowflake.grant_ownership import GrantOwnership
 from cdktn_provider_snowflake.grant_privileges_to_account_role import GrantPrivilegesToAccountRole
 from cdktn_provider_snowflake.resource_monitor import ResourceMonitor
 from cdktn_provider_snowflake.schema import Schema
@@ -26,7 +30,16 @@ from constructs import Construct
 
 from lake_infra.outputs import output
 from lake_infra.settings import Environment
-from procedures.governance import ACCESS, ENGINEER_SCHEMA, INHERITS, PARENT, READ
+from procedures.governance import (
+    ACCESS,
+    ACCOUNT_PRIVILEGES,
+    DEPLOYER,
+    ENGINEER_SCHEMA,
+    INHERITS,
+    PARENT,
+    READ,
+    SNOWFLAKE_DATABASE_ROLES,
+)
 
 SCHEMA_COMMENTS = {
     "landing": "Files from the S3 landing zone, every column as text",
@@ -86,6 +99,8 @@ class SnowflakeAccount(Construct):
                 database=self.database.name,
                 name=name,
                 comment=SCHEMA_COMMENTS[layer],
+                # only the schema's owner (the deployer) grants on what it holds
+                with_managed_access="true",
             )
             for layer, name in env.names.schemas.items()
         }
@@ -185,22 +200,7 @@ class SnowflakeAccount(Construct):
                     parent_role_name=roles[function].name,
                 )
         database = self.database.name
-        admin = roles["ADMIN"].name
-        GrantPrivilegesToAccountRole(
-            self,
-            "admin_database",
-            account_role_name=admin,
-            privileges=["USAGE", "MONITOR", "CREATE SCHEMA"],
-            on_account_object={"object_type": "DATABASE", "object_name": database},
-        )
-        for layer, each in self.schemas.items():
-            GrantPrivilegesToAccountRole(
-                self,
-                f"admin_schema_{layer}",
-                account_role_name=admin,
-                all_privileges=True,
-                on_schema={"schema_name": f'"{database}"."{each.name}"'},
-            )
+        self._deployer(roles[DEPLOYER].name)
         for function in ("ENGINEER", "ANALYST", "AUDITOR"):
             role = roles[function].name
             GrantPrivilegesToAccountRole(
@@ -248,6 +248,50 @@ class SnowflakeAccount(Construct):
                     privileges=["USAGE"],
                     on_account_object={"object_type": "WAREHOUSE", "object_name": self.warehouses[w.name].name},
                 )
+
+    def _deployer(self, deployer: str) -> None:
+        """What the account bootstrap (sql/005_account.sql) gives the deployer, from the same
+        spec: ownership of the database, its schemas and the landing stage (so `lake deploy`
+        alters and grants on them), its account privileges, its SNOWFLAKE database roles and
+        the warehouses. lake/privileges.py checks the deploy plan against these holdings."""
+        database = self.database.name
+        owned: list[tuple[str, str, str, list[Any]]] = [("database", "DATABASE", f'"{database}"', [self.database])]
+        owned += [
+            (f"schema_{layer}", "SCHEMA", f'"{database}"."{each.name}"', [each]) for layer, each in self.schemas.items()
+        ]
+        landing = self.schemas["landing"].name
+        owned.append(("landing_stage", "STAGE", f'"{database}"."{landing}"."{self.stage.name}"', [self.stage]))
+        for key, kind, name, after in owned:
+            GrantOwnership(
+                self,
+                f"deployer_owns_{key}",
+                account_role_name=deployer,
+                outbound_privileges="COPY",
+                on={"object_type": kind, "object_name": name},
+                depends_on=after,
+            )
+        GrantPrivilegesToAccountRole(
+            self,
+            "deployer_account",
+            account_role_name=deployer,
+            privileges=sorted(ACCOUNT_PRIVILEGES),
+            on_account=True,
+        )
+        for database_role in sorted(SNOWFLAKE_DATABASE_ROLES):
+            GrantDatabaseRole(
+                self,
+                f"deployer_snowflake_{database_role.lower()}",
+                database_role_name=f'"SNOWFLAKE"."{database_role}"',
+                parent_role_name=deployer,
+            )
+        for name, warehouse in self.warehouses.items():
+            GrantPrivilegesToAccountRole(
+                self,
+                f"deployer_warehouse_{name.lower()}",
+                account_role_name=deployer,
+                privileges=["USAGE"],
+                on_account_object={"object_type": "WAREHOUSE", "object_name": warehouse.name},
+            )
 
     def outputs(self) -> None:
         output(

@@ -52,6 +52,7 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
         r"^\s*ALTER\s+(DATABASE|SCHEMA|TABLE)\s+[\s\S]*\bSET\s+DATA_RETENTION_TIME_IN_DAYS\b",
         "no time travel locally",
     ),
+    (r"^\s*ALTER\s+SCHEMA\s+\S+\s+(ENABLE|DISABLE)\s+MANAGED\s+ACCESS\b", "no access control locally"),
     (r"^\s*(CREATE|ALTER|DROP|EXECUTE)\s+(OR\s+REPLACE\s+)?TASK\b", "no tasks locally; lake walks the graph"),
     (
         r"^\s*(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?(SECURE\s+)?PROCEDURE\b",

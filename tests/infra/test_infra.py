@@ -174,9 +174,8 @@ def test_governance_roles_are_least_privilege_and_roll_up_to_sysadmin(stack: dic
         schema_grants = [g for g in grants[function] if "on_schema" in g]
         assert all(g["privileges"] == ["USAGE"] for g in schema_grants)
         assert not any(g.get("all_privileges") for g in grants[function])
-    # only the admin holds all privileges, and only on the lake's schemas
-    assert all("on_schema" in g for role in grants.values() for g in role if g.get("all_privileges"))
-    assert {f for f, role in grants.items() if any(g.get("all_privileges") for g in role)} == {"ADMIN"}
+    # nobody holds all privileges: the deployer owns what it needs (next test)
+    assert not any(g.get("all_privileges") for role in grants.values() for g in role)
     # every role that queries can use a warehouse
     for function in ("ENGINEER", "ANALYST", "AUDITOR"):
         assert any(g.get("on_account_object", {}).get("object_type") == "WAREHOUSE" for g in grants[function]), function
@@ -256,3 +255,42 @@ def test_a_skip_without_a_reason_is_refused(tmp_path: Path) -> None:
     path.write_text('[[skip]]\ncheck = "CKV_AWS_144"\nresource = "aws_s3_bucket.*"\n')
     with pytest.raises(infra.InfraError, match="skip entry 1 lacks reason"):
         infra.load_skips(path)
+
+
+def test_the_deployer_holds_what_the_account_bootstrap_gives_it(stack: dict[str, Any]) -> None:
+    """cdktf and sql/005_account.sql agree (lake/privileges.py checks the deploy plan
+    against the bootstrap): the deployer owns the database, every schema (managed access)
+    and the landing stage, and holds the account privileges, SNOWFLAKE database roles and
+    warehouses of procedures/governance.py."""
+    roles = {v["name"].split("_", 2)[2]: k for k, v in resources(stack, "snowflake_account_role").items()}
+    deployer = ref("snowflake_account_role", roles[governance.DEPLOYER], "name")
+    owned = {
+        (g["on"]["object_type"], g["on"]["object_name"])
+        for g in resources(stack, "snowflake_grant_ownership").values()
+        if g["account_role_name"] == deployer and g.get("outbound_privileges") == "COPY"
+    }
+    assert {kind for kind, _ in owned} == {"DATABASE", "SCHEMA", "STAGE"}
+    for key in resources(stack, "snowflake_schema"):
+        assert any(kind == "SCHEMA" and ref("snowflake_schema", key, "name") in name for kind, name in owned), key
+    assert all(v["with_managed_access"] == "true" for v in resources(stack, "snowflake_schema").values())
+    grants = [g for g in resources(stack, "snowflake_grant_privileges_to_account_role").values()]
+    mine = [g for g in grants if g["account_role_name"] == deployer]
+    (account,) = [g for g in mine if g.get("on_account")]
+    assert set(account["privileges"]) == set(governance.ACCOUNT_PRIVILEGES)
+    database_roles = {
+        g["database_role_name"]
+        for g in resources(stack, "snowflake_grant_database_role").values()
+        if g["parent_role_name"] == deployer
+    }
+    assert database_roles == {f'"SNOWFLAKE"."{r}"' for r in governance.SNOWFLAKE_DATABASE_ROLES}
+    warehouses = {g["on_account_object"]["object_name"] for g in mine if "on_account_object" in g}
+    assert len(warehouses) == len(resources(stack, "snowflake_warehouse"))
+    # and the bootstrap grants the same
+    bootstrap = (Path(infra.ROOT) / "sql" / "005_account.sql").read_text()
+    for privilege in governance.ACCOUNT_PRIVILEGES:
+        assert f"GRANT {privilege} ON ACCOUNT TO ROLE <% role_prefix %>_{governance.DEPLOYER};" in bootstrap
+    for database_role in governance.SNOWFLAKE_DATABASE_ROLES:
+        assert (
+            f"GRANT DATABASE ROLE SNOWFLAKE.{database_role} TO ROLE <% role_prefix %>_{governance.DEPLOYER};"
+            in bootstrap
+        )

@@ -21,7 +21,7 @@ SHIPPED = [pytest.param(p, id=p.name) for p in sqlfiles.files()]
 
 def test_there_is_ordered_ddl() -> None:
     names = [p.name for p in sqlfiles.files()]
-    assert names == sorted(names) and names[0].startswith("010_")
+    assert names == sorted(names) and names[0] == "005_account.sql"  # the account bootstrap first
 
 
 @pytest.mark.parametrize("path", SHIPPED)
@@ -42,6 +42,7 @@ IDEMPOTENT_ACTIONS = {
     "RESUME",
     "SUSPEND",
     "DROP ALL ROW ACCESS POLICIES",
+    "ENABLE MANAGED ACCESS",
 }
 
 
@@ -54,7 +55,7 @@ def test_ddl_is_idempotent(path) -> None:  # type: ignore[no-untyped-def]
         head = " ".join(statement.split()[:4]).upper()
         seed_row = head.startswith("INSERT INTO") and "WHERE NOT EXISTS" in statement.upper()
         created = "IF NOT EXISTS" in statement.upper() or head.startswith("CREATE OR REPLACE") or seed_row
-        granted = isinstance(parsed, (exp.Grant, snowsql.GrantRole, snowsql.GrantBulk))  # grants repeat harmlessly
+        granted = isinstance(parsed, (exp.Grant, snowsql.GrantRole, snowsql.GrantBulk, snowsql.GrantOwnership))  # repeat harmlessly
         altered = False
         if isinstance(parsed, snowsql.AlterObject):
             action = parsed.args["action"].args["kind"]
