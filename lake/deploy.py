@@ -33,9 +33,9 @@ import shutil
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -521,7 +521,8 @@ def runtime_steps(settings: Settings, role: str) -> list[Step]:
             steps.append(
                 Step(
                     section,
-                    f"ALTER {kind} {relation} ADD DATA METRIC FUNCTION {function} ON ({sqlfiles.render(m['columns'], values)})",
+                    f"ALTER {kind} {relation} ADD DATA METRIC FUNCTION {function} "
+                    f"ON ({sqlfiles.render(m['columns'], values)})",
                     role=role,
                 )
             )
@@ -596,7 +597,7 @@ def execute(
         )
     else:
         check_pipeline_role(settings)
-        if not settings.snowflake.aws_role_arn:
+        if not settings.snowflake or not settings.snowflake.aws_role_arn:
             raise ConfigError(
                 "lake deploy needs LAKE_AWS_ROLE_ARN: the IAM role the storage integration assumes (cdktf/ creates it)"
             )

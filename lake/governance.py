@@ -512,7 +512,8 @@ def relation_kinds(sql_dir: Path = SQL_DIR) -> dict[tuple[str, str], str]:
     functions, tags and policies included; https://docs.snowflake.com/en/sql-reference/sql/alter-view).
     Read from the SQL files themselves, except this module's own outputs."""
     kinds: dict[tuple[str, str], str] = {}
-    own = {SQL_DIR / name for name in ("005_account.sql", "070_governance.sql", "075_data_metrics.sql", "080_alerts.sql")}
+    generated_here = ("005_account.sql", "070_governance.sql", "075_data_metrics.sql", "080_alerts.sql")
+    own = {SQL_DIR / name for name in generated_here}
     for path in sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")):
         if path in own:
             continue

@@ -364,8 +364,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 _NEED = re.compile(
-    r"^(?P<privilege>[A-Z][A-Z_ ]*?)\s+ON\s+(?P<on>ACCOUNT|DATABASE|SCHEMA|MANAGED SCHEMA|OBJECT|WAREHOUSE|INTEGRATION|ROLE"
-    r"|TABLE|VIEW|STAGE)(?:\s+(?P<target>\S+))?$"
+    r"^(?P<privilege>[A-Z][A-Z_ ]*?)\s+ON\s+"
+    r"(?P<on>ACCOUNT|DATABASE|SCHEMA|MANAGED SCHEMA|OBJECT|WAREHOUSE|INTEGRATION|ROLE|TABLE|VIEW|STAGE)"
+    r"(?:\s+(?P<target>\S+))?$"
 )
 _KEY_KIND = {"TABLE": "OBJECT", "VIEW": "OBJECT", "STAGE": "OBJECT", "MANAGED SCHEMA": "SCHEMA"}
 

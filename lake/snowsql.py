@@ -19,7 +19,6 @@ each method.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -562,7 +561,7 @@ class LakeParser(SnowflakeParser):
         to = "FROM" if revoke else "TO"
         if not revoke and self._match_text_seq("OWNERSHIP", "ON"):
             # https://docs.snowflake.com/en/sql-reference/sql/grant-ownership
-            kind = " ".join(
+            owned_kind = " ".join(
                 next(
                     (
                         w
@@ -580,9 +579,9 @@ class LakeParser(SnowflakeParser):
                     ("",),
                 )
             )
-            if not kind:
+            if not owned_kind:
                 self.raise_error("Expected the kind of object whose ownership is granted")
-            name = self._parse_name("object")
+            owned = self._parse_name("object")
             self._expect(to)
             principal = self._parse_principal()
             current = self._match_texts(("COPY", "REVOKE")) and self._prev.text.upper()
@@ -590,7 +589,7 @@ class LakeParser(SnowflakeParser):
                 self._expect("CURRENT", "GRANTS")
             return self._finish(
                 self.expression(
-                    GrantOwnership(this=name, kind=kind, principal=principal, current_grants=current or None)
+                    GrantOwnership(this=owned, kind=owned_kind, principal=principal, current_grants=current or None)
                 )
             )
         for words in (("APPLICATION", "ROLE"), ("DATABASE", "ROLE"), ("ROLE",)):

@@ -388,7 +388,7 @@ def test_every_custom_dmf_returns_a_number_on_an_empty_table_and_takes_its_colum
         cur.execute(dmf.args["body"].transform(bind).sql(dialect="snowflake"))
         assert cur.fetchone()[0] is not None, f"{dmf.this.name} returns NULL on an empty table"
         declared = re.search(
-            rf"t TABLE\({rule.column.upper()} ([A-Z_]+(?:\(\d+,\d+\))?)\)", governance.custom_dmf(rule)
+            rf"t TABLE\({(rule.column or '').upper()} ([A-Z_]+(?:\(\d+,\d+\))?)\)", governance.custom_dmf(rule)
         )
         assert declared, dmf.this.name
         if declared[1] == "VARCHAR":
@@ -396,7 +396,7 @@ def test_every_custom_dmf_returns_a_number_on_an_empty_table_and_takes_its_colum
         cur.execute(
             "SELECT data_type, numeric_precision, numeric_scale FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s AND column_name = %s",
-            (schemas[rule.layer], rule.table.upper(), rule.column.upper()),
+            (schemas[rule.layer], rule.table.upper(), (rule.column or "").upper()),
         )
         data_type, precision, scale = cur.fetchone()
         built_type = f"{data_type}({precision},{scale})" if data_type == "NUMBER" else data_type

@@ -55,7 +55,8 @@ def test_ddl_is_idempotent(path) -> None:  # type: ignore[no-untyped-def]
         head = " ".join(statement.split()[:4]).upper()
         seed_row = head.startswith("INSERT INTO") and "WHERE NOT EXISTS" in statement.upper()
         created = "IF NOT EXISTS" in statement.upper() or head.startswith("CREATE OR REPLACE") or seed_row
-        granted = isinstance(parsed, (exp.Grant, snowsql.GrantRole, snowsql.GrantBulk, snowsql.GrantOwnership))  # repeat harmlessly
+        # grants repeat harmlessly
+        granted = isinstance(parsed, (exp.Grant, snowsql.GrantRole, snowsql.GrantBulk, snowsql.GrantOwnership))
         altered = False
         if isinstance(parsed, snowsql.AlterObject):
             action = parsed.args["action"].args["kind"]
