@@ -276,14 +276,13 @@ def row_policy_statements(kind: str, relation: str, column: str) -> list[str]:
 def _warehouse_protection() -> list[str]:
     out = ["-- Tags on every PII column of the landing tables and satellites (views over them inherit)."]
     for c in warehouse_pii():
-        out.append(tag_statement("TABLE", f"{schema(c.layer)}.{c.table}", c.column, c.pii) + ";")
+        kind = relation_kind(c.layer, c.table)
+        out.append(tag_statement(kind, f"{schema(c.layer)}.{c.table}", c.column, c.pii) + ";")
     customers = entity_spec.entity("customers")
     out.append("-- Client rows in landing and the vault.")
-    for relation in (
-        f"{schema('landing')}.{landing_table(customers)}",
-        f"{schema('vault')}.{quote(vault.Satellite(customers).name)}",
-    ):
-        out += [s + ";" for s in row_policy_statements("TABLE", relation, quote(COUNTRY_COLUMN))]
+    for layer, table in (("landing", landing_table(customers)), ("vault", quote(vault.Satellite(customers).name))):
+        relation = f"{schema(layer)}.{table}"
+        out += [s + ";" for s in row_policy_statements(relation_kind(layer, table), relation, quote(COUNTRY_COLUMN))]
     return out
 
 

@@ -29,7 +29,9 @@ def _sections(plan: deploy.Plan) -> list[str]:
 
 def test_the_plan_runs_in_the_documented_order(plan: deploy.Plan) -> None:
     order = list(dict.fromkeys(_sections(plan)))
-    assert order == ["1", "2", "3", "4", "5"]
+    assert order == ["0", "1", "2", "3", "4", "5"]  # 0: the account bootstrap, run once by ACCOUNTADMIN
+    assert {s.role for s in plan.steps if s.bootstrap} == {"ACCOUNTADMIN"}
+    assert not [s for s in plan.steps if not s.bootstrap and s.role]  # the rest as the deployer
     statements = [s.statement for s in plan.steps]
     first_procedure = next(i for i, s in enumerate(statements) if s.startswith("CREATE OR REPLACE PROCEDURE"))
     upload = next(i for i, s in enumerate(statements) if s.startswith("PUT") and "procedures.zip" in s)

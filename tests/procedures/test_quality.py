@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from sqlglot import exp
 
-from lake import pipeline, snowsql, sqlfiles
+from lake import pipeline, snowsql
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from lake.sqlfiles import SQL_DIR
 from lake.steps import Built
 from procedures import quality, spec
 from procedures.audit import ArgumentError
@@ -232,23 +231,15 @@ def test_an_error_rule_failure_fails_the_run_and_names_the_failing_key(built: di
 
 
 def _error_alert_fires(session: Any, since: datetime.datetime, until: datetime.datetime) -> bool:
-    """sql/080's ERROR_RULE_FAILED condition, run locally for a schedule window."""
-    path = SQL_DIR / "080_alerts.sql"
-    text = sqlfiles.render(path.read_text(), sqlfiles.variables(Settings()), path.name)
-    alert = next(p for p in map(snowsql.parse, sqlfiles.split(text)) if isinstance(p, snowsql.CreateAlert))
-    assert alert.this.name == "ERROR_RULE_FAILED"
-    at = {
-        "LAST_SUCCESSFUL_SCHEDULED_TIME": since,
-        "SCHEDULED_TIME": until,
-    }
+    """sql/080's ERROR_RULE_FAILED condition, run locally for a schedule window: the alert
+    functions as Snowflake returns them, TIMESTAMP_LTZ (lake/local/alerts.py); ``since`` and
+    ``until`` are UTC, as CHECKED_AT is."""
+    from lake.local import alerts
 
-    def window(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous) and node.expression.name in at:
-            stamp = at[node.expression.name].isoformat(sep=" ")
-            return exp.cast(exp.Literal.string(stamp), exp.DataType.build("TIMESTAMP_NTZ"))
-        return node
-
-    condition = alert.args["condition"].transform(window)
+    (alert,) = [a for a in alerts.shipped(Settings()) if a.name.endswith(".ERROR_RULE_FAILED")]
+    condition = alerts.localised(
+        alert.condition, until.replace(tzinfo=datetime.UTC), since.replace(tzinfo=datetime.UTC)
+    )
     return bool(_rows(session, exp.select(condition.as_("fires")).sql(dialect="snowflake"))[0][0])
 
 

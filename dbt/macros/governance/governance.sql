@@ -30,7 +30,9 @@
   {%- if not execute -%}{{ return('') }}{%- endif -%}
   {%- set entry = lake_governance_spec()['models'].get(model.name) -%}
   {%- if entry is none -%}{{ return('') }}{%- endif -%}
-  {%- set kind = 'VIEW' if config.get('materialized') == 'view' else 'TABLE' -%}
+  {#- each kind its own statement: ALTER VIEW, ALTER DYNAMIC TABLE, ALTER TABLE -#}
+  {%- set kinds = {'view': 'VIEW', 'dynamic_table': 'DYNAMIC TABLE'} -%}
+  {%- set kind = kinds.get(config.get('materialized'), 'TABLE') -%}
   {%- for statement in entry['statements'] -%}
     {%- do run_query(lake_render(statement) | replace('{kind}', kind) | replace('{relation}', this | string)) -%}
   {%- endfor -%}

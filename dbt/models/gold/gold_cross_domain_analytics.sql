@@ -69,8 +69,7 @@ combined as (
         coalesce(i.negative_interactions, 0) as negative_interactions,
         coalesce(p.open_pipeline_amount_reporting, 0) as open_pipeline_amount_reporting,
         coalesce(p.won_amount_reporting, 0) as won_amount_reporting,
-        cast(coalesce(a.unrated_accounts, 0) + coalesce(p.unrated_opportunities, 0) as number(38, 0))
-            as unrated_amounts
+        coalesce(a.unrated_accounts, 0) + coalesce(p.unrated_opportunities, 0) as unrated_amounts
     from {{ ref('gold_customer_summary') }} as c
     left join accounts as a on c.customer_id = a.customer_id
     left join interactions as i on c.customer_id = i.customer_id
