@@ -247,8 +247,9 @@ def walk(settings: Settings, endpoints: Endpoints | None, runners: dict[str, Run
         for node in order():
             try:
                 step = progress.step(node.task, functools.partial(runners[node.task], settings, endpoints))
-            except Exception as err:
-                run.status, run.failed_task, run.error = "FAILED", node.task, f"{type(err).__name__}: {err}"
+            except BaseException as err:  # Ctrl-C too: an interrupted run did not succeed
+                said = str(err) or "interrupted"
+                run.status, run.failed_task, run.error = "FAILED", node.task, f"{type(err).__name__}: {said}"
                 raise
             run.steps.append(step)
     finally:

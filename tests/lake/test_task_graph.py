@@ -95,6 +95,21 @@ def test_the_walk_stops_at_a_failure_and_records_it(settings: Settings, applied:
 
 
 @pytest.mark.integration
+def test_an_interrupted_walk_is_recorded_as_failed(settings: Settings, applied: Endpoints, conn: Any) -> None:
+    """Ctrl-C during a step ends the run (exit 130 in the CLI); PIPELINE_RUNS says FAILED,
+    naming the step, never SUCCEEDED."""
+
+    def ingest(s: Settings, e: Endpoints | None) -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        task_graph.walk(settings, applied, {"LAKE_INGEST_LANDING": ingest})
+    cur = conn.cursor()
+    cur.execute("SELECT status, failed_task, error FROM AUDIT.PIPELINE_RUNS ORDER BY finished_at DESC LIMIT 1")
+    assert cur.fetchone() == ("FAILED", "LAKE_INGEST_LANDING", "KeyboardInterrupt: interrupted")
+
+
+@pytest.mark.integration
 def test_the_walk_runs_the_real_steps(settings: Settings, loaded_all: Any, conn: Any) -> None:
     cur = conn.cursor()
     cur.execute("SELECT status, failed_task FROM AUDIT.PIPELINE_RUNS WHERE status = 'SUCCEEDED'")
