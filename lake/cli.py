@@ -556,7 +556,14 @@ def tasks(
     from lake.task_graph import snowflake_sql
 
     settings = _settings()
-    for statement in snowflake_sql(settings.names.database, settings.names.schemas, warehouse):
+    graph = snowflake_sql(
+        settings.names.database,
+        settings.names.schemas,
+        warehouse,
+        retries=settings.task_retries,
+        suspend_after=settings.suspend_after_failures,
+    )
+    for statement in graph:
         sys.stdout.write(statement + ";\n")
 
 

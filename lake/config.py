@@ -164,6 +164,11 @@ class Settings(_Model):
     # the currency every converted amount of silver and gold is in (dbt's reporting_currency
     # var): one of the reference currencies in force (procedures/reference_data.yml)
     reporting_currency: str = "USD"
+    # the deployed task graph: retries of a failed graph run (TASK_AUTO_RETRY_ATTEMPTS,
+    # Snowflake allows 0 to 30) and consecutive failed runs before the graph is suspended
+    # (SUSPEND_TASK_AFTER_NUM_FAILURES; 0: never)
+    task_retries: int = Field(default=1, ge=0, le=30)
+    suspend_after_failures: int = Field(default=3, ge=0, le=1000)
 
     @field_validator("reporting_currency")
     @classmethod
@@ -188,6 +193,8 @@ ENV: dict[str, str] = {
     "LAKE_DATABASE": "names.database",
     "LAKE_GLUE_DATABASE": "glue_database",
     "LAKE_REPORTING_CURRENCY": "reporting_currency",
+    "LAKE_TASK_RETRIES": "task_retries",
+    "LAKE_SUSPEND_AFTER_FAILURES": "suspend_after_failures",
     "SNOWFLAKE_ACCOUNT": "snowflake.account",
     "SNOWFLAKE_USER": "snowflake.user",
     "SNOWFLAKE_ROLE": "snowflake.role",

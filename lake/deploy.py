@@ -467,7 +467,14 @@ def plan(settings: Settings, out: Path = DEFAULT_OUT, reveal: bool = False) -> P
         result.steps.append(Step(section, _put(folder / "*", f"{stage}/{relative}"), artifact=folder))
     result.steps += [Step(section, statement, artifact=project) for statement in dbt_project_sql(settings)]
     warehouse = settings.snowflake.warehouse if settings.snowflake else "LAKE_WH"
-    for statement in task_graph.snowflake_sql(settings.names.database, settings.names.schemas, warehouse):
+    graph = task_graph.snowflake_sql(
+        settings.names.database,
+        settings.names.schemas,
+        warehouse,
+        retries=settings.task_retries,
+        suspend_after=settings.suspend_after_failures,
+    )
+    for statement in graph:
         result.steps.append(Step("5. the task graph (lake/task_graph.py)", statement))
     return result
 

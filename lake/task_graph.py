@@ -26,6 +26,13 @@ from lake.session import connection
 ROOT = "LAKE_PIPELINE_ROOT"
 FINALIZER = "LAKE_PIPELINE_FINALIZER"
 SCHEDULE = "USING CRON 0 2 * * * UTC"
+# A failed graph run is retried from its failed task this many times
+# (TASK_AUTO_RETRY_ATTEMPTS, set on the root task), and the root is suspended after this
+# many consecutive failed runs (SUSPEND_TASK_AFTER_NUM_FAILURES; Snowflake's default is
+# 10): https://docs.snowflake.com/en/sql-reference/parameters. Configurable
+# (``Settings.task_retries``, ``Settings.suspend_after_failures``).
+RETRIES = 1
+SUSPEND_AFTER = 3
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,8 @@ def graph_sql(
     nodes: tuple[Node, ...],
     schedule: str,
     comment: str = "Daily landing-to-gold run",
+    retries: int = RETRIES,
+    suspend_after: int = SUSPEND_AFTER,
 ) -> list[str]:
     """The graph as Snowflake statements, tasks in schema ``tasks``, in deployment order:
     the root suspended (a graph's tasks cannot change while its root runs), every task
@@ -179,6 +188,7 @@ def graph_sql(
     statements = [
         f"ALTER TASK IF EXISTS {tasks}.{ROOT} SUSPEND",
         f"CREATE OR REPLACE TASK {tasks}.{ROOT} WAREHOUSE = {warehouse} SCHEDULE = {schedule} "
+        f"TASK_AUTO_RETRY_ATTEMPTS = {retries} SUSPEND_TASK_AFTER_NUM_FAILURES = {suspend_after} "
         f"COMMENT = '{comment}' AS SELECT 1",
     ]
     for node in order(nodes):
@@ -196,7 +206,13 @@ def graph_sql(
     return statements
 
 
-def snowflake_sql(database: str, schemas: dict[str, str], warehouse: str) -> list[str]:
+def snowflake_sql(
+    database: str,
+    schemas: dict[str, str],
+    warehouse: str,
+    retries: int = RETRIES,
+    suspend_after: int = SUSPEND_AFTER,
+) -> list[str]:
     """The standalone deployment's graph, tasks in the audit schema."""
     return graph_sql(
         f"{database}.{schemas['audit']}",
@@ -205,6 +221,8 @@ def snowflake_sql(database: str, schemas: dict[str, str], warehouse: str) -> lis
         finalizer_sql(database, schemas["audit"]),
         NODES,
         f"'{SCHEDULE}'",
+        retries=retries,
+        suspend_after=suspend_after,
     )
 
 

@@ -200,3 +200,18 @@ def test_the_dbt_project_keeps_its_history_and_loses_deleted_models(plan: deploy
     assert all(s.startswith("PUT ") for s in dbt_steps[1:-2])
     assert dbt_steps[-2].startswith("CREATE DBT PROJECT IF NOT EXISTS LAKE.GOLD.LAKE_DBT")
     assert dbt_steps[-1] == "ALTER DBT PROJECT LAKE.GOLD.LAKE_DBT ADD VERSION FROM '@LAKE.LANDING.LAKE_CODE/dbt'"
+
+
+def test_retries_and_suspension_of_the_graph_come_from_configuration(tmp_path: Path) -> None:
+    """A failed graph run is retried from its failed task, and the graph suspended after
+    repeated failures (TASK_AUTO_RETRY_ATTEMPTS, SUSPEND_TASK_AFTER_NUM_FAILURES on the root:
+    https://docs.snowflake.com/en/sql-reference/parameters), as configured."""
+    from lake.config import ConfigError, load_settings
+
+    settings = load_settings(env={"LAKE_TASK_RETRIES": "2", "LAKE_SUSPEND_AFTER_FAILURES": "5"})
+    built = deploy.plan(settings, tmp_path)
+    (root,) = [s.statement for s in built.steps if f".{task_graph.ROOT} WAREHOUSE" in s.statement]
+    assert "TASK_AUTO_RETRY_ATTEMPTS = 2 SUSPEND_TASK_AFTER_NUM_FAILURES = 5" in root
+    snowsql.parse(root, "root task")
+    with pytest.raises(ConfigError, match=r"task_retries.*LAKE_TASK_RETRIES.*less than or equal to 30"):
+        load_settings(env={"LAKE_TASK_RETRIES": "31"})
