@@ -553,17 +553,9 @@ def tasks(
     warehouse: Annotated[str, typer.Option(help="Warehouse the tasks run on.")] = "LAKE_WH",
 ) -> None:
     """Print the Snowflake task graph (CREATE TASK statements) that `lake run` walks locally."""
-    from lake.task_graph import snowflake_sql
+    from lake.task_graph import deployed_sql
 
-    settings = _settings()
-    graph = snowflake_sql(
-        settings.names.database,
-        settings.names.schemas,
-        warehouse,
-        retries=settings.task_retries,
-        suspend_after=settings.suspend_after_failures,
-    )
-    for statement in graph:
+    for statement in deployed_sql(_settings(), warehouse):
         sys.stdout.write(statement + ";\n")
 
 

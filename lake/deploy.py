@@ -467,14 +467,7 @@ def plan(settings: Settings, out: Path = DEFAULT_OUT, reveal: bool = False) -> P
         result.steps.append(Step(section, _put(folder / "*", f"{stage}/{relative}"), artifact=folder))
     result.steps += [Step(section, statement, artifact=project) for statement in dbt_project_sql(settings)]
     warehouse = settings.snowflake.warehouse if settings.snowflake else "LAKE_WH"
-    graph = task_graph.snowflake_sql(
-        settings.names.database,
-        settings.names.schemas,
-        warehouse,
-        retries=settings.task_retries,
-        suspend_after=settings.suspend_after_failures,
-    )
-    for statement in graph:
+    for statement in task_graph.deployed_sql(settings, warehouse):
         result.steps.append(Step("5. the task graph (lake/task_graph.py)", statement))
     return result
 
@@ -554,12 +547,16 @@ def _rules() -> list[Any]:
     return quality.load_rules().rules
 
 
+def privilege_steps(settings: Settings, result: Plan) -> list[tuple[str, str, str]]:
+    """``(section, role, statement)`` of the plan, then of what its task graph runs."""
+    steps = [(s.section, s.role or result.deployer, s.statement) for s in result.steps]
+    return steps + [(s.section, s.role, s.statement) for s in runtime_steps(settings, result.deployer)]
+
+
 def check_privileges(settings: Settings, result: Plan) -> list[privileges.Checked]:
     """The plan, then what its task graph runs, checked against the privilege model
     (lake/privileges.py): PrivilegeError names the first statement its role could not run."""
-    steps = [(s.section, s.role or result.deployer, s.statement) for s in result.steps]
-    steps += [(s.section, s.role, s.statement) for s in runtime_steps(settings, result.deployer)]
-    return privileges.check(steps)
+    return privileges.check(privilege_steps(settings, result))
 
 
 def check_pipeline_role(settings: Settings) -> None:

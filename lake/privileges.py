@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from procedures import governance
 from procedures.errors import UserError
@@ -513,15 +512,6 @@ def check(steps: Iterable[tuple[str, str, str]], account: Account | None = None)
         before = done.get(section)
         done[section] = Checked(section, role, (before.statements if before else 0) + 1)
     return list(done.values())
-
-
-def describe(rule: Rule) -> str:
-    return f"{rule.kind}: {'; '.join(rule.needs)}"
-
-
-def plan_steps(plan: Any, deployer: str) -> list[tuple[str, str, str]]:
-    """``(section, role, statement)`` for every step of a deploy plan (lake/deploy.py)."""
-    return [(s.section, s.role or deployer, s.statement) for s in plan.steps]
 
 
 # --------------------------------------------------------------------------- the documentation

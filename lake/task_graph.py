@@ -226,6 +226,18 @@ def snowflake_sql(
     )
 
 
+def deployed_sql(settings: Settings, warehouse: str) -> list[str]:
+    """``snowflake_sql`` with the lake's names and the configured retries and suspension
+    (what `lake deploy` creates and `lake tasks` prints)."""
+    return snowflake_sql(
+        settings.names.database,
+        settings.names.schemas,
+        warehouse,
+        retries=settings.task_retries,
+        suspend_after=settings.suspend_after_failures,
+    )
+
+
 def app_sql(tasks_schema: str, code_schema: str, audit_schema: str, warehouse: str, schedule: str) -> list[str]:
     """The Native App's graph: tasks in a plain (non-versioned) schema of the app, calling
     the app's procedures in its versioned code schema; names resolve in the app."""

@@ -33,11 +33,6 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Settings,
     return found
 
 
-def steps(settings: Settings, plan: deploy.Plan) -> list[tuple[str, str, str]]:
-    listed = [(s.section, s.role or plan.deployer, s.statement) for s in plan.steps]
-    return listed + [(s.section, s.role, s.statement) for s in deploy.runtime_steps(settings, plan.deployer)]
-
-
 @pytest.mark.parametrize("name", ["default", "prod"])
 def test_every_section_runs_as_a_role_that_holds_what_it_needs(
     plans: dict[str, tuple[Settings, deploy.Plan]], name: str
@@ -72,7 +67,7 @@ def test_every_grant_of_the_bootstrap_is_needed_and_its_absence_names_the_statem
     assert len(grants) == 10  # ownership, warehouse, notification integration, 5 account privileges, 2 roles
     taken = grants[index]
     with pytest.raises(privileges.PrivilegeError) as caught:
-        privileges.check([s for s in steps(settings, plan) if s[2] != taken])
+        privileges.check([s for s in deploy.privilege_steps(settings, plan) if s[2] != taken])
     said = str(caught.value)
     assert f"{plan.deployer} lacks " in said and "https://docs.snowflake.com/" in said
     wanted = taken.split(" TO ROLE")[0].removeprefix("GRANT ").removeprefix("DATABASE ROLE SNOWFLAKE.")
