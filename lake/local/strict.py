@@ -93,7 +93,9 @@ Bridges that make the local engine MORE lenient than Snowflake (gaps, each justi
 * Masking and row access policies are not applied locally: every role sees every value.
   The pipeline's roles are exempt from both on Snowflake by design
   (``procedures/governance.PIPELINE_FUNCTIONS``), so the local run reads what they read.
-* Privileges are not checked locally (no roles).
+* Privileges are not checked locally (no roles). The deploy plan, and what the task graph
+  runs as its owner, are checked offline instead against the privilege model
+  (``lake/privileges.py``), each rule citing its access-control page.
 * The locally installed Native App: application roles and their grants are skipped, its
   versioned schema is a plain one (nothing lives in it locally), its SQL procedures
   (REGISTER_REFERENCE, START_PIPELINE, STOP_PIPELINE) and tasks do not run (the statements
