@@ -55,7 +55,10 @@ STATE_FILES = (
 # GENERATE_SAMPLE_DATA writes to S3 through an external access integration and a secret
 # the standalone deployment creates (sql/deploy/egress.sql); the app would need both as
 # consumer references, so it does not ship the generator.
-NOT_IN_APP = {"GENERATE_SAMPLE_DATA": "writes to S3 through an external access integration and a secret"}
+NOT_IN_APP = {
+    "GENERATE_SAMPLE_DATA": "writes to S3 through an external access integration and a secret",
+    "PUBLISH_GOLD": "publishes the dbt graph's gold, which the app does not build",
+}
 # procedure -> the application role that may call it
 ROLE_OF = {"BIND_LANDING_STAGE": "APP_ADMIN"}
 # the tasks' warehouse: the consumer's, bound to the manifest's WAREHOUSE reference (USAGE,
@@ -89,28 +92,6 @@ _KEPT = re.compile(
 _LEFT_OUT = re.compile(r"^(CREATE DATABASE|CREATE STORAGE INTEGRATION|CREATE STAGE|ALTER STAGE)\b", re.IGNORECASE)
 
 
-def _add_columns(statement: str) -> list[str]:
-    """``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` for each column of a CREATE TABLE
-    (``ADD [ COLUMN ] [ IF NOT EXISTS ]``: https://docs.snowflake.com/en/sql-reference/sql/alter-table;
-    the local engine runs the same statement, and the upgrade test relies on it):
-    a column a new version adds appears on upgrade, where CREATE TABLE IF NOT EXISTS would
-    leave the old table as it was. Constraints are left to the CREATE (a NOT NULL column
-    cannot be added to a table that has rows)."""
-    from sqlglot import exp
-
-    from lake import snowsql
-
-    tree = snowsql.parse(statement, "setup script")
-    schema = tree.this
-    assert isinstance(schema, exp.Schema), statement[:80]
-    table = schema.this.sql("snowflake")
-    return [
-        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col.name} {col.args['kind'].sql('snowflake')}"
-        for col in schema.expressions
-        if isinstance(col, exp.ColumnDef)
-    ]
-
-
 def state_sql(sql_dir: Path = sqlfiles.SQL_DIR, names: Names | None = None) -> str:
     """The state objects of the app, from ``sql/``: schema-qualified only (the app is
     the database), without the database, the storage integration and the stages (the
@@ -137,7 +118,7 @@ def state_sql(sql_dir: Path = sqlfiles.SQL_DIR, names: Names | None = None) -> s
                 raise AppError(f"sql/{name}: a statement names the database: {statement.splitlines()[0][:80]!r}")
             out.append(statement.strip() + ";")
             if statement.upper().startswith("CREATE TABLE"):
-                out.extend(s + ";" for s in _add_columns(statement))
+                out.extend(s + ";" for s in sqlfiles.evolution(statement))
     out.append(f"CREATE SCHEMA IF NOT EXISTS {TASKS_SCHEMA} COMMENT = 'The task graph (START_PIPELINE)';")
     for schema in (names.schemas[k] for k in STATE_LAYERS):
         role = "APP_USER" if schema == names.landing else "APP_VIEWER"

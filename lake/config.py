@@ -56,6 +56,8 @@ class Names(_Model):
     bronze: str = "BRONZE"
     silver: str = "SILVER"
     gold: str = "GOLD"
+    # where gold is built and validated before PUBLISH_GOLD swaps it with gold
+    gold_pending: str = "GOLD_PENDING"
     governance: str = "GOVERNANCE"
     landing_stage: str = "LANDING_STAGE"
     # roles are <role_prefix>_ADMIN, _ENGINEER, ... (CDKTF: LAKE_<ENV>; set this to match)

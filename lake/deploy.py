@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import os
 import re
 import shutil
@@ -441,13 +442,26 @@ def plan(settings: Settings, out: Path = DEFAULT_OUT, reveal: bool = False) -> P
     out.mkdir(parents=True, exist_ok=True)
     result = Plan(out, deployer(settings))
     values = sqlfiles.variables(settings)
+    digest = hashlib.sha256()
     for path in sqlfiles.files():
         for statement in sqlfiles.split(sqlfiles.render(path.read_text(), values, path.name)):
             if path.name == BOOTSTRAP_FILE:
                 section = f"{BOOTSTRAP_SECTION} (sql/{path.name})"
                 result.steps.append(Step(section, statement, role=governance_spec.BOOTSTRAP_ROLE))
                 continue
-            result.steps.append(Step(f"1. schema objects (sql/, as `lake setup` applies them): {path.name}", statement))
+            section = f"1. schema objects (sql/, as `lake setup` applies them): {path.name}"
+            result.steps.append(Step(section, statement))
+            # an upgrade: the columns this version defines, added to a table an earlier one created
+            result.steps += [Step(section, added) for added in sqlfiles.evolution(statement)]
+            digest.update(statement.encode())
+    result.steps.append(
+        Step(
+            "1. schema objects: the version applied",
+            f"INSERT INTO {settings.names.database}.{settings.names.audit}.{sqlfiles.SCHEMA_VERSIONS} "
+            f"(version, sql_digest, applied_at, columns_added) SELECT '{sqlfiles.version()}', "
+            f"'{digest.hexdigest()}', SYSDATE(), NULL",
+        )
+    )
     result.steps += _egress(settings, reveal)
 
     archive = zip_procedures(out / "procedures.zip", PACKAGE_DIR)
@@ -478,7 +492,8 @@ def dbt_project_sql(settings: Settings) -> list[str]:
     to update an existing object's files with ``ALTER DBT PROJECT ... ADD VERSION``
     (https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project,
     https://docs.snowflake.com/en/sql-reference/sql/alter-dbt-project)."""
-    name = f"{settings.names.database}.{settings.names.schemas['gold']}.{DBT_PROJECT}"
+    # beside the tasks, not in gold: publishing swaps gold's schema and all it holds
+    name = f"{settings.names.database}.{settings.names.audit}.{DBT_PROJECT}"
     source = f"'@{code_stage(settings)}/dbt'"
     return [
         f"CREATE DBT PROJECT IF NOT EXISTS {name}\n    FROM {source}\n    DBT_VERSION = '{DBT_VERSION}'\n"

@@ -306,6 +306,10 @@ def _roles() -> list[str]:
                 target = f"IN SCHEMA {schema(layer)} TO ROLE {role(function)}"
                 out.append(f"GRANT {', '.join(privileges)} ON {scope} TABLES {target};")
                 out.append(f"GRANT SELECT ON {scope} VIEWS {target};")
+        for layer, privileges in governance.pending_access(function).items():
+            target = f"IN SCHEMA {schema(layer)} TO ROLE {role(function)}"
+            out.append(f"GRANT {', '.join(privileges)} ON FUTURE TABLES {target};")
+            out.append(f"GRANT SELECT ON FUTURE VIEWS {target};")
     out.append(f"GRANT SELECT ON TABLE {GOV}.ENTITLEMENTS TO ROLE {role('ANALYST')};")
     out.append(f"GRANT SELECT ON TABLE {GOV}.COUNTRY_REGIONS TO ROLE {role('ANALYST')};")
     return out

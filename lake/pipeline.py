@@ -24,7 +24,7 @@ from lake.reconcile import Reconciliation, reconcile
 from lake.session import connection, procedure_session, snowpark_session
 from lake.steps import Built, Loaded, StepReport
 from procedures import landing, quality
-from procedures.handlers import generate_sample_data, ingest_landing, load_vault, validate_data
+from procedures.handlers import generate_sample_data, ingest_landing, load_vault, publish_gold, validate_data
 from procedures.ingest import REWRITTEN_TABLE, IngestSummary, landing_table
 from procedures.sample_data import GenerationSummary, Plan, Progress, plan_day
 from procedures.sql import quote
@@ -484,9 +484,12 @@ def dbt_build(
     endpoints: Endpoints | None,
     args: tuple[str, ...] = (),
     layers: tuple[str, ...] = DBT_LAYERS,
+    schemas: Mapping[str, str] | None = None,
 ) -> steps.DbtBuild:
     """``dbt build`` on dbt/ (bronze, silver, gold and their data tests) against the target;
-    the summary counts results by kind and status from dbt's run_results.json."""
+    the summary counts results by kind and status from dbt's run_results.json, and the
+    marts' rows where the build wrote them (``schemas``: a layer built elsewhere than its
+    own schema, as ``{"gold": "GOLD_PENDING"}``)."""
     from lake import dbt
 
     # unit tests check the models' logic, not the data: CI runs them (dbt's advice), the
@@ -499,18 +502,20 @@ def dbt_build(
     finally:
         dbt.record_test_failures(settings, started)
     detail = dbt.results(settings)
-    detail["marts"] = mart_counts(settings, endpoints, layers)
+    detail["marts"] = mart_counts(settings, endpoints, layers, schemas)
     return steps.DbtBuild("dbt build", seconds, detail)
 
 
 def validate(
-    settings: Settings, endpoints: Endpoints | None, layer: str = "all", batch_id: str = ""
+    settings: Settings, endpoints: Endpoints | None, layer: str = "all", batch_id: str = "", gold_schema: str = ""
 ) -> steps.Validation:
-    """``VALIDATE_DATA(layer, batch_id)``: the quality rules of the layer(s), pushed down;
-    raises ``QualityGateError`` (after writing the results) when an error rule fails."""
+    """``VALIDATE_DATA(layer, batch_id, gold_schema)``: the quality rules of the layer(s),
+    pushed down; raises ``QualityGateError`` (after writing the results) when an error rule
+    fails. ``gold_schema``: check gold there (the unpublished build)."""
     started = time.perf_counter()
     names = settings.names
     schemas = {name: names.schemas[name] for name in quality.LAYERS}
+    by_name = {"layer": layer, "batch_id": batch_id} | ({"gold_schema": gold_schema} if gold_schema else {})
 
     def locally(session: Session) -> validate_data.Summary:
         return validate_data.run(
@@ -520,10 +525,28 @@ def validate(
             schemas=schemas,
             quality_schema=names.quality,
             audit_schema=names.audit,
+            gold_schema=gold_schema,
         )
 
-    summary = call(settings, endpoints, validate_data.PROCEDURE, locally, layer=layer, batch_id=batch_id)
+    summary = call(settings, endpoints, validate_data.PROCEDURE, locally, **by_name)
     return steps.Validation(f"VALIDATE_DATA {layer}", time.perf_counter() - started, summary)
+
+
+def publish(settings: Settings, endpoints: Endpoints | None) -> steps.Published:
+    """``PUBLISH_GOLD()``: the validated gold build swapped in front of readers."""
+    started = time.perf_counter()
+    names = settings.names
+
+    def locally(session: Session) -> publish_gold.Summary:
+        return publish_gold.run(
+            session,
+            schemas={"gold": names.gold, "gold_pending": names.gold_pending},
+            audit_schema=names.audit,
+            database=names.database,
+        )
+
+    summary = call(settings, endpoints, publish_gold.PROCEDURE, locally)
+    return steps.Published(publish_gold.PROCEDURE, time.perf_counter() - started, summary)
 
 
 def defects_caught(settings: Settings, endpoints: Endpoints | None, run_id: str) -> dict[str, Any]:
@@ -565,7 +588,9 @@ def defects_caught(settings: Settings, endpoints: Endpoints | None, run_id: str)
     }
 
 
-def dbt_schema(settings: Settings, layer: str) -> str:
+def dbt_schema(settings: Settings, layer: str, schemas: Mapping[str, str] | None = None) -> str:
+    if schemas and layer in schemas:
+        return schemas[layer]
     return settings.names.vault if layer == "business_vault" else settings.names.schemas[layer]
 
 
@@ -580,13 +605,17 @@ def marts() -> dict[str, tuple[str, ...]]:
 
 
 def mart_counts(
-    settings: Settings, endpoints: Endpoints | None, layers: tuple[str, ...] = DBT_LAYERS
+    settings: Settings,
+    endpoints: Endpoints | None,
+    layers: tuple[str, ...] = DBT_LAYERS,
+    schemas: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
-    """Rows in every mart of the layers, as ``{"SCHEMA.model": rows}``, in one statement."""
+    """Rows in every mart of the layers, as ``{"SCHEMA.model": rows}``, in one statement
+    (``schemas``: where a layer was built instead of its own schema)."""
     names = settings.names
     union = " UNION ALL ".join(
-        f"SELECT '{dbt_schema(settings, layer)}.{model}', COUNT(*) "
-        f"FROM {names.database}.{dbt_schema(settings, layer)}.{model}"
+        f"SELECT '{dbt_schema(settings, layer, schemas)}.{model}', COUNT(*) "
+        f"FROM {names.database}.{dbt_schema(settings, layer, schemas)}.{model}"
         for layer, models in marts().items()
         if layer in layers
         for model in models
@@ -633,6 +662,8 @@ def run(settings: Settings, plan: Plan | None) -> RunReport:
         report.ingestion = by_task["LAKE_INGEST_LANDING"].detail
         report.vault = by_task["LAKE_LOAD_VAULT"].detail
         report.dbt = merge_dbt(by_task["LAKE_DBT_SILVER"].detail, by_task["LAKE_DBT_GOLD"].detail)
+        # what readers now see: gold was counted where it was built, before the swap
+        report.dbt["marts"] = mart_counts(settings, endpoints)
         report.quality = [s.detail for t, s in by_task.items() if t.startswith("LAKE_VALIDATE_")]
         raw = by_task["LAKE_VALIDATE_RAW"].detail
         if report.generation and report.generation["defects"]:
@@ -660,14 +691,25 @@ BUILDABLE = ("--indirect-selection", "buildable")
 
 def runner(node: task_graph.Node) -> task_graph.Runner:
     """What ``node`` runs locally: the handler its Snowflake task calls, with the arguments
-    the task passes, or dbt build on the task's selection."""
+    the task passes, or dbt build on the task's selection (and its vars)."""
     if node.select:
         layers = tuple(folder for folder in node.select if folder in DBT_LAYERS)
-        return lambda s, e: dbt_build(s, e, ("--select", *node.select, *BUILDABLE), layers)
+
+        def build(s: Settings, e: Endpoints | None) -> steps.DbtBuild:
+            schemas = s.names.schemas
+            extra = ("--vars", node.vars_arg(schemas)) if node.builds_in else ()
+            where = {layer: schemas[key] for layer, key in node.builds_in}
+            return dbt_build(s, e, ("--select", *node.select, *BUILDABLE, *extra), layers, where)
+
+        return build
     if node.procedure == "VALIDATE_DATA":
-        (layer,) = node.values()  # the layers its task passes
-        return lambda s, e: validate(s, e, layer)
-    by_procedure: dict[str, task_graph.Runner] = {"INGEST_LANDING": ingest, "LOAD_VAULT": load}
+
+        def check(s: Settings, e: Endpoints | None) -> steps.Validation:
+            layer, *rest = node.values(s.names.schemas)  # what its task passes
+            return validate(s, e, layer, *rest)
+
+        return check
+    by_procedure: dict[str, task_graph.Runner] = {"INGEST_LANDING": ingest, "LOAD_VAULT": load, "PUBLISH_GOLD": publish}
     return by_procedure[node.procedure]
 
 

@@ -132,21 +132,121 @@ def check_account_values(settings: Settings) -> None:
         )
 
 
+def added_columns(statement: str) -> tuple[str, list[tuple[str, str]]]:
+    """The table of a ``CREATE TABLE`` and its columns with their types, as Snowflake SQL."""
+    from sqlglot import exp
+
+    from lake import snowsql
+
+    tree = snowsql.parse(statement, "sql/")
+    schema = tree.this
+    assert isinstance(schema, exp.Schema), statement[:80]
+    columns = [
+        (col.name.upper(), col.args["kind"].sql("snowflake"))
+        for col in schema.expressions
+        if isinstance(col, exp.ColumnDef)
+    ]
+    return schema.this.sql("snowflake"), columns
+
+
+def add_column_sql(table: str, column: str, kind: str) -> str:
+    """``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` (``ADD [ COLUMN ] [ IF NOT EXISTS ]``:
+    https://docs.snowflake.com/en/sql-reference/sql/alter-table): a column a new version
+    defines appears in a table an earlier version created, where CREATE TABLE IF NOT EXISTS
+    leaves the table as it was. Constraints stay with the CREATE (a NOT NULL column cannot
+    be added to a table that has rows), so an added column is nullable and its old rows NULL."""
+    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+
+
+def evolution(statement: str) -> list[str]:
+    """After a ``CREATE TABLE IF NOT EXISTS``: one ADD COLUMN IF NOT EXISTS per column (what
+    the deploy plan and the Native App's setup script run after it); none for other SQL."""
+    if not CREATE_TABLE.match(statement):
+        return []
+    table, columns = added_columns(statement)
+    return [add_column_sql(table, column, kind) for column, kind in columns]
+
+
+CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\b", re.IGNORECASE)
+SCHEMA_VERSIONS = "SCHEMA_VERSIONS"
+
+
+def _existing_columns(cur: Any, database: str) -> dict[str, set[str]]:
+    """``SCHEMA.TABLE`` -> its columns, for every table of the database (one query)."""
+    try:
+        cur.execute(
+            "SELECT UPPER(TABLE_SCHEMA), UPPER(TABLE_NAME), UPPER(COLUMN_NAME) "
+            f"FROM {database}.INFORMATION_SCHEMA.COLUMNS"
+        )
+    except Exception:  # the database does not exist yet: the bootstrap creates it
+        return {}
+    found: dict[str, set[str]] = {}
+    for schema, table, column in cur.fetchall():
+        found.setdefault(f"{schema}.{table}", set()).add(str(column))
+    return found
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("institutional-client-lake")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
 def apply(conn: Any, settings: Settings, directory: Path = SQL_DIR) -> list[Applied]:
-    """Run every file in order; stop at the first failure with the file and statement named."""
+    """Run every file in order; stop at the first failure with the file and statement named.
+
+    Upgrades: a table an earlier version created gets the columns this version defines
+    (``evolution``; only those it lacks are sent), and the version applied, with a digest
+    of the SQL, is recorded in ``AUDIT.SCHEMA_VERSIONS`` when either changed."""
+    import hashlib
+
     check_account_values(settings)
     values = variables(settings)
+    names = settings.names
     done: list[Applied] = []
     cur = conn.cursor()
+    before = _existing_columns(cur, names.database)
+    digest = hashlib.sha256()
+    added: list[str] = []
     for path in files(directory):
         if path.name == BOOTSTRAP and settings.target == "snowflake":
             continue  # an account administrator runs it once: `lake deploy --bootstrap`
         statements = split(render(path.read_text(), values, path.name))
         for number, statement in enumerate(statements, start=1):
-            try:
-                cur.execute(statement)
-            except Exception as err:
-                first = statement.splitlines()[0][:80]
-                raise SqlFileError(f"{path.name}, statement {number} ({first}...): {err}") from err
+            digest.update(statement.encode())
+            todo = [statement]
+            if CREATE_TABLE.match(statement):
+                table, columns = added_columns(statement)
+                had = before.get(".".join(p.strip('"').upper() for p in table.split(".")[-2:]))
+                if had is not None:  # the table was there: add what this version defines and it lacks
+                    new = [(c, k) for c, k in columns if c not in had]
+                    todo += [add_column_sql(table, c, k) for c, k in new]
+                    added += [f"{table}.{c}" for c, _ in new]
+            for sql in todo:
+                try:
+                    cur.execute(sql)
+                except Exception as err:
+                    first = sql.splitlines()[0][:80]
+                    raise SqlFileError(f"{path.name}, statement {number} ({first}...): {err}") from err
         done.append(Applied(path.name, len(statements)))
+    _record_version(cur, settings, digest.hexdigest(), added)
     return done
+
+
+def _record_version(cur: Any, settings: Settings, digest: str, added: list[str]) -> None:
+    """One SCHEMA_VERSIONS row when the version or the SQL differs from the last applied."""
+    import json
+
+    table = f"{settings.names.database}.{settings.names.audit}.{SCHEMA_VERSIONS}"
+    cur.execute(f"SELECT version, sql_digest FROM {table} ORDER BY applied_at DESC LIMIT 1")
+    last = cur.fetchone()
+    if last is not None and (str(last[0]), str(last[1])) == (version(), digest) and not added:
+        return
+    cur.execute(
+        f"INSERT INTO {table} (version, sql_digest, applied_at, columns_added) VALUES (%s, %s, SYSDATE(), %s)",
+        (version(), digest, json.dumps(added)),
+    )

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, NotRequired, TypedDict, TypeVar
 
-from procedures.handlers import bind_landing_stage, erase_subject, load_vault, validate_data
+from procedures.handlers import bind_landing_stage, erase_subject, load_vault, publish_gold, validate_data
 from procedures.ingest import IngestSummary
 from procedures.sample_data import GenerationSummary
 
@@ -125,6 +125,12 @@ class DbtBuild(StepReport[Built]):
         return f"{sum(statuses.values())} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
 
 
+class Published(StepReport[publish_gold.Summary]):
+    def line(self) -> str:
+        d = self.detail
+        return f"{len(d['tables'])} tables published in {d['published']} ({sum(d['tables'].values()):,} rows)"
+
+
 class Binding(StepReport[bind_landing_stage.Summary]):
     def line(self) -> str:
         return f"{self.detail['stage']} ({self.detail['files']} files)"
@@ -140,6 +146,7 @@ BY_PROCEDURE: dict[str, type[StepReport[Any]]] = {
     "INGEST_LANDING": Ingestion,
     "LOAD_VAULT": VaultLoad,
     "VALIDATE_DATA": Validation,
+    "PUBLISH_GOLD": Published,
     "BIND_LANDING_STAGE": Binding,
     "ERASE_SUBJECT": Erasure,
 }

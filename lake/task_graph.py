@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from lake.session import connection
 
 ROOT = "LAKE_PIPELINE_ROOT"
 FINALIZER = "LAKE_PIPELINE_FINALIZER"
+FINISH = "FINISH_PIPELINE_RUN"  # the procedure the finalizer calls
 SCHEDULE = "USING CRON 0 2 * * * UTC"
 # A failed graph run is retried from its failed task this many times
 # (TASK_AUTO_RETRY_ATTEMPTS, set on the root task), and the root is suspended after this
@@ -48,35 +48,50 @@ class Node:
     # a dbt build's selection (dbt's folders): the task runs the dbt project on it, the
     # local walk runs dbt build on it
     select: tuple[str, ...] = ()
+    # where the dbt build puts a layer: (layer, key of the schema in Names.schemas), passed
+    # as the dbt var <layer>_schema (dbt_project.yml)
+    builds_in: tuple[tuple[str, str], ...] = ()
 
     def call(self, database: str, schemas: dict[str, str]) -> str:
         if self.select:
-            return DBT_PROJECT.format(database=database, gold_schema=schemas["gold"], select=" ".join(self.select))
-        return f"CALL {database}.{schemas[self.schema]}.{self.procedure}({self.arguments})"
+            return DBT_PROJECT.format(
+                database=database,
+                project_schema=schemas["audit"],
+                select=" ".join(self.select),
+                vars=f' --vars "{self.vars_arg(schemas)}"' if self.builds_in else "",
+            )
+        return f"CALL {database}.{schemas[self.schema]}.{self.procedure}({self.arguments.format(**schemas)})"
 
-    def values(self) -> tuple[Any, ...]:
+    def vars_arg(self, schemas: dict[str, str]) -> str:
+        """dbt's ``--vars`` value (YAML)."""
+        return "{" + ", ".join(f"{layer}_schema: {schemas[key]}" for layer, key in self.builds_in) + "}"
+
+    def values(self, schemas: dict[str, str]) -> tuple[Any, ...]:
         """The CALL's arguments as Python values, for running the procedure locally."""
         import ast
 
-        return tuple(ast.literal_eval(f"({self.arguments},)")) if self.arguments else ()
+        return tuple(ast.literal_eval(f"({self.arguments.format(**schemas)},)")) if self.arguments else ()
 
-    def call_in(self, code_schema: str) -> str:
+    def call_in(self, code_schema: str, schemas: dict[str, str]) -> str:
         """The CALL with every procedure in one schema (the Native App's code schema)."""
         if self.select:
             raise ValueError(f"task {self.task} runs the dbt project, not a procedure of the app")
-        return f"CALL {code_schema}.{self.procedure}({self.arguments})"
+        return f"CALL {code_schema}.{self.procedure}({self.arguments.format(**schemas)})"
 
 
+# The dbt project object lives beside the tasks in the audit schema, not in gold: the
+# publishing swap moves everything gold holds (procedures/handlers/publish_gold.py).
 DBT_PROJECT = (
-    "EXECUTE DBT PROJECT {database}.{gold_schema}.LAKE_DBT "
+    "EXECUTE DBT PROJECT {database}.{project_schema}.LAKE_DBT "
     "ARGS = 'build --select {select} --indirect-selection buildable --target snowflake "
-    "--exclude-resource-type unit_test'"
+    "--exclude-resource-type unit_test{vars}'"
 )
 
 # The graph. Each layer is validated before the next is built on it: an error-severity
 # rule fails VALIDATE_DATA and so its task, and the graph stops there. Gold is built
-# only from validated silver, and is published (PIPELINE_RUNS says SUCCEEDED) only
-# after its own rules pass.
+# only from validated silver, into GOLD_PENDING where readers do not look, validated
+# there, and published (swapped with GOLD) only after its own rules pass: a failed gate
+# leaves readers the gold of the last published run (write-audit-publish).
 NODES: tuple[Node, ...] = (
     Node("LAKE_INGEST_LANDING", "INGEST_LANDING", "landing", (ROOT,)),
     # A load waiting on another's vault lock waits up to LOCK_TIMEOUT, 43,200 s by default
@@ -103,8 +118,18 @@ NODES: tuple[Node, ...] = (
         select=("reference", "business_vault", "bronze", "silver"),
     ),
     Node("LAKE_VALIDATE_SILVER", "VALIDATE_DATA", "quality", ("LAKE_DBT_SILVER",), arguments="'bronze,silver'"),
-    Node("LAKE_DBT_GOLD", "LAKE_DBT", "gold", ("LAKE_VALIDATE_SILVER",), select=("gold",)),
-    Node("LAKE_VALIDATE_GOLD", "VALIDATE_DATA", "quality", ("LAKE_DBT_GOLD",), arguments="'gold'"),
+    Node(
+        "LAKE_DBT_GOLD",
+        "LAKE_DBT",
+        "gold",
+        ("LAKE_VALIDATE_SILVER",),
+        select=("gold",),
+        builds_in=(("gold", "gold_pending"),),
+    ),
+    Node(
+        "LAKE_VALIDATE_GOLD", "VALIDATE_DATA", "quality", ("LAKE_DBT_GOLD",), arguments="'gold', '', '{gold_pending}'"
+    ),
+    Node("LAKE_PUBLISH_GOLD", "PUBLISH_GOLD", "quality", ("LAKE_VALIDATE_GOLD",)),
 )
 
 # The Native App's graph: the same nodes up to the validated raw vault. The app ships no
@@ -138,35 +163,19 @@ def order(nodes: tuple[Node, ...] = NODES) -> list[Node]:
     return ordered
 
 
-def finalizer_sql(database: str, audit_schema: str, nodes: tuple[Node, ...] = NODES) -> str:
-    """The finalizer's statement: one PIPELINE_RUNS row with the graph run's real outcome,
-    from this run's task history. SUCCEEDED when every task of the graph succeeded (a task
-    whose predecessor failed never runs, so it has no SUCCEEDED row); otherwise FAILED, with
-    the first failed task and its error
-    (https://docs.snowflake.com/en/sql-reference/functions/task_history,
-    https://docs.snowflake.com/en/user-guide/tasks-graphs#finalizer-task). ``database``
-    empty: names resolve in the current database (the Native App's).
+def expected(nodes: tuple[Node, ...] = NODES) -> list[str]:
+    """The tasks a successful graph run has run: the root, then every node in order."""
+    return [ROOT, *(n.task for n in order(nodes))]
 
-    A graph run retried with ``EXECUTE TASK ... RETRY LAST`` runs its failed tasks again in
-    the same graph run group (https://docs.snowflake.com/en/sql-reference/sql/execute-task):
-    TASK_HISTORY then holds a row per attempt (``ATTEMPT_NUMBER``), and only each task's
-    last attempt says how the run ended."""
-    db = f"{database}." if database else ""
-    graph_run = "SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')"
-    failed = "IFF(h.STATE IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED', 'CANCELLED'), h.COMPLETED_TIME, NULL)"
-    tasks = len(nodes) + 1  # and the root
-    steps = json.dumps([n.task for n in order(nodes)]).replace("'", "''")
-    return (
-        f"INSERT INTO {db}{audit_schema}.PIPELINE_RUNS "
-        "(graph_run_id, started_at, finished_at, status, failed_task, error, steps) "
-        f"SELECT {graph_run}, CONVERT_TIMEZONE('UTC', MIN(h.SCHEDULED_TIME))::TIMESTAMP_NTZ, SYSDATE(), "
-        f"IFF(COUNT_IF(h.STATE = 'SUCCEEDED') = {tasks}, 'SUCCEEDED', 'FAILED'), "
-        f"MIN_BY(h.NAME, {failed}), MIN_BY(h.ERROR_MESSAGE, {failed}), '{steps}' "
-        f"FROM (SELECT a.* FROM TABLE({db}INFORMATION_SCHEMA.TASK_HISTORY("
-        "SCHEDULED_TIME_RANGE_START => DATEADD(DAY, -2, CURRENT_TIMESTAMP()), RESULT_LIMIT => 10000)) AS a "
-        f"WHERE a.GRAPH_RUN_GROUP_ID = {graph_run} AND a.NAME <> '{FINALIZER}' "
-        "QUALIFY ROW_NUMBER() OVER (PARTITION BY a.NAME ORDER BY a.ATTEMPT_NUMBER DESC) = 1) AS h"
-    )
+
+def finalizer_call(procedure: str, integration: str, nodes: tuple[Node, ...] = NODES) -> str:
+    """The finalizer's statement: ``FINISH_PIPELINE_RUN`` (procedures/handlers/
+    finish_pipeline_run.py) records the graph run's real outcome in PIPELINE_RUNS from this
+    run's task history and, when it did not succeed, notifies through ``integration``
+    (https://docs.snowflake.com/en/user-guide/tasks-graphs#finalizer-task). ``procedure``:
+    its qualified name."""
+    tasks = json.dumps(expected(nodes)).replace("'", "''")
+    return f"CALL {procedure}('{integration}', '{tasks}')"
 
 
 def graph_sql(
@@ -212,13 +221,15 @@ def snowflake_sql(
     warehouse: str,
     retries: int = RETRIES,
     suspend_after: int = SUSPEND_AFTER,
+    integration: str = "",
 ) -> list[str]:
-    """The standalone deployment's graph, tasks in the audit schema."""
+    """The standalone deployment's graph, tasks in the audit schema; a failed run is told
+    through the notification ``integration``."""
     return graph_sql(
         f"{database}.{schemas['audit']}",
         warehouse,
         {n.task: n.call(database, schemas) for n in NODES},
-        finalizer_sql(database, schemas["audit"]),
+        finalizer_call(f"{database}.{schemas['audit']}.{FINISH}", integration),
         NODES,
         f"'{SCHEDULE}'",
         retries=retries,
@@ -235,7 +246,16 @@ def deployed_sql(settings: Settings, warehouse: str) -> list[str]:
         warehouse,
         retries=settings.task_retries,
         suspend_after=settings.suspend_after_failures,
+        integration=notification_integration(settings),
     )
+
+
+def notification_integration(settings: Settings) -> str:
+    """The integration failed runs are told through (the alerts' one, lake.toml
+    ``snowflake.notification_integration``; locally its default name)."""
+    from lake import sqlfiles
+
+    return sqlfiles.variables(settings)["notification_integration"]
 
 
 def app_sql(tasks_schema: str, code_schema: str, audit_schema: str, warehouse: str, schedule: str) -> list[str]:
@@ -244,8 +264,9 @@ def app_sql(tasks_schema: str, code_schema: str, audit_schema: str, warehouse: s
     return graph_sql(
         tasks_schema,
         warehouse,
-        {n.task: n.call_in(code_schema) for n in APP_NODES},
-        finalizer_sql("", audit_schema, APP_NODES),
+        {n.task: n.call_in(code_schema, {}) for n in APP_NODES},
+        # no notification integration is bound to the app: the run is recorded, not told
+        finalizer_call(f"{code_schema}.{FINISH}", "", APP_NODES),
         APP_NODES,
         schedule,
         "Daily landing-to-validated-vault run of the app",
@@ -262,43 +283,64 @@ class GraphRun:
     status: str = "SUCCEEDED"
     failed_task: str | None = None
     error: str | None = None
+    finished: dict[str, Any] = field(default_factory=dict)  # what FINISH_PIPELINE_RUN returned
 
 
 Runner = Callable[[Settings, Endpoints | None], Any]
 
 
-def walk(settings: Settings, endpoints: Endpoints | None, runners: dict[str, Runner]) -> GraphRun:
-    """Run every node in order with its local runner; record the outcome like the finalizer."""
+def walk(
+    settings: Settings,
+    endpoints: Endpoints | None,
+    runners: dict[str, Runner],
+    nodes: tuple[Node, ...] = NODES,
+) -> GraphRun:
+    """Run every node in order with its local runner; the finalizer's procedure records the
+    outcome and notifies, as on Snowflake. Ctrl-C is a cancelled task (INTERRUPTED)."""
     from lake import progress
+    from procedures.handlers.finish_pipeline_run import TaskRun
 
     run = GraphRun()
-    started = time.time()
+    started = datetime.now(UTC).replace(tzinfo=None)
+    tasks = [TaskRun(ROOT, "SUCCEEDED")]
     try:
-        for node in order():
+        for node in order(nodes):
             try:
                 step = progress.step(node.task, functools.partial(runners[node.task], settings, endpoints))
             except BaseException as err:  # Ctrl-C too: an interrupted run did not succeed
                 said = str(err) or "interrupted"
-                run.status, run.failed_task, run.error = "FAILED", node.task, f"{type(err).__name__}: {said}"
+                cancelled = isinstance(err, KeyboardInterrupt)
+                run.status = "INTERRUPTED" if cancelled else "FAILED"
+                run.failed_task, run.error = node.task, f"{type(err).__name__}: {said}"
+                tasks.append(TaskRun(node.task, "CANCELLED" if cancelled else "FAILED", run.error))
                 raise
             run.steps.append(step)
+            tasks.append(TaskRun(node.task, "SUCCEEDED"))
     finally:
-        _finalize(settings, endpoints, run, started)
+        run.finished = dict(_finalize(settings, endpoints, run, started, tasks, nodes))
     return run
 
 
-def _finalize(settings: Settings, endpoints: Endpoints | None, run: GraphRun, started: float) -> None:
-    with connection(settings, endpoints) as conn:
-        conn.cursor().execute(
-            f"INSERT INTO {settings.names.database}.{settings.names.audit}.PIPELINE_RUNS "
-            "(graph_run_id, started_at, finished_at, status, failed_task, error, steps) VALUES "
-            "(%s, TO_TIMESTAMP_NTZ(%s), SYSDATE(), %s, %s, %s, %s)",
-            (
-                run.run_id,
-                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
-                run.status,
-                run.failed_task,
-                run.error,
-                json.dumps([n.task for n in order()]),
-            ),
+def _finalize(
+    settings: Settings,
+    endpoints: Endpoints | None,
+    run: GraphRun,
+    started: datetime,
+    tasks: list[Any],
+    nodes: tuple[Node, ...],
+) -> Any:
+    from lake.session import procedure_session
+    from procedures.handlers import finish_pipeline_run
+
+    names = settings.names
+    with procedure_session(settings, endpoints, FINISH) as session:
+        return finish_pipeline_run.run(
+            session,
+            run.run_id,
+            started,
+            tasks,
+            expected(nodes),
+            notification_integration(settings),
+            audit_schema=names.audit,
+            landing_schema=names.landing,
         )

@@ -40,13 +40,30 @@ PIPELINE_FUNCTIONS = ("ADMIN", "ENGINEER")
 READ = ("SELECT",)
 WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
 ENGINEER_SCHEMA = ("USAGE", "CREATE TABLE", "CREATE VIEW", "CREATE TEMPORARY TABLE")
-LAYERS = ("landing", "vault", "quality", "audit", "bronze", "silver", "gold", "governance")
+LAYERS = ("landing", "vault", "quality", "audit", "bronze", "silver", "gold", "gold_pending", "governance")
+# Write-audit-publish: dbt builds gold in gold_pending, VALIDATE_DATA checks it there, and
+# PUBLISH_GOLD swaps the two schemas (procedures/handlers/publish_gold.py). A swap carries
+# each schema's grants with it, so readers' future grants are on both schemas and their
+# USAGE only on the published one (PUBLISH_GOLD moves it across the swap).
+PUBLISHED_THROUGH: dict[str, str] = {"gold": "gold_pending"}
 # function -> layer -> privileges on the layer's (future) tables; views get READ
 ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "ENGINEER": {layer: WRITE for layer in LAYERS},
     "ANALYST": {"gold": READ},
     "AUDITOR": {"audit": READ, "quality": READ, "vault": READ, "governance": READ},
 }
+
+
+def pending_access(function: str) -> dict[str, tuple[str, ...]]:
+    """The pending schemas whose future tables ``function`` gets its privileges on without
+    USAGE (PUBLISHED_THROUGH): what dbt builds there is readable once a swap publishes it."""
+    access = ACCESS.get(function, {})
+    return {
+        PUBLISHED_THROUGH[layer]: privileges
+        for layer, privileges in access.items()
+        if layer in PUBLISHED_THROUGH and PUBLISHED_THROUGH[layer] not in access
+    }
+
 
 # --------------------------------------------------------------------------- who deploys
 
@@ -136,6 +153,7 @@ TIME_TRAVEL_DAYS: dict[str, int] = {
     "bronze": 1,
     "silver": 7,
     "gold": 30,
+    "gold_pending": 1,  # a build being validated, or the gold it replaced
     "governance": 90,
 }
 # Landing files expire from S3 this long after they land (the vault keeps the data).

@@ -15,3 +15,5 @@ CREATE SCHEMA IF NOT EXISTS <% database %>.<% silver_schema %>
     COMMENT = 'dbt silver: cleansed and conformed';
 CREATE SCHEMA IF NOT EXISTS <% database %>.<% gold_schema %>
     COMMENT = 'dbt gold: business-ready marts';
+CREATE SCHEMA IF NOT EXISTS <% database %>.<% gold_pending_schema %>
+    COMMENT = 'dbt gold being validated; PUBLISH_GOLD swaps it with gold';

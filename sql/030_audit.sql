@@ -32,7 +32,22 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.PIPELINE_RUNS (
     status VARCHAR NOT NULL,
     failed_task VARCHAR,
     error VARCHAR,
-    steps VARCHAR
+    steps VARCHAR,
+    -- the batches the run ingested or loaded (JSON list)
+    batches VARCHAR,
+    -- whether the run published gold (NULL: a graph that builds none, the app's)
+    published BOOLEAN,
+    -- the integration a failed run was told through, or why it was not told
+    notified VARCHAR
+);
+
+-- One row per `lake setup` / `lake deploy` that changed the schema objects: the version of
+-- the lake and a digest of the sql/ it applied, and the columns it added to existing tables.
+CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.SCHEMA_VERSIONS (
+    version VARCHAR NOT NULL,
+    sql_digest VARCHAR NOT NULL,
+    applied_at TIMESTAMP_NTZ NOT NULL,
+    columns_added VARCHAR
 );
 
 -- The erasure register: one row per subject (a client's contact people) erased by

@@ -130,6 +130,7 @@ ALTER SCHEMA <% database %>.<% audit_schema %> ENABLE MANAGED ACCESS;
 ALTER SCHEMA <% database %>.<% bronze_schema %> ENABLE MANAGED ACCESS;
 ALTER SCHEMA <% database %>.<% silver_schema %> ENABLE MANAGED ACCESS;
 ALTER SCHEMA <% database %>.<% gold_schema %> ENABLE MANAGED ACCESS;
+ALTER SCHEMA <% database %>.<% gold_pending_schema %> ENABLE MANAGED ACCESS;
 ALTER SCHEMA <% database %>.<% governance_schema %> ENABLE MANAGED ACCESS;
 GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT USAGE ON DATABASE <% database %> TO ROLE <% role_prefix %>_ANALYST;
@@ -172,6 +173,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA <% databa
 GRANT SELECT ON ALL VIEWS IN SCHEMA <% database %>.<% gold_schema %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON FUTURE TABLES IN SCHEMA <% database %>.<% gold_schema %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT SELECT ON FUTURE VIEWS IN SCHEMA <% database %>.<% gold_schema %> TO ROLE <% role_prefix %>_ENGINEER;
+GRANT USAGE, CREATE TABLE, CREATE VIEW, CREATE TEMPORARY TABLE ON SCHEMA <% database %>.<% gold_pending_schema %> TO ROLE <% role_prefix %>_ENGINEER;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA <% database %>.<% gold_pending_schema %> TO ROLE <% role_prefix %>_ENGINEER;
+GRANT SELECT ON ALL VIEWS IN SCHEMA <% database %>.<% gold_pending_schema %> TO ROLE <% role_prefix %>_ENGINEER;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON FUTURE TABLES IN SCHEMA <% database %>.<% gold_pending_schema %> TO ROLE <% role_prefix %>_ENGINEER;
+GRANT SELECT ON FUTURE VIEWS IN SCHEMA <% database %>.<% gold_pending_schema %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT USAGE, CREATE TABLE, CREATE VIEW, CREATE TEMPORARY TABLE ON SCHEMA <% database %>.<% governance_schema %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA <% database %>.<% governance_schema %> TO ROLE <% role_prefix %>_ENGINEER;
 GRANT SELECT ON ALL VIEWS IN SCHEMA <% database %>.<% governance_schema %> TO ROLE <% role_prefix %>_ENGINEER;
@@ -182,6 +188,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA <% database %>.<% gold_schema %> TO ROLE <%
 GRANT SELECT ON ALL VIEWS IN SCHEMA <% database %>.<% gold_schema %> TO ROLE <% role_prefix %>_ANALYST;
 GRANT SELECT ON FUTURE TABLES IN SCHEMA <% database %>.<% gold_schema %> TO ROLE <% role_prefix %>_ANALYST;
 GRANT SELECT ON FUTURE VIEWS IN SCHEMA <% database %>.<% gold_schema %> TO ROLE <% role_prefix %>_ANALYST;
+GRANT SELECT ON FUTURE TABLES IN SCHEMA <% database %>.<% gold_pending_schema %> TO ROLE <% role_prefix %>_ANALYST;
+GRANT SELECT ON FUTURE VIEWS IN SCHEMA <% database %>.<% gold_pending_schema %> TO ROLE <% role_prefix %>_ANALYST;
 GRANT USAGE ON SCHEMA <% database %>.<% audit_schema %> TO ROLE <% role_prefix %>_AUDITOR;
 GRANT SELECT ON ALL TABLES IN SCHEMA <% database %>.<% audit_schema %> TO ROLE <% role_prefix %>_AUDITOR;
 GRANT SELECT ON ALL VIEWS IN SCHEMA <% database %>.<% audit_schema %> TO ROLE <% role_prefix %>_AUDITOR;
@@ -212,4 +220,5 @@ ALTER SCHEMA <% database %>.<% audit_schema %> SET DATA_RETENTION_TIME_IN_DAYS =
 ALTER SCHEMA <% database %>.<% bronze_schema %> SET DATA_RETENTION_TIME_IN_DAYS = 1;
 ALTER SCHEMA <% database %>.<% silver_schema %> SET DATA_RETENTION_TIME_IN_DAYS = 7;
 ALTER SCHEMA <% database %>.<% gold_schema %> SET DATA_RETENTION_TIME_IN_DAYS = 30;
+ALTER SCHEMA <% database %>.<% gold_pending_schema %> SET DATA_RETENTION_TIME_IN_DAYS = 1;
 ALTER SCHEMA <% database %>.<% governance_schema %> SET DATA_RETENTION_TIME_IN_DAYS = 90;

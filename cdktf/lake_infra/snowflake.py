@@ -39,6 +39,7 @@ from procedures.governance import (
     PARENT,
     READ,
     SNOWFLAKE_DATABASE_ROLES,
+    pending_access,
 )
 
 SCHEMA_COMMENTS = {
@@ -49,6 +50,7 @@ SCHEMA_COMMENTS = {
     "bronze": "dbt bronze: raw data from the vault",
     "silver": "dbt silver: cleansed and conformed",
     "gold": "dbt gold: business-ready marts",
+    "gold_pending": "dbt gold being validated; PUBLISH_GOLD swaps it with gold",
     "governance": "Tags, masking and row access policies, entitlements",
 }
 WAREHOUSE_USERS = {"load": ("ENGINEER",), "transform": ("ENGINEER",), "analytics": ("ANALYST", "AUDITOR")}
@@ -210,7 +212,7 @@ class SnowflakeAccount(Construct):
                 privileges=["USAGE"],
                 on_account_object={"object_type": "DATABASE", "object_name": database},
             )
-            for layer, privileges in ACCESS[function].items():
+            for layer in ACCESS[function]:
                 schema = f'"{database}"."{self.schemas[layer].name}"'
                 GrantPrivilegesToAccountRole(
                     self,
@@ -219,6 +221,10 @@ class SnowflakeAccount(Construct):
                     privileges=list(ENGINEER_SCHEMA if function == "ENGINEER" else ("USAGE",)),
                     on_schema={"schema_name": schema},
                 )
+            # readers' future grants on the pending schema too, without USAGE: PUBLISH_GOLD's swap
+            # carries them into the published schema (procedures/governance.PUBLISHED_THROUGH)
+            for layer, privileges in {**ACCESS[function], **pending_access(function)}.items():
+                schema = f'"{database}"."{self.schemas[layer].name}"'
                 for kind in ("TABLES", "VIEWS"):
                     GrantPrivilegesToAccountRole(
                         self,

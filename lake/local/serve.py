@@ -184,6 +184,7 @@ def serve(
         if not db_file.stem.startswith("_fs"):
             instance.connect(database=db_file.stem.upper()).close()
     compat.apply(instance)
+    compat.notifications.record.path = state_dir / compat.notifications.RECORD
     strict.apply(instance.duck_conn)
     instance.duck_conn.execute(f"LOAD '{_httpfs_path()}'")
     instance.duck_conn.execute(

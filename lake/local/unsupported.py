@@ -36,6 +36,7 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     (r"^\s*USE\s+(WAREHOUSE|ROLE)\b", "no warehouses or roles locally"),
     (r"^\s*(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?(DATABASE\s+)?ROLE\b", "no roles locally"),
     (r"^\s*(GRANT|REVOKE)\b", "no access control locally"),
+    (r"^\s*SHOW\s+GRANTS\b", "no access control locally, so no grants to show"),
     (
         r"^\s*(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?APPLICATION\s+ROLE\b",
         "no application roles locally (lake app install --local: every role sees every object)",

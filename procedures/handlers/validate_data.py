@@ -210,15 +210,21 @@ def run(
     audit_schema: str = "AUDIT",
     exception_cap: int = 100_000,
     fail_on_error: bool = True,
+    gold_schema: str = "",
 ) -> Summary:
     """Validate the layer(s); returns the summary. Raises QualityGateError on a FAIL
-    (after the results are written) unless ``fail_on_error`` is false."""
+    (after the results are written) unless ``fail_on_error`` is false. ``gold_schema``
+    checks the gold tables there instead (the unpublished build, GOLD_PENDING)."""
     checked_batch_id(batch_id)
     wanted = quality_rules.layers_of(layer)
     schemas = checked_schemas(schemas, *quality_rules.LAYERS)
+    if gold_schema:
+        schemas["gold"] = checked_name(gold_schema, "gold_schema").upper()
     checked_name(quality_schema, "quality_schema")
     checked_name(audit_schema, "audit_schema")
     arguments = {"layer": layer, "batch_id": batch_id}
+    if gold_schema:
+        arguments["gold_schema"] = gold_schema.upper()
     with audited(session, PROCEDURE, arguments, f"{audit_schema}.PROCEDURE_RUNS") as audit:
         started = time.perf_counter()
         ruleset = quality_rules.load_rules()
@@ -333,11 +339,13 @@ def _control_totals(outcomes: list[Outcome]) -> ControlTotals:
     }
 
 
-def main(session: Any, layer: str = "all", batch_id: str = "") -> Summary:
+def main(session: Any, layer: str = "all", batch_id: str = "", gold_schema: str = "") -> Summary:
     """Stored procedure handler for VALIDATE_DATA.
 
     Args:
         layer: landing, vault, bronze, silver, gold, marts (bronze to gold) or all.
         batch_id: narrows the landing rules to one batch, e.g. ``B20260105``.
+        gold_schema: where the gold tables to check are (default GOLD; the task graph
+            checks its unpublished build in GOLD_PENDING before PUBLISH_GOLD).
     """
-    return run(session, layer=layer, batch_id=batch_id)
+    return run(session, layer=layer, batch_id=batch_id, gold_schema=gold_schema)

@@ -69,6 +69,11 @@ procedures' SQL:
   name now resolves in the session's current database and schema, as on Snowflake.
 * ``DROP DATABASE`` is not in fakesnow; ``drop_database`` detaches the database and
   deletes its file (what ``lake app uninstall --local`` sends).
+* ``ALTER SCHEMA a SWAP WITH b`` (how PUBLISH_GOLD publishes validated gold) is not in
+  DuckDB; ``swap_schema`` moves the tables of both schemas in one DuckDB transaction.
+* ``CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION`` (how a failed pipeline run is told) has no
+  e-mail to send here; ``notifications.send`` writes it to ``notifications.jsonl`` in the
+  state folder.
 
 One change is for speed alone: fakesnow rewrites every statement through 76 sqlglot
 transforms, and each one first deep-copies the whole tree. For a long statement (a
@@ -86,7 +91,7 @@ import fakesnow.cursor
 from fakesnow.instance import FakeSnow
 from sqlglot import errors, exp
 
-from lake.local.compat import copying, speed, stages, state, statements, timestamps
+from lake.local.compat import copying, notifications, speed, stages, state, statements, timestamps
 from lake.local.compat.copying import csv_options
 from lake.local.compat.sessions import abort_idle_transactions, server_fixes
 from lake.local.compat.speed import transform_once
@@ -109,6 +114,8 @@ def _patch_parsers() -> None:
             or stages.parse_infer_schema(sql)
             or stages.refresh_directory(sql)
             or statements.drop_database(sql)
+            or statements.swap_schema(sql)
+            or notifications.send(sql)
             or statements.local_temporary(cursor_parse(sql, *args, **kwargs))
         )
 
@@ -122,6 +129,8 @@ def _patch_parsers() -> None:
                 or stages.DIRECTORY.search(sql)
                 or stages.ALTER_STAGE_REFRESH.match(sql)
                 or statements.DROP_DATABASE.match(sql)
+                or statements.SWAP_SCHEMA.match(sql)
+                or notifications.SEND.match(sql)
             ):
                 return exp.select("1")
             return stages.parse_list(sql) or server_parse(sql, *args, **kwargs)
@@ -136,7 +145,10 @@ PATCHES: tuple[tuple[str, Any], ...] = (
     ("transaction statements describe as a status row", statements.patch_transaction_status),
     ("each statement knows its session's database and schema", state.patch_cursor_context),
     ("one copy per statement through fakesnow's transforms", speed.patch_transform_once),
-    ("LIST, INFER_SCHEMA, directory tables, DROP DATABASE, qualified temporary tables", _patch_parsers),
+    (
+        "LIST, INFER_SCHEMA, directory tables, DROP DATABASE, schema swaps, notifications, temporary tables",
+        _patch_parsers,
+    ),
     ("COPY reads files as Snowflake does", copying.patch_copy),
     ("TRY_CAST to a timestamp; UTC results", timestamps.patch_timestamps),
     ("LIST on an S3 stage", stages.patch_list),

@@ -1,5 +1,5 @@
-"""Statements fakesnow cannot run as they are: ``DROP DATABASE``, and a qualified
-``CREATE TEMPORARY TABLE``.
+"""Statements fakesnow cannot run as they are: ``DROP DATABASE``, ``ALTER SCHEMA ... SWAP
+WITH`` and a qualified ``CREATE TEMPORARY TABLE``.
 """
 
 from __future__ import annotations
@@ -64,3 +64,91 @@ def patch_transaction_status() -> None:
         return describe_last(self)
 
     cursor_cls._describe_last_sql = describe_last_sql  # type: ignore[method-assign]
+
+
+SWAP_SCHEMA = re.compile(
+    r"^\s*ALTER\s+SCHEMA\s+(IF\s+EXISTS\s+)?([\w$.\"]+)\s+SWAP\s+WITH\s+([\w$.\"]+)\s*;?\s*$", re.IGNORECASE
+)
+
+
+def _schema_name(dotted: str) -> tuple[str, str]:
+    """``db.schema`` or ``schema`` (in the session's database) as (database, schema)."""
+    parts = [p.strip('"').upper() for p in dotted.split(".")]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    database, _ = state.session_context.get()
+    if len(parts) != 1 or not database:
+        raise errors.ParseError(f"ALTER SCHEMA ... SWAP WITH: cannot resolve schema {dotted!r}")
+    return database.upper(), parts[0]
+
+
+def swap_schema(sql: str) -> exp.Expr | None:
+    """``ALTER SCHEMA a SWAP WITH b``, which DuckDB cannot run (it renames no schema and moves
+    no table between schemas). Snowflake swaps the two schemas' contents in one step
+    (https://docs.snowflake.com/en/sql-reference/sql/alter-schema): here every table and
+    view changes schema by copy, inside one DuckDB transaction, so a reader sees either
+    both schemas before the swap or both after, never a mix. Both schemas must exist and
+    be in one database, as on Snowflake. fakesnow's column lengths and comments (its
+    global catalog, a second database file DuckDB will not write in the same transaction)
+    follow in a second transaction: lake/local/strict.py lists that difference."""
+    match = SWAP_SCHEMA.match(sql)
+    if not match or state.bound.instance is None:
+        return None
+    (db_a, a), (db_b, b) = _schema_name(match.group(2)), _schema_name(match.group(3))
+    if db_a != db_b:
+        raise errors.ParseError(f"ALTER SCHEMA {a} SWAP WITH {b}: both schemas must be in one database")
+    conn = state.bound.instance.duck_conn
+    with conn.cursor() as cur:
+        found = {
+            str(r[0]).upper()
+            for r in cur.execute(
+                "SELECT schema_name FROM information_schema.schemata WHERE upper(catalog_name) = ? "
+                "AND upper(schema_name) IN (?, ?)",
+                [db_a, a, b],
+            ).fetchall()
+        }
+        for name in (a, b):
+            if name not in found:
+                if match.group(1) and name == a:
+                    return exp.select(exp.Literal.string("Statement executed successfully.").as_("status"))
+                raise errors.ParseError(f"Schema '{db_a}.{name}' does not exist or not authorized.")
+
+        def relations(schema: str) -> list[tuple[str, str]]:
+            return [
+                (str(name), str(kind))
+                for name, kind in cur.execute(
+                    "SELECT table_name, table_type FROM information_schema.tables "
+                    "WHERE upper(table_catalog) = ? AND upper(table_schema) = ?",
+                    [db_a, schema],
+                ).fetchall()
+            ]
+
+        spare = f"_LAKE_SWAP_{a}"
+        q = '"'
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(f"CREATE SCHEMA {db_a}.{q}{spare}{q}")
+            moves = ((a, spare), (b, a), (spare, b))
+            for source, target in moves:
+                for name, kind in relations(source):
+                    src, dst = f"{db_a}.{q}{source}{q}.{q}{name}{q}", f"{db_a}.{q}{target}{q}.{q}{name}{q}"
+                    if kind == "VIEW":
+                        raise errors.ParseError(
+                            f"ALTER SCHEMA {a} SWAP WITH {b}: the local engine swaps tables only, and {source}.{name} "
+                            "is a view"
+                        )
+                    cur.execute(f"CREATE TABLE {dst} AS FROM {src}")
+                    cur.execute(f"DROP TABLE {src}")
+            cur.execute(f"DROP SCHEMA {db_a}.{q}{spare}{q}")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        for table in ("_fs_tables_ext", "_fs_columns_ext"):
+            cur.execute(
+                f"UPDATE _fs_global._fs_information_schema.{table} SET ext_table_schema = CASE "
+                "WHEN upper(ext_table_schema) = ? THEN ? ELSE ? END "
+                "WHERE upper(ext_table_catalog) = ? AND upper(ext_table_schema) IN (?, ?)",
+                [a, b, a, db_a, a, b],
+            )
+    return exp.select(exp.Literal.string("Statement executed successfully.").as_("status"))
