@@ -158,27 +158,50 @@ def code_sql() -> str:
 
 
 def pipeline_sql(names: Names | None = None) -> str:
-    """START_PIPELINE(SCHEDULE) and STOP_PIPELINE(): SQL procedures (a setup script cannot
-    create tasks that use a reference before it is bound, so the warehouse callback calls
-    START_PIPELINE). Each task statement of ``task_graph.app_sql`` runs through EXECUTE
-    IMMEDIATE (https://docs.snowflake.com/en/sql-reference/sql/execute-immediate); the root's
-    statement is built in a variable with the SCHEDULE argument quoted into it."""
+    """START_PIPELINE(SCHEDULE, NOTIFICATION_INTEGRATION) and STOP_PIPELINE(): SQL procedures
+    (a setup script cannot create tasks that use a reference before it is bound, so the
+    warehouse callback calls START_PIPELINE). Each task statement of ``task_graph.app_sql``
+    runs through EXECUTE IMMEDIATE
+    (https://docs.snowflake.com/en/sql-reference/sql/execute-immediate); the root's and the
+    finalizer's statements are built in a variable with the arguments quoted into them. A
+    failed run is told through NOTIFICATION_INTEGRATION, an e-mail integration the consumer
+    grants the app USAGE on (none: the run is recorded in AUDIT.PIPELINE_RUNS, not told)."""
     names = names or Names()
-    marker = "__SCHEDULE__"
-    statements = task_graph.app_sql(TASKS_SCHEMA, CODE_SCHEMA, names.audit, WAREHOUSE, marker)
-    body = ["BEGIN"]
+    markers = {"__SCHEDULE__": "SCHEDULE", "__INTEGRATION__": "NOTIFICATION_INTEGRATION"}
+    statements = task_graph.app_sql(
+        TASKS_SCHEMA, CODE_SCHEMA, names.audit, WAREHOUSE, "__SCHEDULE__", "__INTEGRATION__"
+    )
+    body = [
+        "BEGIN",
+        "    IF (NOT REGEXP_LIKE(NOTIFICATION_INTEGRATION, '[A-Za-z0-9_$]*')) THEN",
+        "        RETURN 'NOTIFICATION_INTEGRATION must be an integration name, got ' || NOTIFICATION_INTEGRATION;",
+        "    END IF;",
+    ]
     for statement in statements:
-        if marker in statement:
-            before, after = statement.split(marker)
-            opening, closing = sql_literal(before + "'"), sql_literal("'" + after)
-            body.append(f"    LET root VARCHAR := {opening} || SCHEDULE || {closing};")
-            body.append("    EXECUTE IMMEDIATE :root;")
-        else:
+        found = [m for m in markers if m in statement]
+        if not found:
             body.append(f"    EXECUTE IMMEDIATE {sql_literal(statement)};")
+            continue
+        pieces = re.split("(" + "|".join(found) + ")", statement)
+        parts = []
+        for i, piece in enumerate(pieces):
+            if piece in markers:
+                parts.append(markers[piece])
+            else:  # the schedule is a quoted literal in the statement: keep its quotes around it
+                text = piece
+                if i + 1 < len(pieces) and pieces[i + 1] == "__SCHEDULE__":
+                    text += "'"
+                if i > 0 and pieces[i - 1] == "__SCHEDULE__":
+                    text = "'" + text
+                parts.append(sql_literal(text))
+        variable = f"stmt_{len(body)}"  # one variable per statement: LET declares it
+        body.append(f"    LET {variable} VARCHAR := {' || '.join(parts)};")
+        body.append(f"    EXECUTE IMMEDIATE :{variable};")
     body.append(f"    RETURN 'task graph started in {TASKS_SCHEMA}: ' || SCHEDULE;")
     body.append("END;")
     start = (
-        f"CREATE OR REPLACE PROCEDURE {CODE_SCHEMA}.START_PIPELINE(SCHEDULE VARCHAR DEFAULT '{task_graph.SCHEDULE}')\n"
+        f"CREATE OR REPLACE PROCEDURE {CODE_SCHEMA}.START_PIPELINE(SCHEDULE VARCHAR DEFAULT '{task_graph.SCHEDULE}', "
+        "NOTIFICATION_INTEGRATION VARCHAR DEFAULT '')\n"
         "    RETURNS VARCHAR\n    LANGUAGE SQL\n    EXECUTE AS OWNER\n    AS $$\n" + "\n".join(body) + "\n$$;"
     )
     stop = (
@@ -188,7 +211,7 @@ def pipeline_sql(names: Names | None = None) -> str:
         f"    RETURN 'task graph suspended: {TASKS_SCHEMA}.{task_graph.ROOT}';\nEND;\n$$;"
     )
     grants = [
-        f"GRANT USAGE ON PROCEDURE {CODE_SCHEMA}.START_PIPELINE(VARCHAR) TO APPLICATION ROLE APP_ADMIN;",
+        f"GRANT USAGE ON PROCEDURE {CODE_SCHEMA}.START_PIPELINE(VARCHAR, VARCHAR) TO APPLICATION ROLE APP_ADMIN;",
         f"GRANT USAGE ON PROCEDURE {CODE_SCHEMA}.STOP_PIPELINE() TO APPLICATION ROLE APP_ADMIN;",
     ]
     return "\n".join([start, stop, *grants])

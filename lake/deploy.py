@@ -521,7 +521,9 @@ def runtime_steps(settings: Settings, role: str) -> list[Step]:
     db = settings.names.database
     schemas = {
         "business_vault": settings.names.schemas["vault"],
-        **{layer: settings.names.schemas[layer] for layer in ("bronze", "silver", "gold")},
+        **{layer: settings.names.schemas[layer] for layer in ("bronze", "silver")},
+        # the task graph builds gold where readers do not look (write-audit-publish)
+        "gold": settings.names.gold_pending,
     }
     spec = governance.dbt_spec(governance.dbt_models(), _rules())
     steps = []
@@ -553,6 +555,11 @@ def runtime_steps(settings: Settings, role: str) -> list[Step]:
         metrics(kind, relation, entry["metrics"] if entry else [])
     for table, entry in spec["vault"].items():
         metrics(entry["kind"], f"{db}.{settings.names.vault}.{table}", entry["metrics"])
+    # PUBLISH_GOLD: readers' USAGE moved across the swap of the validated build with gold
+    pending, gold = f"{db}.{settings.names.gold_pending}", f"{db}.{settings.names.gold}"
+    analyst = f"{settings.names.role_prefix}_ANALYST"
+    steps.append(Step(section, f"GRANT USAGE ON SCHEMA {pending} TO ROLE {analyst}", role=role))
+    steps.append(Step(section, f"ALTER SCHEMA {pending} SWAP WITH {gold}", role=role))
     return steps
 
 

@@ -181,6 +181,12 @@ class StepPrinter(Reporter):
         # the reason follows as the command's one error line
         self.out.print(f"[red]FAILED[/] {escape(name):<22} {seconds:>6.1f}s", highlight=False)
 
+    def notify(self, integration: str, message: str) -> None:
+        self.stop()
+        self.out.print(f"[yellow]notified[/] through {escape(integration)}:", highlight=False)
+        for line in message.splitlines():
+            self.out.print(f"  {escape(line)}", highlight=False)
+
 
 # --------------------------------------------------------------------------- summaries
 
@@ -476,11 +482,18 @@ def print_status(doc: dict[str, Any]) -> None:
             "other commands start them as needed)",
             highlight=False,
         )
+    graph_runs = doc.get("pipeline_runs") or []
+    if graph_runs:
+        console.print("pipeline runs (AUDIT.PIPELINE_RUNS):", highlight=False)
+        write_rows(list(graph_runs[0]), [tuple(run.values()) for run in graph_runs], "table")
     runs = doc["recent_runs"]
     if runs:
         write_rows(list(runs[0]), [tuple(run.values()) for run in runs], "table")
     else:
         console.print("no procedure runs yet", highlight=False)
+    for note in doc.get("notifications") or []:
+        first = note["message"].splitlines()[0] if note["message"] else ""
+        console.print(f"[yellow]notified[/] {note['integration']} at {note['sent_at']}: {first}", highlight=False)
     print_alerts(doc.get("alerts") or {})
 
 

@@ -9,6 +9,7 @@ Snowflake calls, with a Snowpark Session on the target.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lake import sqlfiles, steps, task_graph
 from lake.config import Settings
+from lake.local.compat import notifications
 from lake.local.stack import Endpoints, LocalStack
 from lake.reconcile import Reconciliation, reconcile
 from lake.session import connection, procedure_session, snowpark_session
@@ -138,6 +140,8 @@ def schema_exists(settings: Settings, endpoints: Endpoints | None) -> bool:
 
 
 RUNS_COLUMNS = ("procedure_name", "status", "started_at", "finished_at", "rows_written", "error")
+# a graph run: SUCCEEDED, FAILED or INTERRUPTED, and whether it published gold
+GRAPH_RUNS_COLUMNS = ("graph_run_id", "status", "finished_at", "failed_task", "published", "notified")
 
 
 def status(settings: Settings) -> dict[str, Any]:
@@ -155,7 +159,12 @@ def status(settings: Settings) -> dict[str, Any]:
             else {"running": False}
         )
         runs = recent_runs(settings, ep)
+        graph_runs = recent_runs(settings, ep, GRAPH_RUNS_COLUMNS, table="PIPELINE_RUNS", newest="finished_at")
         doc["alerts"] = local_alerts(settings, ep)
+        doc["pipeline_runs"] = [dict(zip(GRAPH_RUNS_COLUMNS, r, strict=True)) for r in graph_runs]
+        doc["notifications"] = [
+            dataclasses.asdict(n) for n in reversed(notifications.read(stack.state_dir / notifications.RECORD)[-5:])
+        ]
     doc["recent_runs"] = [dict(zip(RUNS_COLUMNS, r, strict=True)) for r in runs]
     return doc
 
@@ -179,18 +188,23 @@ def local_alerts(settings: Settings, endpoints: Endpoints | None) -> dict[str, A
 
 
 def recent_runs(
-    settings: Settings, endpoints: Endpoints | None, columns: tuple[str, ...] = RUNS_COLUMNS, limit: int = 5
+    settings: Settings,
+    endpoints: Endpoints | None,
+    columns: tuple[str, ...] = RUNS_COLUMNS,
+    limit: int = 5,
+    table: str = "PROCEDURE_RUNS",
+    newest: str = "started_at",
 ) -> list[tuple[Any, ...]]:
-    """The last procedure runs (``columns`` of ``AUDIT.PROCEDURE_RUNS``): from the running
-    server, or straight from the warehouse's database file when the servers are down
-    (read-only); none when there is no audit table yet."""
-    query = f"SELECT {', '.join(columns)} FROM {{table}} ORDER BY started_at DESC LIMIT {limit}"
+    """The last runs (``columns`` of ``AUDIT.<table>``, newest ``newest`` first): from the
+    running server, or straight from the warehouse's database file when the servers are
+    down (read-only); none when there is no audit table yet."""
+    query = f"SELECT {', '.join(columns)} FROM {{table}} ORDER BY {newest} DESC LIMIT {limit}"
     if endpoints is not None:
         try:
             return fetch(
                 settings,
                 endpoints,
-                query.format(table=f"{settings.names.database}.{settings.names.audit}.PROCEDURE_RUNS"),
+                query.format(table=f"{settings.names.database}.{settings.names.audit}.{table}"),
             )
         except Exception:
             return []
@@ -201,7 +215,7 @@ def recent_runs(
         return []
     try:
         with duckdb.connect(str(path), read_only=True) as db:
-            return db.execute(query.format(table=f"{settings.names.audit}.PROCEDURE_RUNS")).fetchall()
+            return db.execute(query.format(table=f"{settings.names.audit}.{table}")).fetchall()
     except duckdb.Error:  # no audit table yet
         return []
 

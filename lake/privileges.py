@@ -137,6 +137,20 @@ RULES: tuple[Rule, ...] = (
         ["OWNERSHIP ON SCHEMA {name}"],
         "sql-reference/sql/alter-schema",
     ),
+    # publishing gold (PUBLISH_GOLD): "SWAP WITH" needs OWNERSHIP of both schemas
+    _rule(
+        "ALTER SCHEMA ... SWAP WITH",
+        rf"ALTER\s+SCHEMA\s+{NAME}\s+SWAP\s+WITH\s+(?P<other>{_N})",
+        ["OWNERSHIP ON SCHEMA {name}", "OWNERSHIP ON SCHEMA {other}"],
+        "sql-reference/sql/alter-schema",
+    ),
+    # an upgrade's new columns (sqlfiles.evolution): ALTER TABLE needs OWNERSHIP of the table
+    _rule(
+        "ALTER TABLE ... ADD COLUMN",
+        rf"ALTER\s+TABLE\s+{NAME}\s+ADD\s+COLUMN\b",
+        ["OWNERSHIP ON OBJECT {name}"],
+        "sql-reference/sql/alter-table",
+    ),
     _rule(
         "CREATE TABLE",
         rf"CREATE\s+{OR_REPLACE}(?:TRANSIENT\s+|TEMPORARY\s+)?TABLE\s+{IF_NOT_EXISTS}{NAME}",

@@ -33,6 +33,9 @@ class Reporter:
     def fail(self, name: str, seconds: float, error: BaseException) -> None:
         """A step raised ``error`` after ``seconds``."""
 
+    def notify(self, integration: str, message: str) -> None:
+        """The run sent a notification (a failed graph run: FINISH_PIPELINE_RUN)."""
+
 
 _current: ContextVar[Reporter] = ContextVar("lake_progress", default=Reporter())  # noqa: B039 (stateless)
 

@@ -258,15 +258,17 @@ def notification_integration(settings: Settings) -> str:
     return sqlfiles.variables(settings)["notification_integration"]
 
 
-def app_sql(tasks_schema: str, code_schema: str, audit_schema: str, warehouse: str, schedule: str) -> list[str]:
+def app_sql(
+    tasks_schema: str, code_schema: str, audit_schema: str, warehouse: str, schedule: str, integration: str = ""
+) -> list[str]:
     """The Native App's graph: tasks in a plain (non-versioned) schema of the app, calling
     the app's procedures in its versioned code schema; names resolve in the app."""
     return graph_sql(
         tasks_schema,
         warehouse,
         {n.task: n.call_in(code_schema, {}) for n in APP_NODES},
-        # no notification integration is bound to the app: the run is recorded, not told
-        finalizer_call(f"{code_schema}.{FINISH}", "", APP_NODES),
+        # the integration the consumer named to START_PIPELINE (none: the run is recorded, not told)
+        finalizer_call(f"{code_schema}.{FINISH}", integration, APP_NODES),
         APP_NODES,
         schedule,
         "Daily landing-to-validated-vault run of the app",
@@ -318,6 +320,8 @@ def walk(
             tasks.append(TaskRun(node.task, "SUCCEEDED"))
     finally:
         run.finished = dict(_finalize(settings, endpoints, run, started, tasks, nodes))
+        if run.finished.get("message"):
+            progress.current().notify(str(run.finished["notified"]), str(run.finished["message"]))
     return run
 
 

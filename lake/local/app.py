@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,7 @@ class AppRun:
     steps: list[StepReport[Any]] = field(default_factory=list)
     app_vault: dict[str, int] = field(default_factory=dict)
     lake_vault: dict[str, int] = field(default_factory=dict)  # the standalone lake's, for comparison
+    graph: dict[str, Any] = field(default_factory=dict)  # what its finalizer recorded
 
 
 def install_and_run(
@@ -262,7 +264,7 @@ def install_and_run(
     procedures in order (``task_graph.APP_NODES``). The standalone lake's sql/ is applied
     first if missing (the landing stage lives there), and a batch is generated into the
     landing zone when it holds none."""
-    from lake import pipeline, task_graph
+    from lake import pipeline
     from procedures.sample_data import Plan
 
     started = time.perf_counter()
@@ -277,11 +279,7 @@ def install_and_run(
         report.steps.append(pipeline.generate(settings, endpoints, Plan.build(scale=scale, days=1)))
         bound = _timed("BIND_LANDING_STAGE", lambda: call(settings, endpoints, "BIND_LANDING_STAGE", stage, app=app))
     report.steps.append(bound)
-    for node in task_graph.order(task_graph.APP_NODES):
-        args = node.values()
-        report.steps.append(
-            _timed(node.procedure, lambda n=node, a=args: call(settings, endpoints, n.procedure, *a, app=app))
-        )
+    report.graph = _run_graph(settings, endpoints, report, app)
     for target_settings, counts in ((app_settings(settings, app), report.app_vault), (settings, report.lake_vault)):
         with snowpark_session(target_settings, endpoints) as session:
             try:
@@ -289,6 +287,45 @@ def install_and_run(
             except Exception:  # the standalone lake has no vault yet
                 counts.clear()
     return report
+
+
+def _run_graph(settings: Settings, endpoints: Endpoints, report: AppRun, app: str) -> dict[str, Any]:
+    """The app's task graph: its procedures in order, stopping at the first failure, then its
+    finalizer, FINISH_PIPELINE_RUN of the installed version, given the tasks' outcomes (what
+    TASK_HISTORY gives it on Snowflake). A failed run is told through the lake's local
+    notification integration, as one the consumer names to START_PIPELINE would be."""
+    from lake import progress, task_graph
+
+    started = datetime.now(UTC).replace(tzinfo=None)
+    tasks: list[dict[str, str]] = [{"name": task_graph.ROOT, "state": "SUCCEEDED"}]
+    finished: dict[str, Any] = {}
+    try:
+        for node in task_graph.order(task_graph.APP_NODES):
+            args = node.values({})
+            try:
+                step = _timed(
+                    node.procedure, lambda n=node, a=args: call(settings, endpoints, n.procedure, *a, app=app)
+                )
+            except BaseException as err:
+                state = "CANCELLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+                tasks.append({"name": node.task, "state": state, "error": f"{type(err).__name__}: {err}"})
+                raise
+            report.steps.append(step)
+            tasks.append({"name": node.task, "state": "SUCCEEDED"})
+    finally:
+        finished = call(
+            settings,
+            endpoints,
+            task_graph.FINISH,
+            task_graph.notification_integration(settings),
+            json.dumps(task_graph.expected(task_graph.APP_NODES)),
+            json.dumps(tasks),
+            started.isoformat(),
+            app=app,
+        )
+        if finished.get("message"):
+            progress.current().notify(str(finished["notified"]), str(finished["message"]))
+    return finished
 
 
 def _timed(procedure: str, fn: Any) -> StepReport[Any]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from procedures.audit import checked_name
@@ -71,7 +71,8 @@ class Summary(TypedDict):
     error: str | None
     batches: list[str]
     published: bool | None
-    notified: str
+    notified: str  # the integration told, or why none was
+    message: str  # what it was told ('' for a run that succeeded)
 
 
 def outcome(tasks: Sequence[TaskRun], expected: Sequence[str]) -> Outcome:
@@ -156,10 +157,12 @@ def run(
         "batches": batches(session, landing_schema, audit_schema, started),
         "published": (ended.status == SUCCEEDED) if publishes else None,
         "notified": "",
+        "message": "",
     }
     if ended.status != SUCCEEDED:
+        text = message(summary, last_published(session, audit_schema) if publishes else None)
+        summary["message"] = text
         if integration:
-            text = message(summary, last_published(session, audit_schema) if publishes else None)
             session.sql(
                 "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION("
                 f"SNOWFLAKE.NOTIFICATION.TEXT_PLAIN({sql_literal(text)}), "
@@ -200,17 +203,27 @@ def history_sql(graph_run: str, finalizer: str) -> str:
     )
 
 
-def main(session: Any, integration: str = "", expected: str = "[]") -> Summary:
+def main(session: Any, integration: str = "", expected: str = "[]", tasks: str = "", started_at: str = "") -> Summary:
     """Stored procedure handler for FINISH_PIPELINE_RUN, the finalizer task's CALL.
 
     Args:
         integration: the notification integration a failed run is told through ('' : none).
         expected: the graph's tasks, a JSON list (the root's name first).
+        tasks: for a caller that walks the graph itself (the local engine): each task's
+            outcome as a JSON list of {name, state, error}; empty: this graph run's
+            TASK_HISTORY.
+        started_at: with ``tasks``, when the run started (ISO 8601, UTC).
     """
+    import uuid
+
     names = json.loads(expected)
+    if tasks:
+        runs = [TaskRun(str(t["name"]), str(t["state"]), str(t.get("error") or "")) for t in json.loads(tasks)]
+        started = datetime.fromisoformat(started_at) if started_at else datetime.now(UTC).replace(tzinfo=None)
+        return run(session, uuid.uuid4().hex, started, runs, names, integration)
     graph_run = str(session.sql("SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')").collect()[0][0])
     finalizer = str(session.sql("SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_NAME')").collect()[0][0])
     rows = session.sql(history_sql(graph_run, finalizer.split(".")[-1])).collect()
-    tasks = [TaskRun(str(r[0]), str(r[1]), str(r[2] or ""), str(r[3] or "")) for r in rows]
-    started = min((r[4] for r in rows if r[4] is not None), default=None) or datetime.utcnow()
-    return run(session, graph_run, started, tasks, names, integration)
+    history = [TaskRun(str(r[0]), str(r[1]), str(r[2] or ""), str(r[3] or "")) for r in rows]
+    first = min((r[4] for r in rows if r[4] is not None), default=None)
+    return run(session, graph_run, first or datetime.now(UTC).replace(tzinfo=None), history, names, integration)

@@ -106,16 +106,23 @@ def test_the_task_graph_the_app_creates_parses_and_calls_the_apps_procedures() -
     assert len(tasks) == len(task_graph.APP_NODES) + 2  # root and finalizer
     assert {t.this.sql().split(".")[0] for t in tasks} == {"PIPELINE"}
     called = {t.args["body"].this.name for t in tasks if isinstance(t.args["body"], snowsql.Call)}
-    assert called == {"APP_CODE.INGEST_LANDING", "APP_CODE.LOAD_VAULT", "APP_CODE.VALIDATE_DATA"}
+    assert called == {
+        "APP_CODE.INGEST_LANDING",
+        "APP_CODE.LOAD_VAULT",
+        "APP_CODE.VALIDATE_DATA",
+        "APP_CODE.FINISH_PIPELINE_RUN",
+    }
     for task in tasks:
         warehouse = next(p for p in task.args["properties"] if p.name.upper() == "WAREHOUSE")
         assert warehouse.args["value"].sql().lower() == "reference('consumer_warehouse')"
     body = SETUP.read_text()
     body = body[body.index("PROCEDURE APP_CODE.START_PIPELINE") : body.index("PROCEDURE APP_CODE.STOP_PIPELINE")]
     for statement in statements:
-        if schedule not in statement:
+        if schedule not in statement and task_graph.FINISH not in statement:  # both built from arguments
             assert f"EXECUTE IMMEDIATE '{statement.replace(chr(39), chr(39) * 2)}';" in body, statement[:80]
     assert "ALTER TASK IF EXISTS PIPELINE.LAKE_PIPELINE_ROOT SUSPEND" in SETUP.read_text(), "STOP_PIPELINE"
+    # the finalizer tells a failed run through the integration the consumer names
+    assert "FINISH_PIPELINE_RUN(''' || NOTIFICATION_INTEGRATION || " in body
 
 
 def test_the_application_roles_form_a_hierarchy_and_every_procedure_is_granted() -> None:

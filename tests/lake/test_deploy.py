@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def test_every_procedure_is_created_with_snowpark_and_its_imports(plan: deploy.P
         "LAKE.LANDING.BIND_LANDING_STAGE",
         "LAKE.VAULT.LOAD_VAULT",
         "LAKE.QUALITY.VALIDATE_DATA",
+        "LAKE.QUALITY.PUBLISH_GOLD",
+        "LAKE.AUDIT.FINISH_PIPELINE_RUN",
         "LAKE.VAULT.ERASE_SUBJECT",
     ]
     for statement in created:
@@ -101,9 +104,10 @@ def test_the_dbt_project_is_pinned_to_the_managed_runtime(plan: deploy.Plan) -> 
     assert (plan.out / "dbt" / "dbt_project.yml").is_file() and (plan.out / "dbt" / "models" / "gold").is_dir()
     # the dbt that runs locally is the one Snowflake runs
     assert metadata.version("dbt-core") == deploy.DBT_VERSION
-    dbt_tasks = [node.call("LAKE", {"gold": "GOLD"}) for node in task_graph.NODES if node.select]
+    dbt_tasks = [node.call("LAKE", Settings().names.schemas) for node in task_graph.NODES if node.select]
     assert dbt_tasks and all(f"--target {deploy.DBT_TARGET}" in statement for statement in dbt_tasks)
-    assert all(statement.startswith("EXECUTE DBT PROJECT LAKE.GOLD.") for statement in dbt_tasks)
+    # beside the tasks: the publishing swap moves everything gold holds
+    assert all(statement.startswith("EXECUTE DBT PROJECT LAKE.AUDIT.") for statement in dbt_tasks)
 
 
 def test_every_task_and_the_finalizer_are_created_and_the_root_resumed_last(plan: deploy.Plan) -> None:
@@ -116,11 +120,12 @@ def test_every_task_and_the_finalizer_are_created_and_the_root_resumed_last(plan
     assert "LOCK_TIMEOUT = 60" in load  # a lock wait ends inside the task's own timeout
 
 
-def test_the_finalizer_records_the_graph_runs_real_outcome() -> None:
-    sql = task_graph.finalizer_sql("LAKE", "AUDIT")
-    assert "'FINISHED'" not in sql
-    assert f"COUNT_IF(h.STATE = 'SUCCEEDED') = {len(task_graph.NODES) + 1}, 'SUCCEEDED', 'FAILED'" in sql
-    assert "GRAPH_RUN_GROUP_ID = SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')" in sql
+def test_the_finalizer_calls_the_recording_procedure_with_the_integration_and_the_graph(
+    plan: deploy.Plan,
+) -> None:
+    finalizer = next(s.statement for s in plan.steps if f"TASK LAKE.AUDIT.{task_graph.FINALIZER} " in s.statement)
+    expected = json.dumps(task_graph.expected())
+    assert finalizer.endswith(f"AS CALL LAKE.AUDIT.{task_graph.FINISH}('LAKE_NOTIFICATIONS', '{expected}')")
 
 
 def test_the_procedures_import_graph_decides_their_packages(tmp_path: Path) -> None:
@@ -198,8 +203,8 @@ def test_the_dbt_project_keeps_its_history_and_loses_deleted_models(plan: deploy
     assert not [s for s in dbt_steps if "CREATE OR REPLACE DBT PROJECT" in s]
     assert dbt_steps[0] == "REMOVE @LAKE.LANDING.LAKE_CODE/dbt/"
     assert all(s.startswith("PUT ") for s in dbt_steps[1:-2])
-    assert dbt_steps[-2].startswith("CREATE DBT PROJECT IF NOT EXISTS LAKE.GOLD.LAKE_DBT")
-    assert dbt_steps[-1] == "ALTER DBT PROJECT LAKE.GOLD.LAKE_DBT ADD VERSION FROM '@LAKE.LANDING.LAKE_CODE/dbt'"
+    assert dbt_steps[-2].startswith("CREATE DBT PROJECT IF NOT EXISTS LAKE.AUDIT.LAKE_DBT")
+    assert dbt_steps[-1] == "ALTER DBT PROJECT LAKE.AUDIT.LAKE_DBT ADD VERSION FROM '@LAKE.LANDING.LAKE_CODE/dbt'"
 
 
 def test_retries_and_suspension_of_the_graph_come_from_configuration(tmp_path: Path) -> None:

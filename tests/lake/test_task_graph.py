@@ -9,8 +9,10 @@ import pytest
 
 from lake import pipeline, snowsql, task_graph
 from lake.config import Settings
+from lake.local.compat import notifications
 from lake.local.stack import Endpoints
 from lake.task_graph import FINALIZER, ROOT, Node
+from procedures.handlers import finish_pipeline_run
 
 
 @pytest.mark.unit
@@ -23,6 +25,7 @@ def test_order_follows_dependencies() -> None:
         "LAKE_VALIDATE_SILVER",
         "LAKE_DBT_GOLD",
         "LAKE_VALIDATE_GOLD",
+        "LAKE_PUBLISH_GOLD",
     ]
     shuffled = (Node("C", "C", "vault", ("B",)), Node("B", "B", "vault", ("A",)), Node("A", "A", "vault", (ROOT,)))
     assert [n.task for n in task_graph.order(shuffled)] == ["A", "B", "C"]
@@ -65,10 +68,15 @@ def test_snowflake_tasks_mirror_the_graph() -> None:
     assert edges["LAKE_DBT_SILVER"][0] == ["LAKE_VALIDATE_RAW"]
     assert edges["LAKE_DBT_GOLD"] == (
         ["LAKE_VALIDATE_SILVER"],
-        "EXECUTE DBT PROJECT LAKE.GOLD.LAKE_DBT ARGS = 'build --select gold --indirect-selection buildable "
-        "--target snowflake --exclude-resource-type unit_test'",
+        "EXECUTE DBT PROJECT LAKE.AUDIT.LAKE_DBT ARGS = 'build --select gold --indirect-selection buildable "
+        '--target snowflake --exclude-resource-type unit_test --vars "{gold_schema: GOLD_PENDING}"\'',
     )
-    assert edges["LAKE_VALIDATE_GOLD"] == (["LAKE_DBT_GOLD"], "CALL LAKE.QUALITY.VALIDATE_DATA('gold')")
+    # write-audit-publish: gold is built and validated where readers do not look, then swapped in
+    assert edges["LAKE_VALIDATE_GOLD"] == (
+        ["LAKE_DBT_GOLD"],
+        "CALL LAKE.QUALITY.VALIDATE_DATA('gold', '', 'GOLD_PENDING')",
+    )
+    assert edges["LAKE_PUBLISH_GOLD"] == (["LAKE_VALIDATE_GOLD"], "CALL LAKE.QUALITY.PUBLISH_GOLD()")
     assert f"TASK LAKE.AUDIT.{FINALIZER} " in statements[-3] and f"FINALIZE = LAKE.AUDIT.{ROOT}" in statements[-3]
     assert statements[-2] == f"SELECT SYSTEM$TASK_DEPENDENTS_ENABLE('LAKE.AUDIT.{ROOT}')"
     assert statements[-1] == f"ALTER TASK LAKE.AUDIT.{ROOT} RESUME"
@@ -95,9 +103,13 @@ def test_the_walk_stops_at_a_failure_and_records_it(settings: Settings, applied:
 
 
 @pytest.mark.integration
-def test_an_interrupted_walk_is_recorded_as_failed(settings: Settings, applied: Endpoints, conn: Any) -> None:
-    """Ctrl-C during a step ends the run (exit 130 in the CLI); PIPELINE_RUNS says FAILED,
-    naming the step, never SUCCEEDED."""
+def test_an_interrupted_walk_is_recorded_as_interrupted_and_told(
+    settings: Settings, applied: Endpoints, conn: Any
+) -> None:
+    """Ctrl-C during a step ends the run (exit 130 in the CLI); PIPELINE_RUNS says
+    INTERRUPTED (a cancelled task), naming the step, never SUCCEEDED or a plain failure, and
+    one notification says so."""
+    before = notifications.read(settings.local.state_dir / notifications.RECORD)
 
     def ingest(s: Settings, e: Endpoints | None) -> str:
         raise KeyboardInterrupt
@@ -106,7 +118,9 @@ def test_an_interrupted_walk_is_recorded_as_failed(settings: Settings, applied: 
         task_graph.walk(settings, applied, {"LAKE_INGEST_LANDING": ingest})
     cur = conn.cursor()
     cur.execute("SELECT status, failed_task, error FROM AUDIT.PIPELINE_RUNS ORDER BY finished_at DESC LIMIT 1")
-    assert cur.fetchone() == ("FAILED", "LAKE_INGEST_LANDING", "KeyboardInterrupt: interrupted")
+    assert cur.fetchone() == ("INTERRUPTED", "LAKE_INGEST_LANDING", "KeyboardInterrupt: interrupted")
+    sent = notifications.read(settings.local.state_dir / notifications.RECORD)[len(before) :]
+    assert len(sent) == 1 and "INTERRUPTED at LAKE_INGEST_LANDING" in sent[0].message
 
 
 @pytest.mark.integration
@@ -127,25 +141,24 @@ def test_snowflake_tasks_parse_as_snowflake_sql() -> None:
     parsed = [snowsql.parse(s, "task graph") for s in statements]
     tasks = [p for p in parsed if isinstance(p, snowsql.CreateTask)]
     assert len(tasks) == len(task_graph.NODES) + 2  # root and finalizer
-    assert {t.args["body"].key for t in tasks} >= {"call", "insert"}
+    assert {t.args["body"].key for t in tasks} >= {"call", "execute"}
+    finalizer = next(t for t in tasks if t.this.sql().endswith(FINALIZER))
+    assert finalizer.args["body"].this.name == f"LAKE.AUDIT.{task_graph.FINISH}"
 
 
 HISTORY_CALL = re.compile(r"TABLE\([\w.]*INFORMATION_SCHEMA\.TASK_HISTORY\(.*?RESULT_LIMIT => \d+\)\)")
 
 
 def _finalize(conn: Any, database: str, attempts: list[tuple[str, str, int]]) -> tuple[Any, ...]:
-    """Run the finalizer's statement on the local engine over a task history of
-    ``(task, state, attempt)`` rows, as TASK_HISTORY returns them for one graph run."""
+    """The finalizer's reading of a task history of ``(task, state, attempt)`` rows, as
+    TASK_HISTORY returns them for one graph run: its query runs on the local engine over
+    such a table, and its verdict comes from what the query returns."""
     cur = conn.cursor()
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {database}.FINALIZER_TEST")
     cur.execute(
         f"CREATE OR REPLACE TABLE {database}.FINALIZER_TEST.TASK_HISTORY (NAME VARCHAR, STATE VARCHAR, "
         "ATTEMPT_NUMBER NUMBER, SCHEDULED_TIME TIMESTAMP_LTZ, COMPLETED_TIME TIMESTAMP_LTZ, ERROR_MESSAGE VARCHAR, "
         "GRAPH_RUN_GROUP_ID VARCHAR)"
-    )
-    cur.execute(
-        f"CREATE OR REPLACE TABLE {database}.FINALIZER_TEST.PIPELINE_RUNS (graph_run_id VARCHAR, started_at "
-        "TIMESTAMP_NTZ, finished_at TIMESTAMP_NTZ, status VARCHAR, failed_task VARCHAR, error VARCHAR, steps VARCHAR)"
     )
     for minute, (task, state, attempt) in enumerate(attempts):
         error = f"'{task} failed on attempt {attempt}'" if state == "FAILED" else "NULL"
@@ -154,20 +167,19 @@ def _finalize(conn: Any, database: str, attempts: list[tuple[str, str, int]]) ->
             f"'2026-12-07 02:00:00 +00:00'::TIMESTAMP_LTZ, DATEADD(MINUTE, {minute}, "
             f"'2026-12-07 02:00:00 +00:00'::TIMESTAMP_LTZ), {error}, 'G1')"
         )
-    sql = task_graph.finalizer_sql(database, "FINALIZER_TEST")
-    sql = HISTORY_CALL.sub(f"{database}.FINALIZER_TEST.TASK_HISTORY", sql)
-    sql = sql.replace("SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')", "'G1'")
+    sql = HISTORY_CALL.sub(f"{database}.FINALIZER_TEST.TASK_HISTORY", finish_pipeline_run.history_sql("G1", FINALIZER))
     cur.execute(sql)
-    cur.execute(f"SELECT status, failed_task, error FROM {database}.FINALIZER_TEST.PIPELINE_RUNS")
-    return tuple(cur.fetchone())
+    runs = [finish_pipeline_run.TaskRun(str(r[0]), str(r[1]), str(r[2] or ""), str(r[3] or "")) for r in cur.fetchall()]
+    ended = finish_pipeline_run.outcome(runs, task_graph.expected())
+    return ended.status, ended.failed_task, ended.error
 
 
 @pytest.mark.integration
 def test_the_finalizer_judges_a_retried_run_by_each_tasks_last_attempt(settings: Settings, conn: Any) -> None:
     """EXECUTE TASK ... RETRY LAST re-runs the failed tasks in the same graph run group
     (https://docs.snowflake.com/en/sql-reference/sql/execute-task): TASK_HISTORY then has a
-    row per attempt. The finalizer's own statement runs here on such a history."""
-    tasks = [ROOT, *(n.task for n in task_graph.order())]
+    row per attempt. The finalizer's own query runs here on such a history."""
+    tasks = task_graph.expected()
     db = settings.names.database
     retried = [(t, "SUCCEEDED", 1) for t in tasks[:2]] + [("LAKE_LOAD_VAULT", "FAILED", 1)]
     retried += [("LAKE_LOAD_VAULT", "SUCCEEDED", 2)] + [(t, "SUCCEEDED", 1) for t in tasks[3:]]
@@ -178,3 +190,7 @@ def test_the_finalizer_judges_a_retried_run_by_each_tasks_last_attempt(settings:
     ]
     failed_again = [r for r in failed_again if r[0] in tasks[:3]]  # nothing after it ran
     assert _finalize(conn, db, failed_again) == ("FAILED", "LAKE_LOAD_VAULT", "LAKE_LOAD_VAULT failed on attempt 2")
+    cancelled = [(t, "SUCCEEDED", 1) for t in tasks[:2]] + [("LAKE_LOAD_VAULT", "CANCELLED", 1)]
+    assert _finalize(conn, db, cancelled)[:2] == ("INTERRUPTED", "LAKE_LOAD_VAULT")
+    # a graph whose last task never ran did not succeed, though nothing failed
+    assert _finalize(conn, db, [(t, "SUCCEEDED", 1) for t in tasks[:-1]])[:2] == ("FAILED", tasks[-1])
