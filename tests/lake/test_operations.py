@@ -1,0 +1,162 @@
+"""Operating the pipeline every night: a failed run is told, a failed gate publishes
+nothing, an upgrade adds the columns a new version defines (issue 32)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from lake import pipeline, task_graph
+from lake.config import Settings
+from lake.local.compat import notifications
+from lake.local.stack import Endpoints
+from lake.session import connection
+from procedures.handlers import publish_gold
+from procedures.quality import QualityGateError
+
+pytestmark = pytest.mark.integration
+
+
+def _sent(settings: Settings) -> list[notifications.Notification]:
+    return notifications.read(settings.local.state_dir / notifications.RECORD)
+
+
+def _last_run(conn: Any) -> tuple[Any, ...]:
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT graph_run_id, status, failed_task, error, batches, published, notified "
+        "FROM AUDIT.PIPELINE_RUNS ORDER BY finished_at DESC LIMIT 1"
+    )
+    return tuple(cur.fetchone())
+
+
+def test_a_failure_at_each_step_is_told_once_naming_the_run_the_task_its_error_and_the_batch(
+    settings: Settings, applied: Endpoints, conn: Any
+) -> None:
+    """Each step of the graph made to fail in turn: the run is FAILED at that step in
+    PIPELINE_RUNS, and exactly one notification names the graph run, the task, its error
+    and the batch the run ingested (the ingestion step lands one, as INGEST_LANDING does)."""
+    db, landing = settings.names.database, settings.names.landing
+    tasks = [n.task for n in task_graph.order()]
+    for failing in tasks:
+        batch = f"B2099{tasks.index(failing):04d}"
+
+        def ingest(s: Settings, e: Endpoints | None, b: str = batch) -> None:
+            with connection(s, e) as c:
+                c.cursor().execute(
+                    f"INSERT INTO {db}.{landing}.CONTROL_FILES (BATCH_ID, INGESTED_AT) VALUES (%s, SYSDATE())", (b,)
+                )
+
+        def fail(s: Settings, e: Endpoints | None, task: str = failing) -> None:
+            raise RuntimeError(f"forced failure of {task}")
+
+        runners: dict[str, task_graph.Runner] = {t: (lambda s, e: None) for t in tasks}
+        runners["LAKE_INGEST_LANDING"] = ingest
+        runners[failing] = fail
+        if failing == "LAKE_INGEST_LANDING":
+
+            def ingest_then_fail(s: Settings, e: Endpoints | None, b: str = batch) -> None:
+                ingest(s, e, b)
+                fail(s, e)
+
+            runners[failing] = ingest_then_fail
+        before = len(_sent(settings))
+        with pytest.raises(RuntimeError, match=f"forced failure of {failing}"):
+            task_graph.walk(settings, applied, runners)
+        sent = _sent(settings)[before:]
+        run_id, status, task, error, batches, published, notified = _last_run(conn)
+        assert (status, task, error) == ("FAILED", failing, f"RuntimeError: forced failure of {failing}")
+        assert json.loads(batches) == [batch] and published is False and notified == "LAKE_NOTIFICATIONS"
+        assert len(sent) == 1, f"{failing}: {len(sent)} notifications"
+        message = sent[0].message
+        assert sent[0].integration == "LAKE_NOTIFICATIONS"
+        for field in (f"graph run: {run_id}", f"failed task: {failing}", f"forced failure of {failing}", batch):
+            assert field in message, f"{failing}: {field!r} not in {message!r}"
+        assert "gold: not published" in message
+    cur = conn.cursor()
+    cur.execute(f"DELETE FROM {db}.{landing}.CONTROL_FILES WHERE BATCH_ID LIKE 'B2099%'")
+
+
+def _gold(conn: Any, schema: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every gold table of ``schema``, its rows in a stable order, value for value."""
+    cur = conn.cursor()
+    out = {}
+    for table in publish_gold.gold_tables():
+        cur.execute(f"SELECT * FROM {schema}.{table}")
+        out[table] = sorted((tuple(r) for r in cur.fetchall()), key=repr)
+    return out
+
+
+@pytest.fixture()
+def loaded_all(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> Any:
+    """The whole graph walked on the small batches: gold built, validated and published."""
+    return task_graph.walk(settings, applied, pipeline.RUNNERS)
+
+
+def test_a_failed_gold_gate_leaves_the_published_gold_in_front_of_readers(
+    settings: Settings, applied: Endpoints, loaded_all: Any, conn: Any
+) -> None:
+    """Day one published gold. Day two's gold build is bad (a rate above 100 %): its gate
+    fails, so the gold readers query stays day one's, value for value, while the bad build
+    waits in GOLD_PENDING; the run says FAILED and not published, the notification says
+    whose gold readers keep, and PUBLISH_GOLD called by hand refuses the build."""
+    names = settings.names
+    first = _last_run(conn)
+    assert first[1] == "SUCCEEDED" and first[5] is True
+    published = _gold(conn, names.gold)
+    assert all(published.values())
+
+    def bad_gold(s: Settings, e: Endpoints | None) -> Any:
+        built = pipeline.RUNNERS["LAKE_DBT_GOLD"](s, e)
+        with connection(s, e) as c:
+            c.cursor().execute(
+                f"UPDATE {names.database}.{names.gold_pending}.GOLD_ORDER_METRICS SET fulfillment_rate_pct = 150"
+            )
+        return built
+
+    gold_part = [
+        n for n in task_graph.order() if n.task in {"LAKE_DBT_GOLD", "LAKE_VALIDATE_GOLD", "LAKE_PUBLISH_GOLD"}
+    ]
+    nodes = (dataclasses.replace(gold_part[0], after=(task_graph.ROOT,)), *gold_part[1:])
+    before = len(_sent(settings))
+    with pytest.raises(QualityGateError, match="gold_order_metrics_rates_are_percentages"):
+        task_graph.walk(settings, applied, pipeline.RUNNERS | {"LAKE_DBT_GOLD": bad_gold}, nodes)
+    assert _gold(conn, names.gold) == published
+    assert _gold(conn, names.gold_pending)["GOLD_ORDER_METRICS"] != published["GOLD_ORDER_METRICS"]
+    _, status, task, _, _, was_published, _ = _last_run(conn)
+    assert (status, task, was_published) == ("FAILED", "LAKE_VALIDATE_GOLD", False)
+    (note,) = _sent(settings)[before:]
+    assert f"gold: not published; readers keep the gold published by run {first[0]}" in note.message
+    with pytest.raises(publish_gold.NotPublishable, match="failed its validation"):
+        pipeline.publish(settings, applied)
+    assert _gold(conn, names.gold) == published
+
+
+def test_an_upgrade_adds_the_new_columns_keeps_the_rows_and_records_the_version(
+    settings: Settings, applied: Endpoints, conn: Any
+) -> None:
+    """A lake of the previous version: PIPELINE_RUNS without the columns this version added
+    (batches, published, notified), holding a run. `lake setup` adds them, keeps the row,
+    records the version with the columns added, and the next run fills them."""
+    db, audit = settings.names.database, settings.names.audit
+    cur = conn.cursor()
+    task_graph.walk(settings, applied, {t.task: (lambda s, e: None) for t in task_graph.NODES})
+    for column in ("batches", "published", "notified"):
+        cur.execute(f"ALTER TABLE {db}.{audit}.PIPELINE_RUNS DROP COLUMN {column}")
+    cur.execute(f"SELECT COUNT(*) FROM {db}.{audit}.PIPELINE_RUNS")
+    (rows,) = cur.fetchone()
+    assert rows
+    pipeline.setup(settings, applied)
+    cur.execute(f"SELECT COUNT(*), COUNT(batches) FROM {db}.{audit}.PIPELINE_RUNS")
+    assert cur.fetchone() == (rows, 0)  # the rows kept, the new column empty in them
+    cur.execute(f"SELECT columns_added FROM {db}.{audit}.SCHEMA_VERSIONS ORDER BY applied_at DESC LIMIT 1")
+    added = json.loads(cur.fetchone()[0])
+    assert {f"{db}.{audit}.PIPELINE_RUNS.{c}" for c in ("BATCHES", "PUBLISHED", "NOTIFIED")} <= set(added)
+    task_graph.walk(settings, applied, {t.task: (lambda s, e: None) for t in task_graph.NODES})
+    assert _last_run(conn)[4:6] == ("[]", True)  # the next run fills them
+    pipeline.setup(settings, applied)  # nothing changed: no new version row
+    cur.execute(f"SELECT COUNT(*) FROM {db}.{audit}.SCHEMA_VERSIONS WHERE columns_added <> '[]'")
+    assert cur.fetchone() == (1,)
