@@ -107,6 +107,17 @@ Bridges that make the local engine MORE lenient than Snowflake (gaps, each justi
   never publish such a value as money: every monetary column is cast to NUMBER with a
   stated scale (``dbt/macros/reporting.sql``), and tests/marts/test_money.py fails on a
   FLOAT money column of any mart.
+* ``ALTER SCHEMA a SWAP WITH b`` (PUBLISH_GOLD) swaps the schemas' tables by copying them
+  inside one DuckDB transaction (lake/local/compat/statements.py): readers see the same
+  all-or-nothing switch, but it takes time in proportion to the data where Snowflake's is
+  a rename, a view in either schema is refused (Snowflake swaps views too; gold holds
+  none), and the column lengths and comments fakesnow keeps in its own catalog follow in
+  a second transaction. There are no grants locally, so none move with the swap.
+* ``SYSTEM$SEND_SNOWFLAKE_NOTIFICATION`` is recorded in ``notifications.jsonl`` for any
+  integration name (lake/local/compat/notifications.py): Snowflake refuses an integration
+  that does not exist, is not of the right type or lacks the caller's USAGE. The
+  privilege model (lake/privileges.py, ``lake deploy --plan``) checks the deployer's
+  USAGE on the integration the bootstrap creates.
 * fakesnow parses a statement once; Snowflake compiles it with the current role's view
   of the catalog. Object-not-found and not-authorized errors can therefore differ in
   wording, not in whether they happen.
