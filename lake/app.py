@@ -58,6 +58,7 @@ STATE_FILES = (
 NOT_IN_APP = {
     "GENERATE_SAMPLE_DATA": "writes to S3 through an external access integration and a secret",
     "PUBLISH_GOLD": "publishes the dbt graph's gold, which the app does not build",
+    "REPLAY": "starts the standalone graph's root task; the app's consumer re-runs batches with LOAD_VAULT",
 }
 # procedure -> the application role that may call it
 ROLE_OF = {"BIND_LANDING_STAGE": "APP_ADMIN"}

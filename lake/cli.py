@@ -474,6 +474,32 @@ def validate(
 
 
 @app.command()
+def replay(
+    from_date: Annotated[str, typer.Option("--from", help="First delivery day to replay, YYYY-MM-DD.")],
+    to_date: Annotated[str, typer.Option("--to", help="Last delivery day to replay (inclusive), YYYY-MM-DD.")],
+) -> None:
+    """REPLAY: the days' batches ingested and loaded again from the files still held, then
+    validation, the marts and publishing; names the days that cannot be replayed. Idempotent:
+    nothing changes unless the code or the rules did."""
+    from lake import dbt, pipeline, progress
+    from procedures.handlers.replay import days
+
+    try:
+        days(from_date, to_date)  # a bad range fails before the servers start
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    settings = _settings()
+    with progress.reporting(output.StepPrinter(console)):
+        done, run = pipeline.replay(settings, from_date, to_date)
+    if run is not None:
+        output.print_run(settings, run, dbt.log_file(settings))
+    elif settings.target == "snowflake" and done.detail["graph_started"]:
+        console.print(
+            "the task graph runs now in the warehouse: `lake status` and AUDIT.PIPELINE_RUNS tell how it ended"
+        )
+
+
+@app.command()
 def repair() -> None:
     """Remove second rows for one hash key from hubs and links (a lake loaded before the
     loader enforced one row per key), keeping the first; one transaction."""

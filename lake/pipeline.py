@@ -27,6 +27,7 @@ from lake.session import connection, procedure_session, snowpark_session
 from lake.steps import Built, Loaded, StepReport
 from procedures import landing, quality
 from procedures.handlers import generate_sample_data, ingest_landing, load_vault, publish_gold, validate_data
+from procedures.handlers import replay as replay_days
 from procedures.ingest import REWRITTEN_TABLE, IngestSummary, landing_table
 from procedures.sample_data import GenerationSummary, Plan, Progress, plan_day
 from procedures.sql import quote
@@ -544,6 +545,39 @@ def validate(
 
     summary = call(settings, endpoints, validate_data.PROCEDURE, locally, **by_name)
     return steps.Validation(f"VALIDATE_DATA {layer}", time.perf_counter() - started, summary)
+
+
+def replay(settings: Settings, from_date: str, to_date: str) -> tuple[steps.Replay, RunReport | None]:
+    """``REPLAY(from_date, to_date)``: the range's batches ingested and loaded again from the
+    files still held, then the rest of the pipeline. Locally the task graph is walked here
+    (its ingestion and load find nothing pending); on Snowflake the procedure starts the
+    graph's root task and the graph runs in the warehouse."""
+    from lake import progress
+
+    names = settings.names
+    remote = settings.target == "snowflake"
+    with target(settings) as endpoints:
+
+        def locally(session: Session) -> replay_days.Summary:
+            stage = f"{names.landing}.{names.landing_stage}"
+            return replay_days.run(session, from_date, to_date, stage=stage, schemas=names.schemas)
+
+        def days() -> steps.Replay:
+            started = time.perf_counter()
+            arguments = {"from_date": from_date, "to_date": to_date, "start_graph": remote}
+            summary = call(settings, endpoints, replay_days.PROCEDURE, locally, **arguments)
+            return steps.Replay(replay_days.PROCEDURE, time.perf_counter() - started, summary)
+
+        report = progress.step(replay_days.PROCEDURE, days)
+        if remote or not report.detail["replayed"]:
+            return report, None
+        graph = task_graph.walk(settings, endpoints, RUNNERS)
+        run = RunReport(steps=[report, *graph.steps])
+        by_task = dict(zip([n.task for n in task_graph.order()], graph.steps, strict=False))
+        run.quality = [s.detail for t, s in by_task.items() if t.startswith("LAKE_VALIDATE_")]
+        run.dbt = merge_dbt(by_task["LAKE_DBT_SILVER"].detail, by_task["LAKE_DBT_GOLD"].detail)
+        run.dbt["marts"] = mart_counts(settings, endpoints)
+        return report, run
 
 
 def publish(settings: Settings, endpoints: Endpoints | None) -> steps.Published:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, NotRequired, TypedDict, TypeVar
 
-from procedures.handlers import bind_landing_stage, erase_subject, load_vault, publish_gold, validate_data
+from procedures.handlers import bind_landing_stage, erase_subject, load_vault, publish_gold, replay, validate_data
 from procedures.ingest import IngestSummary
 from procedures.sample_data import GenerationSummary
 
@@ -131,6 +131,18 @@ class Published(StepReport[publish_gold.Summary]):
         return f"{len(d['tables'])} tables published in {d['published']} ({sum(d['tables'].values()):,} rows)"
 
 
+class Replay(StepReport[replay.Summary]):
+    def line(self) -> str:
+        d = self.detail
+        done = ", ".join(r["batch"] for r in d["replayed"]) or "none"
+        text = f"replayed {done} ({sum(r['vault_rows'] for r in d['replayed']):,} vault rows changed)"
+        if d["files_gone"]:
+            text += f"; files gone (expired from the landing zone): {', '.join(d['files_gone'])}"
+        if d["not_delivered"]:
+            text += f"; nothing delivered: {', '.join(d['not_delivered'])}"
+        return text
+
+
 class Binding(StepReport[bind_landing_stage.Summary]):
     def line(self) -> str:
         return f"{self.detail['stage']} ({self.detail['files']} files)"
@@ -147,6 +159,7 @@ BY_PROCEDURE: dict[str, type[StepReport[Any]]] = {
     "LOAD_VAULT": VaultLoad,
     "VALIDATE_DATA": Validation,
     "PUBLISH_GOLD": Published,
+    "REPLAY": Replay,
     "BIND_LANDING_STAGE": Binding,
     "ERASE_SUBJECT": Erasure,
 }

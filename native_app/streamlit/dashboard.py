@@ -64,7 +64,7 @@ def _table(schema: str, name: str) -> str:
 def pipeline_page() -> None:
     st.header("Pipeline runs")
     runs = query(
-        f"SELECT graph_run_id, started_at, finished_at, status, failed_task, error "
+        f"SELECT graph_run_id, started_at, finished_at, status, failed_task, error, batches, published, notified "
         f"FROM {_table('audit', 'PIPELINE_RUNS')} ORDER BY finished_at DESC LIMIT 50"
     )
     procedures = query(
@@ -72,10 +72,14 @@ def pipeline_page() -> None:
         f"DATEDIFF('millisecond', started_at, finished_at) / 1000.0 AS seconds "
         f"FROM {_table('audit', 'PROCEDURE_RUNS')} ORDER BY started_at DESC LIMIT 200"
     )
-    left, middle, right = st.columns(3)
+    # SUCCEEDED, FAILED (a task failed) or INTERRUPTED (a task was cancelled): told apart
+    counts = runs["status"].value_counts() if len(runs) else {}
+    left, middle, right, last = st.columns(4)
     left.metric("Graph runs", len(runs))
-    middle.metric("Failed graph runs", int((runs["status"] != "SUCCEEDED").sum()) if len(runs) else 0)
-    right.metric("Procedure calls", len(procedures))
+    middle.metric("Failed graph runs", int(counts.get("FAILED", 0)))
+    right.metric("Interrupted graph runs", int(counts.get("INTERRUPTED", 0)))
+    published = runs[runs["published"] == True] if len(runs) else runs  # noqa: E712 (a pandas mask)
+    last.metric("Gold published", str(published["finished_at"].iloc[0])[:16] if len(published) else "never")
     if len(procedures):
         st.subheader("Seconds per procedure call")
         st.bar_chart(procedures.groupby("procedure_name")["seconds"].mean())

@@ -160,3 +160,29 @@ def test_an_upgrade_adds_the_new_columns_keeps_the_rows_and_records_the_version(
     pipeline.setup(settings, applied)  # nothing changed: no new version row
     cur.execute(f"SELECT COUNT(*) FROM {db}.{audit}.SCHEMA_VERSIONS WHERE columns_added <> '[]'")
     assert cur.fetchone() == (1,)
+
+
+def test_a_replay_of_loaded_days_changes_nothing_and_names_the_days_it_cannot_replay(
+    settings: Settings, applied: Endpoints, loaded_all: Any, conn: Any, session: Any
+) -> None:
+    """`lake replay` over the three loaded days and their neighbours: the loaded days are
+    ingested and loaded again and the marts rebuilt and published, with nothing changed (the
+    vault's rows and gold, value for value); a day whose files expired from the landing
+    zone and days nothing was delivered on are named, not replayed."""
+    db, landing = settings.names.database, settings.names.landing
+    cur = conn.cursor()
+    # a day ingested once whose files the landing bucket's lifecycle has since deleted
+    cur.execute(f"INSERT INTO {db}.{landing}.CONTROL_FILES (BATCH_ID, INGESTED_AT) VALUES ('B20260103', SYSDATE())")
+    vault = pipeline.vault_counts(session, settings)
+    gold = _gold(conn, settings.names.gold)
+    done, run = pipeline.replay(settings, "2026-01-02", "2026-01-08")
+    assert [r["batch"] for r in done.detail["replayed"]] == ["B20260105", "B20260106", "B20260107"]
+    assert all(r["vault_rows"] == 0 for r in done.detail["replayed"])
+    assert done.detail["files_gone"] == ["B20260103"]
+    assert done.detail["not_delivered"] == ["B20260102", "B20260104", "B20260108"]
+    assert run is not None and _last_run(conn)[1] == "SUCCEEDED"
+    assert pipeline.vault_counts(session, settings) == vault
+    assert _gold(conn, settings.names.gold) == gold
+    cur.execute(f"DELETE FROM {db}.{landing}.CONTROL_FILES WHERE BATCH_ID = 'B20260103'")
+    with pytest.raises(ValueError, match="to_date 2026-01-01 is before from_date 2026-01-05"):
+        pipeline.replay(settings, "2026-01-05", "2026-01-01")
