@@ -101,6 +101,7 @@ def test_the_installed_app_loads_the_same_vault_and_quality_results_as_the_stand
         "APP_CODE.INGEST_LANDING",
         "APP_CODE.LOAD_VAULT",
         "APP_CODE.VALIDATE_DATA",
+        "APP_CODE.FINISH_PIPELINE_RUN",
         "APP_CODE.ERASE_SUBJECT",
     }
     assert app_run["bound"]["stage"] == app_run["stage"] and app_run["bound"]["files"] > 0

@@ -25,6 +25,7 @@ def test_defaults_are_the_local_target() -> None:
         "BRONZE",
         "SILVER",
         "GOLD",
+        "GOLD_PENDING",  # where gold is built and validated before it is published
         "GOVERNANCE",
     ]
     assert s.landing_url == "s3://lake-landing/landing/"

@@ -140,10 +140,16 @@ def test_roles_and_grants_match_the_spec() -> None:
     edges = {(s.this.name, s.args["principal"].this.name) for s in statements if isinstance(s, snowsql.GrantRole)}
     for child, parent in governance_spec.PARENT.items():
         assert (f"{PREFIX}_{child}", parent if parent == "SYSADMIN" else f"{PREFIX}_{parent}") in edges
-    # least privilege: the analyst reads gold and nothing else of the lake's tables
+    # least privilege: the analyst reads gold and nothing else of the lake's tables (its future
+    # grants cover GOLD_PENDING too, which the publishing swap turns into GOLD; USAGE on GOLD only)
     bulk = [s for s in statements if isinstance(s, snowsql.GrantBulk)]
     analyst = {s.args["container"].name for s in bulk if s.args["principals"][0].this.name == f"{PREFIX}_ANALYST"}
-    assert analyst == {SETTINGS.names.gold}
+    assert analyst == {SETTINGS.names.gold, SETTINGS.names.gold_pending}
+    text = (sqlfiles.SQL_DIR / "070_governance.sql").read_text()
+    analyst_usage = set(
+        re.findall(r"GRANT USAGE ON SCHEMA <% database %>\.<% (\w+)_schema %> TO ROLE <% role_prefix %>_ANALYST;", text)
+    )
+    assert analyst_usage == {"gold"}
     writes = {
         s.args["principals"][0].this.name for s in bulk if any(p.this.name != "SELECT" for p in s.args["privileges"])
     }

@@ -141,9 +141,12 @@ def swap_schema(sql: str) -> exp.Expr | None:
                     cur.execute(f"DROP TABLE {src}")
             cur.execute(f"DROP SCHEMA {db_a}.{q}{spare}{q}")
             cur.execute("COMMIT")
-        except BaseException:
+        except BaseException as err:
             cur.execute("ROLLBACK")
-            raise
+            if isinstance(err, errors.ParseError | KeyboardInterrupt):
+                raise
+            # the cause reaches the client (the server would answer "Unhandled exception")
+            raise errors.ParseError(f"ALTER SCHEMA {a} SWAP WITH {b} failed and changed nothing: {err}") from err
         for table in ("_fs_tables_ext", "_fs_columns_ext"):
             cur.execute(
                 f"UPDATE _fs_global._fs_information_schema.{table} SET ext_table_schema = CASE "
