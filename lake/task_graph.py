@@ -168,14 +168,17 @@ def expected(nodes: tuple[Node, ...] = NODES) -> list[str]:
     return [ROOT, *(n.task for n in order(nodes))]
 
 
-def finalizer_call(procedure: str, integration: str, nodes: tuple[Node, ...] = NODES) -> str:
+def finalizer_call(
+    procedure: str, integration: str, nodes: tuple[Node, ...] = NODES, recipients: tuple[str, ...] = ()
+) -> str:
     """The finalizer's statement: ``FINISH_PIPELINE_RUN`` (procedures/handlers/
     finish_pipeline_run.py) records the graph run's real outcome in PIPELINE_RUNS from this
     run's task history and, when it did not succeed, notifies through ``integration``
     (https://docs.snowflake.com/en/user-guide/tasks-graphs#finalizer-task). ``procedure``:
     its qualified name."""
     tasks = json.dumps(expected(nodes)).replace("'", "''")
-    return f"CALL {procedure}('{integration}', '{tasks}')"
+    to = f", recipients => '{','.join(recipients)}'" if recipients else ""
+    return f"CALL {procedure}(integration => '{integration}', expected => '{tasks}'{to})"
 
 
 def graph_sql(
@@ -222,14 +225,15 @@ def snowflake_sql(
     retries: int = RETRIES,
     suspend_after: int = SUSPEND_AFTER,
     integration: str = "",
+    recipients: tuple[str, ...] = (),
 ) -> list[str]:
     """The standalone deployment's graph, tasks in the audit schema; a failed run is told
-    through the notification ``integration``."""
+    through the notification ``integration`` (to ``recipients``, else its defaults)."""
     return graph_sql(
         f"{database}.{schemas['audit']}",
         warehouse,
         {n.task: n.call(database, schemas) for n in NODES},
-        finalizer_call(f"{database}.{schemas['audit']}.{FINISH}", integration),
+        finalizer_call(f"{database}.{schemas['audit']}.{FINISH}", integration, recipients=recipients),
         NODES,
         f"'{SCHEDULE}'",
         retries=retries,
@@ -247,7 +251,14 @@ def deployed_sql(settings: Settings, warehouse: str) -> list[str]:
         retries=settings.task_retries,
         suspend_after=settings.suspend_after_failures,
         integration=notification_integration(settings),
+        recipients=notification_recipients(settings),
     )
+
+
+def notification_recipients(settings: Settings) -> tuple[str, ...]:
+    """Whom a failed run is told (``LAKE_ALERT_RECIPIENTS``; none: the integration's
+    DEFAULT_RECIPIENTS, which the account bootstrap sets from the same setting)."""
+    return tuple(settings.snowflake.recipients) if settings.snowflake is not None else ()
 
 
 def notification_integration(settings: Settings) -> str:
@@ -347,4 +358,5 @@ def _finalize(
             notification_integration(settings),
             audit_schema=names.audit,
             landing_schema=names.landing,
+            recipients=notification_recipients(settings),
         )

@@ -52,8 +52,14 @@ class Snowflake(_Model):
     # role and the integration are created in one apply
     storage_external_id: str = Field(min_length=8, max_length=1224, pattern=r"^[A-Za-z0-9_+=,.@:/-]+$")
     role_prefix: str = "LAKE"
+    # the e-mail integration failed runs and alerts are told through, and who may receive
+    # them (ALLOWED_RECIPIENTS; the finalizer names them: lake.toml snowflake.alert_recipients)
+    notification_integration: str = "LAKE_NOTIFICATIONS"
+    alert_recipients: tuple[str, ...] = ()
 
-    _names = field_validator("database", "storage_integration", "role_prefix")(checked_identifier)
+    _names = field_validator("database", "storage_integration", "role_prefix", "notification_integration")(
+        checked_identifier
+    )
 
     @field_validator("warehouses")
     @classmethod

@@ -14,6 +14,7 @@ from typing import Any
 
 from cdktn_provider_snowflake.account_role import AccountRole
 from cdktn_provider_snowflake.database import Database
+from cdktn_provider_snowflake.email_notification_integration import EmailNotificationIntegration
 from cdktn_provider_snowflake.file_format_csv import FileFormatCsv
 from cdktn_provider_snowflake.file_format_json import FileFormatJson
 from cdktn_provider_snowflake.file_format_parquet import FileFormatParquet
@@ -132,6 +133,15 @@ class SnowflakeAccount(Construct):
             # refreshes it itself (https://docs.snowflake.com/en/user-guide/data-load-dirtables-manage)
             directory=StageExternalS3Directory(enable=True),
             comment="S3 landing zone",
+        )
+        # where failed runs and alerts are told (sql/005_account.sql creates the same)
+        self.notifications = EmailNotificationIntegration(
+            self,
+            "notification_integration",
+            name=sf.notification_integration,
+            enabled=True,
+            allowed_recipients=list(sf.alert_recipients) or None,
+            comment=f"lake {env.name}: failed pipeline runs, failed quality rules and missed freshness SLAs",
         )
         self._roles()
 
@@ -290,6 +300,13 @@ class SnowflakeAccount(Construct):
                 database_role_name=f'"SNOWFLAKE"."{database_role}"',
                 parent_role_name=deployer,
             )
+        GrantPrivilegesToAccountRole(
+            self,
+            "deployer_notification_integration",
+            account_role_name=deployer,
+            privileges=["USAGE"],
+            on_account_object={"object_type": "INTEGRATION", "object_name": self.notifications.name},
+        )
         for name, warehouse in self.warehouses.items():
             GrantPrivilegesToAccountRole(
                 self,

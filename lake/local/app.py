@@ -321,6 +321,7 @@ def _run_graph(settings: Settings, endpoints: Endpoints, report: AppRun, app: st
             json.dumps(task_graph.expected(task_graph.APP_NODES)),
             json.dumps(tasks),
             started.isoformat(),
+            ",".join(task_graph.notification_recipients(settings)),
             app=app,
         )
         if finished.get("message"):

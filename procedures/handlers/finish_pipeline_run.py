@@ -139,9 +139,11 @@ def run(
     integration: str = "",
     audit_schema: str = "AUDIT",
     landing_schema: str = "LANDING",
+    recipients: Sequence[str] = (),
 ) -> Summary:
     """Record the run in PIPELINE_RUNS and, when it did not succeed, notify through
-    ``integration`` (none: recorded as not sent)."""
+    ``integration`` (none: recorded as not sent): to ``recipients`` when given, else to the
+    integration's DEFAULT_RECIPIENTS."""
     checked_name(audit_schema, "audit_schema")
     checked_name(landing_schema, "landing_schema")
     if integration:
@@ -165,8 +167,7 @@ def run(
         if integration:
             session.sql(
                 "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION("
-                f"SNOWFLAKE.NOTIFICATION.TEXT_PLAIN({sql_literal(text)}), "
-                f"SNOWFLAKE.NOTIFICATION.INTEGRATION({sql_literal(integration)}))"
+                f"SNOWFLAKE.NOTIFICATION.TEXT_PLAIN({sql_literal(text)}), {destination(integration, text, recipients)})"
             ).collect()
             summary["notified"] = integration
         else:
@@ -190,6 +191,22 @@ def run(
     return summary
 
 
+def destination(integration: str, text: str, recipients: Sequence[str]) -> str:
+    """Where the notification goes: ``INTEGRATION(name)`` sends to the integration's
+    DEFAULT_RECIPIENTS; with recipients, ``EMAIL_INTEGRATION_CONFIG(name, subject, ARRAY)``
+    names them and the subject (at most 256 characters), which an integration created
+    without default recipients (cdktf's, whose provider sets ALLOWED_RECIPIENTS only) needs
+    (https://docs.snowflake.com/en/sql-reference/functions/email_integration_config)."""
+    if not recipients:
+        return f"SNOWFLAKE.NOTIFICATION.INTEGRATION({sql_literal(integration)})"
+    addresses = ", ".join(sql_literal(r) for r in recipients)
+    subject = text.splitlines()[0][:256]
+    return (
+        f"SNOWFLAKE.NOTIFICATION.EMAIL_INTEGRATION_CONFIG({sql_literal(integration)}, {sql_literal(subject)}, "
+        f"ARRAY_CONSTRUCT({addresses}))"
+    )
+
+
 def history_sql(graph_run: str, finalizer: str) -> str:
     """This graph run's tasks, the last attempt of each, from TASK_HISTORY
     (https://docs.snowflake.com/en/sql-reference/functions/task_history)."""
@@ -203,7 +220,14 @@ def history_sql(graph_run: str, finalizer: str) -> str:
     )
 
 
-def main(session: Any, integration: str = "", expected: str = "[]", tasks: str = "", started_at: str = "") -> Summary:
+def main(
+    session: Any,
+    integration: str = "",
+    expected: str = "[]",
+    tasks: str = "",
+    started_at: str = "",
+    recipients: str = "",
+) -> Summary:
     """Stored procedure handler for FINISH_PIPELINE_RUN, the finalizer task's CALL.
 
     Args:
@@ -213,17 +237,20 @@ def main(session: Any, integration: str = "", expected: str = "[]", tasks: str =
             outcome as a JSON list of {name, state, error}; empty: this graph run's
             TASK_HISTORY.
         started_at: with ``tasks``, when the run started (ISO 8601, UTC).
+        recipients: e-mail addresses, comma-separated ('': the integration's defaults).
     """
     import uuid
 
     names = json.loads(expected)
+    to = [r.strip() for r in recipients.split(",") if r.strip()]
     if tasks:
         runs = [TaskRun(str(t["name"]), str(t["state"]), str(t.get("error") or "")) for t in json.loads(tasks)]
         started = datetime.fromisoformat(started_at) if started_at else datetime.now(UTC).replace(tzinfo=None)
-        return run(session, uuid.uuid4().hex, started, runs, names, integration)
+        return run(session, uuid.uuid4().hex, started, runs, names, integration, recipients=to)
     graph_run = str(session.sql("SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')").collect()[0][0])
     finalizer = str(session.sql("SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_NAME')").collect()[0][0])
     rows = session.sql(history_sql(graph_run, finalizer.split(".")[-1])).collect()
     history = [TaskRun(str(r[0]), str(r[1]), str(r[2] or ""), str(r[3] or "")) for r in rows]
     first = min((r[4] for r in rows if r[4] is not None), default=None)
-    return run(session, graph_run, first or datetime.now(UTC).replace(tzinfo=None), history, names, integration)
+    started = first or datetime.now(UTC).replace(tzinfo=None)
+    return run(session, graph_run, started, history, names, integration, recipients=to)

@@ -291,8 +291,14 @@ def test_the_deployer_holds_what_the_account_bootstrap_gives_it(stack: dict[str,
         if g["parent_role_name"] == deployer
     }
     assert database_roles == {f'"SNOWFLAKE"."{r}"' for r in governance.SNOWFLAKE_DATABASE_ROLES}
-    warehouses = {g["on_account_object"]["object_name"] for g in mine if "on_account_object" in g}
+    on_objects = [g["on_account_object"] for g in mine if "on_account_object" in g]
+    warehouses = {o["object_name"] for o in on_objects if o["object_type"] == "WAREHOUSE"}
     assert len(warehouses) == len(resources(stack, "snowflake_warehouse"))
+    # the e-mail integration failed runs are told through, and its USAGE (as the bootstrap)
+    (integration,) = resources(stack, "snowflake_email_notification_integration")
+    assert [o["object_name"] for o in on_objects if o["object_type"] == "INTEGRATION"] == [
+        ref("snowflake_email_notification_integration", integration, "name")
+    ]
     # and the bootstrap grants the same
     bootstrap = (Path(infra.ROOT) / "sql" / "005_account.sql").read_text()
     for privilege in governance.ACCOUNT_PRIVILEGES:

@@ -186,3 +186,44 @@ def test_a_replay_of_loaded_days_changes_nothing_and_names_the_days_it_cannot_re
     cur.execute(f"DELETE FROM {db}.{landing}.CONTROL_FILES WHERE BATCH_ID = 'B20260103'")
     with pytest.raises(ValueError, match="to_date 2026-01-01 is before from_date 2026-01-05"):
         pipeline.replay(settings, "2026-01-05", "2026-01-01")
+
+
+@pytest.mark.unit
+def test_the_notification_names_its_recipients_and_subject_and_the_local_engine_refuses_what_snowflake_does(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With recipients configured the finalizer sends through EMAIL_INTEGRATION_CONFIG (an
+    integration cdktf created has no default recipients); the local engine records the
+    subject and the To: line, and refuses a subject over 256 characters or no To: address
+    (https://docs.snowflake.com/en/sql-reference/functions/email_integration_config)."""
+    from procedures.handlers.finish_pipeline_run import destination
+
+    monkeypatch.setattr(notifications.record, "path", tmp_path / notifications.RECORD)
+    text = "lake: pipeline run G1 FAILED at LAKE_LOAD_VAULT\nerror: it's broken"
+    to = ("ops@example.com", "data@example.com")
+
+    def call(target: str, message: str = text) -> Any:
+        literal = message.replace("'", "''")
+        return notifications.send(
+            f"CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(SNOWFLAKE.NOTIFICATION.TEXT_PLAIN('{literal}'), {target})"
+        )
+
+    call(destination("LAKE_NOTIFICATIONS", text, to))
+    call(destination("LAKE_NOTIFICATIONS", text, ()))
+    first, second = notifications.read(tmp_path / notifications.RECORD)
+    assert (first.message, first.integration, first.subject, first.to) == (
+        text,
+        "LAKE_NOTIFICATIONS",
+        "lake: pipeline run G1 FAILED at LAKE_LOAD_VAULT",
+        to,
+    )
+    assert (second.subject, second.to) == ("", ())  # the integration's default recipients
+    with pytest.raises(Exception, match="exceeds 256"):
+        call(
+            "SNOWFLAKE.NOTIFICATION.EMAIL_INTEGRATION_CONFIG('LAKE_NOTIFICATIONS', '"
+            + "x" * 257
+            + "', ARRAY_CONSTRUCT('a@b.c'))"
+        )
+    with pytest.raises(Exception, match="no address"):
+        call("SNOWFLAKE.NOTIFICATION.EMAIL_INTEGRATION_CONFIG('LAKE_NOTIFICATIONS', 'subject', ARRAY_CONSTRUCT())")
+    assert len(notifications.read(tmp_path / notifications.RECORD)) == 2

@@ -29,7 +29,18 @@ SEND = re.compile(r"^\s*CALL\s+SYSTEM\$SEND_SNOWFLAKE_NOTIFICATION\s*\(", re.IGN
 _LITERAL = r"'((?:[^'\\]|''|\\.)*)'"
 _TEXT = re.compile(r"SNOWFLAKE\.NOTIFICATION\.TEXT_PLAIN\s*\(\s*" + _LITERAL + r"\s*\)", re.IGNORECASE)
 _INTEGRATION = re.compile(r"SNOWFLAKE\.NOTIFICATION\.INTEGRATION\s*\(\s*" + _LITERAL + r"\s*\)", re.IGNORECASE)
+_EMAIL_CONFIG = re.compile(
+    r"SNOWFLAKE\.NOTIFICATION\.EMAIL_INTEGRATION_CONFIG\s*\(\s*"
+    + _LITERAL
+    + r"\s*,\s*"
+    + _LITERAL
+    + r"\s*,\s*ARRAY_CONSTRUCT\s*\(([^)]*)\)\s*\)",
+    re.IGNORECASE,
+)
 _lock = threading.Lock()
+
+
+SUBJECT_LIMIT = 256  # https://docs.snowflake.com/en/sql-reference/functions/email_integration_config
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,8 @@ class Notification:
     message: str
     integration: str
     sent_at: str  # ISO 8601, UTC
+    subject: str = ""  # EMAIL_INTEGRATION_CONFIG's (else the integration's default)
+    to: tuple[str, ...] = ()  # its To: line (else the integration's DEFAULT_RECIPIENTS)
 
 
 class _Record:
@@ -55,13 +68,25 @@ def send(sql: str) -> exp.Expr | None:
     answer as the procedure does (one row, its name as the column); None for other SQL."""
     if not SEND.match(sql):
         return None
-    text, integration = _TEXT.search(sql), _INTEGRATION.search(sql)
-    if text is None or integration is None:
+    text, integration, config = _TEXT.search(sql), _INTEGRATION.search(sql), _EMAIL_CONFIG.search(sql)
+    if text is None or (integration is None and config is None):
         raise errors.ParseError(
             "SYSTEM$SEND_SNOWFLAKE_NOTIFICATION: the local engine takes SNOWFLAKE.NOTIFICATION.TEXT_PLAIN('...') "
-            "and SNOWFLAKE.NOTIFICATION.INTEGRATION('...') of string literals"
+            "and SNOWFLAKE.NOTIFICATION.INTEGRATION('...') or EMAIL_INTEGRATION_CONFIG('...', '...', "
+            "ARRAY_CONSTRUCT('...')) of string literals"
         )
-    note = Notification(_unquote(text.group(1)), _unquote(integration.group(1)), datetime.now(UTC).isoformat())
+    now = datetime.now(UTC).isoformat()
+    if config is not None:
+        subject = _unquote(config.group(2))
+        if len(subject) > SUBJECT_LIMIT:  # Snowflake refuses a longer subject
+            raise errors.ParseError(f"EMAIL_INTEGRATION_CONFIG: the subject exceeds {SUBJECT_LIMIT} characters")
+        to = [_unquote(a) for a in re.findall(_LITERAL, config.group(3))]
+        if not to:  # "You cannot send an email notification if you only specify the Bcc: line"
+            raise errors.ParseError("EMAIL_INTEGRATION_CONFIG: no address in the To: line")
+        note = Notification(_unquote(text.group(1)), _unquote(config.group(1)), now, subject, tuple(to))
+    else:
+        assert integration is not None
+        note = Notification(_unquote(text.group(1)), _unquote(integration.group(1)), now)
     if record.path is not None:
         with _lock, record.path.open("a") as out:
             out.write(json.dumps(asdict(note)) + "\n")
@@ -73,5 +98,9 @@ def read(path: Path, since: str = "") -> list[Notification]:
     """The notifications in the record, oldest first; ``since``: only those sent after it."""
     if not path.exists():
         return []
-    found = [Notification(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    found = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            fields = json.loads(line)
+            found.append(Notification(**{**fields, "to": tuple(fields.get("to", ()))}))
     return [n for n in found if n.sent_at > since]
