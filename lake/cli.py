@@ -493,7 +493,7 @@ def replay(
         done, run = pipeline.replay(settings, from_date, to_date)
     if run is not None:
         output.print_run(settings, run, dbt.log_file(settings))
-    elif settings.target == "snowflake" and done.detail["graph_started"]:
+    elif settings.target == "snowflake" and done.detail["replayed"]:
         console.print(
             "the task graph runs now in the warehouse: `lake status` and AUDIT.PIPELINE_RUNS tell how it ended"
         )

@@ -549,9 +549,9 @@ def validate(
 
 def replay(settings: Settings, from_date: str, to_date: str) -> tuple[steps.Replay, RunReport | None]:
     """``REPLAY(from_date, to_date)``: the range's batches ingested and loaded again from the
-    files still held, then the rest of the pipeline. Locally the task graph is walked here
-    (its ingestion and load find nothing pending); on Snowflake the procedure starts the
-    graph's root task and the graph runs in the warehouse."""
+    files still held, then the rest of the pipeline as a graph run. Locally the task graph
+    is walked here (its ingestion and load find nothing pending); on Snowflake its root task
+    is executed (``EXECUTE TASK``) and the graph runs in the warehouse."""
     from lake import progress
 
     names = settings.names
@@ -564,12 +564,15 @@ def replay(settings: Settings, from_date: str, to_date: str) -> tuple[steps.Repl
 
         def days() -> steps.Replay:
             started = time.perf_counter()
-            arguments = {"from_date": from_date, "to_date": to_date, "start_graph": remote}
+            arguments = {"from_date": from_date, "to_date": to_date}
             summary = call(settings, endpoints, replay_days.PROCEDURE, locally, **arguments)
             return steps.Replay(replay_days.PROCEDURE, time.perf_counter() - started, summary)
 
         report = progress.step(replay_days.PROCEDURE, days)
-        if remote or not report.detail["replayed"]:
+        if not report.detail["replayed"]:
+            return report, None
+        if remote:  # https://docs.snowflake.com/en/sql-reference/sql/execute-task
+            fetch(settings, endpoints, f"EXECUTE TASK {names.database}.{names.audit}.{task_graph.ROOT}")
             return report, None
         graph = task_graph.walk(settings, endpoints, RUNNERS)
         run = RunReport(steps=[report, *graph.steps])

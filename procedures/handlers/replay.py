@@ -1,10 +1,15 @@
-"""``CALL REPLAY(from_date, to_date, start_graph)``: reprocess a range of delivery days.
+"""``CALL REPLAY(from_date, to_date)``: reprocess a range of delivery days.
 
 After a fix (a corrected mapping, a new rule), the days it touches are run again: for each
 day from ``from_date`` to ``to_date`` (inclusive, ``YYYY-MM-DD``), its batch (``B`` and the
 date) is ingested again from the files the landing zone still holds, then loaded into
-the vault again; then the rest of the pipeline (validation, the marts, publishing, the
-run's record and notification) runs as a graph run. Replaying is idempotent: ingestion
+the vault again. The rest of the pipeline (validation, the marts, publishing, the run's
+record and notification) is a graph run after it: ``lake replay`` starts it (locally it
+walks the graph; on Snowflake it runs ``EXECUTE TASK <audit>.LAKE_PIPELINE_ROOT``,
+https://docs.snowflake.com/en/sql-reference/sql/execute-task), and a worksheet user runs
+that statement after the CALL. The procedure does not start the graph itself: an
+owner's-rights procedure may run SELECT, DML, DDL, GRANT/REVOKE, DESCRIBE and SHOW, and
+EXECUTE TASK is none of them. Replaying is idempotent: ingestion
 skips a file it loaded before (COPY's load history), and the vault loader inserts only
 rows whose content differs from what the vault holds, so a replay of loaded days changes
 nothing unless the code or the rules changed.
@@ -14,9 +19,6 @@ its files expired (the landing bucket's lifecycle rule deletes them after
 ``LANDING_FILE_DAYS``; the vault keeps what was loaded) or nothing was delivered that day.
 The summary names both kinds of day, and replays the others.
 
-``start_graph`` (on Snowflake): run the task graph now (``EXECUTE TASK`` on its root,
-https://docs.snowflake.com/en/sql-reference/sql/execute-task) for the validation and the
-marts; its finalizer records the run. Locally ``lake replay`` walks the same graph.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from procedures.sql import quote
 
 PROCEDURE = "REPLAY"
 MAX_DAYS = 366
-ROOT_TASK = "LAKE_PIPELINE_ROOT"  # lake/task_graph.py ROOT, in the audit schema
 
 
 class Replayed(TypedDict):
@@ -50,7 +51,6 @@ class Summary(TypedDict):
     replayed: list[Replayed]
     files_gone: list[str]  # ingested before; the landing zone no longer holds the files
     not_delivered: list[str]  # no control file was ever seen for the day
-    graph_started: bool
 
 
 def days(from_date: str, to_date: str) -> list[date]:
@@ -74,13 +74,12 @@ def run(
     to_date: str,
     stage: str = "",
     schemas: Mapping[str, str] | None = None,
-    start_graph: bool = False,
 ) -> Summary:
     names = checked_schemas(schemas, "landing", "vault", "audit")
     landing_schema, audit_schema = names["landing"], names["audit"]
     wanted = days(from_date, to_date)
     stage = checked_name(stage or ingest_landing.landing_stage(session, landing_schema), "stage")
-    arguments = {"from_date": from_date, "to_date": to_date, "start_graph": start_graph}
+    arguments = {"from_date": from_date, "to_date": to_date}
     with audited(session, PROCEDURE, arguments, f"{audit_schema}.PROCEDURE_RUNS") as audit:
         held = {landing.batch_id_for_date(m["date"]) for _, m in control_paths(session, stage)}
         seen = {
@@ -93,7 +92,6 @@ def run(
             "replayed": [],
             "files_gone": [],
             "not_delivered": [],
-            "graph_started": False,
         }
         for day in wanted:
             batch = landing.batch_id_for(day)
@@ -109,20 +107,16 @@ def run(
                     "vault_rows": sum(int(n) for t, n in loaded["inserted"].items() if t != "quarantined"),
                 }
             )
-        if start_graph:
-            session.sql(f"EXECUTE TASK {quote(audit_schema)}.{ROOT_TASK}").collect()
-            summary["graph_started"] = True
         audit.rows_written = sum(r["vault_rows"] for r in summary["replayed"])
         audit.result = summary
     return summary
 
 
-def main(session: Any, from_date: str, to_date: str, start_graph: bool = True) -> Summary:
+def main(session: Any, from_date: str, to_date: str) -> Summary:
     """Stored procedure handler for REPLAY.
 
     Args:
         from_date: the first delivery day to replay, e.g. ``2026-01-05``.
         to_date: the last one (inclusive).
-        start_graph: run the task graph afterwards (validation, marts, publishing).
     """
-    return run(session, from_date, to_date, start_graph=start_graph)
+    return run(session, from_date, to_date)
