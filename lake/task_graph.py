@@ -177,8 +177,10 @@ def finalizer_call(
     (https://docs.snowflake.com/en/user-guide/tasks-graphs#finalizer-task). ``procedure``:
     its qualified name."""
     tasks = json.dumps(expected(nodes)).replace("'", "''")
-    to = f", recipients => '{','.join(recipients)}'" if recipients else ""
-    return f"CALL {procedure}(integration => '{integration}', expected => '{tasks}'{to})"
+    to = ",".join(recipients)
+    # positional (integration, expected, tasks, started_at, recipients): the handler reads
+    # this run's TASK_HISTORY when tasks is empty
+    return f"CALL {procedure}('{integration}', '{tasks}', '', '', '{to}')"
 
 
 def graph_sql(

@@ -74,10 +74,11 @@ def pipeline_page() -> None:
     )
     # SUCCEEDED, FAILED (a task failed) or INTERRUPTED (a task was cancelled): told apart
     counts = runs["status"].value_counts() if len(runs) else {}
-    left, middle, right, last = st.columns(4)
+    left, middle, right, calls, last = st.columns(5)
     left.metric("Graph runs", len(runs))
     middle.metric("Failed graph runs", int(counts.get("FAILED", 0)))
     right.metric("Interrupted graph runs", int(counts.get("INTERRUPTED", 0)))
+    calls.metric("Procedure calls", len(procedures))
     published = runs[runs["published"] == True] if len(runs) else runs  # noqa: E712 (a pandas mask)
     last.metric("Gold published", str(published["finished_at"].iloc[0])[:16] if len(published) else "never")
     if len(procedures):

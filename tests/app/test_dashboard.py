@@ -75,6 +75,27 @@ def test_the_pages_show_the_runs_data(dashboard: AppTest, validated: dict[str, A
     assert int(_metric(app, "PII columns tagged and masked")) >= 7
 
 
+def test_the_pipeline_page_tells_failed_and_interrupted_runs_apart(
+    settings: Settings, applied: Endpoints, dashboard: AppTest
+) -> None:
+    """A failed run and an interrupted one (Ctrl-C) count apart, as PIPELINE_RUNS says."""
+    from lake import task_graph
+
+    def fail(s: Settings, e: Endpoints | None) -> None:
+        raise RuntimeError("forced")
+
+    def interrupt(s: Settings, e: Endpoints | None) -> None:
+        raise KeyboardInterrupt
+
+    for error, runner in ((RuntimeError, fail), (KeyboardInterrupt, interrupt)):
+        with pytest.raises(error):
+            task_graph.walk(settings, applied, {"LAKE_INGEST_LANDING": runner})
+    counts = dict(pipeline.fetch(settings, applied, "SELECT status, COUNT(*) FROM AUDIT.PIPELINE_RUNS GROUP BY status"))
+    app = _open(dashboard, "Pipeline runs")
+    assert int(_metric(app, "Failed graph runs")) == counts["FAILED"] >= 1
+    assert int(_metric(app, "Interrupted graph runs")) == counts["INTERRUPTED"] >= 1
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -122,7 +122,7 @@ def test_the_task_graph_the_app_creates_parses_and_calls_the_apps_procedures() -
             assert f"EXECUTE IMMEDIATE '{statement.replace(chr(39), chr(39) * 2)}';" in body, statement[:80]
     assert "ALTER TASK IF EXISTS PIPELINE.LAKE_PIPELINE_ROOT SUSPEND" in SETUP.read_text(), "STOP_PIPELINE"
     # the finalizer tells a failed run through the integration the consumer names
-    assert "FINISH_PIPELINE_RUN(integration => ''' || NOTIFICATION_INTEGRATION || " in body
+    assert "FINISH_PIPELINE_RUN(''' || NOTIFICATION_INTEGRATION || " in body
 
 
 def test_the_application_roles_form_a_hierarchy_and_every_procedure_is_granted() -> None:

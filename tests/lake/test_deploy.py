@@ -55,6 +55,7 @@ def test_every_procedure_is_created_with_snowpark_and_its_imports(plan: deploy.P
         "LAKE.QUALITY.VALIDATE_DATA",
         "LAKE.QUALITY.PUBLISH_GOLD",
         "LAKE.AUDIT.FINISH_PIPELINE_RUN",
+        "LAKE.AUDIT.REPLAY",
         "LAKE.VAULT.ERASE_SUBJECT",
     ]
     for statement in created:
@@ -126,7 +127,7 @@ def test_the_finalizer_calls_the_recording_procedure_with_the_integration_and_th
     finalizer = next(s.statement for s in plan.steps if f"TASK LAKE.AUDIT.{task_graph.FINALIZER} " in s.statement)
     expected = json.dumps(task_graph.expected())
     assert finalizer.endswith(
-        f"AS CALL LAKE.AUDIT.{task_graph.FINISH}(integration => 'LAKE_NOTIFICATIONS', expected => '{expected}')"
+        f"AS CALL LAKE.AUDIT.{task_graph.FINISH}('LAKE_NOTIFICATIONS', '{expected}', '', '', '')"
     )
 
 
