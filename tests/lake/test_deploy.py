@@ -126,9 +126,7 @@ def test_the_finalizer_calls_the_recording_procedure_with_the_integration_and_th
 ) -> None:
     finalizer = next(s.statement for s in plan.steps if f"TASK LAKE.AUDIT.{task_graph.FINALIZER} " in s.statement)
     expected = json.dumps(task_graph.expected())
-    assert finalizer.endswith(
-        f"AS CALL LAKE.AUDIT.{task_graph.FINISH}('LAKE_NOTIFICATIONS', '{expected}', '', '', '')"
-    )
+    assert finalizer.endswith(f"AS CALL LAKE.AUDIT.{task_graph.FINISH}('LAKE_NOTIFICATIONS', '{expected}', '', '', '')")
 
 
 def test_the_procedures_import_graph_decides_their_packages(tmp_path: Path) -> None:
