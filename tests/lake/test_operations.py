@@ -14,6 +14,7 @@ from lake.config import Settings
 from lake.local.compat import notifications
 from lake.local.stack import Endpoints
 from lake.session import connection
+from procedures import spec
 from procedures.handlers import publish_gold
 from procedures.quality import QualityGateError
 
@@ -91,14 +92,29 @@ def _gold(conn: Any, schema: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture(scope="module")
-def loaded_all(settings: Settings, ingested: dict[str, Any], applied: Endpoints) -> Any:
-    """The whole graph walked on the small batches: gold built, validated and published
-    (once for this module: each test below starts from it and leaves gold published)."""
-    return task_graph.walk(settings, applied, pipeline.RUNNERS)
+def replayed(settings: Settings, loaded: dict[str, Any], applied: Endpoints, session: Any) -> dict[str, Any]:
+    """`lake replay` over the three loaded days and their neighbours, one of which was
+    ingested once and whose files the landing bucket's lifecycle has since deleted; with
+    the landing and vault row counts before and after. Its graph run publishes gold: the
+    day one of the gate test below (one walk of the whole graph for this module)."""
+    db, landing = settings.names.database, settings.names.landing
+    counts = " UNION ALL ".join(f"SELECT '{e.name}', COUNT(*) FROM {db}.{landing}.{e.name}" for e in spec.ENTITIES)
+    with connection(settings, applied) as c:
+        cur = c.cursor()
+        cur.execute(f"INSERT INTO {db}.{landing}.CONTROL_FILES (BATCH_ID, INGESTED_AT) VALUES ('B20260103', SYSDATE())")
+        cur.execute(counts)
+        before = {"landing": dict(cur.fetchall()), "vault": pipeline.vault_counts(session, settings)}
+        done, run = pipeline.replay(settings, "2026-01-02", "2026-01-08")
+        cur.execute(counts)
+        after = {"landing": dict(cur.fetchall()), "vault": pipeline.vault_counts(session, settings)}
+        cur.execute(f"DELETE FROM {db}.{landing}.CONTROL_FILES WHERE BATCH_ID = 'B20260103'")
+        cur.execute("SELECT graph_run_id FROM AUDIT.PIPELINE_RUNS ORDER BY finished_at DESC LIMIT 1")
+        run_id = cur.fetchall()[0][0]
+    return {"done": done, "run": run, "before": before, "after": after, "run_id": run_id}
 
 
 def test_a_failed_gold_gate_leaves_the_published_gold_in_front_of_readers(
-    settings: Settings, applied: Endpoints, loaded_all: Any, conn: Any
+    settings: Settings, applied: Endpoints, replayed: dict[str, Any], conn: Any
 ) -> None:
     """Day one published gold. Day two's gold build is bad (a rate above 100 %): its gate
     fails, so the gold readers query stays day one's, value for value, while the bad build
@@ -106,7 +122,7 @@ def test_a_failed_gold_gate_leaves_the_published_gold_in_front_of_readers(
     whose gold readers keep, and PUBLISH_GOLD called by hand refuses the build."""
     names = settings.names
     first = _last_run(conn)
-    assert first[0] == loaded_all.run_id and first[1] == "SUCCEEDED" and first[5] is True
+    assert first[0] == replayed["run_id"] and first[1] == "SUCCEEDED" and first[5] is True
     published = _gold(conn, names.gold)
     assert all(published.values())
 
@@ -164,27 +180,18 @@ def test_an_upgrade_adds_the_new_columns_keeps_the_rows_and_records_the_version(
 
 
 def test_a_replay_of_loaded_days_changes_nothing_and_names_the_days_it_cannot_replay(
-    settings: Settings, applied: Endpoints, loaded_all: Any, conn: Any, session: Any
+    settings: Settings, replayed: dict[str, Any]
 ) -> None:
-    """`lake replay` over the three loaded days and their neighbours: the loaded days are
-    ingested and loaded again and the marts rebuilt and published, with nothing changed (the
-    vault's rows and gold, value for value); a day whose files expired from the landing
-    zone and days nothing was delivered on are named, not replayed."""
-    db, landing = settings.names.database, settings.names.landing
-    cur = conn.cursor()
-    # a day ingested once whose files the landing bucket's lifecycle has since deleted
-    cur.execute(f"INSERT INTO {db}.{landing}.CONTROL_FILES (BATCH_ID, INGESTED_AT) VALUES ('B20260103', SYSDATE())")
-    vault = pipeline.vault_counts(session, settings)
-    gold = _gold(conn, settings.names.gold)
-    done, run = pipeline.replay(settings, "2026-01-02", "2026-01-08")
-    assert [r["batch"] for r in done.detail["replayed"]] == ["B20260105", "B20260106", "B20260107"]
-    assert all(r["vault_rows"] == 0 for r in done.detail["replayed"])
-    assert done.detail["files_gone"] == ["B20260103"]
-    assert done.detail["not_delivered"] == ["B20260102", "B20260104", "B20260108"]
-    assert run is not None and _last_run(conn)[1] == "SUCCEEDED"
-    assert pipeline.vault_counts(session, settings) == vault
-    assert _gold(conn, settings.names.gold) == gold
-    cur.execute(f"DELETE FROM {db}.{landing}.CONTROL_FILES WHERE BATCH_ID = 'B20260103'")
+    """The loaded days are ingested and loaded again and the marts rebuilt and published,
+    with nothing changed in landing (no file loaded twice) or the vault; the day whose files
+    expired and the days nothing was delivered on are named, not replayed."""
+    done = replayed["done"].detail
+    assert [r["batch"] for r in done["replayed"]] == ["B20260105", "B20260106", "B20260107"]
+    assert all(r["vault_rows"] == 0 and r["rows_landed"] == 0 for r in done["replayed"])
+    assert done["files_gone"] == ["B20260103"]
+    assert done["not_delivered"] == ["B20260102", "B20260104", "B20260108"]
+    assert replayed["after"] == replayed["before"]
+    assert replayed["run"] is not None and replayed["run"].dbt["marts"]
     with pytest.raises(ValueError, match="to_date 2026-01-01 is before from_date 2026-01-05"):
         pipeline.replay(settings, "2026-01-05", "2026-01-01")
 

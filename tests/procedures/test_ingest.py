@@ -53,6 +53,20 @@ def test_a_file_is_not_loaded_twice(
 
 
 @pytest.mark.integration
+def test_setup_run_again_keeps_what_copy_loaded(
+    settings: Settings, ingested: dict[str, Any], applied: Endpoints, conn: Any
+) -> None:
+    """`lake setup` re-runs CREATE TABLE IF NOT EXISTS over the landing tables; that changes
+    nothing, so COPY's load history stays and a batch ingested again loads no file twice
+    (a replay relies on it). fakesnow used to clear the history on every CREATE TABLE."""
+    before = count(conn, "SELECT COUNT(*) FROM LANDING.customers")
+    pipeline.setup(settings, applied)
+    again = pipeline.ingest(settings, applied, batch_id="B20260105").detail
+    assert again["total_rows"] == 0 and set(again["files"]) == {"LOAD_SKIPPED"}
+    assert count(conn, "SELECT COUNT(*) FROM LANDING.customers") == before
+
+
+@pytest.mark.integration
 def test_an_unreadable_file_is_recorded_and_the_batch_goes_on(
     settings: Settings, session: Any, ingested: dict[str, Any], applied: Endpoints, conn: Any
 ) -> None:

@@ -71,6 +71,10 @@ procedures' SQL:
   deletes its file (what ``lake app uninstall --local`` sends).
 * ``ALTER SCHEMA a SWAP WITH b`` (how PUBLISH_GOLD publishes validated gold) is not in
   DuckDB; ``swap_schema`` moves the tables of both schemas in one DuckDB transaction.
+* ``CREATE TABLE IF NOT EXISTS`` on a table that exists cleared its COPY load history in
+  fakesnow (it treats every CREATE TABLE as a new table), so after `lake setup` a COPY of
+  a file loaded before loaded it again; ``existing_table`` answers such a statement as
+  Snowflake does, without running it.
 * ``CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION`` (how a failed pipeline run is told) has no
   e-mail to send here; ``notifications.send`` writes it to ``notifications.jsonl`` in the
   state folder.
@@ -116,7 +120,7 @@ def _patch_parsers() -> None:
             or statements.drop_database(sql)
             or statements.swap_schema(sql)
             or notifications.send(sql)
-            or statements.local_temporary(cursor_parse(sql, *args, **kwargs))
+            or statements.existing_table(statements.local_temporary(cursor_parse(sql, *args, **kwargs)))
         )
 
     fakesnow.cursor.parse_one = parse_in_cursor  # type: ignore[assignment]

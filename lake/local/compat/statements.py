@@ -51,6 +51,37 @@ def local_temporary(expression: exp.Expr) -> exp.Expr:
     return expression
 
 
+def existing_table(expression: exp.Expr) -> exp.Expr:
+    """``CREATE TABLE IF NOT EXISTS t`` when ``t`` exists: nothing happens, as on Snowflake
+    ("t already exists, statement succeeded"). fakesnow runs the statement, then clears
+    the table's COPY load history ("a newly created table object has no load history")
+    even though nothing was created, so every `lake setup` made the next COPY of a loaded
+    file load it again. Here such a statement never reaches fakesnow."""
+    if not (
+        isinstance(expression, exp.Create)
+        and expression.kind == "TABLE"
+        and expression.args.get("exists")
+        and not expression.args.get("replace")
+        and state.bound.instance is not None
+    ):
+        return expression
+    table = expression.this.this if isinstance(expression.this, exp.Schema) else expression.this
+    if not isinstance(table, exp.Table):
+        return expression
+    database, schema = state.session_context.get()
+    catalog, db = (table.catalog or database or "").upper(), (table.db or schema or "").upper()
+    with state.bound.instance.duck_conn.cursor() as cur:
+        found = cur.execute(
+            "SELECT 1 FROM information_schema.tables WHERE upper(table_catalog) = ? AND upper(table_schema) = ? "
+            "AND upper(table_name) = ?",
+            [catalog, db, table.name.upper()],
+        ).fetchone()
+    if not found:
+        return expression
+    status = f"{table.name.upper()} already exists, statement succeeded."
+    return exp.select(exp.Literal.string(status).as_("status"))
+
+
 def patch_transaction_status() -> None:
     """A transaction statement (BEGIN, COMMIT, ROLLBACK) describes as a status row, where
     fakesnow 0.11.18 in server mode ran ``DESCRIBE BEGIN`` and failed."""
