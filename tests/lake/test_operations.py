@@ -93,21 +93,18 @@ def _gold(conn: Any, schema: str) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture(scope="module")
 def replayed(settings: Settings, loaded: dict[str, Any], applied: Endpoints, session: Any) -> dict[str, Any]:
-    """`lake replay` over the three loaded days and their neighbours, one of which was
-    ingested once and whose files the landing bucket's lifecycle has since deleted; with
-    the landing and vault row counts before and after. Its graph run publishes gold: the
-    day one of the gate test below (one walk of the whole graph for this module)."""
+    """`lake replay` over the three loaded days and their neighbours, with the landing and
+    vault row counts before and after. Its graph run publishes gold: the day one of the gate
+    test below (one walk of the whole graph for this module)."""
     db, landing = settings.names.database, settings.names.landing
     counts = " UNION ALL ".join(f"SELECT '{e.name}', COUNT(*) FROM {db}.{landing}.{e.name}" for e in spec.ENTITIES)
     with connection(settings, applied) as c:
         cur = c.cursor()
-        cur.execute(f"INSERT INTO {db}.{landing}.CONTROL_FILES (BATCH_ID, INGESTED_AT) VALUES ('B20260103', SYSDATE())")
         cur.execute(counts)
         before = {"landing": dict(cur.fetchall()), "vault": pipeline.vault_counts(session, settings)}
-        done, run = pipeline.replay(settings, "2026-01-02", "2026-01-08")
+        done, run = pipeline.replay(settings, "2026-01-04", "2026-01-08")
         cur.execute(counts)
         after = {"landing": dict(cur.fetchall()), "vault": pipeline.vault_counts(session, settings)}
-        cur.execute(f"DELETE FROM {db}.{landing}.CONTROL_FILES WHERE BATCH_ID = 'B20260103'")
         cur.execute("SELECT graph_run_id FROM AUDIT.PIPELINE_RUNS ORDER BY finished_at DESC LIMIT 1")
         run_id = cur.fetchall()[0][0]
     return {"done": done, "run": run, "before": before, "after": after, "run_id": run_id}
@@ -179,21 +176,70 @@ def test_an_upgrade_adds_the_new_columns_keeps_the_rows_and_records_the_version(
     assert cur.fetchone() == (1,)
 
 
-def test_a_replay_of_loaded_days_changes_nothing_and_names_the_days_it_cannot_replay(
-    settings: Settings, replayed: dict[str, Any]
-) -> None:
+def test_a_replay_of_loaded_days_changes_nothing(settings: Settings, replayed: dict[str, Any]) -> None:
     """The loaded days are ingested and loaded again and the marts rebuilt and published,
-    with nothing changed in landing (no file loaded twice) or the vault; the day whose files
-    expired and the days nothing was delivered on are named, not replayed."""
+    with nothing changed in landing (no file loaded twice) or the vault; the days nothing
+    was delivered on are named, not replayed."""
     done = replayed["done"].detail
     assert [r["batch"] for r in done["replayed"]] == ["B20260105", "B20260106", "B20260107"]
     assert all(r["vault_rows"] == 0 and r["rows_landed"] == 0 for r in done["replayed"])
-    assert done["files_gone"] == ["B20260103"]
-    assert done["not_delivered"] == ["B20260102", "B20260104", "B20260108"]
+    assert (done["files_gone"], done["not_delivered"]) == ([], ["B20260104", "B20260108"])
     assert replayed["after"] == replayed["before"]
     assert replayed["run"] is not None and replayed["run"].dbt["marts"]
     with pytest.raises(ValueError, match="to_date 2026-01-01 is before from_date 2026-01-05"):
         pipeline.replay(settings, "2026-01-05", "2026-01-01")
+
+
+def test_a_replay_names_a_day_whose_files_expired(settings: Settings, applied: Endpoints, conn: Any) -> None:
+    """A day ingested and loaded once whose files the landing bucket's lifecycle has since
+    deleted cannot be replayed: REPLAY says so (the vault keeps what was loaded), and with
+    nothing to replay no graph runs."""
+    db, landing, vault = settings.names.database, settings.names.landing, settings.names.vault
+    cur = conn.cursor()
+    cur.execute(f"INSERT INTO {db}.{landing}.CONTROL_FILES (BATCH_ID, INGESTED_AT) VALUES ('B20260103', SYSDATE())")
+    cur.execute(
+        f"INSERT INTO {db}.{vault}.LOADED_BATCHES (BATCH_ID, LOAD_TS, RUN_ID, LANDED_ROWS) "
+        "VALUES ('B20260103', SYSDATE(), 'expired-files-test', 0)"
+    )
+    try:
+        done, run = pipeline.replay(settings, "2026-01-02", "2026-01-03")
+    finally:
+        cur.execute(f"DELETE FROM {db}.{landing}.CONTROL_FILES WHERE BATCH_ID = 'B20260103'")
+        cur.execute(f"DELETE FROM {db}.{vault}.LOADED_BATCHES WHERE BATCH_ID = 'B20260103'")
+    assert (done.detail["files_gone"], done.detail["not_delivered"], done.detail["replayed"]) == (
+        ["B20260103"],
+        ["B20260102"],
+        [],
+    )
+    assert run is None
+    assert "files gone (expired from the landing zone): B20260103" in done.line()
+
+
+def test_a_local_schema_swap_moves_tables_rows_and_their_catalog_entries(
+    settings: Settings, applied: Endpoints, conn: Any
+) -> None:
+    """ALTER SCHEMA a SWAP WITH b (PUBLISH_GOLD's step) on the local engine: both schemas
+    hold a table of the same name, with a comment and a sized column; after the swap each
+    schema holds the other's rows, comment and column length; nothing is left behind."""
+    db = settings.names.database
+    cur = conn.cursor()
+    for schema, value in (("SWAP_A", "a"), ("SWAP_B", "b")):
+        cur.execute(f"CREATE OR REPLACE SCHEMA {db}.{schema}")
+        cur.execute(f"CREATE TABLE {db}.{schema}.T (V VARCHAR({len(schema) + 5})) COMMENT = 'from {schema}'")
+        cur.execute(f"INSERT INTO {db}.{schema}.T VALUES ('{value}')")
+    cur.execute(f"ALTER SCHEMA {db}.SWAP_A SWAP WITH {db}.SWAP_B")
+    for schema, value, comment in (("SWAP_A", "b", "from SWAP_B"), ("SWAP_B", "a", "from SWAP_A")):
+        cur.execute(f"SELECT V FROM {db}.{schema}.T")
+        assert cur.fetchall() == [(value,)]
+        cur.execute(f"SELECT COMMENT FROM {db}.INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = '{schema}'")
+        assert cur.fetchall() == [(comment,)]
+    cur.execute(f"SHOW SCHEMAS IN DATABASE {db}")
+    names = [str(v) for row in cur.fetchall() for v in row if isinstance(v, str) and "SWAP" in v.upper()]
+    assert sorted(names) == ["SWAP_A", "SWAP_B"]  # the spare schema of the swap is gone
+    with pytest.raises(Exception, match="does not exist"):
+        cur.execute(f"ALTER SCHEMA {db}.SWAP_A SWAP WITH {db}.NO_SUCH_SCHEMA")
+    for schema in ("SWAP_A", "SWAP_B"):
+        cur.execute(f"DROP SCHEMA {db}.{schema} CASCADE")
 
 
 @pytest.mark.unit

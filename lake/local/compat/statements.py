@@ -178,11 +178,22 @@ def swap_schema(sql: str) -> exp.Expr | None:
                 raise
             # the cause reaches the client (the server would answer "Unhandled exception")
             raise errors.ParseError(f"ALTER SCHEMA {a} SWAP WITH {b} failed and changed nothing: {err}") from err
-        for table in ("_fs_tables_ext", "_fs_columns_ext"):
-            cur.execute(
-                f"UPDATE _fs_global._fs_information_schema.{table} SET ext_table_schema = CASE "
-                "WHEN upper(ext_table_schema) = ? THEN ? ELSE ? END "
-                "WHERE upper(ext_table_catalog) = ? AND upper(ext_table_schema) IN (?, ?)",
-                [a, b, a, db_a, a, b],
-            )
+        # the catalog's rows follow their tables; three renames, as a single UPDATE that swaps
+        # the two names would meet each row's primary key twice (both schemas hold a table
+        # of the same name)
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            for table in ("_fs_tables_ext", "_fs_columns_ext"):
+                for source, target in moves:
+                    cur.execute(
+                        f"UPDATE _fs_global._fs_information_schema.{table} SET ext_table_schema = ? "
+                        "WHERE upper(ext_table_catalog) = ? AND upper(ext_table_schema) = ?",
+                        [target, db_a, source],
+                    )
+            cur.execute("COMMIT")
+        except Exception as err:
+            cur.execute("ROLLBACK")
+            raise errors.ParseError(
+                f"ALTER SCHEMA {a} SWAP WITH {b}: the tables moved, their comments did not: {err}"
+            ) from err
     return exp.select(exp.Literal.string("Statement executed successfully.").as_("status"))
