@@ -542,7 +542,7 @@ def deploy(
         ),
     ] = False,
 ) -> None:
-    """Deploy to Snowflake: sql/, the generator's egress, the four procedures, the dbt project
+    """Deploy to Snowflake: sql/, the generator's egress, the stored procedures, the dbt project
     and the task graph, in that order (LAKE_TARGET=snowflake), as the deployer role, after
     the account bootstrap (--bootstrap, once). --plan prints it all instead, with the role
     of every section, and checks each statement against the privilege model."""
