@@ -95,9 +95,14 @@ def _batch_rows(cur: Any, settings: Settings, batches: tuple[str, ...]) -> dict[
     """Rows of the ``batches`` in every landing and vault table that has a BATCH_ID: what a
     replay of those days must leave as it was (other tests' batches may land meanwhile)."""
     db = settings.names.database
+    # tables only: a view of the latest row per key changes when another batch lands
     cur.execute(
-        f"SELECT TABLE_SCHEMA, TABLE_NAME FROM {db}.INFORMATION_SCHEMA.COLUMNS WHERE COLUMN_NAME = 'BATCH_ID' "
-        f"AND TABLE_SCHEMA IN ('{settings.names.landing}', '{settings.names.vault}') ORDER BY 1, 2"
+        f"SELECT c.TABLE_SCHEMA, c.TABLE_NAME FROM {db}.INFORMATION_SCHEMA.COLUMNS AS c "
+        f"INNER JOIN {db}.INFORMATION_SCHEMA.TABLES AS t "
+        "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME AND t.TABLE_TYPE = 'BASE TABLE' "
+        f"WHERE c.COLUMN_NAME = 'BATCH_ID' AND c.TABLE_SCHEMA IN ('{settings.names.landing}', "
+        f"'{settings.names.vault}') "
+        "ORDER BY 1, 2"
     )
     tables = [f"{schema}.{table}" for schema, table in cur.fetchall()]
     listed = ", ".join(f"'{b}'" for b in batches)
