@@ -104,7 +104,8 @@ def _batch_rows(cur: Any, settings: Settings, batches: tuple[str, ...]) -> dict[
         f"'{settings.names.vault}') "
         "ORDER BY 1, 2"
     )
-    tables = [f"{schema}.{table}" for schema, table in cur.fetchall()]
+    # data only: a lock table's row names the batch its last holder worked on
+    tables = [f"{schema}.{table}" for schema, table in cur.fetchall() if not str(table).upper().endswith("_LOCK")]
     listed = ", ".join(f"'{b}'" for b in batches)
     cur.execute(
         " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM {db}.{t} WHERE BATCH_ID IN ({listed})" for t in tables)
