@@ -574,12 +574,8 @@ def replay(settings: Settings, from_date: str, to_date: str) -> tuple[steps.Repl
         if remote:  # https://docs.snowflake.com/en/sql-reference/sql/execute-task
             fetch(settings, endpoints, f"EXECUTE TASK {names.database}.{names.audit}.{task_graph.ROOT}")
             return report, None
-        graph = task_graph.walk(settings, endpoints, RUNNERS)
-        run = RunReport(steps=[report, *graph.steps])
-        by_task = dict(zip([n.task for n in task_graph.order()], graph.steps, strict=False))
-        run.quality = [s.detail for t, s in by_task.items() if t.startswith("LAKE_VALIDATE_")]
-        run.dbt = merge_dbt(by_task["LAKE_DBT_SILVER"].detail, by_task["LAKE_DBT_GOLD"].detail)
-        run.dbt["marts"] = mart_counts(settings, endpoints)
+        run = RunReport(steps=[report])
+        walked(settings, endpoints, run)
         return report, run
 
 
@@ -707,19 +703,26 @@ def run(settings: Settings, plan: Plan | None) -> RunReport:
             ).detail
         step("reconcile landing", lambda: reconcile_landing(settings, endpoints))
         step("Glue catalog sync", lambda: catalog_sync(settings, endpoints))
-        graph = task_graph.walk(settings, endpoints, RUNNERS)
-        report.steps += graph.steps
-        by_task = dict(zip([n.task for n in task_graph.order()], graph.steps, strict=False))
-        report.ingestion = by_task["LAKE_INGEST_LANDING"].detail
-        report.vault = by_task["LAKE_LOAD_VAULT"].detail
-        report.dbt = merge_dbt(by_task["LAKE_DBT_SILVER"].detail, by_task["LAKE_DBT_GOLD"].detail)
-        # what readers now see: gold was counted where it was built, before the swap
-        report.dbt["marts"] = mart_counts(settings, endpoints)
-        report.quality = [s.detail for t, s in by_task.items() if t.startswith("LAKE_VALIDATE_")]
+        by_task = walked(settings, endpoints, report)
         raw = by_task["LAKE_VALIDATE_RAW"].detail
         if report.generation and report.generation["defects"]:
             raw["defects"] = defects_caught(settings, endpoints, raw["run_id"])
     return report
+
+
+def walked(settings: Settings, endpoints: Endpoints | None, report: RunReport) -> dict[str, Any]:
+    """Walk the task graph and add its steps and what the summary shows to ``report``
+    (``lake run``, ``lake replay``); returns the steps by task."""
+    graph = task_graph.walk(settings, endpoints, RUNNERS)
+    report.steps += graph.steps
+    by_task = dict(zip([n.task for n in task_graph.order()], graph.steps, strict=False))
+    report.ingestion = by_task["LAKE_INGEST_LANDING"].detail
+    report.vault = by_task["LAKE_LOAD_VAULT"].detail
+    report.dbt = merge_dbt(by_task["LAKE_DBT_SILVER"].detail, by_task["LAKE_DBT_GOLD"].detail)
+    # what readers now see: gold was counted where it was built, before the swap
+    report.dbt["marts"] = mart_counts(settings, endpoints)
+    report.quality = [s.detail for t, s in by_task.items() if t.startswith("LAKE_VALIDATE_")]
+    return by_task
 
 
 def merge_dbt(*details: steps.Built) -> steps.Built:

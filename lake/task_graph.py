@@ -323,11 +323,10 @@ def walk(
             try:
                 step = progress.step(node.task, functools.partial(runners[node.task], settings, endpoints))
             except BaseException as err:  # Ctrl-C too: an interrupted run did not succeed
-                said = str(err) or "interrupted"
-                cancelled = isinstance(err, KeyboardInterrupt)
-                run.status = "INTERRUPTED" if cancelled else "FAILED"
-                run.failed_task, run.error = node.task, f"{type(err).__name__}: {said}"
-                tasks.append(TaskRun(node.task, "CANCELLED" if cancelled else "FAILED", run.error))
+                stopped = stopped_task(node.task, err)
+                run.status = "INTERRUPTED" if stopped.state == "CANCELLED" else "FAILED"
+                run.failed_task, run.error = node.task, stopped.error
+                tasks.append(stopped)
                 raise
             run.steps.append(step)
             tasks.append(TaskRun(node.task, "SUCCEEDED"))
@@ -336,6 +335,15 @@ def walk(
         if run.finished.get("message"):
             progress.current().notify(str(run.finished["notified"]), str(run.finished["message"]))
     return run
+
+
+def stopped_task(task: str, err: BaseException) -> Any:
+    """The TaskRun of a task a local walk stopped in: CANCELLED for Ctrl-C (as Snowflake
+    reports a cancelled task), else FAILED, with the error."""
+    from procedures.handlers.finish_pipeline_run import TaskRun
+
+    state = "CANCELLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+    return TaskRun(task, state, f"{type(err).__name__}: {str(err) or 'interrupted'}")
 
 
 def _finalize(

@@ -297,7 +297,7 @@ def _run_graph(settings: Settings, endpoints: Endpoints, report: AppRun, app: st
     from lake import progress, task_graph
 
     started = datetime.now(UTC).replace(tzinfo=None)
-    tasks: list[dict[str, str]] = [{"name": task_graph.ROOT, "state": "SUCCEEDED"}]
+    tasks: list[dict[str, Any]] = [{"name": task_graph.ROOT, "state": "SUCCEEDED"}]
     finished: dict[str, Any] = {}
     try:
         for node in task_graph.order(task_graph.APP_NODES):
@@ -307,8 +307,7 @@ def _run_graph(settings: Settings, endpoints: Endpoints, report: AppRun, app: st
                     node.procedure, lambda n=node, a=args: call(settings, endpoints, n.procedure, *a, app=app)
                 )
             except BaseException as err:
-                state = "CANCELLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
-                tasks.append({"name": node.task, "state": state, "error": f"{type(err).__name__}: {err}"})
+                tasks.append(dataclasses.asdict(task_graph.stopped_task(node.task, err)))
                 raise
             report.steps.append(step)
             tasks.append({"name": node.task, "state": "SUCCEEDED"})

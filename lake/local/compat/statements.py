@@ -53,7 +53,9 @@ def local_temporary(expression: exp.Expr) -> exp.Expr:
 
 def existing_table(expression: exp.Expr) -> exp.Expr:
     """``CREATE TABLE IF NOT EXISTS t`` when ``t`` exists: nothing happens, as on Snowflake
-    ("t already exists, statement succeeded"). fakesnow runs the statement, then clears
+    ("t already exists, statement succeeded";
+    https://docs.snowflake.com/en/sql-reference/sql/create-table, "IF NOT EXISTS").
+    fakesnow runs the statement, then clears
     the table's COPY load history ("a newly created table object has no load history")
     even though nothing was created, so every `lake setup` made the next COPY of a loaded
     file load it again. Here such a statement never reaches fakesnow."""
