@@ -294,8 +294,14 @@ def run(
         report = pipeline.run(settings, plan if generate_data else None)
     if as_json:
         sys.stdout.write(output.to_json(dataclasses.asdict(report) | {"seconds": report.seconds}) + "\n")
-        return
-    output.print_run(settings, report, dbt.log_file(settings))
+    else:
+        output.print_run(settings, report, dbt.log_file(settings))
+    if problems := report.reconciliation_problems:
+        err_console.print(
+            f"[bold red]error:[/] {problems} landing files do not match their control files (named in the "
+            f"steps above; `{output.lake_command()} quality --landing-only` lists them)"
+        )
+        raise typer.Exit(1)
 
 
 def _plan(**options: Any) -> Plan:
@@ -388,7 +394,7 @@ def quality(
     # the control files are the landing layer's: reconcile when landing is checked
     reconciled = landing_only or "landing" in layers
     with pipeline.target(settings) as endpoints:
-        result = pipeline.landing_reconciliation(settings, endpoints) if reconciled else None
+        result = pipeline.landing_reconciliation(settings, endpoints, batch) if reconciled else None
         if result is not None:
             output.print_reconciliation(result)
         if landing_only:
@@ -446,7 +452,14 @@ def ingest(batch: BatchOpt = "") -> None:
     tables, reconciled (what `lake upload` put in the landing zone, or a producer dropped)."""
     from lake import pipeline
 
-    output.print_ingestion(_step(lambda s, e: pipeline.ingest(s, e, batch_id=batch)))
+    done = _step(lambda s, e: pipeline.ingest(s, e, batch_id=batch))
+    output.print_ingestion(done)
+    if done.detail["reconciliation_issues"]:
+        err_console.print(
+            f"[bold red]error:[/] {done.detail['reconciliation_issues']} reconciliation issues in "
+            f"{', '.join(done.detail['batches'])} (named above; LANDING.RECONCILIATION keeps them)"
+        )
+        raise typer.Exit(1)
 
 
 @app.command()

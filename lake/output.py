@@ -394,6 +394,8 @@ def print_ingestion(step: Ingestion) -> None:
         f"INGEST_LANDING: {d['total_rows']:,} rows landed from {', '.join(d['batches']) or 'no batch'} "
         f"({step.files}), {d['reconciliation_issues']} reconciliation issues, {step.seconds:.1f}s"
     )
+    for issue in d.get("reconciliation", []):
+        err_console.print(f"  {issue['issue']}: {issue['file']}: {issue['detail']}", highlight=False)
     for failed in d["failed_files"]:
         err_console.print(f"  unreadable: {failed['file']}: {failed['error']}")
     for changed in d["changed_after_load"]:

@@ -22,7 +22,7 @@ from lake import sqlfiles, steps, task_graph
 from lake.config import Settings
 from lake.local.compat import notifications
 from lake.local.stack import Endpoints, LocalStack
-from lake.reconcile import Reconciliation, reconcile
+from lake.reconcile import Reconciliation, reconcile, recorded
 from lake.session import connection, procedure_session, snowpark_session
 from lake.steps import Built, Loaded, StepReport
 from procedures import landing, quality
@@ -57,6 +57,15 @@ class RunReport:
     @property
     def seconds(self) -> float:
         return sum(s.seconds for s in self.steps)
+
+    @property
+    def reconciliation_problems(self) -> int:
+        """Files that did not match their control files: found before ingestion (the
+        landing zone's LIST) and by it (row counts), each counted once."""
+        found = {f.split(": ")[0] for s in self.steps if isinstance(s, steps.Reconciliation) for f in s.detail["found"]}
+        if self.ingestion:
+            found |= {i["file"] for i in self.ingestion.get("reconciliation", [])}
+        return len(found)
 
 
 @contextmanager
@@ -297,6 +306,19 @@ def landing_files(folder: Path) -> list[Path]:
             f"{len(stray)} files in {folder} are outside the landing layout "
             f"<producer>/<entity>/load_date=YYYY-MM-DD/<file>: {shown}; nothing was uploaded"
         )
+    refused: list[str] = []
+    for path in files:
+        relative = path.relative_to(folder).as_posix()
+        producer, entity = relative.split("/")[:2]
+        if producer == "_generator":
+            continue
+        if problem := landing.folder_problem(producer, entity):
+            refused.append(f"{relative}: {problem}")
+        elif path.name == landing.CONTROL_FILE:
+            refused += [f"{relative}: {p}" for p in landing.control_problems(path.read_bytes())]
+    if refused:
+        shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
+        raise landing.LandingError(f"{len(refused)} problems in {folder}, nothing was uploaded: {shown}")
     return files
 
 
@@ -334,11 +356,16 @@ def catalog_sync(settings: Settings, endpoints: Endpoints | None) -> StepReport[
     return StepReport("Glue catalog sync", report.seconds, report.as_dict())
 
 
-def landing_reconciliation(settings: Settings, endpoints: Endpoints | None) -> Reconciliation:
-    """The landing zone against the producers' control files, on the target."""
+def landing_reconciliation(settings: Settings, endpoints: Endpoints | None, batch: str = "") -> Reconciliation:
+    """The landing zone (or ``batch``'s folders) against the producers' control files, on
+    the target, with what ingestion recorded of the files it read."""
     with connection(settings, endpoints) as conn:
         stage = f"{settings.names.landing}.{settings.names.landing_stage}"
-        return reconcile(conn, landing.s3_client(), settings.landing_url, stage)
+        result = reconcile(conn, landing.s3_client(), settings.landing_url, stage, batch)
+        seen = {p.path for p in result.problems}
+        if schema_exists(settings, endpoints):
+            result.problems += [p for p in recorded(conn, settings.names.landing, batch) if p.path not in seen]
+        return result
 
 
 def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> steps.Ingestion:
@@ -670,13 +697,14 @@ def mart_counts(
     return {str(name): int(rows) for name, rows in fetch(settings, endpoints, union)}
 
 
-def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> StepReport[steps.Reconciled]:
+def reconcile_landing(settings: Settings, endpoints: Endpoints | None) -> steps.Reconciliation:
     started = time.perf_counter()
     result = landing_reconciliation(settings, endpoints)
-    return StepReport(
+    found = [f"{p.path}: {p.kind} ({p.detail})" for p in result.problems]
+    return steps.Reconciliation(
         "reconcile landing",
         time.perf_counter() - started,
-        {"partitions": len(result.partitions), "problems": len(result.problems)},
+        {"partitions": len(result.partitions), "problems": len(result.problems), "found": found},
     )
 
 

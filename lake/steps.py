@@ -43,6 +43,25 @@ class Applied(TypedDict):
 class Reconciled(TypedDict):
     partitions: int
     problems: int
+    found: list[str]  # each problem: "<file>: <kind> (<detail>)"
+
+
+SHOWN = 5  # problems named in a step line; the command that lists them all is named after
+
+
+def named(found: list[str], command: str) -> str:
+    """``found`` in a step line: the first few, then how many more and where they all are."""
+    text = "; ".join(found[:SHOWN])
+    if len(found) > SHOWN:
+        text += f"; and {len(found) - SHOWN} more ({command} lists them)"
+    return text
+
+
+class Reconciliation(StepReport[Reconciled]):
+    def line(self) -> str:
+        d = self.detail
+        text = f"{d['partitions']} folders, {d['problems']} problems"
+        return text + (": " + named(d["found"], "lake quality --landing-only") if d["found"] else "")
 
 
 class Repaired(TypedDict):
@@ -88,6 +107,9 @@ class Ingestion(StepReport[IngestSummary]):
     def line(self) -> str:
         d = self.detail
         text = f"{d['total_rows']:,} rows landed ({self.files}), {d['reconciliation_issues']} issues"
+        found = [f"{i['file']}: {i['issue']} ({i['detail']})" for i in d.get("reconciliation", [])]
+        if found:
+            text += ": " + named(found, "lake quality --landing-only")
         if d["schema_drift"]:
             text += f", {len(d['schema_drift'])} files with schema drift (LANDING.SCHEMA_DRIFT)"
         return text

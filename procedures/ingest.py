@@ -126,8 +126,10 @@ def ddl() -> str:
                 ("expected_rows", "NUMBER(38,0)"),
                 ("landed_rows", "NUMBER(38,0)"),
                 ("recorded_at", "TIMESTAMP_NTZ"),
+                ("detail", "VARCHAR"),
             ],
-            "Where a batch differs from its control files: missing or unreadable files, row counts",
+            "Where a batch differs from its control files: missing, short, extra or changed files, and "
+            "control files that cannot be used; DETAIL says what was found",
         )
         + "\n"
     )
@@ -237,6 +239,13 @@ class SchemaDrift(TypedDict):
     missing_columns: list[str]
 
 
+class ReconciliationIssue(TypedDict):
+    batch: str
+    file: str
+    issue: str
+    detail: str | None
+
+
 class IngestSummary(TypedDict):
     """What INGEST_LANDING returns: files by status, rows per entity and in all, the
     reconciliation issues recorded, the files that changed after their load, failed
@@ -248,6 +257,7 @@ class IngestSummary(TypedDict):
     rows: dict[str, int]
     total_rows: int
     reconciliation_issues: int
+    reconciliation: list[ReconciliationIssue]
     changed_after_load: list[str]
     failed_files: list[FailedFile]
     schema_drift: list[SchemaDrift]
@@ -262,6 +272,7 @@ class IngestResult:
     rows: dict[str, int] = field(default_factory=dict)
     issues: int = 0
     changed: list[str] = field(default_factory=list)  # landing files rewritten after their load
+    reconciliation: list[ReconciliationIssue] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self, erased_on_landing: int = 0) -> IngestSummary:
@@ -274,6 +285,7 @@ class IngestResult:
             "rows": self.rows,
             "total_rows": sum(self.rows.values()),
             "reconciliation_issues": self.issues,
+            "reconciliation": self.reconciliation,
             "changed_after_load": self.changed,
             "failed_files": [{"file": f.file_name, "error": f.error} for f in self.files if f.status == "FAILED"],
             "schema_drift": [
@@ -331,21 +343,45 @@ def ingest(
         return _ingest(session, stage, schema, batch_id, rewritten)
 
 
+@dataclass(frozen=True)
+class ControlIssue:
+    """A control file ingestion could not use: its folder is not the spec's, or it cannot
+    be read against the contract. Its data files wait, the batch's other files load."""
+
+    batch_id: str
+    path: str
+    issue: str  # unknown_folder | unreadable_control
+    detail: str
+
+
 def _ingest(session: Any, stage: str, schema: str, batch_id: str, rewritten: str) -> IngestResult:
     started = time.perf_counter()
     result = IngestResult()
     done = {r[0] for r in session.sql(f"SELECT DISTINCT control_path FROM {schema}.{CONTROL_TABLE}").collect()}
+    found = sorted(control_paths(session, stage))
     pending = [
         (path, m)
-        for path, m in sorted(control_paths(session, stage))
+        for path, m in found
         if (not batch_id and path not in done) or (batch_id and landing.batch_id_for_date(m["date"]) == batch_id)
     ]
+    if batch_id and not pending:
+        landed = sorted({landing.batch_id_for_date(m["date"]) for _, m in found})
+        shown = f"{landed[0]} to {landed[-1]} ({len(landed)} batches)" if landed else "none"
+        raise landing.LandingError(
+            f"batch {batch_id} has no control file in @{stage}: nothing to ingest (batches in the landing "
+            f"zone: {shown})"
+        )
+    problems: list[ControlIssue] = []
     for path, match in pending:
         batch = landing.batch_id_for_date(match["date"])
         if batch not in result.batches:
             result.batches.append(batch)
-        if path not in done:
-            _copy_control(session, stage, schema, path)
+        if problem := landing.folder_problem(match["producer"], match["entity"]):
+            problems.append(ControlIssue(batch, path, "unknown_folder", problem))
+            continue
+        if path not in done and (problem := _copy_control(session, stage, schema, path)):
+            problems.append(ControlIssue(batch, path, "unreadable_control", problem))
+            continue
         ent = entity_spec.entity(match["entity"])
         control = session.sql(
             f"SELECT file_name, file_format, row_count FROM {schema}.{CONTROL_TABLE} "
@@ -356,8 +392,9 @@ def _ingest(session: Any, stage: str, schema: str, batch_id: str, rewritten: str
             file_result = _copy_file(session, stage, schema, ent, prefix + str(row[0]), str(row[1]), batch)
             result.files.append(file_result)
             result.rows[ent.name] = result.rows.get(ent.name, 0) + file_result.rows
-    result.issues = _reconcile(session, schema, result.batches)
+    result.issues = _reconcile(session, stage, schema, result.batches, problems)
     result.changed = _changed_after_load(session, stage, schema, rewritten)
+    result.reconciliation = reconciliation_issues(session, schema, result.batches)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -378,10 +415,10 @@ def _changed_after_load(session: Any, stage: str, schema: str, rewritten: str) -
         "AND w.rewritten_at >= CONVERT_TIMEZONE('UTC', d.LAST_MODIFIED)::TIMESTAMP_NTZ)"
     )
     session.sql(
-        f"INSERT INTO {schema}.{RECONCILIATION_TABLE} (batch_id, producer, entity, file_name, issue, expected_rows, "
-        "landed_rows, recorded_at) "
+        f"INSERT INTO {schema}.{RECONCILIATION_TABLE} ({RECONCILIATION_COLUMNS}) "
         "SELECT c.batch_id, SPLIT_PART(c.file_name, '/', 1), SPLIT_PART(c.file_name, '/', 2), c.file_name, "
-        f"'changed_after_load', NULL, NULL, SYSDATE() FROM ({changed}) c "
+        "'changed_after_load', NULL, NULL, SYSDATE(), 'the landing file was rewritten after ingestion loaded it' "
+        f"FROM ({changed}) c "
         f"WHERE NOT EXISTS (SELECT 1 FROM {schema}.{RECONCILIATION_TABLE} r WHERE r.file_name = c.file_name "
         "AND r.issue = 'changed_after_load')"
     ).collect()
@@ -391,14 +428,37 @@ def _changed_after_load(session: Any, stage: str, schema: str, rewritten: str) -
     return [str(r[0]) for r in rows]
 
 
-def _copy_control(session: Any, stage: str, schema: str, path: str) -> None:
-    fields = ", ".join(f"${i}" for i in range(1, len(landing.CONTROL_COLUMNS) + 1))
+def _copy_control(session: Any, stage: str, schema: str, path: str) -> str | None:
+    """Copy one control file into CONTROL_FILES, its columns matched by the names of its
+    header (INFER_SCHEMA), never by position: a version-1 file has no ``delivery`` column
+    and is a delta delivery (NULL, read as ``delta``); a column the contract does not know,
+    or a required one missing, refuses the file. Staged files are read by position
+    (``$<file_col_num>``, https://docs.snowflake.com/en/user-guide/querying-stage), so
+    only the positions the header has are referenced. Returns why the file was refused."""
+    try:
+        header = [c.strip().lower() for c in file_columns(session, stage, schema, path, "csv")]
+    except Exception as err:
+        return f"cannot be read as CSV with a header: {str(err).splitlines()[0][:300]}"
+    unknown = [c for c in header if c not in landing.CONTROL_COLUMNS]
+    lacking = [c for c in landing.REQUIRED_CONTROL_COLUMNS if c not in header]
+    if unknown or lacking:
+        said = [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
+        said += [f"lacks column(s) {', '.join(lacking)}"] if lacking else []
+        return (
+            f"{'; '.join(said)}: contract version {landing.CONTRACT_VERSION} has "
+            f"{', '.join(landing.CONTROL_COLUMNS)} ({landing.CONTRACT_DOC})"
+        )
+    fields = ", ".join(f"${header.index(c) + 1}" if c in header else "NULL" for c in landing.CONTROL_COLUMNS)
     # columns named: a table an upgrade extended has its new columns last
     columns = ", ".join([*landing.CONTROL_COLUMNS, "control_path", "ingested_at"])
-    session.sql(
-        f"COPY INTO {schema}.{CONTROL_TABLE} ({columns}) FROM (SELECT {fields}, {sql_literal(path)}, SYSDATE() "
-        f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS['csv']})"
-    ).collect()
+    try:
+        session.sql(
+            f"COPY INTO {schema}.{CONTROL_TABLE} ({columns}) FROM (SELECT {fields}, {sql_literal(path)}, SYSDATE() "
+            f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS['csv']})"
+        ).collect()
+    except Exception as err:
+        return f"cannot be copied: {str(err).splitlines()[0][:300]}"
+    return None
 
 
 def file_columns(session: Any, stage: str, landing_schema: str, path: str, file_format: str) -> list[str]:
@@ -492,8 +552,24 @@ def copy_outcome(rows: list[Any]) -> tuple[str, int]:
     return str(fields["status"]), int(fields["rows_loaded"] or 0)
 
 
-def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
-    """Record every control-file row whose file did not land with the promised rows."""
+RECONCILIATION_COLUMNS = "batch_id, producer, entity, file_name, issue, expected_rows, landed_rows, recorded_at, detail"
+# what each issue of LANDING.RECONCILIATION means (docs/producer-contract.md lists them)
+ISSUES = {
+    "missing_or_unreadable": "a file the control file names did not land, or could not be read",
+    "row_count_mismatch": "a file landed another number of rows than its control file promised",
+    "invalid_control_row": "a control file row whose row_count is not a whole number",
+    "extra_file": "a file in a delivery folder that its control file does not name",
+    "unknown_folder": "a control file in a producer/entity folder the spec does not know",
+    "unreadable_control": "a control file that cannot be read against the contract",
+    "changed_after_load": "a landing file rewritten after ingestion loaded it",
+}
+
+
+def _reconcile(session: Any, stage: str, schema: str, batches: list[str], problems: list[ControlIssue]) -> int:
+    """Record where the batches differ from their control files: every control-file row
+    whose file did not land with the promised rows, a row that promises no number, a file
+    of a delivery folder its control file does not name, and the control files that could
+    not be used (``problems``)."""
     if not batches:
         return 0
     entity_counts = " UNION ALL ".join(
@@ -502,21 +578,60 @@ def _reconcile(session: Any, schema: str, batches: list[str]) -> int:
     )
     in_batches = ", ".join(sql_literal(b) for b in batches)
     prefix = "REGEXP_REPLACE(c.control_path, '_control[.]csv$', '')"
+    insert = f"INSERT INTO {schema}.{RECONCILIATION_TABLE} ({RECONCILIATION_COLUMNS}) "
     session.sql(f"DELETE FROM {schema}.{RECONCILIATION_TABLE} WHERE batch_id IN ({in_batches})").collect()
+    for p in problems:
+        producer, entity = p.path.split("/")[:2]
+        session.sql(
+            insert + "VALUES (?, ?, ?, ?, ?, NULL, NULL, SYSDATE(), ?)",
+            params=[p.batch_id, producer, entity, p.path, p.issue, p.detail],
+        ).collect()
     # a file is missing when it neither landed a row nor was recorded as loaded (an empty
     # extract promised as 0 rows loads nothing, and reconciles)
     session.sql(
-        f"INSERT INTO {schema}.{RECONCILIATION_TABLE} "
-        f"SELECT c.batch_id, c.producer, c.entity, {prefix} || c.file_name, "
+        insert + f"SELECT c.batch_id, c.producer, c.entity, {prefix} || c.file_name, "
         "CASE WHEN l.n IS NULL AND i.file_name IS NULL THEN 'missing_or_unreadable' ELSE 'row_count_mismatch' END, "
-        "TRY_CAST(c.row_count AS NUMBER), COALESCE(l.n, 0), SYSDATE() "
+        "TRY_CAST(c.row_count AS NUMBER), COALESCE(l.n, 0), SYSDATE(), "
+        "CASE WHEN l.n IS NULL AND i.file_name IS NULL THEN 'named by ' || c.control_path || ', not loaded' "
+        "ELSE 'control file promised ' || c.row_count || ' rows, ' || COALESCE(l.n, 0) || ' landed' END "
         f"FROM {schema}.{CONTROL_TABLE} c LEFT JOIN ({entity_counts}) l ON l.file_name = {prefix} || c.file_name "
         f"LEFT JOIN (SELECT DISTINCT file_name FROM {schema}.{FILES_TABLE} WHERE status = 'LOADED') i "
         f"ON i.file_name = {prefix} || c.file_name "
-        f"WHERE c.batch_id IN ({in_batches}) AND ((l.n IS NULL AND i.file_name IS NULL) "
-        "OR COALESCE(l.n, 0) <> TRY_CAST(c.row_count AS NUMBER))"
+        f"WHERE c.batch_id IN ({in_batches}) AND TRY_CAST(c.row_count AS NUMBER) IS NOT NULL "
+        "AND ((l.n IS NULL AND i.file_name IS NULL) OR COALESCE(l.n, 0) <> TRY_CAST(c.row_count AS NUMBER))"
+    ).collect()
+    session.sql(
+        insert + f"SELECT c.batch_id, c.producer, c.entity, {prefix} || c.file_name, 'invalid_control_row', NULL, "
+        "NULL, SYSDATE(), 'row_count ' || COALESCE(c.row_count, '(empty)') || ' in ' || c.control_path "
+        "|| ' is not a whole number' "
+        f"FROM {schema}.{CONTROL_TABLE} c WHERE c.batch_id IN ({in_batches}) "
+        "AND TRY_CAST(c.row_count AS NUMBER) IS NULL"
+    ).collect()
+    # any file of a delivery folder that its control file does not name (whatever its name)
+    session.sql(
+        insert + "SELECT c.batch_id, c.producer, c.entity, d.path, 'extra_file', NULL, NULL, SYSDATE(), "
+        "'not named by ' || c.control_path "
+        f"FROM (SELECT DISTINCT batch_id, producer, entity, control_path, {prefix} AS folder "
+        f"FROM {schema}.{CONTROL_TABLE} c WHERE batch_id IN ({in_batches})) c "
+        f"JOIN (SELECT LTRIM(RELATIVE_PATH, '/') AS path FROM DIRECTORY(@{stage})) d "
+        "ON STARTSWITH(d.path, c.folder) AND POSITION('/' IN SUBSTR(d.path, LENGTH(c.folder) + 1)) = 0 "
+        "WHERE d.path <> c.control_path "
+        f"AND NOT EXISTS (SELECT 1 FROM {schema}.{CONTROL_TABLE} n "
+        "WHERE n.control_path = c.control_path AND c.folder || n.file_name = d.path)"
     ).collect()
     found = session.sql(
         f"SELECT COUNT(*) FROM {schema}.{RECONCILIATION_TABLE} WHERE batch_id IN ({in_batches})"
     ).collect()
     return int(found[0][0])
+
+
+def reconciliation_issues(session: Any, schema: str, batches: list[str]) -> list[ReconciliationIssue]:
+    """The batches' recorded issues, one per file and kind, for the summary and the step line."""
+    if not batches:
+        return []
+    in_batches = ", ".join(sql_literal(b) for b in batches)
+    rows = session.sql(
+        f"SELECT DISTINCT batch_id, file_name, issue, detail FROM {schema}.{RECONCILIATION_TABLE} "
+        f"WHERE batch_id IN ({in_batches}) ORDER BY 1, 2, 3"
+    ).collect()
+    return [{"batch": str(r[0]), "file": str(r[1]), "issue": str(r[2]), "detail": r[3]} for r in rows]

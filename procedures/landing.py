@@ -39,26 +39,104 @@ FileFormat = Literal["parquet", "csv", "json"]
 FORMATS: tuple[FileFormat, ...] = ("parquet", "csv", "json")
 EXTENSIONS: dict[FileFormat, str] = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
 CONTROL_FILE = "_control.csv"
-CONTROL_COLUMNS = (
-    "batch_id",
-    "producer",
-    "entity",
-    "load_date",
-    "file_name",
-    "file_format",
-    "row_count",
-    "bytes",
-    "md5",
-    # what the delivery covers: "delta" (changed rows only, the default when empty),
-    # "full" (a complete snapshot: a key it lacks is deleted) or "partial" (a snapshot
-    # the producer knows is incomplete: nothing may be read as deleted)
-    "delivery",
+# The control file's columns, with what each means (docs/producer-contract.md is written
+# from this table by `make ddl`). Columns are read by name from the header, so their order
+# is free; a column the file lacks takes its default.
+CONTROL_FIELDS: tuple[tuple[str, str, str | None], ...] = (
+    (
+        "batch_id",
+        "The delivery's batch, `B` and the load date (`B20260105`); the folder's load date decides the batch.",
+        None,
+    ),
+    ("producer", "The producer folder (`crm`, `finance`, `operations`).", None),
+    ("entity", "The entity folder (`customers`, `accounts`, ...).", None),
+    ("load_date", "The load date, `YYYY-MM-DD`, as in the folder name.", None),
+    ("file_name", "A data file of this folder, by its name (`part-0001.parquet`); one row per file.", None),
+    ("file_format", "`parquet`, `csv` or `json` (newline-delimited).", None),
+    ("row_count", "Rows in the file, a whole number (a CSV's header is not a row).", None),
+    ("bytes", "The file's size in bytes.", None),
+    ("md5", "The file's MD5, 32 hex digits (S3's ETag of a single-part upload).", None),
+    (
+        "delivery",
+        "What the delivery covers: `delta` (changed rows only), `full` (a complete snapshot: a key it "
+        "lacks is deleted) or `partial` (a snapshot the producer knows is incomplete: nothing is read as "
+        "deleted). Empty or absent: `delta`.",
+        "delta",
+    ),
 )
+CONTROL_COLUMNS = tuple(name for name, _, _ in CONTROL_FIELDS)
+# Versions of the control file's contract: each version's columns. A file is read by the
+# columns its header names: a version-1 file (no `delivery`) is a delta delivery.
+CONTROL_VERSIONS: dict[int, tuple[str, ...]] = {1: CONTROL_COLUMNS[:9], 2: CONTROL_COLUMNS}
+CONTRACT_VERSION = max(CONTROL_VERSIONS)
+REQUIRED_CONTROL_COLUMNS = CONTROL_VERSIONS[1]
+CONTRACT_DOC = "docs/producer-contract.md"
 DELIVERIES = ("delta", "full", "partial")
 MANIFEST_PREFIX = "_generator/manifest"
 # where a landing file may sit: <producer>/<entity>/load_date=YYYY-MM-DD/<file>, or the
 # generator's manifest of injected defects
 LAYOUT = re.compile(r"^(?:[a-z][a-z_]*/[a-z][a-z_]*|_generator/manifest)/load_date=\d{4}-\d{2}-\d{2}/[^/]+$")
+
+
+def folder_problem(producer: str, entity: str) -> str | None:
+    """Why ``<producer>/<entity>/`` is not a landing folder of the spec, or None."""
+    from procedures.spec import ENTITY_BY_NAME
+
+    if producer not in PRODUCERS:
+        return f"no producer {producer!r}; producers: {', '.join(PRODUCERS)} ({CONTRACT_DOC})"
+    found = ENTITY_BY_NAME.get(entity)
+    own = ", ".join(e.name for e in ENTITY_BY_NAME.values() if e.producer == producer)
+    if found is None:
+        return f"no entity {entity!r}; {producer} delivers {own} ({CONTRACT_DOC})"
+    if found.producer != producer:
+        return f"{entity} is delivered by {found.producer}, not {producer}; {producer} delivers {own}"
+    return None
+
+
+def control_problems(body: bytes) -> list[str]:
+    """What is wrong with a control file's bytes against the contract (header and rows), or
+    nothing: a header naming a column the contract does not know or lacking a required
+    one, a row whose row_count, bytes or md5 cannot be what it says, an unknown format or
+    delivery kind. Each problem names the row (1 = the first line after the header)."""
+    try:
+        text = body.decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text)))
+    except (UnicodeDecodeError, csv.Error) as err:
+        return [f"not a UTF-8 CSV file: {err}"]
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        return ["empty: a control file has a header line and one line per data file"]
+    header = [cell.strip().lower() for cell in rows[0]]
+    problems = []
+    unknown = [c for c in header if c not in CONTROL_COLUMNS]
+    if unknown:
+        problems.append(
+            f"unknown column(s) {', '.join(unknown)}; contract version {CONTRACT_VERSION} has "
+            f"{', '.join(CONTROL_COLUMNS)} ({CONTRACT_DOC})"
+        )
+    lacking = [c for c in REQUIRED_CONTROL_COLUMNS if c not in header]
+    if lacking:
+        problems.append(f"lacks column(s) {', '.join(lacking)} ({CONTRACT_DOC})")
+    if problems:
+        return problems
+    for number, cells in enumerate(rows[1:], start=1):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            problems.append(f"row {number}: {len(cells)} fields, the header has {len(header)}")
+            continue
+        row = dict(zip(header, (c.strip() for c in cells), strict=True))
+        for column in ("row_count", "bytes"):
+            if not row[column].isdigit():
+                problems.append(f"row {number}: {column} {row[column]!r} is not a whole number")
+        if not re.fullmatch(r"[0-9a-fA-F]{32}", row["md5"]):
+            problems.append(f"row {number}: md5 {row['md5']!r} is not 32 hex digits")
+        if row["file_format"].lower() not in FORMATS:
+            problems.append(f"row {number}: file_format {row['file_format']!r} is not one of {', '.join(FORMATS)}")
+        if (row.get("delivery") or "delta").lower() not in DELIVERIES:
+            problems.append(f"row {number}: delivery {row['delivery']!r} is not one of {', '.join(DELIVERIES)}")
+        if not row["file_name"] or "/" in row["file_name"] or row["file_name"] == CONTROL_FILE:
+            problems.append(f"row {number}: file_name {row['file_name']!r} is not a data file of this folder")
+    return problems
 
 
 def in_layout(path: str) -> bool:

@@ -197,9 +197,10 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.RECONCILIATION (
     ISSUE VARCHAR,
     EXPECTED_ROWS NUMBER(38,0),
     LANDED_ROWS NUMBER(38,0),
-    RECORDED_AT TIMESTAMP_NTZ
+    RECORDED_AT TIMESTAMP_NTZ,
+    DETAIL VARCHAR
 )
-    COMMENT = 'Where a batch differs from its control files: missing or unreadable files, row counts';
+    COMMENT = 'Where a batch differs from its control files: missing, short, extra or changed files, and control files that cannot be used; DETAIL says what was found';
 
 CREATE TABLE IF NOT EXISTS <% database %>.<% landing_schema %>.INGESTED_FILES (
     BATCH_ID VARCHAR,

@@ -57,8 +57,19 @@ def boto3_client(service: Any, endpoint: str) -> Any:
     )
 
 
+def _index(snapshot: Path) -> dict[str, dict[str, str]]:
+    """The snapshot's index: ``bucket/key`` -> its ETag and modification time (an index an
+    earlier version wrote holds the ETag only)."""
+    path = snapshot / "index.json"
+    raw: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    return {k: v if isinstance(v, dict) else {"etag": v} for k, v in raw.items()}
+
+
 def restore_s3(client: Any, snapshot: Path) -> int:
-    """Upload a saved snapshot (``s3/<bucket>/<key>``) into the fresh moto server."""
+    """Upload a saved snapshot (``s3/<bucket>/<key>``) into the fresh moto server, each
+    object with the modification time it had when saved: a landing file is "changed after
+    its load" (``procedures.ingest._changed_after_load``) only when someone changed it, not
+    because the servers restarted."""
     if not snapshot.is_dir():
         return 0
     uploads: list[tuple[str, str, Path]] = []
@@ -69,14 +80,32 @@ def restore_s3(client: Any, snapshot: Path) -> int:
                 uploads.append((bucket_dir.name, path.relative_to(bucket_dir).as_posix(), path))
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda u: client.put_object(Bucket=u[0], Key=u[1], Body=u[2].read_bytes()), uploads))
+    _keep_modified_times(_index(snapshot), uploads)
     return len(uploads)
 
 
+def _keep_modified_times(index: dict[str, dict[str, str]], uploads: list[tuple[str, str, Path]]) -> None:
+    """Set each restored object's LastModified to the saved one. S3 has no call for it, so
+    this writes moto's in-process model (moto serves from this process): the object's
+    ``last_modified``, a naive UTC datetime, is what LIST and HEAD report."""
+    from datetime import UTC, datetime
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    for bucket, key, _ in uploads:
+        modified = index.get(f"{bucket}/{key}", {}).get("modified")
+        found = backend.get_object(bucket, key)
+        if modified and found is not None:
+            found.last_modified = datetime.fromisoformat(modified).astimezone(UTC).replace(tzinfo=None)
+
+
 def save_s3(client: Any, snapshot: Path) -> int:
-    """Save every bucket to ``snapshot``, downloading only objects that changed."""
-    index_path = snapshot / "index.json"
-    index: dict[str, str] = json.loads(index_path.read_text()) if index_path.is_file() else {}
-    seen: dict[str, str] = {}
+    """Save every bucket to ``snapshot``, downloading only objects that changed, with each
+    object's ETag and modification time in ``index.json``."""
+    index = _index(snapshot)
+    seen: dict[str, dict[str, str]] = {}
     downloads: list[tuple[str, str, Path]] = []
     for bucket in client.list_buckets().get("Buckets", []):
         name = bucket["Name"]
@@ -84,9 +113,9 @@ def save_s3(client: Any, snapshot: Path) -> int:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
             for obj in page.get("Contents", []):
                 ident = f"{name}/{obj['Key']}"
-                seen[ident] = obj["ETag"]
+                seen[ident] = {"etag": obj["ETag"], "modified": obj["LastModified"].isoformat()}
                 target = snapshot / name / obj["Key"]
-                if index.get(ident) != obj["ETag"] or not target.is_file():
+                if index.get(ident, {}).get("etag") != obj["ETag"] or not target.is_file():
                     downloads.append((name, obj["Key"], target))
 
     def fetch(item: tuple[str, str, Path]) -> None:
@@ -98,7 +127,7 @@ def save_s3(client: Any, snapshot: Path) -> int:
         list(pool.map(fetch, downloads))
     for stale in set(index) - set(seen):
         (snapshot / stale).unlink(missing_ok=True)
-    index_path.write_text(json.dumps(seen, sort_keys=True))
+    (snapshot / "index.json").write_text(json.dumps(seen, sort_keys=True))
     return len(downloads)
 
 
