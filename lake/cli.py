@@ -60,6 +60,11 @@ infra_app = typer.Typer(
     help="Infrastructure as code (cdktf/): synthesize offline and gate with checkov.", no_args_is_help=True
 )
 app.add_typer(infra_app, name="infra")
+landing_app = typer.Typer(
+    help="Correct what producers landed: withdraw or supersede a file, with an audit trail (AUDIT.CORRECTIONS).",
+    no_args_is_help=True,
+)
+app.add_typer(landing_app, name="landing")
 native_app = typer.Typer(
     help="The Snowflake Native App (native_app/): install it on the local engine, call its procedures.",
     no_args_is_help=True,
@@ -513,12 +518,57 @@ def replay(
 
 
 @app.command()
-def repair() -> None:
+def repair(
+    batch: Annotated[
+        str,
+        typer.Option(
+            "--batch",
+            callback=_batch_id,
+            help="Instead: remove this batch, recorded as loaded by mistake (it landed no file), with its audit rows.",
+        ),
+    ] = "",
+    reason: Annotated[str, typer.Option(help="Why (with --batch); kept in AUDIT.CORRECTIONS.")] = "",
+) -> None:
     """Remove second rows for one hash key from hubs and links (a lake loaded before the
-    loader enforced one row per key), keeping the first; one transaction."""
+    loader enforced one row per key), keeping the first; one transaction. With --batch:
+    remove a batch recorded as loaded that landed no file (a mistyped id)."""
     from lake import pipeline
 
+    if batch:
+        from lake import corrections
+
+        output.print_correction(_step(lambda s, e: corrections.remove_batch(s, e, batch, reason)))
+        return
     output.print_repair(_step(pipeline.repair))
+
+
+ReasonOpt = Annotated[str, typer.Option(help="Why: kept in AUDIT.CORRECTIONS with who and when.")]
+LandingPath = Annotated[
+    str, typer.Argument(help="The file's path in the landing zone: <producer>/<entity>/load_date=YYYY-MM-DD/<file>.")
+]
+
+
+@landing_app.command("withdraw")
+def landing_withdraw(path: LandingPath, reason: ReasonOpt) -> None:
+    """Withdraw a landed file: moved under _withdrawn/ (kept), what ingestion took from it
+    removed (not once the vault loaded it), recorded in AUDIT.CORRECTIONS; a batch already
+    ingested is ingested again so its reconciliation is current."""
+    from lake import corrections
+
+    output.print_correction(_step(lambda s, e: corrections.withdraw(s, e, path, reason)))
+
+
+@landing_app.command("supersede")
+def landing_supersede(
+    path: LandingPath,
+    corrected: Annotated[Path, typer.Option("--with", help="The corrected file, landed under the same name.")],
+    reason: ReasonOpt,
+) -> None:
+    """Replace a landed file with a corrected one under the same name: the old one is
+    withdrawn (kept under _withdrawn/), the new one lands, both recorded in AUDIT.CORRECTIONS."""
+    from lake import corrections
+
+    output.print_correction(_step(lambda s, e: corrections.supersede(s, e, path, corrected, reason)))
 
 
 @app.command()

@@ -26,6 +26,7 @@ from lake.progress import Reporter
 
 if TYPE_CHECKING:
     from lake.config import Settings
+    from lake.corrections import Correction
     from lake.gx import GxReport
     from lake.infra import CheckReport
     from lake.local.app import AppRun
@@ -416,6 +417,15 @@ def print_validation(step: Validation) -> None:
         f"{step.name}: {d['rules_run']} rules, {d['passed']} passed, {d['warned']} warned, "
         f"{d['failed']} failed; {d['exceptions']:,} exception rows, {step.seconds:.1f}s"
     )
+
+
+def print_correction(done: Correction) -> None:
+    """What ``lake landing withdraw|supersede`` or ``lake repair --batch`` changed."""
+    said = ", ".join(f"{k} {v}" for k, v in sorted(done.detail.items()))
+    console.print(f"{done.action} {done.target}: {said}; recorded in AUDIT.CORRECTIONS", highlight=False)
+    if done.reconciled is not None:
+        batch = done.detail.get("batch", "")
+        console.print(f"{batch} ingested again: {done.reconciled} reconciliation issues", highlight=False)
 
 
 def print_repair(step: StepReport[Repaired]) -> None:

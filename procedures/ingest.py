@@ -50,6 +50,12 @@ FILES_TABLE = "INGESTED_FILES"
 REWRITTEN_TABLE = "REWRITTEN_FILES"
 LOCK_TABLE = "INGEST_LOCK"
 LOCK_NAME = "INGEST_LANDING"
+# in the audit schema: landing files withdrawn or superseded (lake/corrections.py)
+CORRECTIONS_TABLE = "CORRECTIONS"
+# "FORCE = TRUE: loads all files, regardless of whether they've been loaded previously and
+# have not changed since they were loaded" (https://docs.snowflake.com/en/sql-reference/sql/copy-into-table,
+# Copy options): for a corrected file under a name the load history already holds
+FORCE = " FORCE = TRUE"
 # a run that died holding the ingestion lease frees it after this long
 LEASE_MINUTES = 60
 
@@ -217,6 +223,32 @@ def lease(session: Any, schema: str, run_id: str, wait_seconds: float = 900.0) -
         ).collect()
 
 
+class UnknownBatch(landing.LandingError):
+    """A batch id that names no landed file: loading or validating it would record a
+    batch that never arrived (and stretch the business vault's snapshots to its date)."""
+
+
+def require_landed(session: Any, landing_schema: str, batch_id: str) -> None:
+    """Refuse ``batch_id`` unless ingestion landed at least one of its files (an empty
+    extract counts: a quiet day is a delivery)."""
+    schema = quote(landing_schema)
+    found = session.sql(
+        f"SELECT COUNT(*) FROM {schema}.{FILES_TABLE} WHERE batch_id = ? AND status = 'LOADED'", params=[batch_id]
+    ).collect()
+    if int(found[0][0]):
+        return
+    known = session.sql(
+        f"SELECT MIN(batch_id), MAX(batch_id), COUNT(DISTINCT batch_id) FROM {schema}.{FILES_TABLE} "
+        "WHERE status = 'LOADED'"
+    ).collect()
+    first, last, n = known[0] if known else (None, None, 0)
+    shown = f"{first} to {last} ({n} batches)" if n else "none yet"
+    raise UnknownBatch(
+        f"batch {batch_id} has no landed files in {landing_schema}.{FILES_TABLE}: nothing to do (landed batches: "
+        f"{shown}); check the id, or ingest the batch first"
+    )
+
+
 @dataclass
 class FileResult:
     file_name: str
@@ -339,8 +371,14 @@ def ingest(
     """Load every batch not ingested yet (or only ``batch_id``), holding the ingestion lease."""
     schema = quote(landing_schema)
     with lease(session, schema, run_id or uuid.uuid4().hex, wait_seconds):
-        rewritten = f"{checked_name(audit_schema, 'audit_schema')}.{REWRITTEN_TABLE}"
-        return _ingest(session, stage, schema, batch_id, rewritten)
+        audit = checked_name(audit_schema, "audit_schema")
+        corrected = {
+            str(r[0])
+            for r in session.sql(
+                f"SELECT DISTINCT target FROM {audit}.{CORRECTIONS_TABLE} WHERE action IN ('withdraw', 'supersede')"
+            ).collect()
+        }
+        return _ingest(session, stage, schema, batch_id, f"{audit}.{REWRITTEN_TABLE}", corrected)
 
 
 @dataclass(frozen=True)
@@ -354,10 +392,15 @@ class ControlIssue:
     detail: str
 
 
-def _ingest(session: Any, stage: str, schema: str, batch_id: str, rewritten: str) -> IngestResult:
+def _ingest(session: Any, stage: str, schema: str, batch_id: str, rewritten: str, corrected: set[str]) -> IngestResult:
     started = time.perf_counter()
     result = IngestResult()
     done = {r[0] for r in session.sql(f"SELECT DISTINCT control_path FROM {schema}.{CONTROL_TABLE}").collect()}
+    # files whose path was withdrawn or superseded (AUDIT.CORRECTIONS) and that ingestion has
+    # not loaded since: the load history knows their path from the file that was there
+    # before, so they are copied with FORCE
+    loaded = {r[0] for r in session.sql(f"SELECT DISTINCT file_name FROM {schema}.{FILES_TABLE}").collect()}
+    forced = corrected - loaded
     found = sorted(control_paths(session, stage))
     pending = [
         (path, m)
@@ -379,7 +422,7 @@ def _ingest(session: Any, stage: str, schema: str, batch_id: str, rewritten: str
         if problem := landing.folder_problem(match["producer"], match["entity"]):
             problems.append(ControlIssue(batch, path, "unknown_folder", problem))
             continue
-        if path not in done and (problem := _copy_control(session, stage, schema, path)):
+        if path not in done and (problem := _copy_control(session, stage, schema, path, path in corrected)):
             problems.append(ControlIssue(batch, path, "unreadable_control", problem))
             continue
         ent = entity_spec.entity(match["entity"])
@@ -389,7 +432,8 @@ def _ingest(session: Any, stage: str, schema: str, batch_id: str, rewritten: str
         ).collect()
         prefix = path.rsplit("/", 1)[0] + "/"
         for row in control:
-            file_result = _copy_file(session, stage, schema, ent, prefix + str(row[0]), str(row[1]), batch)
+            file = prefix + str(row[0])
+            file_result = _copy_file(session, stage, schema, ent, file, str(row[1]), batch, file in forced)
             result.files.append(file_result)
             result.rows[ent.name] = result.rows.get(ent.name, 0) + file_result.rows
     result.issues = _reconcile(session, stage, schema, result.batches, problems)
@@ -428,7 +472,7 @@ def _changed_after_load(session: Any, stage: str, schema: str, rewritten: str) -
     return [str(r[0]) for r in rows]
 
 
-def _copy_control(session: Any, stage: str, schema: str, path: str) -> str | None:
+def _copy_control(session: Any, stage: str, schema: str, path: str, force: bool = False) -> str | None:
     """Copy one control file into CONTROL_FILES, its columns matched by the names of its
     header (INFER_SCHEMA), never by position: a version-1 file has no ``delivery`` column
     and is a delta delivery (NULL, read as ``delta``); a column the contract does not know,
@@ -455,6 +499,7 @@ def _copy_control(session: Any, stage: str, schema: str, path: str) -> str | Non
         session.sql(
             f"COPY INTO {schema}.{CONTROL_TABLE} ({columns}) FROM (SELECT {fields}, {sql_literal(path)}, SYSDATE() "
             f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS['csv']})"
+            f"{FORCE if force else ''}"
         ).collect()
     except Exception as err:
         return f"cannot be copied: {str(err).splitlines()[0][:300]}"
@@ -496,7 +541,14 @@ def copy_projection(
 
 
 def _copy_file(
-    session: Any, stage: str, schema: str, ent: entity_spec.Entity, path: str, file_format: str, batch: str
+    session: Any,
+    stage: str,
+    schema: str,
+    ent: entity_spec.Entity,
+    path: str,
+    file_format: str,
+    batch: str,
+    force: bool = False,
 ) -> FileResult:
     if file_format not in FILE_FORMATS:
         return FileResult(path, ent.name, "FAILED", error=f"unknown file format {file_format!r} in the control file")
@@ -512,6 +564,7 @@ def _copy_file(
             f"COPY INTO {schema}.{landing_table(ent)} FROM (SELECT {', '.join(projection)}, {sql_literal(path)}, "
             f"METADATA$FILE_ROW_NUMBER, {sql_literal(batch)}, SYSDATE(), {missing_literal} "
             f"FROM @{stage}) FILES = ({sql_literal(path)}) FILE_FORMAT = ({FILE_FORMATS[file_format]})"
+            f"{FORCE if force else ''}"
         )
         status, loaded = copy_outcome(session.sql(statement).collect())
     except Exception as err:

@@ -41,6 +41,21 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.PIPELINE_RUNS (
     notified VARCHAR
 );
 
+-- One row per correction of what landed or was recorded, never a silent delete: a landing
+-- file withdrawn or superseded (`lake landing withdraw|supersede`: the object is moved
+-- under _withdrawn/ and kept), a batch recorded by mistake removed (`lake repair --batch`).
+CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.CORRECTIONS (
+    corrected_at TIMESTAMP_NTZ NOT NULL,
+    -- withdraw | supersede | remove_batch
+    action VARCHAR NOT NULL,
+    -- the landing path, or the batch id
+    target VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    corrected_by VARCHAR,
+    -- what the correction changed (JSON): where the file went, rows removed, ...
+    detail VARCHAR
+);
+
 -- One row per `lake setup` / `lake deploy` that changed the schema objects: the version of
 -- the lake and a digest of the sql/ it applied, and the columns it added to existing tables.
 CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.SCHEMA_VERSIONS (

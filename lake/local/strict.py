@@ -118,6 +118,15 @@ Bridges that make the local engine MORE lenient than Snowflake (gaps, each justi
   that does not exist, is not of the right type or lacks the caller's USAGE. The
   privilege model (lake/privileges.py, ``lake deploy --plan``) checks the deployer's
   USAGE on the integration the bootstrap creates.
+* COPY's load history: fakesnow keys it by the file's name only and reads any ``FORCE``
+  option as TRUE; Snowflake also tracks the file's checksum. Ingestion does not rely on
+  either difference: a corrected file under a name loaded before (``lake landing
+  supersede``) is copied with ``FORCE = TRUE``, which "loads all files, regardless of
+  whether they've been loaded previously" on both
+  (https://docs.snowflake.com/en/sql-reference/sql/copy-into-table, Copy options), and
+  only that option value is written.
+* The local S3 (moto) sets no modification time on request: the restored snapshot's
+  objects get theirs back by writing moto's in-process model (``lake.local.serve``).
 * fakesnow parses a statement once; Snowflake compiles it with the current role's view
   of the catalog. Object-not-found and not-authorized errors can therefore differ in
   wording, not in whether they happen.

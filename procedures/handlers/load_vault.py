@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 
 from procedures import spec
 from procedures.audit import audited, checked_batch_id, checked_schemas
-from procedures.ingest import CONTROL_TABLE, landing_table
+from procedures.ingest import CONTROL_TABLE, landing_table, require_landed
 from procedures.sql import LOCK_CONFLICT, quote, sql_literal
 from procedures.vault_statements import (
     LOADED_TABLE,
@@ -248,6 +248,8 @@ def run(
     names = checked_schemas(schemas, "landing", "vault", "audit")
     landing_schema, vault_schema, audit_schema = names["landing"], names["vault"], names["audit"]
     with audited(session, PROCEDURE, {"batch_id": batch_id}, f"{audit_schema}.PROCEDURE_RUNS") as audit:
+        if batch_id:
+            require_landed(session, landing_schema, batch_id)
         batches = [batch_id] if batch_id else pending_batches(session, landing_schema, vault_schema)
         totals: dict[str, int] = {}
         already = []

@@ -26,6 +26,7 @@ from typing import Any, NotRequired, TypedDict
 
 from procedures import quality as quality_rules
 from procedures.audit import audited, checked_batch_id, checked_name, checked_schemas
+from procedures.ingest import require_landed
 from procedures.sql import quote, sql_literal
 
 PROCEDURE = "VALIDATE_DATA"
@@ -226,6 +227,8 @@ def run(
     if gold_schema:
         arguments["gold_schema"] = gold_schema.upper()
     with audited(session, PROCEDURE, arguments, f"{audit_schema}.PROCEDURE_RUNS") as audit:
+        if batch_id:
+            require_landed(session, schemas["landing"], batch_id)
         started = time.perf_counter()
         ruleset = quality_rules.load_rules()
         rules = [r for r in ruleset.rules if r.layer in wanted]

@@ -14,7 +14,7 @@ import pytest
 from lake import pipeline
 from lake.config import Settings
 from lake.local.stack import Endpoints
-from procedures import landing
+from procedures import landing, spec
 from procedures.sample_data import Plan, generate
 
 
@@ -167,3 +167,191 @@ def test_a_restart_keeps_modification_times_so_changed_after_load_means_changed(
         body = s3.get_object(Bucket=endpoints.bucket, Key=key)["Body"].read()
         s3.put_object(Bucket=endpoints.bucket, Key=key, Body=body)  # rewritten: a new modification time
         assert pipeline.ingest(settings, endpoints).detail["changed_after_load"] == [key.removeprefix("landing/")]
+
+
+@pytest.fixture()
+def cli_env(settings: Settings, applied: Endpoints) -> dict[str, str]:
+    return {"LAKE_STATE_DIR": str(settings.local.state_dir), "COLUMNS": "250"}
+
+
+def interactions_csv(n: int) -> bytes:
+    ent = spec.entity("interactions")
+    lines = [",".join(ent.column_names)]
+    lines += [",".join(f"I{i}" if c == ent.key else "x" for c in ent.column_names) for i in range(n)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.integration
+def test_every_mismatch_is_named_and_exits_non_zero(
+    settings: Settings, applied: Endpoints, cli_env: dict[str, str]
+) -> None:
+    """A control file promising 5 rows for a 3-row file, and a file its control file does
+    not name (not called part-*): `lake ingest` names both and exits 1, and so does
+    `lake quality --landing-only`; a batch that matches its control files exits 0."""
+    from typer.testing import CliRunner
+
+    from lake.cli import app
+    from lake.local.serve import s3_client
+    from tests.conftest import land_files
+
+    batch = land_files(applied, "interactions", "2031-03-04", {"part-0000.csv": (interactions_csv(3), 5)})
+    folder = "crm/interactions/load_date=2031-03-04/"
+    s3_client(applied.s3_endpoint).put_object(Bucket=applied.bucket, Key=f"landing/{folder}notes.txt", Body=b"hi")
+    runner = CliRunner()
+    ingested = runner.invoke(app, ["ingest", "--batch", batch], env=cli_env)
+    assert ingested.exit_code == 1, ingested.output
+    assert f"row_count_mismatch: {folder}part-0000.csv: control file promised 5 rows, 3 landed" in ingested.output
+    assert f"extra_file: {folder}notes.txt: not named by {folder}_control.csv" in ingested.output
+    checked = runner.invoke(app, ["quality", "--landing-only", "--batch", batch], env=cli_env)
+    assert checked.exit_code == 1, checked.output
+    assert "row_count_mismatch" in checked.output and "notes.txt" in checked.output
+    assert "2 landing files do not match their control files" in checked.output
+
+    clean = land_files(applied, "interactions", "2031-03-05", {"part-0000.csv": (interactions_csv(3), 3)})
+    assert runner.invoke(app, ["ingest", "--batch", clean], env=cli_env).exit_code == 0
+    fine = runner.invoke(app, ["quality", "--landing-only", "--batch", clean], env=cli_env)
+    assert fine.exit_code == 0 and "1 partitions match their control files" in fine.output
+
+
+def control_for(folder: str, files: dict[str, tuple[bytes, int]]) -> bytes:
+    producer, entity, load_date = folder.rstrip("/").split("/")
+    return landing.control_file(
+        [
+            {
+                "batch_id": landing.batch_id_for_date(load_date.removeprefix("load_date=")),
+                "producer": producer,
+                "entity": entity,
+                "load_date": load_date.removeprefix("load_date="),
+                "file_name": name,
+                "file_format": "csv",
+                "row_count": rows,
+                "bytes": len(body),
+                "md5": landing.md5_hex(body),
+                "delivery": "delta",
+            }
+            for name, (body, rows) in files.items()
+        ]
+    )
+
+
+@pytest.mark.integration
+def test_a_correction_supersedes_a_landed_file_with_an_audit_trail(
+    settings: Settings, applied: Endpoints, conn: Any, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A producer's wrong data file and control file, ingested but not loaded, are
+    superseded by corrected ones under the same names: the old ones are kept under
+    _withdrawn/, the batch is ingested again and reconciles, the corrected file's rows
+    replace the wrong ones, and AUDIT.CORRECTIONS says who, when and why. A withdrawn file
+    leaves its control file's promise unmet, and says so."""
+    from typer.testing import CliRunner
+
+    from lake.cli import app
+    from lake.local.serve import s3_client
+    from tests.conftest import land_files
+
+    wrong = interactions_csv(3)
+    batch = land_files(
+        applied, "interactions", "2031-04-06", {"part-0000.csv": (wrong, 5), "part-0001.csv": (interactions_csv(2), 2)}
+    )
+    folder = "crm/interactions/load_date=2031-04-06/"
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", "--batch", batch], env=cli_env).exit_code == 1  # 5 promised, 3 landed
+
+    corrected = tmp_path / "part-0000.csv"
+    corrected.write_bytes(interactions_csv(5))
+    data = runner.invoke(
+        app,
+        ["landing", "supersede", folder + "part-0000.csv", "--with", str(corrected), "--reason", "two rows were cut"],
+        env=cli_env,
+    )
+    assert data.exit_code == 0, data.output
+    assert "landed_rows_removed 3" in data.output
+    control = tmp_path / "_control.csv"
+    control.write_bytes(
+        control_for(folder, {"part-0000.csv": (corrected.read_bytes(), 5), "part-0001.csv": (interactions_csv(2), 2)})
+    )
+    fixed = runner.invoke(
+        app,
+        ["landing", "supersede", folder + "_control.csv", "--with", str(control), "--reason", "md5 of the new file"],
+        env=cli_env,
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert f"{batch} ingested again: 0 reconciliation issues" in fixed.output
+    landed = rows(conn, f"SELECT COUNT(*) FROM LANDING.interactions WHERE file_name = '{folder}part-0000.csv'")
+    assert landed == [(5,)]
+    audit = rows(conn, f"SELECT action, target, reason FROM AUDIT.CORRECTIONS WHERE target LIKE '{folder}%' ORDER BY 2")
+    assert audit == [
+        ("supersede", f"{folder}_control.csv", "md5 of the new file"),
+        ("supersede", f"{folder}part-0000.csv", "two rows were cut"),
+    ]
+    kept = s3_client(applied.s3_endpoint).list_objects_v2(Bucket=applied.bucket, Prefix="landing/_withdrawn/")
+    assert sum(1 for o in kept.get("Contents", []) if o["Key"].endswith(folder + "part-0000.csv")) == 1
+    checked = runner.invoke(app, ["quality", "--landing-only", "--batch", batch], env=cli_env)
+    assert checked.exit_code == 0, checked.output
+
+    gone = runner.invoke(
+        app, ["landing", "withdraw", folder + "part-0001.csv", "--reason", "sent by mistake"], env=cli_env
+    )
+    assert gone.exit_code == 0, gone.output
+    assert f"{batch} ingested again: 1 reconciliation issues" in gone.output
+    assert rows(conn, f"SELECT issue FROM LANDING.RECONCILIATION WHERE file_name = '{folder}part-0001.csv'") == [
+        ("missing_or_unreadable",)
+    ]
+
+
+@pytest.mark.integration
+def test_a_file_the_vault_loaded_is_not_withdrawn(
+    settings: Settings, applied: Endpoints, conn: Any, cli_env: dict[str, str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from lake.cli import app
+    from tests.conftest import land_files
+
+    batch = land_files(applied, "interactions", "2031-05-07", {"part-0000.csv": (interactions_csv(2), 2)})
+    pipeline.ingest(settings, applied, batch_id=batch)
+    pipeline.load(settings, applied, batch_id=batch)
+    path = "crm/interactions/load_date=2031-05-07/part-0000.csv"
+    refused = CliRunner().invoke(app, ["landing", "withdraw", path, "--reason", "too late"], env=cli_env)
+    assert refused.exit_code == 1
+    assert "LOAD_VAULT loaded its 2 rows into the vault" in refused.output and "Nothing was changed" in refused.output
+    assert count(conn, f"SELECT COUNT(*) FROM LANDING.interactions WHERE file_name = '{path}'") == 2
+    assert count(conn, f"SELECT COUNT(*) FROM AUDIT.CORRECTIONS WHERE target = '{path}'") == 0
+
+
+@pytest.mark.integration
+def test_a_batch_id_is_checked_against_what_landed_and_a_mistake_can_be_removed(
+    settings: Settings, applied: Endpoints, conn: Any, cli_env: dict[str, str]
+) -> None:
+    """`lake load --batch B20991231` (a typo for 2026-12-31) used to record the batch as
+    loaded and stretch the business vault's snapshots to 2099. Loading or validating a
+    batch that landed nothing is refused, naming it; one recorded by an earlier version is
+    removed with `lake repair --batch`, with its audit rows, and the removal is recorded."""
+    from typer.testing import CliRunner
+
+    from lake.cli import app
+    from tests.conftest import land_files
+
+    runner = CliRunner()
+    for command in (["load"], ["validate", "--layer", "landing"]):
+        refused = runner.invoke(app, [*command, "--batch", "B20991231"], env=cli_env)
+        assert refused.exit_code == 1, refused.output
+        assert "batch B20991231 has no landed files in LANDING.INGESTED_FILES" in refused.output
+    assert count(conn, "SELECT COUNT(*) FROM VAULT.LOADED_BATCHES WHERE batch_id = 'B20991231'") == 0
+
+    cur = conn.cursor()  # what an earlier version recorded
+    cur.execute("INSERT INTO VAULT.LOADED_BATCHES VALUES ('B20981231', SYSDATE(), 'r1', 0)")
+    cur.execute("INSERT INTO AUDIT.VAULT_LOAD_RUNS VALUES ('r1', 'B20981231', '*', 0, 0, 0, 0.1, 'SUCCEEDED', NULL)")
+    removed = runner.invoke(app, ["repair", "--batch", "B20981231", "--reason", "typo for B20261231"], env=cli_env)
+    assert removed.exit_code == 0, removed.output
+    assert "loaded_batches 1, vault_load_runs 1" in removed.output
+    assert count(conn, "SELECT COUNT(*) FROM VAULT.LOADED_BATCHES WHERE batch_id = 'B20981231'") == 0
+    assert rows(conn, "SELECT action, reason FROM AUDIT.CORRECTIONS WHERE target = 'B20981231'") == [
+        ("remove_batch", "typo for B20261231")
+    ]
+    batch = land_files(applied, "interactions", "2031-06-08", {"part-0000.csv": (interactions_csv(2), 2)})
+    pipeline.ingest(settings, applied, batch_id=batch)
+    pipeline.load(settings, applied, batch_id=batch)
+    delivered = runner.invoke(app, ["repair", "--batch", batch, "--reason", "x"], env=cli_env)
+    assert delivered.exit_code == 1 and f"batch {batch} landed 1 files: it is a delivery" in delivered.output
+    assert count(conn, f"SELECT COUNT(*) FROM VAULT.LOADED_BATCHES WHERE batch_id = '{batch}'") == 1

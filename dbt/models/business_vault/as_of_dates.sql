@@ -4,13 +4,15 @@
 -- of the latest batch dated on or before it), and whether the point-in-time and bridge
 -- tables keep it: every month-end (unless `snapshot_keep_month_ends` is false) and the
 -- last `snapshot_retention_days` days.
--- Batch dates come from the batch ids (B20260105 is 2026-01-05).
+-- Batch dates come from the batch ids (B20260105 is 2026-01-05), of the batches that
+-- loaded rows: a batch recorded with none (a mistyped id, before LOAD_VAULT refused one)
+-- never stretches the snapshots to its date.
 with batches as (
     select
         b.load_ts,
         try_to_date(substr(b.batch_id, 2), 'YYYYMMDD') as batch_date
     from {{ source('vault', 'LOADED_BATCHES') }} as b
-    where regexp_like(b.batch_id, '^B[0-9]{8}$')
+    where regexp_like(b.batch_id, '^B[0-9]{8}$') and b.landed_rows > 0
 ),
 
 bounds as (
