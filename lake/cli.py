@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -145,6 +146,22 @@ def _settings() -> Settings:
     return load_settings()
 
 
+def _exclusive(settings: Settings, shared: bool = False) -> contextlib.AbstractContextManager[None]:
+    """The state folder's command lock for the length of the block, on the local target: one
+    command at a time (``lake.local.stack.command_lock``). ``shared`` (a query): no lock
+    while the servers run, as it neither starts nor stops them."""
+    import click
+
+    if settings.target != "local":
+        return contextlib.nullcontext()
+    from lake.local.stack import LocalStack, command_lock
+
+    if shared and LocalStack(settings.local).running() is not None:
+        return contextlib.nullcontext()
+    ctx = click.get_current_context(silent=True)
+    return command_lock(settings.local.state_dir.resolve(), ctx.command_path if ctx else "lake")
+
+
 # --------------------------------------------------------------------------- servers
 
 
@@ -175,11 +192,28 @@ def up(
 
 
 @app.command()
-def down() -> None:
-    """Stop the local servers (the warehouse file and an S3 snapshot stay under the state folder)."""
-    from lake.local.stack import LocalStack
+def down(
+    force: Annotated[
+        bool, typer.Option("--force", help="Interrupt a lake command running on the state folder first (as Ctrl-C).")
+    ] = False,
+) -> None:
+    """Stop the local servers (the warehouse file and an S3 snapshot stay under the state
+    folder). Refused while another lake command runs on them, unless --force."""
+    from lake.local import stack as local_stack
 
-    stack = LocalStack(_settings().local)
+    settings = _settings()
+    state_dir = settings.local.state_dir.resolve()
+    holder = local_stack.lock_holder(state_dir)
+    if holder is not None:
+        if not force:
+            raise local_stack.Busy(
+                f"{local_stack.describe(holder)} is running on the state folder {state_dir}: wait for it to end, "
+                f"or `{output.lake_command()} down --force` to interrupt it first"
+            )
+        with console.status(f"interrupting {local_stack.describe(holder)}"):
+            local_stack.interrupt(state_dir)
+        console.print(f"interrupted {local_stack.describe(holder)}")
+    stack = local_stack.LocalStack(settings.local)
     with console.status("stopping the local servers and saving the S3 snapshot"):
         stopped = stack.stop()
     console.print("stopped" if stopped else "not running")
@@ -295,7 +329,7 @@ def run(
         reporter = output.StepPrinter(output.err_console) if sys.stderr.isatty() else progress.Reporter()
     else:
         console.print(f"lake run on the {settings.target} target ({settings.names.database})", highlight=False)
-    with progress.reporting(reporter):
+    with _exclusive(settings), progress.reporting(reporter):
         report = pipeline.run(settings, plan if generate_data else None)
     if as_json:
         sys.stdout.write(output.to_json(dataclasses.asdict(report) | {"seconds": report.seconds}) + "\n")
@@ -344,7 +378,7 @@ def generate(
                 summary = generate_files(plan, sink, progress=advance).as_dict(landing_url=str(out.resolve()))
             else:
                 settings = _settings()
-                with pipeline.target(settings) as endpoints:
+                with _exclusive(settings), pipeline.target(settings) as endpoints:
                     pipeline.setup(settings, endpoints)
                     summary = pipeline.generate(settings, endpoints, plan, progress=advance).detail
         finally:
@@ -363,7 +397,7 @@ def upload(
     settings = _settings()
     reporter = output.StepPrinter()
     reporter.start("uploading")
-    with pipeline.target(settings):
+    with _exclusive(settings), pipeline.target(settings):
         try:
             pipeline.upload(settings, folder, files, lambda done, total: reporter.update(done, total, "files"))
         finally:
@@ -398,7 +432,7 @@ def quality(
     settings = _settings()
     # the control files are the landing layer's: reconcile when landing is checked
     reconciled = landing_only or "landing" in layers
-    with pipeline.target(settings) as endpoints:
+    with _exclusive(settings), pipeline.target(settings) as endpoints:
         result = pipeline.landing_reconciliation(settings, endpoints, batch) if reconciled else None
         if result is not None:
             output.print_reconciliation(result)
@@ -442,12 +476,13 @@ BatchOpt = Annotated[
 ]
 
 
-def _step(run_step: Callable[[Settings, Endpoints | None], R]) -> R:
-    """One step on the configured target (its servers started and stopped as needed)."""
+def _step(run_step: Callable[[Settings, Endpoints | None], R], shared: bool = False) -> R:
+    """One step on the configured target (its servers started and stopped as needed),
+    holding the state folder's command lock (``shared``: see ``_exclusive``)."""
     from lake import pipeline
 
     settings = _settings()
-    with pipeline.target(settings) as endpoints:
+    with _exclusive(settings, shared), pipeline.target(settings) as endpoints:
         return run_step(settings, endpoints)
 
 
@@ -507,7 +542,7 @@ def replay(
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
     settings = _settings()
-    with progress.reporting(output.StepPrinter(console)):
+    with _exclusive(settings), progress.reporting(output.StepPrinter(console)):
         done, run = pipeline.replay(settings, from_date, to_date)
     if run is not None:
         output.print_run(settings, run, dbt.log_file(settings))
@@ -781,7 +816,7 @@ def sql(
         raise typer.BadParameter(f"holds {len(statements)} statements: run one statement at a time", param_hint="QUERY")
     from lake import pipeline
 
-    names, rows = _step(lambda s, e: pipeline.query(s, e, statements[0]))
+    names, rows = _step(lambda s, e: pipeline.query(s, e, statements[0]), shared=True)
     output.write_rows(names, rows, format.value)
 
 
@@ -837,7 +872,11 @@ def app_install(
     from lake.local import app as local_app
 
     settings = _settings()
-    with pipeline.target(settings) as endpoints, console.status(f"installing {name} and running its procedures"):
+    with (
+        _exclusive(settings),
+        pipeline.target(settings) as endpoints,
+        console.status(f"installing {name} and running its procedures"),
+    ):
         report = local_app.install_and_run(
             settings, local_app.local_endpoints(settings, endpoints), bundle, name, scale
         )
@@ -855,7 +894,7 @@ def app_call(
     from lake.local import app as local_app
 
     settings = _settings()
-    with pipeline.target(settings) as endpoints:
+    with _exclusive(settings), pipeline.target(settings) as endpoints:
         ready = local_app.local_endpoints(settings, endpoints)
         result = local_app.call(settings, ready, procedure, *(arguments or []), app=name)
     print(json.dumps(result, indent=2, default=str))
@@ -872,7 +911,7 @@ def app_uninstall(
     from lake.local import app as local_app
 
     settings = _settings()
-    with pipeline.target(settings) as endpoints:
+    with _exclusive(settings), pipeline.target(settings) as endpoints:
         existed = local_app.uninstall(settings, local_app.local_endpoints(settings, endpoints), name)
     console.print(f"{name} {'dropped' if existed else 'was not installed; nothing to drop'}")
 

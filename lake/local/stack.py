@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -21,6 +22,94 @@ from procedures.errors import UserError
 
 class StackError(UserError, RuntimeError):
     """The local servers could not be started, found or stopped."""
+
+
+class Busy(StackError):
+    """Another lake command is running on the same state folder."""
+
+
+LOCK_FILE = "command.lock"
+
+
+def lock_holder(state_dir: Path) -> dict[str, object] | None:
+    """The command holding ``state_dir``'s command lock ({"pid", "command", "started_at"}),
+    or None when none does."""
+    path = state_dir / LOCK_FILE
+    if not path.is_file():
+        return None
+    with path.open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            try:
+                return dict(json.loads(f.read() or "{}"))
+            except json.JSONDecodeError:
+                return {}
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return None
+
+
+def describe(holder: dict[str, object]) -> str:
+    command = holder.get("command") or "another lake command"
+    return f"`{command}` (pid {holder.get('pid', '?')}, started {holder.get('started_at', '?')})"
+
+
+@contextmanager
+def command_lock(state_dir: Path, command: str) -> Iterator[None]:
+    """One lake command at a time on a state folder: two would share (and one stop) the
+    same servers, and write the same warehouse file. The lock is ``flock`` on
+    ``<state>/command.lock``, freed by the kernel when the process ends however it ends;
+    the file names the holder for the next command's message."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    f = (state_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        try:
+            holder = dict(json.loads(f.read() or "{}"))
+        except json.JSONDecodeError:
+            holder = {}
+        f.close()
+        raise Busy(
+            f"{describe(holder)} is running on the state folder {state_dir}: one command at a time; wait for it "
+            "to end, or stop it (Ctrl-C where it runs, or `lake down --force`)"
+        ) from None
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps({"pid": os.getpid(), "command": command, "started_at": time.strftime("%H:%M:%S")}))
+        f.flush()
+        yield
+    finally:
+        f.seek(0)
+        f.truncate()
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def interrupt(state_dir: Path, timeout: float = 120.0) -> dict[str, object] | None:
+    """Stop the command holding ``state_dir``'s lock as Ctrl-C would (SIGINT: it ends
+    "interrupted", stopping what it started), then SIGTERM if it has not let go within
+    ``timeout`` seconds. Returns the holder, or None when none ran."""
+    holder = lock_holder(state_dir)
+    if holder is None:
+        return None
+    pid = int(str(holder.get("pid") or 0))
+    if pid <= 0 or pid == os.getpid():
+        raise Busy(f"cannot interrupt {describe(holder)}: its pid is unknown; stop it where it runs")
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 30.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return holder
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if lock_holder(state_dir) is None:
+                return holder
+            time.sleep(0.1)
+    raise Busy(f"{describe(holder)} did not stop after SIGINT and SIGTERM; stop it where it runs")
 
 
 @dataclass(frozen=True)
@@ -146,7 +235,11 @@ class LocalStack:
         last traceback, e.g. "OSError: [Errno 28] No space left on device")."""
         lines = [line.strip() for line in self.log_tail(200).splitlines() if line.strip()]
         for line in reversed(lines):
-            if re.match(r"^[\w.]*(Error|Exception|Exit)\b.*:", line) or "No space left" in line:
+            if (
+                re.match(r"^[\w.]*(Error|Exception|Exit)\b.*:", line)
+                or "No space left" in line
+                or "already owns" in line
+            ):
                 return line
         return lines[-1] if lines else "no log"
 

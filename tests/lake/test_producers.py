@@ -355,3 +355,56 @@ def test_a_batch_id_is_checked_against_what_landed_and_a_mistake_can_be_removed(
     delivered = runner.invoke(app, ["repair", "--batch", batch, "--reason", "x"], env=cli_env)
     assert delivered.exit_code == 1 and f"batch {batch} landed 1 files: it is a delivery" in delivered.output
     assert count(conn, f"SELECT COUNT(*) FROM VAULT.LOADED_BATCHES WHERE batch_id = '{batch}'") == 1
+
+
+@pytest.mark.integration
+def test_one_command_at_a_time_per_state_folder(settings: Settings, cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A second command on a state folder in use is refused at once, naming the running
+    command and its pid (two `lake run` used to share the servers until the first stopped
+    them); a query beside it is not; `lake down` refuses too, and `lake down --force`
+    interrupts the running command (as Ctrl-C) instead of leaving it hanging."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from typer.testing import CliRunner
+
+    from lake.cli import app
+    from lake.local.stack import command_lock, lock_holder
+
+    runner = CliRunner()
+    with command_lock(settings.local.state_dir.resolve(), "lake run --scale 5000"):
+        busy = runner.invoke(app, ["ingest"], env=cli_env)
+        assert busy.exit_code == 1
+        assert f"`lake run --scale 5000` (pid {os.getpid()}, started " in busy.output
+        assert "is running on the state folder" in busy.output
+        refused = runner.invoke(app, ["down"], env=cli_env)
+        assert refused.exit_code == 1 and "down --force" in refused.output
+        query = runner.invoke(app, ["sql", "SELECT 1 AS one"], env=cli_env)
+        assert query.exit_code == 0, query.output
+
+    state = tmp_path / "state"
+    holding = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from lake.local.stack import command_lock\n"
+        "try:\n"
+        f"    with command_lock(Path({str(state)!r}), 'lake run'):\n"
+        "        time.sleep(120)\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", holding])
+    try:
+        deadline = time.monotonic() + 30
+        while lock_holder(state) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        forced = runner.invoke(app, ["down", "--force"], env={"LAKE_STATE_DIR": str(state)})
+        assert forced.exit_code == 0, forced.output
+        assert f"interrupted `lake run` (pid {holder.pid}" in forced.output and "not running" in forced.output
+        assert holder.wait(timeout=30) == 130
+    finally:
+        if holder.poll() is None:
+            holder.send_signal(signal.SIGKILL)
