@@ -803,21 +803,44 @@ def dbt_lint(
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help='One SQL statement, e.g. "select * from vault.hub_customer limit 5".')],
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help='SQL to run, one or more statements ("select * from vault.hub_customer limit 5"); '
+            '"-" reads them from standard input.'
+        ),
+    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Run the statements of this file, in order.")] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
-    """Run one SQL statement on the target and print the result."""
+    """Run SQL on the target and print each statement's result; stops at the first
+    statement that fails, naming it, with the server's message in one line."""
     from lake import sqlfiles
 
-    statements = sqlfiles.split(query)
+    if (query is None) == (file is None):
+        raise typer.BadParameter("give SQL, - to read it from standard input, or --file FILE (one of them)")
+    if file is not None:
+        try:
+            text = file.read_text()
+        except OSError as err:
+            raise typer.BadParameter(f"{file}: {err.strerror}", param_hint="--file") from None
+    else:
+        text = sys.stdin.read() if query == "-" else str(query)
+    statements = sqlfiles.split(text)
     if not statements:
-        raise typer.BadParameter("is empty: give one SQL statement", param_hint="QUERY")
-    if len(statements) > 1:
-        raise typer.BadParameter(f"holds {len(statements)} statements: run one statement at a time", param_hint="QUERY")
+        where = str(file) if file is not None else "standard input" if query == "-" else "QUERY"
+        raise typer.BadParameter(f"{where} is empty: give one or more SQL statements")
     from lake import pipeline
 
-    names, rows = _step(lambda s, e: pipeline.query(s, e, statements[0]), shared=True)
-    output.write_rows(names, rows, format.value)
+    several = len(statements) > 1
+
+    def show(number: int, statement: str, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+        if several:
+            heading = f"-- [{number}/{len(statements)}] {' '.join(statement.split())[:100]}"
+            (console if format == Format.table else err_console).print(heading, markup=False, highlight=False)
+        output.write_rows(names, rows, format.value)
+
+    _step(lambda s, e: pipeline.queries(s, e, statements, show), shared=True)
 
 
 @app.command()

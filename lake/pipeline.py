@@ -26,6 +26,7 @@ from lake.reconcile import Reconciliation, reconcile, recorded
 from lake.session import connection, procedure_session, snowpark_session
 from lake.steps import Built, Loaded, StepReport
 from procedures import landing, quality
+from procedures.errors import UserError
 from procedures.handlers import generate_sample_data, ingest_landing, load_vault, publish_gold, validate_data
 from procedures.handlers import replay as replay_days
 from procedures.ingest import REWRITTEN_TABLE, IngestSummary, landing_table
@@ -272,6 +273,39 @@ def query(
         cur.execute(sql, params)
         names = [d[0] for d in cur.description or []]
         return names, list(cur.fetchall()) if cur.description else []
+
+
+class StatementError(UserError, RuntimeError):
+    """A statement of several that failed: which one, and the server's message."""
+
+
+def queries(
+    settings: Settings,
+    endpoints: Endpoints | None,
+    statements: list[str],
+    each: Callable[[int, str, list[str], list[tuple[Any, ...]]], None],
+) -> int:
+    """Run ``statements`` in order on one connection (a SET or a temporary table holds for
+    the next), calling ``each(number, statement, column names, rows)`` after each; stops
+    at the first that fails with a ``StatementError`` naming it. Returns how many ran."""
+    from lake.output import error_line
+    from lake.sqlfiles import syntax_error
+
+    with connection(settings, endpoints) as conn:
+        cur = conn.cursor()
+        for number, statement in enumerate(statements, start=1):
+            try:
+                cur.execute(statement)
+            except Exception as err:
+                if not type(err).__module__.startswith("snowflake.connector"):
+                    raise
+                said = syntax_error(statement) or error_line(err)
+                which = f"statement {number} of {len(statements)}" if len(statements) > 1 else "the statement"
+                first = " ".join(statement.split())[:80]
+                raise StatementError(f"{which} ({first}) failed: {said}") from None
+            names = [d[0] for d in cur.description or []]
+            each(number, statement, names, list(cur.fetchall()) if cur.description else [])
+    return len(statements)
 
 
 def fetch(settings: Settings, endpoints: Endpoints | None, sql: str, params: Any = None) -> list[tuple[Any, ...]]:

@@ -96,6 +96,23 @@ def split(text: str) -> list[str]:
     return [s for s in (_strip_leading_comments(s) for s in statements) if s]
 
 
+def syntax_error(statement: str) -> str | None:
+    """Where a statement's syntax is wrong, in one line ("syntax error at line 1, column 8:
+    ..."), or None when Snowflake's grammar (as sqlglot reads it) accepts it. Used to say a
+    failed statement's syntax error plainly instead of the local parser's internals."""
+    import sqlglot
+    from sqlglot.errors import ParseError
+
+    try:
+        sqlglot.parse(statement, read="snowflake")
+    except ParseError as err:
+        first = err.errors[0] if err.errors else {}
+        where = f" at line {first.get('line')}, column {first.get('col')}" if first.get("line") else ""
+        said = str(first.get("description") or err).splitlines()[0]
+        return f"syntax error{where}: {said}"
+    return None
+
+
 def _find(text: str, token: str, start: int) -> int:
     found = text.find(token, start)
     return len(text) if found < 0 else found

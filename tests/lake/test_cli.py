@@ -48,8 +48,9 @@ def fresh(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("args", "env", "exit_code", "says"),
     [
-        pytest.param(["sql", ""], {}, 2, "Invalid value for QUERY: is empty", id="empty_sql"),
-        pytest.param(["sql", "select 1; select 2"], {}, 2, "run one statement at a time", id="two_statements"),
+        pytest.param(["sql", ""], {}, 2, "Invalid value: QUERY is empty", id="empty_sql"),
+        pytest.param(["sql"], {}, 2, "give SQL, - to read it from standard input, or --file FILE", id="no_sql"),
+        pytest.param(["sql", "--file", "/no/such.sql"], {}, 2, "/no/such.sql: No such file", id="no_sql_file"),
         pytest.param(["ui", "--port", "99999"], {}, 2, "Invalid value for '--port'", id="port_out_of_range"),
         pytest.param(["run", "--formats", "crm=xml"], {}, 2, "unknown file format 'xml'", id="unknown_format"),
         pytest.param(["run", "--scale", "-5"], {}, 2, "Invalid value for '--scale'", id="negative_scale"),

@@ -408,3 +408,31 @@ def test_one_command_at_a_time_per_state_folder(settings: Settings, cli_env: dic
     finally:
         if holder.poll() is None:
             holder.send_signal(signal.SIGKILL)
+
+
+@pytest.mark.integration
+def test_lake_sql_reads_standard_input_or_a_file_and_names_the_failing_statement(
+    generated: Any, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`lake sql -` and `lake sql --file F` run every statement, in order, on one
+    connection, printing each result; a failing one is named, with the server's message
+    in one line (a syntax error plainly, not the parser's internals), and nothing after
+    it runs."""
+    from typer.testing import CliRunner
+
+    from lake.cli import app
+
+    runner = CliRunner()
+    script = "select 1 as one;\n-- a comment\nselect 'a;b' as two;"
+    piped = runner.invoke(app, ["sql", "-", "-f", "csv"], input=script, env=cli_env)
+    assert piped.exit_code == 0, piped.output
+    assert piped.stdout.splitlines() == ["ONE", "1", "TWO", "a;b"]
+    file = tmp_path / "q.sql"
+    file.write_text("select count(*) as n from AUDIT.PROCEDURE_RUNS; selec 1; select 3 as three")
+    failed = runner.invoke(app, ["sql", "--file", str(file)], env=cli_env)
+    assert failed.exit_code == 1
+    assert "[1/3] select count(*) as n from AUDIT.PROCEDURE_RUNS" in failed.output
+    last = failed.output.strip().splitlines()[-1]
+    assert last.startswith("error: statement 2 of 3 (selec 1) failed: syntax error at line 1, column ")
+    assert last.endswith(": Invalid expression / Unexpected token")
+    assert "THREE" not in failed.output and "sqlglot" not in failed.output
