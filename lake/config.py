@@ -234,6 +234,37 @@ def _reject_secrets(tree: Mapping[str, Any], source: str, prefix: str = "") -> N
             )
 
 
+PROJECT_NAME = "institutional-client-lake"
+
+
+def _is_project(folder: Path) -> bool:
+    """A folder with ``lake.toml``, or with this project's ``pyproject.toml``."""
+    if (folder / "lake.toml").is_file():
+        return True
+    try:
+        declared = tomllib.loads((folder / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return bool(declared.get("project", {}).get("name") == PROJECT_NAME)
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The lake project that ``start`` (default: the working directory) is in: the nearest
+    folder, itself or above, holding ``lake.toml`` or the project's ``pyproject.toml``."""
+    here = (start or Path.cwd()).resolve()
+    return next((folder for folder in (here, *here.parents) if _is_project(folder)), None)
+
+
+def no_project(start: Path | None = None) -> ConfigError:
+    here = (start or Path.cwd()).resolve()
+    looked = [here, *here.parents]
+    shown = ", ".join(str(p) for p in looked[:4]) + (f" and {len(looked) - 4} more up to /" if len(looked) > 4 else "")
+    return ConfigError(
+        f"no lake project here: looked for lake.toml, or the pyproject.toml of {PROJECT_NAME}, in {shown}; run "
+        "lake in the project's folder (or one under it), or name the state folder with LAKE_STATE_DIR"
+    )
+
+
 def config_path(env: Mapping[str, str] | None = None) -> Path | None:
     env = os.environ if env is None else env
     if explicit := env.get("LAKE_CONFIG"):
@@ -241,7 +272,8 @@ def config_path(env: Mapping[str, str] | None = None) -> Path | None:
         if not path.is_file():
             raise ConfigError(f"LAKE_CONFIG names {explicit!r}, which is not a file")
         return path
-    default = Path("lake.toml")
+    root = project_root()
+    default = (root or Path.cwd()) / "lake.toml"
     return default if default.is_file() else None
 
 
@@ -310,8 +342,20 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     if environment := env.get("LAKE_ENVIRONMENT") or tree.pop("environment", None):
         target = env.get("LAKE_TARGET") or tree.get("target", "local")
         tree = _merge(environment_names(str(environment), env, str(target)), tree)
+    # the state folder: LAKE_STATE_DIR (from the working directory), or the config file's
+    # (from its folder), or the project's .lake, wherever in the project lake runs
+    local = tree.setdefault("local", {})
+    if given := env.get("LAKE_STATE_DIR"):
+        local["state_dir"] = Path(given).resolve()
+    elif "state_dir" in local and path:
+        local["state_dir"] = (path.resolve().parent / str(local["state_dir"])).resolve()
+    elif (env.get("LAKE_TARGET") or tree.get("target", "local")) == "local":
+        root = project_root()
+        if root is None:
+            raise no_project()
+        local["state_dir"] = root / ".lake"
     for var, dotted in ENV.items():
-        if value := env.get(var):
+        if var != "LAKE_STATE_DIR" and (value := env.get(var)):
             _set(tree, dotted, value)
     try:
         return Settings.model_validate(tree)

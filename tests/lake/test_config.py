@@ -133,3 +133,37 @@ def test_an_unknown_key_is_named_without_its_value(tmp_path: Path, key: str) -> 
     with pytest.raises(ConfigError) as caught:
         load_settings(path=config, env={})
     assert f"snowflake.{key}" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+@pytest.mark.unit
+def test_a_command_run_below_the_project_finds_it_or_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cd dbt && lake sql ...` used to create an empty lake in dbt/ and answer `schema
+    "VAULT" does not exist`. Below a project (its pyproject.toml, or a lake.toml) the
+    state folder and the config file are the project's; elsewhere the command says
+    where it looked."""
+    from lake.config import ConfigError, config_path, load_settings
+
+    project = tmp_path / "checkout"
+    deeper = project / "dbt" / "models"
+    deeper.mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[project]\nname = "institutional-client-lake"\n')
+    monkeypatch.chdir(deeper)
+    assert load_settings(env={}).local.state_dir == project / ".lake"
+
+    own = tmp_path / "own"
+    (own / "reports").mkdir(parents=True)
+    (own / "lake.toml").write_text('[local]\nstate_dir = "var/lake"\nbucket = "own-landing"\n')
+    monkeypatch.chdir(own / "reports")
+    assert config_path({}) == own / "lake.toml"
+    found = load_settings(env={})
+    assert found.local.state_dir == own / "var" / "lake" and found.local.bucket == "own-landing"
+    assert load_settings(env={"LAKE_STATE_DIR": "mine"}).local.state_dir == own / "reports" / "mine"
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(ConfigError, match=r"no lake project here: looked for lake.toml, .* in .*elsewhere"):
+        load_settings(env={})
+    assert load_settings(env={"LAKE_STATE_DIR": str(tmp_path / "s")}).local.state_dir == tmp_path / "s"
