@@ -18,7 +18,7 @@ SQL_DIR = ROOT / "sql"
 
 def files() -> dict[Path, Callable[[], str]]:
     """Each generated file and the function that writes its text, in writing order."""
-    from lake import app, business_vault, governance, privileges
+    from lake import app, business_vault, contract, governance, privileges
     from procedures import controls, ingest, quality, staging, vault
 
     return {
@@ -30,6 +30,7 @@ def files() -> dict[Path, Callable[[], str]]:
         SQL_DIR / "060_quality.sql": quality.ddl,
         **governance.writers(),
         **business_vault.writers(),
+        ROOT / contract.DOC: contract.producer_contract,
         # built from the sql/ written above, as it is on disk
         app.SETUP_SCRIPT: lambda: app.setup_script(app.SETUP_SCRIPT.read_text()),
         ROOT / privileges.DEPLOY_DOC: lambda: privileges.deploy_doc((ROOT / privileges.DEPLOY_DOC).read_text()),

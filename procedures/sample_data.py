@@ -1402,6 +1402,25 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
     started = time.perf_counter()
     vocab = vocabularies(plan.seed)
     result = Result()
+    try:
+        _generate_days(plan, sink, progress, workers, vocab, result)
+    except landing.LandingError as err:
+        if "already holds another file" not in str(err):
+            raise
+        taken = [d for d in range(1, plan.days + 1) if landing.batch_id_for(plan.load_date(d)) not in result.batches]
+        first = plan.load_date(taken[0]) if taken else plan.load_date(1)
+        raise landing.LandingError(
+            f"{err} The landing zone already holds load date {first.isoformat()} from a run with another --scale, "
+            "--seed or --formats: pass --start-date after the last day it holds, or use another state folder "
+            "(LAKE_STATE_DIR)"
+        ) from None
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _generate_days(
+    plan: Plan, sink: Sink, progress: Progress | None, workers: int, vocab: Vocab, result: Result
+) -> None:
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="generate") as pool:
         for day in range(1, plan.days + 1):
             load_date = plan.load_date(day)
@@ -1448,8 +1467,6 @@ def generate(plan: Plan, sink: Sink, progress: Progress | None = None, workers: 
             result.arrivals.update(arrivals["kind"].to_pylist())
             sink.put(landing.manifest_key(load_date), landing.serialise(day_manifest, "parquet"))
             result.batches.append(batch)
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _delivered(batch: str, load_date: date, ent: spec.Entity, file_name: str, n: int) -> dict[str, list[str]]:
