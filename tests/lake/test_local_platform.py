@@ -249,9 +249,10 @@ def test_reconciliation_finds_missing_extra_and_altered_files(
 
     generate_sample_data.run(session, Plan.build(scale=20, start_date="2029-06-01", formats="csv"))
     s3 = s3_client(applied.s3_endpoint)
-    clean = reconcile(conn, s3, "s3://lake-landing/landing/", "LANDING.LANDING_STAGE")
+    # the day's folders only: other tests' deliberate mistakes stand in the shared landing zone
+    clean = reconcile(conn, s3, "s3://lake-landing/landing/", "LANDING.LANDING_STAGE", batch="B20290601")
     assert clean.ok and len(clean.partitions) >= len(ENTITIES)
-    ok = CliRunner().invoke(app, ["quality", "--landing-only"], env=cli_env)
+    ok = CliRunner().invoke(app, ["quality", "--landing-only", "--batch", "B20290601"], env=cli_env)
     assert ok.exit_code == 0 and "partitions match their control files" in ok.output
 
     base = "landing/crm/customers/load_date=2029-06-01/"
@@ -262,14 +263,14 @@ def test_reconciliation_finds_missing_extra_and_altered_files(
         s3.put_object(Bucket="lake-landing", Key=base + "part-0000.csv", Body=original.replace(b"C0", b"X0", 1))
         s3.put_object(Bucket="lake-landing", Key=base + "part-0099.csv", Body=original)
         s3.delete_object(Bucket="lake-landing", Key=accounts)
-        found = reconcile(conn, s3, "s3://lake-landing/landing/", "LANDING.LANDING_STAGE")
+        found = reconcile(conn, s3, "s3://lake-landing/landing/", "LANDING.LANDING_STAGE", batch="B20290601")
         kinds = {(p.partition.split("/")[1], p.file_name, p.kind) for p in found.problems}
         assert kinds == {
             ("customers", "part-0000.csv", "md5_mismatch"),
             ("customers", "part-0099.csv", "extra"),
             ("accounts", "part-0000.csv", "missing"),
         }
-        failed = CliRunner().invoke(app, ["quality", "--landing-only"], env=cli_env)
+        failed = CliRunner().invoke(app, ["quality", "--landing-only", "--batch", "B20290601"], env=cli_env)
         assert failed.exit_code == 1 and "3 landing files do not match their control files" in failed.output
     finally:
         s3.put_object(Bucket="lake-landing", Key=base + "part-0000.csv", Body=original)

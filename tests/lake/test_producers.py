@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,25 @@ from lake.config import Settings
 from lake.local.stack import Endpoints
 from procedures import landing, spec
 from procedures.sample_data import Plan, generate
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A lake of this module's own: its producers' mistakes (an unknown folder, a bad
+    control file, short files) stay standing problems of its landing zone, as they would
+    for a user, without becoming every other test's."""
+    from lake.config import LocalTarget
+
+    return Settings(local=LocalTarget(state_dir=tmp_path_factory.mktemp("producers-lake"), idle_transaction_seconds=4))
+
+
+@pytest.fixture(scope="module")
+def applied(settings: Settings) -> Iterator[Endpoints]:
+    from lake.local.stack import LocalStack
+
+    with LocalStack(settings.local).ensure() as endpoints:
+        pipeline.setup(settings, endpoints)
+        yield endpoints
 
 
 def count(conn: Any, sql: str) -> int:
@@ -412,7 +432,7 @@ def test_one_command_at_a_time_per_state_folder(settings: Settings, cli_env: dic
 
 @pytest.mark.integration
 def test_lake_sql_reads_standard_input_or_a_file_and_names_the_failing_statement(
-    generated: Any, cli_env: dict[str, str], tmp_path: Path
+    cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     """`lake sql -` and `lake sql --file F` run every statement, in order, on one
     connection, printing each result; a failing one is named, with the server's message
