@@ -482,6 +482,10 @@ def print_status(doc: dict[str, Any]) -> None:
         return
     servers = doc["servers"]
     console.print(f"state folder: {doc['state_dir']}", highlight=False)
+    if doc.get("command"):
+        from lake.local.stack import describe
+
+        console.print(f"running: {describe(doc['command'])}", highlight=False)
     if servers["running"]:
         console.print(
             f"local servers: [green]running[/] pid {servers['pid']}, S3 {servers['s3']}, "

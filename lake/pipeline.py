@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lake import sqlfiles, steps, task_graph
 from lake.config import Settings
 from lake.local.compat import notifications
-from lake.local.stack import Endpoints, LocalStack
+from lake.local.stack import Endpoints, LocalStack, lock_holder
 from lake.reconcile import Reconciliation, reconcile, recorded
 from lake.session import connection, procedure_session, snowpark_session
 from lake.steps import Built, Loaded, StepReport
@@ -164,6 +164,7 @@ def status(settings: Settings) -> dict[str, Any]:
         stack = LocalStack(settings.local)
         ep = stack.running()
         doc["state_dir"] = str(stack.state_dir)
+        doc["command"] = lock_holder(stack.state_dir)  # the lake command running there, if any
         doc["servers"] = (
             {"running": True, "pid": ep.pid, "s3": ep.s3_endpoint, "snowflake_port": ep.snowflake_port}
             if ep

@@ -404,6 +404,8 @@ def test_one_command_at_a_time_per_state_folder(settings: Settings, cli_env: dic
         assert refused.exit_code == 1 and "down --force" in refused.output
         query = runner.invoke(app, ["sql", "SELECT 1 AS one"], env=cli_env)
         assert query.exit_code == 0, query.output
+        shown = runner.invoke(app, ["status"], env=cli_env)
+        assert f"running: `lake run --scale 5000` (pid {os.getpid()}" in shown.output
 
     state = tmp_path / "state"
     holding = (
