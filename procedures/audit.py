@@ -20,6 +20,35 @@ class ArgumentError(UserError, ValueError):
     """A procedure argument that cannot be used; the message names it."""
 
 
+# in the landing schema: every data file ingestion loaded (procedures/ingest.py writes it)
+INGESTED_FILES = "INGESTED_FILES"
+
+
+class UnknownBatch(ArgumentError):
+    """A batch id that names no landed file: loading or validating it would record a
+    batch that never arrived (and stretch the business vault's snapshots to its date)."""
+
+
+def require_landed(session: Any, landing_schema: str, batch_id: str) -> None:
+    """Refuse ``batch_id`` unless ingestion landed at least one of its files (an empty
+    extract counts: a quiet day is a delivery)."""
+    table = f"{checked_name(landing_schema, 'landing_schema')}.{INGESTED_FILES}"
+    found = session.sql(
+        f"SELECT COUNT(*) FROM {table} WHERE batch_id = ? AND status = 'LOADED'", params=[batch_id]
+    ).collect()
+    if int(found[0][0]):
+        return
+    known = session.sql(
+        f"SELECT MIN(batch_id), MAX(batch_id), COUNT(DISTINCT batch_id) FROM {table} WHERE status = 'LOADED'"
+    ).collect()
+    first, last, n = known[0] if known else (None, None, 0)
+    shown = f"{first} to {last} ({n} batches)" if n else "none yet"
+    raise UnknownBatch(
+        f"batch {batch_id} has no landed files in {table}: nothing to do (landed batches: {shown}); check the id, "
+        "or ingest the batch first"
+    )
+
+
 def checked_name(value: str, argument: str) -> str:
     """An object name from a caller, accepted only as plain dotted identifiers."""
     if not QUALIFIED.match(value or ""):

@@ -27,7 +27,7 @@ from typing import Any, TypedDict
 
 from procedures import landing
 from procedures import spec as entity_spec
-from procedures.audit import checked_name
+from procedures.audit import INGESTED_FILES, checked_name
 from procedures.sql import LOCK_CONFLICT, create_table_ddl, quote, seed_row_sql, sql_literal
 
 LINEAGE_COLUMNS = (
@@ -45,7 +45,7 @@ CONTROL_TABLE = "CONTROL_FILES"
 ERRORS_TABLE = "INGEST_ERRORS"
 RECONCILIATION_TABLE = "RECONCILIATION"
 DRIFT_TABLE = "SCHEMA_DRIFT"
-FILES_TABLE = "INGESTED_FILES"
+FILES_TABLE = INGESTED_FILES
 # in the audit schema: landing files the lake rewrote (lake/landing_erasure.py)
 REWRITTEN_TABLE = "REWRITTEN_FILES"
 LOCK_TABLE = "INGEST_LOCK"
@@ -221,32 +221,6 @@ def lease(session: Any, schema: str, run_id: str, wait_seconds: float = 900.0) -
             f"UPDATE {table} SET run_id = NULL, locked_at = NULL WHERE lock_name = '{LOCK_NAME}' AND run_id = ?",
             params=[run_id],
         ).collect()
-
-
-class UnknownBatch(landing.LandingError):
-    """A batch id that names no landed file: loading or validating it would record a
-    batch that never arrived (and stretch the business vault's snapshots to its date)."""
-
-
-def require_landed(session: Any, landing_schema: str, batch_id: str) -> None:
-    """Refuse ``batch_id`` unless ingestion landed at least one of its files (an empty
-    extract counts: a quiet day is a delivery)."""
-    schema = quote(landing_schema)
-    found = session.sql(
-        f"SELECT COUNT(*) FROM {schema}.{FILES_TABLE} WHERE batch_id = ? AND status = 'LOADED'", params=[batch_id]
-    ).collect()
-    if int(found[0][0]):
-        return
-    known = session.sql(
-        f"SELECT MIN(batch_id), MAX(batch_id), COUNT(DISTINCT batch_id) FROM {schema}.{FILES_TABLE} "
-        "WHERE status = 'LOADED'"
-    ).collect()
-    first, last, n = known[0] if known else (None, None, 0)
-    shown = f"{first} to {last} ({n} batches)" if n else "none yet"
-    raise UnknownBatch(
-        f"batch {batch_id} has no landed files in {landing_schema}.{FILES_TABLE}: nothing to do (landed batches: "
-        f"{shown}); check the id, or ingest the batch first"
-    )
 
 
 @dataclass

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from procedures import spec
-from procedures.audit import audited, checked_batch_id, checked_schemas
-from procedures.ingest import CONTROL_TABLE, landing_table, require_landed
+from procedures.audit import audited, checked_batch_id, checked_schemas, require_landed
+from procedures.ingest import CONTROL_TABLE, landing_table
 from procedures.sql import LOCK_CONFLICT, quote, sql_literal
 from procedures.vault_statements import (
     LOADED_TABLE,

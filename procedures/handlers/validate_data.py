@@ -25,8 +25,7 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 from procedures import quality as quality_rules
-from procedures.audit import audited, checked_batch_id, checked_name, checked_schemas
-from procedures.ingest import require_landed
+from procedures.audit import audited, checked_batch_id, checked_name, checked_schemas, require_landed
 from procedures.sql import quote, sql_literal
 
 PROCEDURE = "VALIDATE_DATA"
