@@ -51,6 +51,8 @@ GOV = f"{DB}.<% governance_schema %>"
 TAG = f"{GOV}.PII_CLASS"
 STRING_POLICY = f"{GOV}.MASK_PII_STRING"
 DATE_POLICY = f"{GOV}.MASK_PII_DATE"
+# a number derived from a personal value (an age from a date of birth)
+NUMBER_POLICY = f"{GOV}.MASK_PII_NUMBER"
 ROW_POLICY = f"{GOV}.CLIENT_REGION_ACCESS"
 # the client's country column, per layer's table (landing and vault keep the spec's name)
 COUNTRY_COLUMN = "domicile_country"
@@ -181,6 +183,17 @@ def _date_treatment(treatment: str) -> str:
     return {"clear": "val", "partial": "DATE_FROM_PARTS(YEAR(val), 1, 1)"}.get(treatment, "NULL")
 
 
+def _number_treatment(treatment: str) -> str:
+    # a number derived from personal data (an age): the decade for a partial view
+    return {"clear": "val", "partial": "FLOOR(val / 10) * 10"}.get(treatment, "NULL")
+
+
+def _treatment(data_type: str, treatment: str, pii: str) -> str:
+    if data_type == "STRING":
+        return _string_treatment(treatment, pii)
+    return _number_treatment(treatment) if data_type == "NUMBER" else _date_treatment(treatment)
+
+
 def masking_body(data_type: str) -> str:
     """The CASE a masking policy returns: the first role in ``G.MASKING`` that is in the
     session decides, by the column's PII class (read from its tag); anyone else: masked."""
@@ -189,7 +202,7 @@ def masking_body(data_type: str) -> str:
     for function, treatments in governance.MASKING:
         by_class: dict[str, list[str]] = {}
         for pii, treatment in treatments.items():
-            expression = _string_treatment(treatment, pii) if data_type == "STRING" else _date_treatment(treatment)
+            expression = _treatment(data_type, treatment, pii)
             by_class.setdefault(expression, []).append(pii)
         if len(by_class) == 1:
             (expression,) = by_class
@@ -243,7 +256,7 @@ def _policies() -> list[str]:
         "-- so tagging a column is what protects it (https://docs.snowflake.com/en/user-guide/tag-based-masking-policies).",
         f"CREATE TAG IF NOT EXISTS {TAG} ALLOWED_VALUES {classes}\n    COMMENT = 'PII class of a column';",
     ]
-    for policy, data_type in ((STRING_POLICY, "STRING"), (DATE_POLICY, "DATE")):
+    for policy, data_type in ((STRING_POLICY, "STRING"), (DATE_POLICY, "DATE"), (NUMBER_POLICY, "NUMBER")):
         body = masking_body(data_type)
         out.append(
             f"CREATE MASKING POLICY IF NOT EXISTS {policy} AS (val {data_type}) RETURNS {data_type} ->\n    {body}\n"
@@ -251,7 +264,10 @@ def _policies() -> list[str]:
         )
         # CREATE IF NOT EXISTS keeps an old body; SET BODY brings it to the spec's
         out.append(f"ALTER MASKING POLICY {policy} SET BODY ->\n    {body};")
-    out.append(f"ALTER TAG {TAG} SET MASKING POLICY {STRING_POLICY}, MASKING POLICY {DATE_POLICY} FORCE;")
+    out.append(
+        f"ALTER TAG {TAG} SET MASKING POLICY {STRING_POLICY}, MASKING POLICY {DATE_POLICY}, "
+        f"MASKING POLICY {NUMBER_POLICY} FORCE;"
+    )
     out.append("-- Client rows: privileged roles read all; others the regions ENTITLEMENTS grants them.")
     out.append(
         f"CREATE ROW ACCESS POLICY IF NOT EXISTS {ROW_POLICY} AS (client_country VARCHAR) RETURNS BOOLEAN ->\n"

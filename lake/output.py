@@ -399,6 +399,8 @@ def print_ingestion(step: Ingestion) -> None:
         err_console.print(f"  {issue['issue']}: {issue['file']}: {issue['detail']}", highlight=False)
     for failed in d["failed_files"]:
         err_console.print(f"  unreadable: {failed['file']}: {failed['error']}")
+    for name in d.get("rewritten_on_landing", []):
+        err_console.print(f"  an erased subject delivered again: {name} rewritten without its personal values")
     for changed in d["changed_after_load"]:
         err_console.print(f"  rewritten after it was loaded (the vault holds the earlier content): {changed}")
 

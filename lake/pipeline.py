@@ -412,7 +412,50 @@ def ingest(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") 
         return ingest_landing.run(session, batch_id=batch_id, stage=stage, schemas=names.schemas)
 
     summary = call(settings, endpoints, ingest_landing.PROCEDURE, locally, batch_id=batch_id)
+    if summary.get("erased_on_landing"):
+        summary["rewritten_on_landing"] = rewrite_erased(settings, endpoints, summary["batches"])
     return steps.Ingestion("INGEST_LANDING", time.perf_counter() - started, summary)
+
+
+def rewrite_erased(settings: Settings, endpoints: Endpoints | None, batches: list[str]) -> list[str]:
+    """The landing files of ``batches`` that deliver an erased subject again: rewritten
+    without its personal values as ``lake erase`` rewrites them (same format, the control
+    file's size and MD5 updated, older versions deleted, each recorded in
+    ``AUDIT.REWRITTEN_FILES``). INGEST_LANDING has already cleared the rows it landed;
+    the files need the bucket's credentials, which this machine has and the procedure
+    does not: on a schedule inside Snowflake they stay until `lake ingest` or `lake erase`
+    runs here (docs/governance.md, Right to erasure)."""
+    from lake import landing_erasure
+    from procedures import erasure, vault
+
+    names = settings.names
+    if not batches:
+        return []
+    in_batches = ", ".join(f"'{b}'" for b in batches)
+    by_subject: dict[tuple[str, str], dict[str, erasure.Place]] = {}
+    with snowpark_session(settings, endpoints) as session:
+        for place in erasure.places():
+            table = f"{names.landing}.{landing_table(place.entity)}"
+            subject = vault.hash_key_sql([place.subject_column])
+            for customer_id, request_id, file_name in session.sql(
+                f"SELECT DISTINCT r.customer_id, r.request_id, l.FILE_NAME FROM {table} l "
+                f"JOIN {names.audit}.{erasure.REGISTER_TABLE} r ON r.customer_hk = {subject} "
+                f"WHERE l.BATCH_ID IN ({in_batches})"
+            ).collect():
+                by_subject.setdefault((str(customer_id), str(request_id)), {})[str(file_name)] = place
+        _, s3 = aws_clients(endpoints)
+        bucket, prefix = landing.split_landing_url(settings.landing_url)
+        rewritten: list[str] = []
+        for (customer_id, request_id), files in sorted(by_subject.items()):
+            done, md5s = landing_erasure.rewrite(s3, bucket, prefix, files, customer_id)
+            for name, md5 in md5s.items():
+                session.sql(
+                    f"INSERT INTO {names.audit}.{REWRITTEN_TABLE} (file_name, md5, request_id, rewritten_at) "
+                    "SELECT ?, ?, ?, SYSDATE()",
+                    params=[name, md5, request_id],
+                ).collect()
+            rewritten += done.files
+    return sorted(rewritten)
 
 
 def load(settings: Settings, endpoints: Endpoints | None, batch_id: str = "") -> steps.VaultLoad:
@@ -536,9 +579,14 @@ def erase(
             "found_after": files_after,
         }
         session.sql(
-            f"UPDATE {names.audit}.ERASURE_LOG SET files = ? WHERE request_id = ? AND customer_hk = ?",
-            params=[json.dumps(record, sort_keys=True), request_id, hk],
+            f"UPDATE {names.audit}.ERASURE_LOG SET files = ? WHERE run_id = ?",
+            params=[json.dumps(record, sort_keys=True), summary["run_id"]],
         ).collect()
+    if settings.target == "local":
+        # the local engine's file keeps freed blocks' bytes: compacted when its servers stop
+        from lake.local.serve import COMPACT_FLAG
+
+        (settings.local.state_dir / COMPACT_FLAG).write_text(request_id + "\n")
     if files_after:
         raise erase_subject.ErasureError(
             f"values of {customer_id!r} are still in landing files {sorted(files_after)} after their rewrite"

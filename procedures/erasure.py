@@ -59,12 +59,19 @@ def place(entity: spec.Entity) -> Place | None:
     return next((p for p in places() if p.entity == entity), None)
 
 
-def erased_member_hashdiff_sql(key_column: str) -> str:
-    """The hashdiff of an erased member of a multi-active set: its key (not personal) and
-    the constant, so the members of an erased set stay apart and the set compares equal
-    when it is delivered again."""
-    part = f"COALESCE(TRIM(CAST({quote(key_column)} AS VARCHAR)), '{vault_spec.NULL_PLACEHOLDER}')"
-    return f"MD5({part} || '{vault_spec.DELIMITER}{ERASED}')"
+def erased_member_hashdiff_sql(entity: spec.Entity) -> str:
+    """The hashdiff of an erased member of a multi-active set: its key and its attributes
+    that are not personal (a contact's role), then the constant. The members of an erased
+    set stay apart, the set compares equal when it is delivered again unchanged, and a
+    later change of a kept attribute is a change (a new set version), as it is for
+    everyone else. Computed alike from a landed row (staging) and a stored member (the
+    erasure's UPDATE): the columns have the same names and text."""
+    kept = [
+        entity.key,
+        *(c.name for c in vault_spec.attributes(entity) if c.name != entity.event_column and not c.personal),
+    ]
+    parts = [f"COALESCE(TRIM(CAST({quote(c)} AS VARCHAR)), '{vault_spec.NULL_PLACEHOLDER}')" for c in kept]
+    return "MD5(" + f" || '{vault_spec.DELIMITER}' || ".join(parts) + f" || '{vault_spec.DELIMITER}{ERASED}')"
 
 
 # the marts that carry personal values (dbt/models/*/_*.yml meta pii of a personal class;
@@ -88,6 +95,7 @@ MARTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "email",
             "phone",
             "date_of_birth",
+            "age",  # derived from the date of birth: personal too
             "tax_id",
             "address_line",
             "postal_code",
@@ -168,7 +176,7 @@ def statements(hk: str, schemas: dict[str, str]) -> list[tuple[str, str]]:
             continue
         name, key = f"{vault}.{quote(msat.name)}", quote(subject_hub.hash_key)
         cleared = ", ".join(f"{quote(c.name)} = NULL" for c in msat.payload if c.personal)
-        erased_member = erased_member_hashdiff_sql(msat.member_key)
+        erased_member = erased_member_hashdiff_sql(msat.entity)
         out.append(
             (
                 f"{schemas['vault']}.{msat.name.upper()}",

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from procedures import landing
 from procedures import spec as entity_spec
@@ -269,6 +269,9 @@ class IngestSummary(TypedDict):
     schema_drift: list[SchemaDrift]
     erased_on_landing: int
     seconds: float
+    # added by `lake ingest` on this machine: the landing files of an erased subject it
+    # rewrote (lake.pipeline.rewrite_erased)
+    rewritten_on_landing: NotRequired[list[str]]
 
 
 @dataclass

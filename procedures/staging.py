@@ -88,7 +88,7 @@ def view_ddl(entity: spec.Entity) -> str:
     # set, whatever timestamp the producer stamps
     if entity.multi_active:
         compared = [entity.key, *(c.name for c in vault.attributes(entity) if c.name != entity.event_column)]
-        erased_member = erasure.erased_member_hashdiff_sql(entity.key)
+        erased_member = erasure.erased_member_hashdiff_sql(entity)
         lines.append(f"{kept(vault.hashdiff_sql(compared), erased_member)} AS HASHDIFF")
     for satellite in (s for s in vault.SATELLITES if s.entity == entity):
         hashdiff = vault.hashdiff_sql(satellite.compared)

@@ -89,7 +89,12 @@ CREATE TABLE IF NOT EXISTS <% database %>.<% audit_schema %>.ERASURE_LOG (
     verification VARCHAR,
     status VARCHAR NOT NULL,
     -- the landing files `lake erase` rewrote, and their scan before and after (JSON)
-    files VARCHAR
+    files VARCHAR,
+    -- the ERASE_SUBJECT run this row proves: one row per run, so a repeated request id
+    -- (the same request run again) adds its own proof and never changes an earlier one
+    run_id VARCHAR,
+    -- how many runs of the same request id came before this one (0: the first)
+    repeat_of NUMBER(38, 0)
 );
 
 -- Landing files the lake itself rewrote (an erasure: the subject's values removed), with the

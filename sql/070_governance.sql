@@ -73,7 +73,28 @@ ALTER MASKING POLICY <% database %>.<% governance_schema %>.MASK_PII_DATE SET BO
         WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ANALYST') AND SYSTEM$GET_TAG_ON_CURRENT_COLUMN('<% database %>.<% governance_schema %>.PII_CLASS') IN ('address', 'tax_id') THEN NULL
         ELSE NULL
     END;
-ALTER TAG <% database %>.<% governance_schema %>.PII_CLASS SET MASKING POLICY <% database %>.<% governance_schema %>.MASK_PII_STRING, MASKING POLICY <% database %>.<% governance_schema %>.MASK_PII_DATE FORCE;
+CREATE MASKING POLICY IF NOT EXISTS <% database %>.<% governance_schema %>.MASK_PII_NUMBER AS (val NUMBER) RETURNS NUMBER ->
+    CASE
+        WHEN val IS NULL THEN NULL
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ADMIN') THEN val
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ENGINEER') THEN val
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_AUDITOR') THEN NULL
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ANALYST') AND SYSTEM$GET_TAG_ON_CURRENT_COLUMN('<% database %>.<% governance_schema %>.PII_CLASS') IN ('account_number', 'date_of_birth', 'email', 'name', 'phone') THEN FLOOR(val / 10) * 10
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ANALYST') AND SYSTEM$GET_TAG_ON_CURRENT_COLUMN('<% database %>.<% governance_schema %>.PII_CLASS') IN ('address', 'tax_id') THEN NULL
+        ELSE NULL
+    END
+    COMMENT = 'Masks NUMBER PII by role and class';
+ALTER MASKING POLICY <% database %>.<% governance_schema %>.MASK_PII_NUMBER SET BODY ->
+    CASE
+        WHEN val IS NULL THEN NULL
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ADMIN') THEN val
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ENGINEER') THEN val
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_AUDITOR') THEN NULL
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ANALYST') AND SYSTEM$GET_TAG_ON_CURRENT_COLUMN('<% database %>.<% governance_schema %>.PII_CLASS') IN ('account_number', 'date_of_birth', 'email', 'name', 'phone') THEN FLOOR(val / 10) * 10
+        WHEN IS_ROLE_IN_SESSION('<% role_prefix %>_ANALYST') AND SYSTEM$GET_TAG_ON_CURRENT_COLUMN('<% database %>.<% governance_schema %>.PII_CLASS') IN ('address', 'tax_id') THEN NULL
+        ELSE NULL
+    END;
+ALTER TAG <% database %>.<% governance_schema %>.PII_CLASS SET MASKING POLICY <% database %>.<% governance_schema %>.MASK_PII_STRING, MASKING POLICY <% database %>.<% governance_schema %>.MASK_PII_DATE, MASKING POLICY <% database %>.<% governance_schema %>.MASK_PII_NUMBER FORCE;
 -- Client rows: privileged roles read all; others the regions ENTITLEMENTS grants them.
 CREATE ROW ACCESS POLICY IF NOT EXISTS <% database %>.<% governance_schema %>.CLIENT_REGION_ACCESS AS (client_country VARCHAR) RETURNS BOOLEAN ->
     IS_ROLE_IN_SESSION('<% role_prefix %>_ADMIN') OR IS_ROLE_IN_SESSION('<% role_prefix %>_ENGINEER') OR IS_ROLE_IN_SESSION('<% role_prefix %>_AUDITOR')

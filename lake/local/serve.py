@@ -266,7 +266,44 @@ def serve(
         log.info("saved %d changed objects to %s", saved, state_dir / "s3")
     moto.stop()
     instance.duck_conn.close()
+    if (state_dir / COMPACT_FLAG).exists():
+        compacted = compact(warehouse)
+        (state_dir / COMPACT_FLAG).unlink()
+        log.info("compacted %s after an erasure: %s", warehouse, ", ".join(compacted))
     lock.close()
+
+
+# written by `lake erase` on the local target: the next stop rewrites the database files
+COMPACT_FLAG = "compact-after-erasure"
+
+
+def compact(warehouse: Path) -> list[str]:
+    """Rewrite every database file of the warehouse into a fresh one (DuckDB's COPY FROM
+    DATABASE) and put it in the old one's place. DuckDB marks the blocks an UPDATE frees as
+    free but leaves their bytes in the file until they are reused, so after an erasure the
+    old values would stay readable in the file; the copy holds only what the tables hold.
+    Runs when the servers stop, with no connection open."""
+    import duckdb
+
+    files = sorted(warehouse.glob("*.db"))
+    for db_file in files:  # whatever a write-ahead log still holds goes into its file first
+        duckdb.connect(str(db_file)).close()
+    done = []
+    for db_file in (f for f in files if not f.stem.startswith("_fs")):
+        fresh = db_file.with_suffix(".compact")
+        fresh.unlink(missing_ok=True)
+        con = duckdb.connect()
+        try:
+            # every database under its own name, so a view naming another one still binds
+            for other in files:
+                con.execute(f"ATTACH '{other}' AS \"{other.stem}\" (READ_ONLY)")
+            con.execute(f"ATTACH '{fresh}' AS compacted")
+            con.execute(f'COPY FROM DATABASE "{db_file.stem}" TO compacted')
+        finally:
+            con.close()
+        fresh.replace(db_file)
+        done.append(db_file.name)
+    return done
 
 
 def main(argv: list[str] | None = None) -> None:
