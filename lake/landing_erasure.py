@@ -105,6 +105,22 @@ def not_ingested(s3: Any, bucket: str, prefix: str, entity: spec.Entity, ingeste
     return names
 
 
+def withdrawn(s3: Any, bucket: str, prefix: str, entity: spec.Entity) -> list[str]:
+    """The entity's data files withdrawn or superseded by a correction (`lake landing`):
+    kept under ``_withdrawn/<time>/<producer>/<entity>/...``, so they may hold a subject's
+    values as much as the files in place."""
+    from lake.corrections import WITHDRAWN_PREFIX
+
+    names = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}{WITHDRAWN_PREFIX}/"):
+        for item in page.get("Contents", []):
+            name = item["Key"][len(prefix) :]
+            parts = name.split("/")
+            if parts[2:4] == [entity.producer, entity.name] and name.rsplit(".", 1)[-1] in FORMATS:
+                names.append(name)
+    return names
+
+
 def rewrite(
     s3: Any, bucket: str, prefix: str, files: dict[str, erasure.Place], customer_id: str
 ) -> tuple[Rewrite, dict[str, str]]:
@@ -135,7 +151,11 @@ def rewrite(
         controls.setdefault(partition, {})[file_name] = (len(new), md5s[name])
     for partition, changed in controls.items():
         key = f"{prefix}{partition}/{landing.CONTROL_FILE}"
-        text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        try:
+            text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        except s3.exceptions.NoSuchKey:
+            continue  # a withdrawn data file kept without its control file
+
         rows = list(csv.DictReader(io.StringIO(text)))
         for row in rows:
             if row["file_name"] in changed:

@@ -438,9 +438,9 @@ def rewrite_erased(settings: Settings, endpoints: Endpoints | None, batches: lis
             table = f"{names.landing}.{landing_table(place.entity)}"
             subject = vault.hash_key_sql([place.subject_column])
             for customer_id, request_id, file_name in session.sql(
-                f"SELECT DISTINCT r.customer_id, r.request_id, l.FILE_NAME FROM {table} l "
-                f"JOIN {names.audit}.{erasure.REGISTER_TABLE} r ON r.customer_hk = {subject} "
-                f"WHERE l.BATCH_ID IN ({in_batches})"
+                f"SELECT DISTINCT r.customer_id, r.request_id, l.FILE_NAME "
+                f"FROM (SELECT FILE_NAME, {subject} AS SUBJECT_HK FROM {table} WHERE BATCH_ID IN ({in_batches})) l "
+                f"JOIN {names.audit}.{erasure.REGISTER_TABLE} r ON r.customer_hk = l.SUBJECT_HK"
             ).collect():
                 by_subject.setdefault((str(customer_id), str(request_id)), {})[str(file_name)] = place
         _, s3 = aws_clients(endpoints)
@@ -557,6 +557,9 @@ def erase(
                     keys.setdefault(place.entity.name, set()).add(str(subject_key))
             # and the deliveries no ingestion has read yet, which may hold the subject too
             for name in landing_erasure.not_ingested(s3, bucket, prefix, place.entity, ingested):
+                files.setdefault(name, place)
+            # and the copies corrections withdrew, kept under _withdrawn/
+            for name in landing_erasure.withdrawn(s3, bucket, prefix, place.entity):
                 files.setdefault(name, place)
         rewrite, md5s = landing_erasure.rewrite(s3, bucket, prefix, files, customer_id)
         for entity, found in rewrite.keys.items():

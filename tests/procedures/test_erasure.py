@@ -128,6 +128,8 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
     assert {"LANDING.CUSTOMERS", "LANDING.CONTACTS", "VAULT.SAT_CUSTOMER_PII", "VAULT.MSAT_CUSTOMER_CONTACT"} <= found
     assert {"BRONZE.BRONZE_CUSTOMERS", "SILVER.SILVER_CUSTOMERS"} <= found
     assert result["values_checked"] > 0 and result["found_after"] == {}
+    # what the marts derived from a personal value goes with it: the age from the birth date
+    assert rows(conn, f"SELECT COUNT(age) FROM SILVER.SILVER_CUSTOMERS WHERE customer_id = '{customer_id}'") == [(0,)]
     # everyone else's rows unchanged (before the ingest below, which may land other tests' files)
     assert {t: checksum(conn, t, others) for t, others in kept_tables} == before
     # the landing files too: rewritten, the control files agreeing, nothing reported or re-loaded
@@ -179,7 +181,10 @@ def test_erasing_a_client_contact_forgets_them_everywhere_and_keeps_everything_e
     )
     assert unknown.returncode == 1
     said = [line for line in (unknown.stderr + unknown.stdout).splitlines() if line.strip()]
-    assert said[-1:] == ["error: customer_id 'C999999999' is not in VAULT.HUB_CUSTOMER: nothing to erase"]
+    assert said[-1:] == [
+        "error: customer_id 'C999999999' is neither in VAULT.HUB_CUSTOMER nor in a landing table "
+        "(customers, contacts): nothing to erase"
+    ]
 
     # the marts rebuilt from the erased vault: the client is there, without personal values
     rebuilt = pipeline.dbt_build(settings, applied).detail
