@@ -93,9 +93,12 @@ def test_every_pii_column_has_a_tag_and_so_a_masking_policy() -> None:
     # the tag carries a masking policy for each data type PII columns have
     (tag_policies,) = [s for s in statements if isinstance(s, snowsql.AlterObject) and s.args["kind"] == "TAG"]
     attached = {p.name for p in tag_policies.args["action"].args["expressions"]}
-    assert attached == {"MASK_PII_STRING", "MASK_PII_DATE"}
+    assert attached == {"MASK_PII_STRING", "MASK_PII_DATE", "MASK_PII_NUMBER"}
     types = {c.type.split("(")[0] for e in entity_spec.ENTITIES for c in e.columns if c.pii}
     assert types <= {"VARCHAR", "DATE"}, f"a PII type without a masking policy: {types}"
+    # a mart column derived from personal data (the age from the birth date) is a NUMBER
+    derived = {m.data_types[c].split("(")[0] for m in governance.dbt_models() for c in m.pii if c in m.data_types}
+    assert derived <= {"VARCHAR", "DATE", "NUMBER"} and "NUMBER" in derived, derived
     # and every dbt model column carrying PII is tagged by its post-hook
     spec = governance.dbt_spec(governance.dbt_models(), quality.load_rules().rules)
     for model in governance.dbt_models():
