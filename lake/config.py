@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from procedures import spec
 from procedures.errors import UserError
 
+TASK_SCHEDULE = re.compile(r"USING CRON (\S+ ){5}[\w/+-]+|\d+ (MINUTE|MINUTES|HOURS|SECONDS)")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 
 
@@ -171,6 +172,20 @@ class Settings(_Model):
     # (SUSPEND_TASK_AFTER_NUM_FAILURES; 0: never)
     task_retries: int = Field(default=1, ge=0, le=30)
     suspend_after_failures: int = Field(default=3, ge=0, le=1000)
+    # the weekly sample-data task of a dev deployment (lake/task_graph.py), created
+    # suspended; "off": none (the prod environment's default)
+    sample_data_schedule: str = "USING CRON 0 5 * * 1 UTC"  # Mondays 05:00 UTC
+
+    @field_validator("sample_data_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        """A task's SCHEDULE (https://docs.snowflake.com/en/sql-reference/sql/create-task):
+        ``USING CRON <5 fields> <time zone>`` or ``<n> MINUTES``, or "off"."""
+        if value.lower() == "off" or re.fullmatch(
+            r"USING CRON (\S+ ){5}[\w/+-]+|\d+ (MINUTE|MINUTES|HOURS|SECONDS)", value
+        ):
+            return value
+        raise ValueError("must be a task schedule like 'USING CRON 0 5 * * 1 UTC' or '60 MINUTES', or 'off'")
 
     @field_validator("reporting_currency")
     @classmethod
@@ -197,6 +212,7 @@ ENV: dict[str, str] = {
     "LAKE_REPORTING_CURRENCY": "reporting_currency",
     "LAKE_TASK_RETRIES": "task_retries",
     "LAKE_SUSPEND_AFTER_FAILURES": "suspend_after_failures",
+    "LAKE_SAMPLE_DATA_SCHEDULE": "sample_data_schedule",
     "SNOWFLAKE_ACCOUNT": "snowflake.account",
     "SNOWFLAKE_USER": "snowflake.user",
     "SNOWFLAKE_ROLE": "snowflake.role",
@@ -296,6 +312,8 @@ def environment_names(name: str, env: Mapping[str, str], target: str) -> dict[st
     aws, sf = tables[name].get("aws", {}), tables[name].get("snowflake", {})
     prefix = f"{sf.get('role_prefix', 'LAKE')}_{name.upper()}"
     tree: dict[str, Any] = {"names": {"database": sf.get("database", "LAKE"), "role_prefix": prefix}}
+    if name == "prod":
+        tree["sample_data_schedule"] = "off"  # sample data is for dev deployments
     if "glue_database" in aws:
         tree["glue_database"] = aws["glue_database"]
     if target == "snowflake":

@@ -17,6 +17,9 @@
    (https://docs.snowflake.com/en/sql-reference/sql/create-dbt-project).
 5. **The task graph** (``lake/task_graph.py``): the root suspended, every task created
    (suspended), dependents enabled, the root resumed.
+6. **Weekly sample data** (dev deployments; ``sample_data_schedule``, "off" in prod): a
+   standalone task calling ``GENERATE_SAMPLE_DATA``, created suspended and never resumed
+   by a deploy.
 
 ``plan`` builds the artifacts into a folder and returns the steps; ``--plan`` prints
 them, works offline on any target, and each statement parses with the project's
@@ -483,6 +486,8 @@ def plan(settings: Settings, out: Path = DEFAULT_OUT, reveal: bool = False) -> P
     warehouse = settings.snowflake.warehouse if settings.snowflake else "LAKE_WH"
     for statement in task_graph.deployed_sql(settings, warehouse):
         result.steps.append(Step("5. the task graph (lake/task_graph.py)", statement))
+    for statement in task_graph.sample_data_sql(settings, warehouse):
+        result.steps.append(Step("6. weekly sample data, suspended (lake/task_graph.py)", statement))
     return result
 
 

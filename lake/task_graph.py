@@ -257,6 +257,38 @@ def deployed_sql(settings: Settings, warehouse: str) -> list[str]:
     )
 
 
+SAMPLE_DATA_TASK = "LAKE_WEEKLY_SAMPLE_DATA"
+
+
+def sample_data_sql(settings: Settings, warehouse: str) -> list[str]:
+    """The weekly sample-data task of a dev deployment: a standalone task (no graph) that
+    calls GENERATE_SAMPLE_DATA for the seven days from the day it runs, so the landing
+    zone gets a week of producer files the daily graph then ingests. CREATE TASK creates a
+    task suspended (https://docs.snowflake.com/en/sql-reference/sql/create-task): it runs
+    only once someone resumes it (``ALTER TASK ... RESUME``), on dev, never by a deploy.
+    The start date is an expression of the call: "Each argument to a stored procedure can
+    be a general expression" (https://docs.snowflake.com/en/sql-reference/sql/call). None
+    when the schedule is "off" (the production environment's default)."""
+    schedule = settings.sample_data_schedule
+    if schedule.lower() == "off":
+        return []
+    from lake import deploy
+
+    names = settings.names
+    procedure = deploy.procedure("GENERATE_SAMPLE_DATA")
+    assert [a.name for a in procedure.arguments][:4] == ["scale", "days", "seed", "start_date"]
+    call = (
+        # by position (scale, days, seed, start_date), as the graph's calls
+        f"CALL {names.database}.{names.schemas[procedure.layer]}.GENERATE_SAMPLE_DATA(1000, 7, "
+        "DAYOFYEAR(CURRENT_DATE()), TO_VARCHAR(CURRENT_DATE(), 'YYYY-MM-DD'))"
+    )
+    return [
+        f"CREATE OR REPLACE TASK {names.database}.{names.audit}.{SAMPLE_DATA_TASK} WAREHOUSE = {warehouse} "
+        f"SCHEDULE = '{schedule}' COMMENT = 'Weekly sample producer files on a dev deployment; created suspended' "
+        f"AS {call}"
+    ]
+
+
 def notification_recipients(settings: Settings) -> tuple[str, ...]:
     """Whom a failed run is told (``LAKE_ALERT_RECIPIENTS``; none: the integration's
     DEFAULT_RECIPIENTS, which the account bootstrap sets from the same setting)."""

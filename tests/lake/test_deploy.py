@@ -30,7 +30,8 @@ def _sections(plan: deploy.Plan) -> list[str]:
 
 def test_the_plan_runs_in_the_documented_order(plan: deploy.Plan) -> None:
     order = list(dict.fromkeys(_sections(plan)))
-    assert order == ["0", "1", "2", "3", "4", "5"]  # 0: the account bootstrap, run once by ACCOUNTADMIN
+    # 0: the account bootstrap, run once by ACCOUNTADMIN; 6: the weekly sample-data task (dev)
+    assert order == ["0", "1", "2", "3", "4", "5", "6"]
     assert {s.role for s in plan.steps if s.bootstrap} == {"ACCOUNTADMIN"}
     assert not [s for s in plan.steps if not s.bootstrap and s.role]  # the rest as the deployer
     statements = [s.statement for s in plan.steps]
@@ -221,3 +222,20 @@ def test_retries_and_suspension_of_the_graph_come_from_configuration(tmp_path: P
     snowsql.parse(root, "root task")
     with pytest.raises(ConfigError, match=r"task_retries.*LAKE_TASK_RETRIES.*less than or equal to 30"):
         load_settings(env={"LAKE_TASK_RETRIES": "31"})
+
+
+def test_a_dev_deployment_has_a_weekly_sample_data_task_created_suspended(plan: deploy.Plan) -> None:
+    """The brief's weekly data generation, inside Snowflake: a standalone task calling
+    GENERATE_SAMPLE_DATA for a week from the day it runs. CREATE TASK creates it suspended
+    and nothing resumes it; production deploys none."""
+    weekly = [s.statement for s in plan.steps if s.section.startswith("6.")]
+    assert len(weekly) == 1 and f"TASK LAKE.AUDIT.{task_graph.SAMPLE_DATA_TASK} " in weekly[0]
+    assert "SCHEDULE = 'USING CRON 0 5 * * 1 UTC'" in weekly[0]
+    assert "CALL LAKE.LANDING.GENERATE_SAMPLE_DATA(1000, 7, DAYOFYEAR(CURRENT_DATE()), TO_VARCHAR(" in weekly[0]
+    assert not [s for s in plan.steps if task_graph.SAMPLE_DATA_TASK in s.statement and "RESUME" in s.statement]
+    production = Settings(sample_data_schedule="off")
+    assert task_graph.sample_data_sql(production, "LAKE_WH") == []
+    from lake.config import load_settings
+
+    assert load_settings(env={"LAKE_ENVIRONMENT": "prod"}).sample_data_schedule == "off"
+    assert load_settings(env={"LAKE_ENVIRONMENT": "dev"}).sample_data_schedule.startswith("USING CRON")
