@@ -147,8 +147,10 @@ def _holding(session: Any, hk: str, schemas: dict[str, str], run_id: str) -> tup
 def known(session: Any, hk: str, schemas: dict[str, str]) -> bool:
     """Whether the lake holds the subject anywhere: its hub, or a landing row naming it
     (a first delivery not loaded yet, a row the loader quarantined)."""
-    places = [f"SELECT 1 FROM {quote(schemas['vault'])}.HUB_CUSTOMER WHERE CUSTOMER_HK = {sql_literal(hk)}"]
-    places += [
+    hub = f"SELECT 1 FROM {quote(schemas['vault'])}.HUB_CUSTOMER WHERE CUSTOMER_HK = {sql_literal(hk)}"
+    if session.sql(hub).collect():
+        return True  # the usual case, found by key; the landing tables are read only when not
+    places = [
         f"SELECT 1 FROM {quote(schemas['landing'])}.{quote(landing_table(p.entity))} "
         f"WHERE {erasure.is_subject(p.subject_column, hk)}"
         for p in erasure.places()
