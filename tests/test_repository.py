@@ -88,6 +88,17 @@ def test_nothing_deploys_without_green_checks_on_the_same_commit() -> None:
     assert at("apply -input=false") < at("lake deploy") < at("lake dbt build") < at("lake quality")
     assert "github.ref_name == 'main'" in steps[at("apply -input=false")]
     assert at("lake dbt docs generate") < at("upload-artifact")
+    # lint and test together are `make test` (what .ci/run calls), nothing run twice
+    makefile = (ROOT / "Makefile").read_text()
+    prerequisites = set(re.search(r"^test: (.*?)  ##", makefile, re.M)[1].split())  # type: ignore[index]
+    targets = [
+        t
+        for check in ("lint", "test")
+        for s in ci["jobs"][check]["steps"]
+        if str(s.get("run", "")).startswith("make ")
+        for t in str(s["run"]).split()[1:]
+    ]
+    assert len(targets) == len(set(targets)) and set(targets) | {"env"} == prerequisites, targets
     plan = " ".join(str(s.get("run", "")) for s in ci["jobs"]["infra"]["steps"])
     assert "make infra" in plan and "plan -input=false" in plan
     weekly = workflow("weekly-data.yml")
