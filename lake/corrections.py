@@ -51,11 +51,16 @@ class Correction:
     seconds: float = 0.0
 
 
+def _reason(reason: str) -> str:
+    if not reason.strip():
+        raise CorrectionError("--reason is required: say why, it is kept in AUDIT.CORRECTIONS")
+    return reason.strip()
+
+
 def _checked(path: str, reason: str) -> tuple[str, str, str]:
     """(producer, entity, load date) of a landing-relative delivery path."""
     path = path.strip().lstrip("/")
-    if not reason.strip():
-        raise CorrectionError("--reason is required: say why, it is kept in AUDIT.CORRECTIONS")
+    _reason(reason)
     if not landing.in_layout(path) or path.startswith(("_generator/", f"{WITHDRAWN_PREFIX}/")):
         raise CorrectionError(
             f"{path!r} is not a delivery file: give its path in the landing zone, "
@@ -174,8 +179,7 @@ def supersede(settings: Settings, endpoints: Endpoints | None, path: str, correc
 def remove_batch(settings: Settings, endpoints: Endpoints | None, batch: str, reason: str) -> Correction:
     """Remove a batch recorded as loaded that landed nothing, with its audit rows."""
     started = time.perf_counter()
-    if not reason.strip():
-        raise CorrectionError("--reason is required: say why, it is kept in AUDIT.CORRECTIONS")
+    _reason(reason)
     names = settings.names
     with connection(settings, endpoints) as conn:
         cur = conn.cursor()

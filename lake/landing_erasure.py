@@ -165,6 +165,19 @@ def rewrite(
     return done, md5s
 
 
+def record(session: Any, audit_schema: str, md5s: dict[str, str], request_id: str) -> None:
+    """Each rewritten file with its new MD5 in ``AUDIT.REWRITTEN_FILES``, so ingestion neither
+    reports it as changed after its load nor loads it again."""
+    from procedures.ingest import REWRITTEN_TABLE
+
+    for name, md5 in md5s.items():
+        session.sql(
+            f"INSERT INTO {audit_schema}.{REWRITTEN_TABLE} (file_name, md5, request_id, rewritten_at) "
+            "SELECT ?, ?, ?, SYSDATE()",
+            params=[name, md5, request_id],
+        ).collect()
+
+
 def rewrite_manifests(s3: Any, bucket: str, prefix: str, keys: dict[str, set[str]]) -> Rewrite:
     """The sample-data generator's manifests (``_generator/manifest``) record the value of
     each injected defect: where the defect is in a personal column of one of the

@@ -29,7 +29,7 @@ from procedures import landing, quality
 from procedures.errors import UserError
 from procedures.handlers import generate_sample_data, ingest_landing, load_vault, publish_gold, validate_data
 from procedures.handlers import replay as replay_days
-from procedures.ingest import REWRITTEN_TABLE, IngestSummary, landing_table
+from procedures.ingest import IngestSummary, landing_table
 from procedures.sample_data import GenerationSummary, Plan, Progress, plan_day
 from procedures.sql import quote
 
@@ -448,12 +448,7 @@ def rewrite_erased(settings: Settings, endpoints: Endpoints | None, batches: lis
         rewritten: list[str] = []
         for (customer_id, request_id), files in sorted(by_subject.items()):
             done, md5s = landing_erasure.rewrite(s3, bucket, prefix, files, customer_id)
-            for name, md5 in md5s.items():
-                session.sql(
-                    f"INSERT INTO {names.audit}.{REWRITTEN_TABLE} (file_name, md5, request_id, rewritten_at) "
-                    "SELECT ?, ?, ?, SYSDATE()",
-                    params=[name, md5, request_id],
-                ).collect()
+            landing_erasure.record(session, names.audit, md5s, request_id)
             rewritten += done.files
     return sorted(rewritten)
 
@@ -565,12 +560,7 @@ def erase(
         for entity, found in rewrite.keys.items():
             keys.setdefault(entity, set()).update(found)
         manifests = landing_erasure.rewrite_manifests(s3, bucket, prefix, keys)
-        for name, md5 in md5s.items():
-            session.sql(
-                f"INSERT INTO {names.audit}.{REWRITTEN_TABLE} (file_name, md5, request_id, rewritten_at) "
-                "SELECT ?, ?, ?, SYSDATE()",
-                params=[name, md5, request_id],
-            ).collect()
+        landing_erasure.record(session, names.audit, md5s, request_id)
         files_after = landing_erasure.scan(s3, bucket, prefix, values)
         record = {
             "rewritten": rewrite.files,

@@ -460,15 +460,8 @@ def _copy_control(session: Any, stage: str, schema: str, path: str, force: bool 
         header = [c.strip().lower() for c in file_columns(session, stage, schema, path, "csv")]
     except Exception as err:
         return f"cannot be read as CSV with a header: {str(err).splitlines()[0][:300]}"
-    unknown = [c for c in header if c not in landing.CONTROL_COLUMNS]
-    lacking = [c for c in landing.REQUIRED_CONTROL_COLUMNS if c not in header]
-    if unknown or lacking:
-        said = [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
-        said += [f"lacks column(s) {', '.join(lacking)}"] if lacking else []
-        return (
-            f"{'; '.join(said)}: contract version {landing.CONTRACT_VERSION} has "
-            f"{', '.join(landing.CONTROL_COLUMNS)} ({landing.CONTRACT_DOC})"
-        )
+    if problems := landing.header_problems(header):
+        return "; ".join(problems)
     fields = ", ".join(f"${header.index(c) + 1}" if c in header else "NULL" for c in landing.CONTROL_COLUMNS)
     # columns named: a table an upgrade extended has its new columns last
     columns = ", ".join([*landing.CONTROL_COLUMNS, "control_path", "ingested_at"])

@@ -93,6 +93,23 @@ def folder_problem(producer: str, entity: str) -> str | None:
     return None
 
 
+def header_problems(header: Sequence[str]) -> list[str]:
+    """What is wrong with a control file's header (its column names, lower-case) against
+    the contract: a column no version has, a required column missing. Shared by `lake
+    upload` (``control_problems``) and ingestion, which reads the header in the warehouse."""
+    problems = []
+    unknown = [c for c in header if c not in CONTROL_COLUMNS]
+    if unknown:
+        problems.append(
+            f"unknown column(s) {', '.join(unknown)}; contract version {CONTRACT_VERSION} has "
+            f"{', '.join(CONTROL_COLUMNS)} ({CONTRACT_DOC})"
+        )
+    lacking = [c for c in REQUIRED_CONTROL_COLUMNS if c not in header]
+    if lacking:
+        problems.append(f"lacks column(s) {', '.join(lacking)} ({CONTRACT_DOC})")
+    return problems
+
+
 def control_problems(body: bytes) -> list[str]:
     """What is wrong with a control file's bytes against the contract (header and rows), or
     nothing: a header naming a column the contract does not know or lacking a required
@@ -106,16 +123,7 @@ def control_problems(body: bytes) -> list[str]:
     if not rows or not any(cell.strip() for cell in rows[0]):
         return ["empty: a control file has a header line and one line per data file"]
     header = [cell.strip().lower() for cell in rows[0]]
-    problems = []
-    unknown = [c for c in header if c not in CONTROL_COLUMNS]
-    if unknown:
-        problems.append(
-            f"unknown column(s) {', '.join(unknown)}; contract version {CONTRACT_VERSION} has "
-            f"{', '.join(CONTROL_COLUMNS)} ({CONTRACT_DOC})"
-        )
-    lacking = [c for c in REQUIRED_CONTROL_COLUMNS if c not in header]
-    if lacking:
-        problems.append(f"lacks column(s) {', '.join(lacking)} ({CONTRACT_DOC})")
+    problems = header_problems(header)
     if problems:
         return problems
     for number, cells in enumerate(rows[1:], start=1):
