@@ -125,6 +125,10 @@ Bridges that make the local engine MORE lenient than Snowflake (gaps, each justi
   whether they've been loaded previously" on both
   (https://docs.snowflake.com/en/sql-reference/sql/copy-into-table, Copy options), and
   only that option value is written.
+* ``CREATE TRANSIENT TABLE ... DATA_RETENTION_TIME_IN_DAYS = 0`` (ERASE_SUBJECT's table of
+  former values) is accepted and both clauses have no effect locally: DuckDB keeps neither
+  Time Travel nor Fail-safe for any table, so the local side is never less forgetful than
+  Snowflake; what it keeps in freed file blocks is compacted away at stop (``lake.local.serve``).
 * The local S3 (moto) sets no modification time on request: the restored snapshot's
   objects get theirs back by writing moto's in-process model (``lake.local.serve``).
 * fakesnow parses a statement once; Snowflake compiles it with the current role's view
